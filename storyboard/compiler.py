@@ -1,0 +1,451 @@
+"""Film -> RenderPlan: the exact requests, their dependencies, costs and cache keys.
+
+Pure but for reading the files a story references (to hash them into cache keys). The checker
+runs first and uses `expand` and `gather_inputs` from here, so both see the same clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import prompts
+from .errors import Diagnostic, Span
+from .load import CastEntry, Film, load
+from .model import Beat, Clip, Dialogue, Prose, Setting, Transition
+from .plan import (
+    DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry, canonical_json, parse_placeholder, placeholder,
+)
+from .providers.base import ClipSpec, FrameImage, Provider
+
+PLAN_VERSION = 1
+DEFAULT_SECONDS = 5
+URL_PREFIXES = ("http://", "https://")
+
+
+# ---- the film as a list of generations -----------------------------------------------------
+
+@dataclass
+class Unit:
+    """One generation, in film order."""
+
+    name: str
+    kind: str  # shot | scene | extend | morph | continue
+    clip: Clip | None = None
+    transition: Transition | None = None  # the morph that makes this unit
+    extends: str | None = None  # unit name whose video this extends
+    continues_from: str | None = None  # unit name whose last frame opens this one
+    morph_between: tuple[str, str] | None = None
+    played_seconds: float | None = None  # morphs play at their transition length
+
+    @property
+    def span(self) -> Span | None:
+        node = self.clip or self.transition
+        return node.span if node else None
+
+
+def expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
+    """The story's timeline as generation units and the stitcher's timeline. Assumes the
+    structure is valid (the checker reports bad structure and never calls this then)."""
+    units: list[Unit] = []
+    entries: list[TimelineEntry] = []
+    pending: Transition | None = None
+    extension_count: dict[str, int] = {}
+    chain_root: dict[str, str] = {}
+    for item in film.timeline:
+        if isinstance(item, Transition):
+            pending = item
+            continue
+        prev = units[-1] if units else None
+        if item.kind == "extend":
+            root = chain_root.get(prev.name, prev.name) if prev else item.name
+            n = extension_count.get(root, 0) + 1
+            extension_count[root] = n
+            unit = Unit(f"{root}+{n}", "extend", clip=item, extends=prev.name if prev else item.name)
+            chain_root[unit.name] = root
+            units.append(unit)
+            entries.append(TimelineEntry(clip=unit.name))
+            pending = None
+            continue
+        unit = Unit(item.name, item.kind, clip=item)
+        if pending is not None and prev is not None:
+            if pending.kind == "continue":
+                unit.kind = "continue"
+                unit.continues_from = prev.name
+            elif pending.kind == "morph":
+                morph = Unit(f"{prev.name}~{item.name}", "morph", transition=pending,
+                             morph_between=(prev.name, item.name), played_seconds=pending.seconds)
+                units.append(morph)
+                entries.append(TimelineEntry(clip=morph.name, seconds=pending.seconds))
+            else:
+                entries.append(TimelineEntry(transition=pending.kind, seconds=pending.seconds if pending.kind != "cut"
+                                             else None, direction=pending.direction))
+        pending = None
+        units.append(unit)
+        entries.append(TimelineEntry(clip=unit.name))
+    return units, entries
+
+
+# ---- effective settings ----------------------------------------------------------------------
+
+def effective(film: Film, unit: Unit, key: str) -> Setting | None:
+    """A clip's own setting, else the film's (morphs and extensions inherit the film's)."""
+    if unit.clip is not None:
+        own = unit.clip.setting(key)
+        if own is not None:
+            return own
+    return film.settings.get(key)
+
+
+def clip_seconds(unit: Unit) -> int:
+    if unit.kind == "morph":
+        return max(4, math.ceil(unit.transition.seconds or 0))
+    s = unit.clip.seconds if unit.clip is not None else None
+    return int(s) if s is not None else DEFAULT_SECONDS
+
+
+def derived_seed(film_seed: int, name: str) -> int:
+    digest = hashlib.sha256(f"{film_seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+# ---- inputs (references and frames) -----------------------------------------------------------
+
+@dataclass
+class Input:
+    value: str  # placeholder or URL
+    owner: str  # who contributed it: a cast name, "first", "last", "motion", "music", or a clip
+    span: Span | None
+    kind: str  # image | video | audio
+    written: str = ""  # the path/URL as written (for messages)
+
+
+@dataclass
+class Inputs:
+    frames: list[tuple[Input, str]] = field(default_factory=list)  # (input, "first"|"last")
+    images: list[Input] = field(default_factory=list)
+    videos: list[Input] = field(default_factory=list)
+    audios: list[Input] = field(default_factory=list)
+    members: list[CastEntry] = field(default_factory=list)  # mentioned cast, in order of first mention
+    opening_frame: str | None = None  # `continue` into a clip with references
+    unknown: list = field(default_factory=list)  # mentions of undefined names (Text nodes)
+
+    @property
+    def has_references(self) -> bool:
+        return bool(self.images or self.videos or self.audios)
+
+    @property
+    def mode(self) -> str:
+        if self.frames:
+            return "image"
+        return "reference" if self.has_references else "text"
+
+
+def media_value(value: str, rel_dir: str) -> str:
+    """A path or URL as written -> the plan's value: URLs pass, local paths become placeholders
+    relative to the main story's folder."""
+    if value.startswith(URL_PREFIXES) or "://" in value:
+        return value
+    rel = posixpath.normpath(posixpath.join(rel_dir.replace(os.sep, "/"), value)) if rel_dir else posixpath.normpath(value)
+    return placeholder("file", rel)
+
+
+def mentions(unit: Unit):
+    """Every mention in a unit, in source order (prose, dialogue, beats)."""
+    if unit.clip is None:
+        from .model import Prose as _P  # morph text may mention cast too
+
+        return _P(text=unit.transition.text or "", span=unit.transition.span).mentions() if unit.transition else []
+    found = []
+    for line in unit.clip.body:
+        if isinstance(line, (Prose, Dialogue)):
+            found += line.mentions()
+        elif isinstance(line, Beat):
+            found += line.text.mentions()
+    return found
+
+
+def gather_inputs(film: Film, unit: Unit) -> Inputs:
+    inputs = Inputs()
+    seen: set[str] = set()
+    for m in mentions(unit):
+        entry = film.cast.get(m.value)
+        if entry is None:
+            inputs.unknown.append(m)
+            continue
+        if m.value in seen:
+            continue
+        seen.add(m.value)
+        inputs.members.append(entry)
+        for key, bucket, kind in (("image", inputs.images, "image"), ("video", inputs.videos, "video"),
+                                  ("voice", inputs.audios, "audio")):
+            for s in entry.member.values(key):
+                bucket.append(Input(media_value(s.value, entry.rel_dir), m.value, s.value_span, kind, s.value))
+    clip_setting = unit.clip.setting if unit.clip is not None else (lambda key: None)
+    for key in ("first", "last"):
+        s = clip_setting(key)
+        if s is not None:
+            inputs.frames.append((Input(media_value(s.value, ""), key, s.value_span, "image", s.value), key))
+    motion, music = clip_setting("motion"), clip_setting("music")
+    if motion is not None:
+        inputs.videos.append(Input(media_value(motion.value, ""), "motion", motion.value_span, "video", motion.value))
+    if music is not None:
+        inputs.audios.append(Input(media_value(music.value, ""), "music", music.value_span, "audio", music.value))
+    if unit.extends:
+        inputs.videos.insert(0, Input(placeholder("video", unit.extends), unit.extends, unit.span, "video"))
+    if unit.morph_between:
+        a, b = unit.morph_between
+        inputs.frames = [(Input(placeholder("last-frame", a), a, unit.span, "image"), "first"),
+                         (Input(placeholder("first-frame", b), b, unit.span, "image"), "last")]
+    if unit.continues_from:
+        frame = Input(placeholder("last-frame", unit.continues_from), unit.continues_from, unit.span, "image")
+        if inputs.has_references:
+            inputs.images.insert(0, frame)
+            inputs.opening_frame = unit.continues_from
+        elif not any(f == "first" for _, f in inputs.frames):
+            inputs.frames.insert(0, (frame, "first"))
+    return inputs
+
+
+# ---- prompts ----------------------------------------------------------------------------------
+
+def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
+    """Mention -> index words, and the legend sentences ("Image 1 is Kitten: ...")."""
+    words: dict[str, str] = {}
+    legend: list[str] = []
+    positions: dict[tuple[str, str], list[int]] = {}
+    for kind, bucket in (("image", inputs.images), ("video", inputs.videos), ("audio", inputs.audios)):
+        for i, inp in enumerate(bucket, 1):
+            positions.setdefault((inp.owner, kind), []).append(i)
+    if inputs.opening_frame:
+        legend.append(f"{provider.index_word('image', 1)} is the last frame of the previous shot: open on it.")
+    for entry in inputs.members:
+        name, member = entry.member.name, entry.member
+        desc = member.description
+        refs = []
+        for kind in ("image", "video"):
+            refs += [provider.index_word(kind, i) for i in positions.get((name, kind), [])]
+        if refs:
+            words[name] = refs[0]
+            subject = refs[0] if len(refs) == 1 else ", ".join(refs[:-1]) + " and " + refs[-1]
+            verb = "is" if len(refs) == 1 else "show"
+            legend.append(f"{subject} {verb} {name}" + (f": {desc}." if desc else "."))
+        else:
+            words[name] = name + (f" ({desc})" if desc else "")
+        for i in positions.get((name, "audio"), []):
+            legend.append(f"{provider.index_word('audio', i)} is {name}'s voice.")
+    for kind, owner, sentence in (("video", "motion", "follows the motion and camera of"),
+                                  ("audio", "music", "follows the rhythm of")):
+        for i in positions.get((owner, kind), []):
+            legend.append(f"The video {sentence} {provider.index_word(kind, i)}.")
+    return words, legend
+
+
+def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl=None) -> str:
+    words, legend = _index_words(provider, inputs)
+    style = film.setting("style")
+    if unit.kind == "morph":
+        action = prompts.rewrite_mentions(unit.transition.text or "", words)
+        return prompts.render_prompt(prompts.PromptParts(action=action, style=style, legend=tuple(legend)), tmpl)
+    clip = unit.clip
+    action = " ".join(prompts.rewrite_mentions(p.text, words) for p in clip.prose)
+    beats = tuple(_beat_timings(clip, clip_seconds(unit), words))
+    dialogue = tuple({"speaker": words.get(d.speaker, d.speaker), "how": d.how,
+                      "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue)
+    camera, sound = clip.setting("camera"), clip.setting("sound")
+    parts = prompts.PromptParts(
+        action=action, style=style, legend=tuple(legend), extend=unit.kind == "extend", beats=beats,
+        camera=camera.value if camera else None, dialogue=dialogue, sound=sound.value if sound else None,
+        negative=film.setting("negative"))
+    return prompts.render_prompt(parts, tmpl)
+
+
+def beat_seconds(beats: list[Beat], total: float) -> list[float]:
+    """Beats without a duration share what is left of the scene equally."""
+    fixed = sum(b.seconds or 0 for b in beats)
+    free = [b for b in beats if b.seconds is None]
+    share = (total - fixed) / len(free) if free else 0.0
+    return [float(b.seconds) if b.seconds is not None else share for b in beats]
+
+
+def _fmt_seconds(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".") if not float(x).is_integer() else str(int(x))
+
+
+def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
+    beats = clip.beats
+    start = 0.0
+    for i, (beat, length) in enumerate(zip(beats, beat_seconds(beats, total)), 1):
+        end = start + length
+        yield {"index": i, "start": _fmt_seconds(start), "end": _fmt_seconds(end),
+               "text": prompts.rewrite_mentions(beat.text.text, words)}
+        start = end
+
+
+# ---- specs, keys, plan ---------------------------------------------------------------------
+
+def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str) -> ClipSpec:
+    def value(key: str) -> str | None:
+        s = effective(film, unit, key)
+        return s.value if s else None
+
+    size = value("size")
+    width = height = None
+    # A clip's own resolution/ratio overrides a film-level size (and vice versa).
+    own = unit.clip.setting if unit.clip is not None else (lambda k: None)
+    if size and not (own("resolution") or own("ratio")) or own("size"):
+        w, h = (own("size") or effective(film, unit, "size")).value.lower().split("x")
+        width, height = int(w), int(h)
+    seed_setting = unit.clip.setting("seed") if unit.clip is not None else None
+    film_seed = film.setting("seed")
+    seed = int(seed_setting.value) if seed_setting else (derived_seed(int(film_seed), unit.name) if film_seed else None)
+    return ClipSpec(
+        prompt=prompt, seconds=clip_seconds(unit), model=provider.model_id(value("model")),
+        resolution=None if width else (value("resolution") or "720p"),
+        ratio=None if width else (value("ratio") or "16:9"),
+        width=width, height=height, seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
+        frame_images=tuple(FrameImage(i.value, f) for i, f in inputs.frames),
+        reference_images=tuple(i.value for i in inputs.images),
+        reference_videos=tuple(i.value for i in inputs.videos),
+        reference_audios=tuple(i.value for i in inputs.audios),
+    )
+
+
+class FileHasher:
+    """Content hashes of local references, memoised per compile (a 1,000-clip film shares them)."""
+
+    def __init__(self, base_dir: Path):
+        self.base_dir = base_dir
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, rel: str) -> str:
+        if rel not in self._memo:
+            h = hashlib.sha256()
+            try:
+                with open(self.base_dir / rel, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                self._memo[rel] = h.hexdigest()
+            except OSError:
+                self._memo[rel] = "missing"
+        return self._memo[rel]
+
+
+def _walk_values(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _walk_values(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk_values(v)
+    else:
+        yield obj
+
+
+def clip_key(provider: str, body: dict, hasher: FileHasher, dep_keys: dict[str, str]) -> str:
+    """sha256 of the canonical body, the content of every local file it names, and the keys of
+    the clips it is made from (so editing a shot re-renders what depends on it)."""
+    files = {}
+    for v in _walk_values(body):
+        ph = parse_placeholder(v)
+        if ph and ph[0] == "file":
+            files[ph[1]] = hasher(ph[1])
+    material = {"v": PLAN_VERSION, "provider": provider, "body": body, "files": files, "deps": dep_keys}
+    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
+
+
+def _references(inputs: Inputs) -> list[Reference]:
+    refs: dict[tuple[str, str], list[str]] = {}
+    kinds: dict[str, str] = {e.member.name: e.member.kind for e in inputs.members}
+    for inp, frame in inputs.frames:
+        refs.setdefault((frame, "frame"), []).append(_shown(inp.value))
+    for bucket in (inputs.images, inputs.videos, inputs.audios):
+        for inp in bucket:
+            kind = kinds.get(inp.owner) or (inp.owner if inp.owner in ("motion", "music") else "clip")
+            refs.setdefault((inp.owner, kind), []).append(_shown(inp.value))
+    return [Reference(name=n, kind=k, files=f) for (n, k), f in refs.items()]
+
+
+def _shown(value: str) -> str:
+    ph = parse_placeholder(value)
+    return ph[1] if ph and ph[0] == "file" else value
+
+
+@dataclass
+class CompileResult:
+    plan: RenderPlan | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None
+
+
+def compile_film(film: Film, provider: Provider) -> RenderPlan:
+    """Compile a film the checker found no errors in."""
+    units, timeline = expand(film)
+    tmpl = None
+    tpath = film.settings.get("template")
+    if tpath is not None:
+        tmpl = prompts.template(film.base_dir / tpath.value)
+    hasher = FileHasher(film.base_dir)
+    keys: dict[str, str] = {}
+    clips: list[PlannedClip] = []
+    warnings: list[str] = []
+    total = 0.0
+    unknown_cost = False
+    for unit in units:
+        inputs = gather_inputs(film, unit)
+        prompt = compose_prompt(film, unit, inputs, provider, tmpl)
+        spec = build_spec(film, unit, inputs, provider, prompt)
+        body = provider.build_request(spec)
+        after = sorted({v for kind, v in (parse_placeholder(x) or ("", "") for x in _walk_values(body))
+                        if kind in ("video", "last-frame", "first-frame")}, key=[u.name for u in units].index)
+        key = clip_key(provider.name, body, hasher, {a: keys[a] for a in after})
+        keys[unit.name] = key
+        price = provider.price(spec)
+        if price.warning:
+            warnings.append(f"{unit.name}: {price.warning}")
+        if price.usd is None:
+            unknown_cost = True
+        else:
+            total += price.usd
+        if inputs.opening_frame:
+            warnings.append(f"{unit.name}: `continue` into a clip with reference inputs: the previous clip's last "
+                            f"frame goes in as Image 1 with an instruction to open on it")
+        clip = unit.clip
+        w, h = (spec.width, spec.height) if spec.width else provider.pixel_size(spec.resolution, spec.ratio)
+        camera = clip.setting("camera") if clip else None
+        sound = clip.setting("sound") if clip else None
+        action = " ".join(p.text for p in clip.prose) if clip else (unit.transition.text or "")
+        if clip is not None and clip.beats:
+            action = " ".join([action] + [f"Shot {i}: {b.text.text}" for i, b in enumerate(clip.beats, 1)]).strip()
+        span = unit.span
+        clips.append(PlannedClip(
+            name=unit.name, kind=unit.kind, seconds=spec.seconds, after=after, request=body,
+            estimated_cost_usd=price.usd, key=key, mode=inputs.mode,
+            source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
+            references=_references(inputs), action=action, camera=camera.value if camera else None,
+            sound=sound.value if sound else None,
+            dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
+            audio=spec.audio, width=w, height=h))
+    title = film.setting("title") or film.path.stem
+    return RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
+                      story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
+                      estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings)
+
+
+def compile_file(path: Path | str, provider: Provider) -> CompileResult:
+    """Load, check and compile. Raises OSError only if the story file itself can't be read."""
+    from .check import check
+
+    film = load(path)
+    diags = check(film, provider)
+    if any(d.is_error for d in diags):
+        return CompileResult(None, diags, film.sources)
+    return CompileResult(compile_film(film, provider), diags, film.sources)

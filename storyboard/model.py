@@ -1,0 +1,185 @@
+"""The parsed story: frozen pydantic models, every node carrying the `Span` it came from.
+
+Spans are excluded from dumps, so `model_dump()` of two parses of equivalent text is equal
+(that is what the formatter's round-trip test compares).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import Span
+
+NAME_RE = r"[A-Za-z_][A-Za-z0-9_-]*"
+# A mention is `@Name` not glued to a preceding word (so e-mail addresses are not mentions).
+MENTION_RE = re.compile(r"(?<![\w@])@(" + NAME_RE + r")")
+
+CAST_KINDS = ("character", "prop", "place")
+FILM_SETTINGS = ("title", "model", "resolution", "ratio", "size", "audio", "seed", "style", "negative", "template")
+CLIP_SETTINGS = ("camera", "sound", "first", "last", "motion", "music", "audio",
+                 "resolution", "ratio", "size", "seed", "model", "negative")
+CAST_FIELDS = ("image", "video", "voice", "description")
+TRANSITIONS = ("cut", "dissolve", "fade", "wipe", "morph", "continue")
+WIPE_DIRECTIONS = ("left", "right", "up", "down")
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    span: Span | None = Field(default=None, exclude=True, repr=False)
+
+
+class Text(Node):
+    """A value as written; `span` points at its first character."""
+
+    value: str
+
+
+class Setting(Node):
+    """`key: value`, at film level or inside a block. `value_span` points at the value."""
+
+    key: str
+    value: str
+    value_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+
+class Prose(Node):
+    """Action text; consecutive prose lines are joined with one space.
+
+    `pieces` keeps each source line's text and span so mentions can be located exactly.
+    """
+
+    text: str
+    pieces: tuple[Text, ...] = Field(default=(), exclude=True, repr=False)
+
+    def mentions(self) -> list[Text]:
+        """Every `@Name` in this prose, with the span of the name (after the `@`)."""
+        found = []
+        for piece in self.pieces or (Text(value=self.text, span=self.span),):
+            for m in MENTION_RE.finditer(piece.value):
+                span = piece.span.at(m.start(1), len(m.group(1))) if piece.span else None
+                found.append(Text(value=m.group(1), span=span))
+        return found
+
+
+class Dialogue(Node):
+    """`@Speaker (how): "line"`; `speaker_span` points at the name."""
+
+    speaker: str
+    how: str | None = None
+    line: str
+    speaker_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    def mentions(self) -> list[Text]:
+        found = [Text(value=self.speaker, span=self.speaker_span)]
+        found += Prose(text=self.line, span=None).mentions()
+        return found
+
+
+class Beat(Node):
+    """`shot [DURATION]: TEXT` inside a scene."""
+
+    seconds: int | float | None = None  # the checker rejects fractions
+    text: Prose
+    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+
+BodyLine = Annotated[Union[Setting, Prose, Dialogue, Beat], Field(union_mode="left_to_right")]
+
+
+class CastMember(Node):
+    kind: Literal["character", "prop", "place"]
+    name: str
+    fields: tuple[Setting, ...] = ()
+    name_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    def values(self, key: str) -> list[Setting]:
+        return [f for f in self.fields if f.key == key]
+
+    @property
+    def images(self) -> list[Setting]:
+        return self.values("image")
+
+    @property
+    def description(self) -> str | None:
+        found = self.values("description")
+        return found[0].value if found else None
+
+
+class Clip(Node):
+    """A `shot`, `scene` or `extend` block. For `extend`, `name` is the target as written."""
+
+    kind: Literal["shot", "scene", "extend"]
+    name: str
+    seconds: int | float | None = None  # None: the default; the checker rejects fractions
+    body: tuple[BodyLine, ...] = ()
+    name_span: Span | None = Field(default=None, exclude=True, repr=False)
+    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    def settings(self, key: str) -> list[Setting]:
+        return [b for b in self.body if isinstance(b, Setting) and b.key == key]
+
+    def setting(self, key: str) -> Setting | None:
+        found = self.settings(key)
+        return found[0] if found else None
+
+    @property
+    def prose(self) -> list[Prose]:
+        return [b for b in self.body if isinstance(b, Prose)]
+
+    @property
+    def dialogue(self) -> list[Dialogue]:
+        return [b for b in self.body if isinstance(b, Dialogue)]
+
+    @property
+    def beats(self) -> list[Beat]:
+        return [b for b in self.body if isinstance(b, Beat)]
+
+
+class Transition(Node):
+    kind: Literal["cut", "dissolve", "fade", "wipe", "morph", "continue"]
+    seconds: float | None = None
+    direction: str | None = None  # wipe: left|right|up|down (the checker validates)
+    text: str | None = None  # the prompt of a `morph`
+    direction_span: Span | None = Field(default=None, exclude=True, repr=False)
+    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    seconds_text: str | None = Field(default=None, exclude=True, repr=False)  # as written: "0.5s"
+
+
+class Include(Node):
+    path: str
+    path_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+
+TopItem = Annotated[Union[Setting, Include, CastMember, Clip, Transition], Field(union_mode="left_to_right")]
+
+
+class Story(Node):
+    """One `.story` file as written, in source order (includes are not yet merged)."""
+
+    path: str
+    items: tuple[TopItem, ...] = ()
+
+    @property
+    def settings(self) -> list[Setting]:
+        return [i for i in self.items if isinstance(i, Setting)]
+
+    @property
+    def includes(self) -> list[Include]:
+        return [i for i in self.items if isinstance(i, Include)]
+
+    @property
+    def cast(self) -> list[CastMember]:
+        return [i for i in self.items if isinstance(i, CastMember)]
+
+    @property
+    def timeline(self) -> list[Clip | Transition]:
+        return [i for i in self.items if isinstance(i, (Clip, Transition))]
+
+    def setting(self, key: str) -> Setting | None:
+        for s in self.settings:
+            if s.key == key:
+                return s
+        return None

@@ -1,0 +1,452 @@
+"""Text -> `Story`. The only module that imports lark.
+
+Syntax errors become diagnostics; the parser recovers line by line (it blanks out the offending
+line, or the whole block whose header is broken) so that one run reports every problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.indenter import DedentError, Indenter
+
+from .errors import Diagnostic, Span
+from .model import (
+    Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Text, Transition,
+)
+
+MAX_RECOVERIES = 50
+TOP_KEYWORDS = ("character", "prop", "place", "shot", "scene", "extend",
+                "cut", "dissolve", "fade", "wipe", "morph", "continue")
+
+
+class _StoryIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types: list = []
+    CLOSE_PAREN_types: list = []
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+def grammar_text() -> str:
+    """The grammar ships inside the package (wheel) and lives at grammar/ in a checkout."""
+    packaged = resources.files("storyboard") / "grammar" / "story.lark"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "story.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=_StoryIndenter(),
+                propagate_positions=True, maybe_placeholders=False, cache=False)
+
+
+def raw_parse(text: str):
+    """The bare Lark parse tree (for benchmarks comparing against the full pipeline)."""
+    return _lark().parse(_normalise(text))
+
+
+def _normalise(text: str) -> str:
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+# ---- public API ------------------------------------------------------------------------------
+
+def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
+    """Parse a whole file. Always returns a Story (possibly partial) and the syntax diagnostics."""
+    text = _normalise(text)
+    lines = text.split("\n")
+    diags = _check_indentation(lines, path) + _check_empty_blocks(lines, path)
+    for d in diags:  # a line with bad indentation cannot be parsed: blank it and go on
+        lines = _blank(lines, d.span.line, d.span.line)
+    for _ in range(MAX_RECOVERIES):
+        try:
+            tree = _lark().parse("\n".join(lines))
+            break
+        except UnexpectedInput as exc:
+            diag, first, last = _syntax_error(exc, lines, path)
+            if diag is not None:
+                diags.append(diag)
+            lines = _blank(lines, first, last)
+        except DedentError:
+            # _check_indentation catches these first; this is a last line of defence.
+            diags.append(Diagnostic("SB003", "inconsistent indentation", Span(path, 1, 1)))
+            return Story(path=path, span=Span(path, 1, 1)), diags
+    else:
+        return Story(path=path, span=Span(path, 1, 1)), diags
+    try:
+        items = _Build(path).transform(tree)
+    except VisitError as exc:  # a bug in the transformer, never the user's fault
+        raise exc.orig_exc from None
+    return Story(path=path, items=tuple(items), span=Span(path, 1, 1)), sorted(diags, key=_pos)
+
+
+def parse_file(path: Path | str) -> tuple[Story, list[Diagnostic], str]:
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    story, diags = parse(text, str(path))
+    return story, diags, text
+
+
+def _pos(d: Diagnostic):
+    return (d.span.line, d.span.column) if d.span else (0, 0)
+
+
+# ---- indentation pre-pass ----------------------------------------------------------------------
+
+def _check_indentation(lines: list[str], path: str) -> list[Diagnostic]:
+    """Tabs and dedents to a level that was never opened, with exact positions (Lark's
+    indenter only raises a DedentError without a location)."""
+    diags: list[Diagnostic] = []
+    stack = [0]
+    for n, line in enumerate(lines, 1):
+        stripped = line.lstrip(" \t")
+        if not stripped or stripped.startswith("#"):
+            continue
+        lead = line[: len(line) - len(stripped)]
+        if "\t" in lead:
+            col = lead.index("\t") + 1
+            diags.append(Diagnostic("SB002", "tab in indentation; indent with spaces",
+                                    Span(path, n, col, n, col + 1),
+                                    hint="replace each tab with spaces (storyboard fmt does not guess tab widths)"))
+            continue
+        width = len(lead)
+        if width > stack[-1]:
+            stack.append(width)
+        else:
+            while width < stack[-1]:
+                stack.pop()
+            if width != stack[-1]:
+                diags.append(Diagnostic(
+                    "SB003", f"inconsistent indentation: {width} spaces matches no enclosing level",
+                    Span(path, n, 1, n, width + 1),
+                    hint=f"indent this line like the lines above it ({stack[-1]} spaces here)"))
+                stack.append(width)
+    return diags
+
+
+BLOCK_KEYWORDS = ("character", "prop", "place", "shot", "scene", "extend")
+
+
+def _check_empty_blocks(lines: list[str], path: str) -> list[Diagnostic]:
+    """A block header with no indented body under it (Lark would only see a stray dedent)."""
+    diags = []
+    for n, line in enumerate(lines, 1):
+        code = line.split("#", 1)[0].rstrip()
+        if not code or code[0] == " " or not code.endswith(":") or code.split(" ", 1)[0] not in BLOCK_KEYWORDS:
+            continue
+        nxt = next((m for m in range(n + 1, len(lines) + 1)
+                    if lines[m - 1].strip() and not lines[m - 1].lstrip().startswith("#")), None)
+        if nxt is None or not lines[nxt - 1].startswith((" ", "\t")):
+            diags.append(Diagnostic("SB005", f"`{code[:-1].strip()}` has no body",
+                                    Span(path, n, 1, n, len(code) + 1),
+                                    hint="indent the lines that belong to this block under its header"))
+    return diags
+
+
+def _blank(lines: list[str], first: int, last: int) -> list[str]:
+    """Comment out lines first..last (1-based) so the next parse skips them; positions stay."""
+    out = list(lines)
+    for n in range(first, min(last, len(out)) + 1):
+        if out[n - 1].strip():
+            indent = len(out[n - 1]) - len(out[n - 1].lstrip(" \t"))
+            out[n - 1] = out[n - 1][:indent] + "#" + out[n - 1][indent + 1:]
+    return out
+
+
+def _block_end(lines: list[str], header: int) -> int:
+    """The last line of the block whose header is line `header` (1-based)."""
+    text = lines[header - 1]
+    indent = len(text) - len(text.lstrip(" "))
+    last = header
+    for n in range(header + 1, len(lines) + 1):
+        line = lines[n - 1]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if len(line) - len(line.lstrip(" ")) <= indent:
+            break
+        last = n
+    return last
+
+
+# ---- syntax errors -------------------------------------------------------------------------
+
+_EXPECTED_WORDS = {
+    "NAME": "a name", "DURATION": "a duration like 5s", "TEXT": "text", "WORD": "a direction",
+    "COLON": "':'", "_NL": "the end of the line", "_INDENT": "an indented body",
+    "_DEDENT": "less indentation", "KEY": "`key: value`", "CLIP_KEY": "a clip setting",
+    "CAST_KIND": "character/prop/place", "CLIP_KIND": "shot/scene/extend",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = sorted({_EXPECTED_WORDS.get(e, e.lower()) for e in expected if e not in ("COMMENT",)})
+    if not words:
+        return ""
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Diagnostic | None, int, int]:
+    line = max(getattr(exc, "line", 1) or 1, 1)
+    column = max(getattr(exc, "column", 1) or 1, 1)
+    if isinstance(exc, UnexpectedEOF) or line > len(lines):
+        line = len([ln for ln in lines if ln.strip()]) and max(i + 1 for i, ln in enumerate(lines) if ln.strip())
+        line = line or 1
+        return (Diagnostic("SB001", "the file ends in the middle of a block",
+                           Span(path, line, 1, line, len(lines[line - 1]) + 1)), line, line)
+    src = lines[line - 1]
+    stripped = src.strip()
+    indent = len(src) - len(src.lstrip(" "))
+    token = exc.token if isinstance(exc, UnexpectedToken) else None
+    expected = set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+    first = last = line
+
+    # An unexpected indented line right after a line that cannot own a body.
+    if token is not None and token.type == "_INDENT":
+        last = _block_end(lines, line - 1) if line > 1 else line
+        prev = _previous_content_line(lines, line)
+        msg = "unexpected indentation"
+        hint = None
+        if prev is not None and lines[prev - 1].rstrip().endswith(":") is False and indent:
+            hint = "only block headers (lines ending in ':') and continued text take indented lines"
+        return Diagnostic("SB004", msg, Span(path, line, 1, line, indent + 1), hint=hint), line, last
+
+    if token is not None and token.type in ("_DEDENT", "$END"):
+        # A block lost its body to an earlier error (its lines were blanked): not a new problem.
+        prev = min(max(getattr(token, "line", None) or line, 1), len(lines))
+        if lines[prev - 1].split("#", 1)[0].rstrip().endswith(":"):
+            return None, prev, prev
+        return (Diagnostic("SB001", "unexpected end of block", Span(path, prev, 1, prev, len(lines[prev - 1]) + 1)),
+                prev, prev)
+
+    if token is not None and str(token).startswith('"'):
+        return (Diagnostic("SB006", "unclosed quote", Span(path, line, column, line, len(src) + 1),
+                           hint='close the "..." on the same line'), line, line)
+
+    # Where the problem is at the start of the line, say what the line is not.
+    first_word = stripped.split(" ", 1)[0].split(":", 1)[0] if stripped else ""
+    at_line_start = column - 1 <= indent
+    prev = _previous_content_line(lines, line)
+    if at_line_start and prev is not None and lines[prev - 1].split("#", 1)[0].rstrip().endswith(":") \
+            and indent <= len(lines[prev - 1]) - len(lines[prev - 1].lstrip(" ")):
+        # The block above lost its body to an earlier error: drop its header quietly.
+        return None, prev, prev
+    if at_line_start:
+        if indent == 0:
+            msg = f"unknown line `{_shorten(stripped)}`"
+            hint = ("expected a setting (`key: value`), a block (character, prop, place, shot, scene, extend) "
+                    "or a transition (cut, dissolve, fade, wipe, morph, continue)")
+            close = difflib.get_close_matches(first_word, TOP_KEYWORDS, n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean `{close[0]}`?"
+            if stripped.endswith(":") and first_word in TOP_KEYWORDS:
+                msg = f"`{first_word}` needs a name"
+                hint = f"write `{first_word} NAME:`" if first_word in ("character", "prop", "place") else \
+                       f"write `{first_word} NAME [DURATION]:`"
+            last = _block_end(lines, line)
+            code = "SB010"
+        else:
+            msg = f"expected `key: value` here, found `{_shorten(stripped)}`"
+            hint = "cast blocks take image:, video:, voice: and description: lines"
+            code = "SB011"
+        return Diagnostic(code, msg, Span(path, line, column, line, len(src) + 1), hint=hint), first, last
+
+    found = _found(exc, src, column)
+    if isinstance(exc, UnexpectedCharacters) and src[column - 1:column] == '"':
+        msg = "unclosed quote"
+        return (Diagnostic("SB006", msg, Span(path, line, column, line, len(src) + 1),
+                           hint='close the "..." on the same line'), line, _header_extent(lines, line))
+    msg = f"unexpected {found}"
+    if "COLON" in expected:
+        expected.discard("_NL")
+    exp = _describe_expected(expected)
+    if exp:
+        msg += f"; expected {exp}"
+    bare = found.strip("`").rstrip(":")
+    if "DURATION" in expected and re.fullmatch(r"[0-9]+(\.[0-9]+)?", bare):
+        hint = f"durations carry a unit: `{bare}s`"
+    elif "NAME" in expected and found.strip("`")[:1].isdigit():
+        hint = "names start with a letter or _ and use letters, digits, _ and -"
+    elif "NAME" in expected:
+        hint = "names use letters, digits, _ and - (A-Z, a-z, 0-9, _, -), starting with a letter or _"
+    else:
+        hint = None
+    return (Diagnostic("SB007", msg, Span(path, line, column, line, column + max(len(found.strip("`")), 1)), hint=hint),
+            line, _header_extent(lines, line))
+
+
+def _header_extent(lines: list[str], line: int) -> int:
+    """A broken header takes its body with it; a broken body line only itself."""
+    text = lines[line - 1].rstrip()
+    return _block_end(lines, line) if text.endswith(":") or text.split(" ", 1)[0] in TOP_KEYWORDS else line
+
+
+def _previous_content_line(lines: list[str], line: int) -> int | None:
+    for n in range(line - 1, 0, -1):
+        s = lines[n - 1].strip()
+        if s and not s.startswith("#"):
+            return n
+    return None
+
+
+def _found(exc: UnexpectedInput, src: str, column: int) -> str:
+    token = getattr(exc, "token", None)
+    if isinstance(token, Token) and token.type not in ("_NL", "$END"):
+        return f"`{_shorten(str(token))}`"
+    if isinstance(token, Token) and token.type == "_NL":
+        return "end of line"
+    rest = src[column - 1:].split(" ", 1)[0]
+    return f"`{_shorten(rest)}`" if rest else "end of line"
+
+
+def _shorten(s: str, n: int = 40) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+# ---- tree -> model -------------------------------------------------------------------------
+
+def _span(path: str, tok: Token) -> Span:
+    return Span(path, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+_DIALOGUE_RE = re.compile(r'@(?P<name>[A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\((?P<how>[^)\n]*)\))?[ \t]*:[ \t]*"(?P<line>[^"\n]*)"')
+_BEAT_RE = re.compile(r"shot(?:[ \t]+(?P<dur>[0-9]+(?:\.[0-9]+)?)s)?[ \t]*:")
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    # helpers
+    def _text(self, tok: Token) -> Text:
+        return Text(value=str(tok).rstrip(), span=_span(self.path, tok))
+
+    def continuation(self, *toks):
+        return [self._text(t) for t in toks]
+
+    def _joined(self, first: Token | None, cont) -> tuple[str, list[Text]]:
+        pieces = ([self._text(first)] if first is not None else []) + list(cont or [])
+        return " ".join(p.value for p in pieces if p.value), pieces
+
+    def _split(self, args):
+        """Split optional value/continuation arguments."""
+        value = next((a for a in args if isinstance(a, Token)), None)
+        cont = next((a for a in args if isinstance(a, list)), None)
+        return value, cont
+
+    # top level
+    def start(self, *items):
+        return list(items)
+
+    def setting(self, key: Token, *rest):
+        value, cont = self._split(rest)
+        text, pieces = self._joined(value, cont)
+        name = str(key).rstrip(":").rstrip()
+        span = _span(self.path, key)
+        span = Span(span.file, span.line, span.column, span.line, span.column + len(name))
+        value_span = pieces[0].span if pieces else Span(self.path, key.end_line, key.end_column)
+        if name == "include":
+            return Include(path=text, span=span, path_span=value_span)
+        return Setting(key=name, value=text, span=span, value_span=value_span)
+
+    def cast(self, kind: Token, name: Token, *fields):
+        fields = tuple(f if isinstance(f, Setting) else Setting(key="include", value=f.path, span=f.span,
+                                                              value_span=f.path_span) for f in fields)
+        return CastMember(kind=str(kind), name=str(name), fields=fields, span=_span(self.path, kind),
+                          name_span=_span(self.path, name))
+
+    def clip(self, kind: Token, name: Token, *rest):
+        seconds, seconds_span, body = None, None, []
+        for r in rest:
+            if isinstance(r, Token) and r.type == "DURATION":
+                seconds_span = _span(self.path, r)
+                seconds = _clip_seconds(str(r))
+            elif not isinstance(r, Token):
+                body.append(r)
+        return Clip(kind=str(kind), name=str(name), seconds=seconds, body=tuple(_merge_prose(body)),
+                    span=_span(self.path, kind), name_span=_span(self.path, name), seconds_span=seconds_span)
+
+    # body lines
+    def field(self, key: Token, *rest):
+        return self.setting(Token("KEY", str(key), line=key.line, column=key.column, end_line=key.end_line,
+                                  end_column=key.end_column), *rest)
+
+    def prose(self, tok: Token, *rest):
+        _, cont = self._split(rest)
+        text, pieces = self._joined(tok, cont)
+        return Prose(text=text, pieces=tuple(pieces), span=_span(self.path, tok))
+
+    def dialogue(self, tok: Token, *rest):
+        m = _DIALOGUE_RE.match(str(tok))
+        span = _span(self.path, tok)
+        how = m.group("how").strip() if m.group("how") is not None else None
+        return Dialogue(speaker=m.group("name"), how=how or None, line=m.group("line").strip(), span=span,
+                        speaker_span=span.at(1, len(m.group("name"))))
+
+    def beat(self, tok: Token, *rest):
+        m = _BEAT_RE.match(str(tok))
+        value, cont = self._split(rest)
+        text, pieces = self._joined(value, cont)
+        span = _span(self.path, tok)
+        seconds = seconds_span = None
+        if m.group("dur"):
+            seconds = _clip_seconds(m.group("dur") + "s")
+            seconds_span = span.at(m.start("dur"), len(m.group("dur")) + 1)
+        first_span = pieces[0].span if pieces else span
+        return Beat(seconds=seconds, text=Prose(text=text, pieces=tuple(pieces), span=first_span), span=span,
+                    seconds_span=seconds_span)
+
+    # transitions
+    def _transition(self, kind: str, tok: Token, duration: Token | None = None, **kw):
+        seconds = float(str(duration)[:-1]) if duration is not None else None
+        return Transition(kind=kind, seconds=seconds, span=_span(self.path, tok),
+                          seconds_span=_span(self.path, duration) if duration is not None else None,
+                          seconds_text=str(duration) if duration is not None else None, **kw)
+
+    def cut(self, tok):
+        return self._transition("cut", tok)
+
+    def continue_(self, tok):
+        return self._transition("continue", tok)
+
+    def dissolve(self, tok, duration):
+        return self._transition("dissolve", tok, duration)
+
+    def fade(self, tok, duration):
+        return self._transition("fade", tok, duration)
+
+    def wipe(self, tok, word, duration):
+        return self._transition("wipe", tok, duration, direction=str(word), direction_span=_span(self.path, word))
+
+    def morph(self, tok, duration, *rest):
+        value, cont = self._split(rest)
+        text, _ = self._joined(value, cont)
+        return self._transition("morph", tok, duration, text=text)
+
+
+def _clip_seconds(text: str) -> int | float:
+    value = float(text[:-1])
+    return int(value) if value.is_integer() else value
+
+
+def _merge_prose(body: list) -> list:
+    """Consecutive prose lines are one paragraph, joined with one space."""
+    out: list = []
+    for item in body:
+        if isinstance(item, Prose) and out and isinstance(out[-1], Prose):
+            prev = out[-1]
+            out[-1] = Prose(text=f"{prev.text} {item.text}", pieces=prev.pieces + item.pieces, span=prev.span)
+        else:
+            out.append(item)
+    return out

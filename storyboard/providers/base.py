@@ -1,0 +1,152 @@
+"""What every provider tells the compiler (limits, words, request shape, prices) and what it
+does for the render engine (create, poll, download). Vendor specifics live in the subclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+RESOLUTIONS = ("480p", "720p", "1080p")
+RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+
+# Seedance 2.0's pixel table (Together's Seedance 2.0 page): resolution -> ratio -> (w, h).
+PIXELS: dict[str, dict[str, tuple[int, int]]] = {
+    "480p": {"16:9": (864, 496), "4:3": (752, 560), "1:1": (640, 640), "3:4": (560, 752),
+             "9:16": (496, 864), "21:9": (992, 432)},
+    "720p": {"16:9": (1280, 720), "4:3": (1112, 834), "1:1": (960, 960), "3:4": (834, 1112),
+             "9:16": (720, 1280), "21:9": (1470, 630)},
+    "1080p": {"16:9": (1920, 1080), "4:3": (1664, 1248), "1:1": (1440, 1440), "3:4": (1248, 1664),
+              "9:16": (1080, 1920), "21:9": (2206, 946)},
+}
+
+MediaKind = Literal["image", "video", "audio"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_reference_images: int = 9
+    max_reference_videos: int = 3
+    max_reference_audios: int = 3
+    max_files: int = 12
+    max_frame_images: int = 2
+    min_prompt: int = 2
+    max_prompt: int = 3000
+    min_seconds: int = 4
+    max_seconds: int = 15
+    resolutions: tuple[str, ...] = RESOLUTIONS
+    ratios: tuple[str, ...] = RATIOS
+    # Local files of these kinds can be sent (inlined or uploaded); others need URLs.
+    local_media: frozenset[str] = frozenset({"image", "video", "audio"})
+
+
+@dataclass(frozen=True)
+class FrameImage:
+    source: str  # placeholder or URL
+    frame: Literal["first", "last"]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """A provider-neutral generation request, produced by the compiler."""
+
+    prompt: str
+    seconds: int
+    model: str
+    resolution: str | None = None
+    ratio: str | None = None
+    width: int | None = None
+    height: int | None = None
+    seed: int | None = None
+    audio: bool = True
+    negative: str | None = None
+    frame_images: tuple[FrameImage, ...] = ()
+    reference_images: tuple[str, ...] = ()
+    reference_videos: tuple[str, ...] = ()
+    reference_audios: tuple[str, ...] = ()
+
+    @property
+    def has_video_input(self) -> bool:
+        return bool(self.reference_videos)
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float | None
+    warning: str | None = None
+
+
+# ---- runtime -------------------------------------------------------------------------------
+
+JobState = Literal["running", "completed", "failed"]
+
+
+@dataclass
+class Job:
+    id: str
+    state: JobState
+    video_url: str | None = None
+    cost: float | None = None
+    error: str | None = None
+    error_code: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class ProviderError(Exception):
+    """The provider refused or failed. `retryable` is true only when nothing was created."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 retryable: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class AmbiguousSubmit(ProviderError):
+    """A create request failed after it may have reached the server: it may have been created
+    (and billed). It must never be retried blindly."""
+
+
+class Provider:
+    """Base class. Subclasses set the class attributes and implement the runtime methods."""
+
+    name: str = "base"
+    paid: bool = False
+    default_model: str = "ByteDance/Seedance-2.0"
+    limits: Limits = Limits()
+
+    # ---- compile time (pure) ----
+    def model_id(self, model_setting: str | None) -> str:
+        if not model_setting or model_setting == "seedance-2.0":
+            return self.default_model
+        return model_setting
+
+    def index_word(self, kind: MediaKind, n: int) -> str:
+        """How a prompt refers to the n-th (1-based) input of a kind."""
+        return f"{kind.capitalize()} {n}"
+
+    def pixel_size(self, resolution: str, ratio: str) -> tuple[int, int]:
+        return PIXELS[resolution][ratio]
+
+    def build_request(self, spec: ClipSpec) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def price(self, spec: ClipSpec) -> Price:
+        return Price(0.0)
+
+    # ---- run time ----
+    async def create(self, body: dict[str, Any], *, workdir: Path) -> Job:
+        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit."""
+        raise NotImplementedError
+
+    async def get(self, job_id: str) -> Job:
+        raise NotImplementedError
+
+    async def download(self, job: Job, dest: Path) -> None:
+        """Stream the job's video to `dest` (the caller renames it into place)."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
