@@ -4,6 +4,7 @@ user can make beyond them. Reads reference files' first bytes (to know their rea
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from .model import (
 )
 from .providers.base import Provider
 
+TYPE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "mp4": "MP4", "mov": "MOV", "mp3": "MP3", "wav": "WAV",
+              "gif": "GIF", "bmp": "BMP", "pdf": "PDF", "text": "text"}
 IMAGE_TYPES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 VIDEO_TYPES = {"mp4": "MP4", "mov": "MOV"}
 AUDIO_TYPES = {"mp3": "MP3", "wav": "WAV"}
@@ -23,6 +26,8 @@ EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", "
               ".mp3": "mp3", ".wav": "wav"}
 KIND_TYPES = {"image": IMAGE_TYPES, "video": VIDEO_TYPES, "audio": AUDIO_TYPES}
 SIZE_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
+_KEYLIKE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:")
+_UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]')
 
 
 def check(film: Film, provider: Provider) -> list[Diagnostic]:
@@ -50,7 +55,7 @@ class _Checker:
         self.provider = provider
         self.limits = provider.limits
         self.diags: list[Diagnostic] = []
-        self.checked_files: dict[tuple[str, str], tuple[str, str] | None] = {}
+        self.checked_files: dict[tuple, tuple] = {}  # (path, folder, kind, role) -> problems
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()):
         self.diags.append(Diagnostic(code, message, span, Severity.ERROR, hint, tuple(notes)))
@@ -80,12 +85,14 @@ class _Checker:
 
     # ---- settings ----
     def check_film_settings(self) -> None:
-        for key, occurrences in self.film.setting_lists.items():
+        every_file = [self.film.setting_lists] + self.film.included_setting_lists
+        for key, occurrences in [item for lists in every_file for item in lists.items()]:
             first = occurrences[0]
             if key not in FILM_SETTINGS:
-                near = _close(key, FILM_SETTINGS + ("include",))
+                known = FILM_SETTINGS + ("include",)
+                near = _close(key, known)
                 self.error("SB101", f"unknown setting `{key}`", first.span,
-                           f"did you mean `{near}`?" if near else "film settings: " + ", ".join(FILM_SETTINGS))
+                           f"did you mean `{near}`?" if near else "film settings: " + ", ".join(known))
                 continue
             for dup in occurrences[1:]:
                 self.error("SB102", f"`{key}` is set more than once", dup.span,
@@ -126,25 +133,28 @@ class _Checker:
         for other in ("resolution", "ratio"):
             s = settings.get(other)
             if size is not None and s is not None and s.span and size.span and s.span.file == size.span.file:
-                later = max(size, s, key=lambda x: (x.span.line, x.span.column))
+                earlier, later = sorted((size, s), key=lambda x: (x.span.line, x.span.column))
                 self.error("SB104", f"`size` and `{other}` cannot both be set for {where}", later.span,
-                           "size gives exact pixels; remove it or remove resolution/ratio")
+                           f"`size` gives exact pixels and `{other}` picks them from a table: keep one "
+                           f"(`{earlier.key}` is set at line {earlier.span.line})")
 
     # ---- names ----
     def check_names(self) -> None:
         seen: dict[str, Span | None] = {}
+        kinds: dict[str, str] = {}
         named = [i for i in self.film.story.items
                  if isinstance(i, CastMember) or isinstance(i, Clip) and i.kind != "extend"]
         for item in named:
-            if True:
-                name, span = item.name, item.name_span
-                if name in seen:
-                    first = seen[name]
-                    self.error("SB204", f"the name `{name}` is already used", span,
-                               f"first used at line {first.line}" if first else None,
-                               notes=("cast members and clips share one namespace",))
-                else:
-                    seen[name] = span
+            name, span = item.name, item.name_span
+            if name in seen:
+                first = seen[name]
+                self.error("SB204", f"the name `{name}` is already used", span,
+                           f"first used at line {first.line} by `{kinds[name]} {name}`; rename one of them"
+                           if first else None,
+                           notes=("cast members and clips share one namespace",))
+            else:
+                seen[name] = span
+                kinds[name] = item.kind
         for name, entry in self.film.cast.items():
             if name not in seen and entry.member.name_span and entry.member.name_span.file != str(self.film.path):
                 seen[name] = entry.member.name_span
@@ -154,9 +164,11 @@ class _Checker:
     def check_cast(self, entry) -> None:
         m = entry.member
         counts: dict[str, int] = {}
+        misspelt_image = False
         for f in m.fields:
             if f.key not in CAST_FIELDS:
                 near = _close(f.key, CAST_FIELDS)
+                misspelt_image |= near == "image"
                 self.error("SB201", f"unknown {m.kind} field `{f.key}`", f.span,
                            f"did you mean `{near}`?" if near else "use image:, video:, voice: or description:")
                 continue
@@ -169,45 +181,62 @@ class _Checker:
             kind = {"image": "image", "video": "video", "voice": "audio"}.get(f.key)
             if kind:
                 self.check_media(f.value, entry.rel_dir, f.value_span, kind)
-        if not m.images:
+        if not m.images and not misspelt_image:
             self.error("SB202", f"{m.kind} {m.name} has no image", m.name_span,
                        f"add `image: PATH` under `{m.kind} {m.name}:` (the first image is the main reference)")
 
     # ---- files ----
-    def check_media(self, value: str, rel_dir: str, span: Span | None, kind: str) -> None:
+    def check_media(self, value: str, rel_dir: str, span: Span | None, kind: str, role: str | None = None) -> None:
         if "://" in value:
             if not value.startswith(("http://", "https://")):
-                self.error("SB304", f"only http(s) URLs can be sent, not `{value.split('://')[0]}://`", span)
+                self.error("SB304", f"only http(s) URLs can be sent, not `{value.split('://')[0]}://`", span,
+                           "use an https:// URL the provider can download, or a file in the story's folder")
             return
         if kind not in self.limits.local_media:
             self.error("SB305", f"{self.provider.name} cannot take a local {kind} file: it needs a URL", span,
                        f"upload {value} somewhere the provider can download it and use its https:// URL")
-        self.check_local_file(value, rel_dir, span, kinds=kind)
+        self.check_local_file(value, rel_dir, span, kinds=kind, role=role)
 
-    def check_local_file(self, value: str, rel_dir: str, span: Span | None, kinds: str | None, what: str = ""):
+    def check_local_file(self, value: str, rel_dir: str, span: Span | None, kinds: str | None, what: str = "",
+                         role: str | None = None):
+        """Report the file's problems at `span` (worked out once per file: big films reuse frames)."""
+        key = (value, rel_dir, kinds, role)
+        if key not in self.checked_files:
+            self.checked_files[key] = tuple(self._file_problems(value, rel_dir, kinds, role))
+        for severity, code, message, hint in self.checked_files[key]:
+            self.diags.append(Diagnostic(code, message, span, severity, hint))
+
+    def _file_problems(self, value: str, rel_dir: str, kinds: str | None, role: str | None):
+        E, W = Severity.ERROR, Severity.WARNING
         base = self.film.base_dir
         raw = Path(value)
         target = (base / rel_dir / raw) if not raw.is_absolute() else raw
         if raw.is_absolute() or value.startswith("~"):
-            self.error("SB303", f"`{value}` is an absolute path", span,
-                       "reference files by a path relative to the story, inside its folder")
+            yield E, "SB303", f"`{value}` is an absolute path", \
+                "reference files by a path relative to the story, inside its folder"
             return
         try:
             resolved = target.resolve()
             resolved.relative_to(base)
         except ValueError:
-            self.error("SB303", f"`{value}` is outside the story's folder", span,
-                       "a story may only send files from its own folder tree")
+            if _inside(target.absolute(), base):  # the path stays inside; a link leads out
+                yield E, "SB303", f"`{value}` is a link to a file outside the story's folder", \
+                    "copy the file into the story's folder instead of linking to it"
+            else:
+                yield E, "SB303", f"`{value}` is outside the story's folder", \
+                    "a story may only send files from its own folder tree"
             return
         except OSError as exc:
-            self.error("SB301", f"cannot read `{value}`: {exc}", span)
+            yield E, "SB301", f"cannot read `{value}`: {exc}", None
             return
         if not resolved.exists():
             near = _near_file(target)
-            self.error("SB301", f"file not found: {value}", span, f"did you mean {near}?" if near else None)
+            if near:
+                near = str(Path(value).parent / near) if Path(value).parent != Path(".") else near
+            yield E, "SB301", f"file not found: {value}", f"did you mean {near}?" if near else None
             return
         if not resolved.is_file():
-            self.error("SB301", f"`{value}` is not a file", span)
+            yield E, "SB301", f"`{value}` is not a file", None
             return
         if kinds is None:
             return
@@ -216,10 +245,11 @@ class _Checker:
         real = _sniff(resolved)
         if real is None or real not in allowed:
             shown = {"image": "PNG, JPEG or WebP", "video": "MP4 or MOV", "audio": "MP3 or WAV"}[kinds]
-            what_it_is = f"a {real.upper()} file" if real else "not a recognised media file"
-            self.error("SB302", f"`{value}` is {what_it_is}; {kinds} references must be {shown}", span)
+            what_it_is = _a(TYPE_NAMES.get(real, real)) + " file" if real else "not a recognised media file"
+            yield E, "SB302", f"`{value}` is {what_it_is}; {role or kinds + ' references'} must be {shown}", None
         elif ext_type and ext_type != real and not {ext_type, real} <= {"mp4", "mov"}:
-            self.warn("SB906", f"`{value}` is really {real.upper()} despite its extension", span)
+            yield W, "SB906", f"`{value}` is really {_a(TYPE_NAMES[real])} file despite its extension", \
+                f"rename it to .{real.replace('jpeg', 'jpg')}"
 
     # ---- timeline structure ----
     def check_structure(self) -> bool:
@@ -245,7 +275,13 @@ class _Checker:
                     ok = False
             else:
                 if item.kind == "extend":
-                    if item.name not in self.names and item.name not in chain:
+                    if item.name in self.film.cast:
+                        kind = self.film.cast[item.name].member.kind
+                        self.error("SB501", f"`extend {item.name}`: {item.name} is a {kind}, not a clip",
+                                   item.name_span, "`extend` names the clip it continues: the one right before it"
+                                   + (f" is `{prev_clip.name}`" if prev_clip else ""))
+                        ok = False
+                    elif item.name not in self.names and item.name not in chain:
                         near = _close(item.name, [n for n in self.names if n not in self.film.cast])
                         self.error("SB501", f"`extend {item.name}`: no clip named `{item.name}`", item.name_span,
                                    f"did you mean `{near}`?" if near else None)
@@ -253,7 +289,8 @@ class _Checker:
                     elif item.name not in chain:
                         before = prev_clip.name if prev_clip else None
                         self.error("SB502", f"`extend {item.name}` must come right after {item.name}"
-                                   + (f", but it follows {before}" if before else ""), item.name_span,
+                                   + (f", but it follows {before}" if before else
+                                      f", but {item.name} comes later"), item.name_span,
                                    "an extension continues the clip directly before it")
                         ok = False
                     elif isinstance(prev_item, Transition):
@@ -278,7 +315,12 @@ class _Checker:
                        t.direction_span or t.span, f"did you mean `{near}`?" if near else None)
             ok = False
         if t.seconds is not None and t.seconds <= 0:
-            self.error("SB508", f"a {t.kind} must last longer than 0 s", t.seconds_span)
+            self.error("SB508", f"a {t.kind} must last longer than 0s", t.seconds_span,
+                       "give it a length like 0.5s, or write `cut` for a hard cut")
+            ok = False
+        if t.kind == "morph" and not (t.text or "").strip():
+            self.error("SB406", "a morph needs a prompt: what happens between the two clips", t.span,
+                       f"write `morph {t.seconds_text or '1s'}: TEXT`, e.g. `morph 1s: the helmet melts into the sun`")
             ok = False
         if t.seconds is not None and t.seconds > 60:
             self.error("SB508", f"a {t.kind} of {t.seconds_text} is far too long", t.seconds_span,
@@ -297,9 +339,9 @@ class _Checker:
             after = _played(items[i + 1]) if i + 1 < len(items) and isinstance(items[i + 1], Clip) else None
             for side, name, length in (("before", *before), ("after", *(after or (None, None)))):
                 if length is not None and item.seconds > length / 2 + 1e-9:
-                    self.error("SB505", f"`{item.kind} {item.seconds_text}` is longer than half of {name} "
-                               f"({_s(length)})", item.seconds_span,
-                               f"at most {_s(length / 2)} here")
+                    self.error("SB505", f"`{item.kind} {item.seconds_text}` is longer than half of the clip {side} "
+                               f"it ({name}, {_s(length)})", item.seconds_span,
+                               f"at most {_s(length / 2)} here: a transition overlaps at most half of each neighbour")
                     ok = False
         return ok
 
@@ -318,7 +360,7 @@ class _Checker:
                 elif not line.value and line.key not in ("negative",):
                     self.error("SB105", f"`{line.key}` needs a value", line.span)
                 elif line.key in ("first", "last"):
-                    self.check_media(line.value, "", line.value_span, "image")
+                    self.check_media(line.value, "", line.value_span, "image", role="frame images")
                 elif line.key == "motion":
                     self.check_media(line.value, "", line.value_span, "video")
                 elif line.key == "music":
@@ -361,7 +403,9 @@ class _Checker:
         for b in beats:
             if b.seconds is not None:
                 if not float(b.seconds).is_integer() or b.seconds <= 0:
-                    self.error("SB408", f"beat durations are whole seconds above 0, not {b.seconds}s", b.seconds_span)
+                    self.error("SB408", f"beat durations are whole seconds above 0, not {b.seconds}s", b.seconds_span,
+                               f"use {max(int(b.seconds), 1)}s" + (f" or {int(b.seconds) + 1}s"
+                                                                 if int(b.seconds) >= 1 else ""))
                 fixed += b.seconds
             if not b.text.text:
                 self.error("SB408", "a beat needs text: what we see in this shot", b.span)
@@ -372,18 +416,20 @@ class _Checker:
                        last.seconds_span, f"shorten the beats or make the scene longer (at most "
                        f"{self.limits.max_seconds}s)")
         elif free and (total - fixed) / len(free) < 1 - 1e-9:
-            self.error("SB408", f"{len(free)} beat(s) without a duration share only {_s(total - fixed)} of "
-                       f"scene {clip.name}", free[0].span, "give each beat at least 1s")
+            left = f"only {_s(total - fixed)} is left" if total > fixed else "no time is left"
+            who = "the beat without a duration" if len(free) == 1 else f"the {len(free)} beats without a duration"
+            self.error("SB408", f"{left} of scene {clip.name}'s {total}s for {who}", free[0].span,
+                       "each beat needs at least 1s: shorten the timed beats or make the scene longer")
 
     def check_prose_line(self, prose: Prose, clip: Clip) -> None:
         for piece in prose.pieces:
-            m = re.match(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:", piece.value)
+            m = _KEYLIKE_RE.match(piece.value)
             if m and piece.span and m.group(1) not in CLIP_SETTINGS:
                 near = _close(m.group(1), CLIP_SETTINGS + ("shot",))
                 if near:
                     self.warn("SB901", f"`{m.group(1)}:` is not a clip setting, so this line is prose",
                               piece.span.at(0, len(m.group(1))), f"did you mean `{near}:`?")
-            d = re.match(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]', piece.value)
+            d = _UNQUOTED_DIALOGUE_RE.match(piece.value)
             if d and piece.span:
                 self.warn("SB903", "this looks like dialogue without quotes, so it is prose", piece.span,
                           f'write @{d.group(1)}: "..." for spoken lines')
@@ -407,7 +453,9 @@ class _Checker:
                            "`continue` opens on the previous clip's last frame; remove one of them")
             elif inputs.opening_frame:
                 self.warn("SB902", f"{unit.name} has reference inputs, so the last frame of {unit.continues_from} "
-                          "goes in as Image 1 with an instruction to open on it", unit.span)
+                          "goes in as Image 1 with an instruction to open on it", unit.clip.name_span or unit.span,
+                          "Seedance 2.0 cannot take a first frame together with references; "
+                          "use `cut` if the clip need not open on that frame")
         try:
             prompt = compose_prompt(self.film, unit, inputs, self.provider, self._template())
         except Exception as exc:  # a user template can fail in many ways
@@ -417,7 +465,7 @@ class _Checker:
         lo, hi = self.limits.min_prompt, self.limits.max_prompt
         if not lo <= len(prompt) <= hi:
             where = unit.clip.name_span if unit.clip is not None else unit.span
-            self.error("SB406", f"the prompt of {unit.name} is {len(prompt)} characters; "
+            self.error("SB406", f"the prompt of {_label(unit)} is {len(prompt)} character{'s' * (len(prompt) != 1)}; "
                        f"{self.provider.name} accepts {lo} to {hi}", where,
                        "shorten the prose, style or descriptions" if len(prompt) > hi else "describe what happens")
 
@@ -439,14 +487,15 @@ class _Checker:
                                    ("reference videos", inputs.videos, lim.max_reference_videos),
                                    ("reference audios", inputs.audios, lim.max_reference_audios)):
             if len(bucket) > most:
-                self.error("SB403", f"{unit.name} sends {len(bucket)} {kind}; {self.provider.name} accepts at most "
+                self.error("SB403", f"{_label(unit)} sends {len(bucket)} {kind}; {self.provider.name} accepts at most "
                            f"{most}", where, _contributions(bucket))
         n_files = len(inputs.images) + len(inputs.videos) + len(inputs.audios) + len(inputs.frames)
         if n_files > lim.max_files:
-            self.error("SB403", f"{unit.name} sends {n_files} files; {self.provider.name} accepts at most "
+            self.error("SB403", f"{_label(unit)} sends {n_files} files; {self.provider.name} accepts at most "
                        f"{lim.max_files} in all", where,
                        _contributions(inputs.images + inputs.videos + inputs.audios))
-        if inputs.frames and inputs.has_references:
+        frames_reported = unit.kind == "extend"  # an extension's frames are SB410 already
+        if inputs.frames and inputs.has_references and not frames_reported:
             frame_side = ", ".join(f"{f} frame" if i.owner in ("first", "last") else f"{f} frame from {i.owner}"
                                    for i, f in inputs.frames)
             refs = inputs.images + inputs.videos + inputs.audios
@@ -454,17 +503,28 @@ class _Checker:
                                          ("`" + i.owner + "`" if i.owner in ("motion", "music") else i.owner)
                                          for i in refs}))
             span = next((i.span for i, _ in inputs.frames if i.owner in ("first", "last")), where)
-            self.error("SB404", f"{unit.name} combines frame images ({frame_side}) with reference inputs "
+            self.error("SB404", f"{_label(unit)} combines frame images ({frame_side}) with reference inputs "
                        f"({ref_side})", span,
+                       "a morph is generated between its neighbours' frames, so it cannot send references: "
+                       "describe the cast in words instead of mentioning them" if unit.kind == "morph" else
                        "Seedance 2.0 takes either first/last frames or references in one request, not both: "
                        "drop the frames or the mentions' images/motion/music",
                        notes=("see the input compatibility table of Seedance 2.0",))
         if inputs.audios and not (inputs.images or inputs.videos):
             owners = ", ".join(sorted({i.owner for i in inputs.audios}))
-            self.error("SB405", f"{unit.name} has reference audio ({owners}) but no reference image or video",
+            self.error("SB405", f"{_label(unit)} has reference audio ({owners}) but no reference image or video",
                        next((i.span for i in inputs.audios), where),
                        "audio-guided generation needs at least one reference image or video: mention a cast "
                        "member with an image")
+
+
+def _label(unit: Unit) -> str:
+    """How messages name a generation: its clip's name, or what a morph or extension is."""
+    if unit.kind == "morph" and unit.morph_between:
+        return "the morph between {} and {}".format(*unit.morph_between)
+    if unit.kind == "extend":
+        return f"extension {unit.name}"
+    return unit.name
 
 
 def _contributions(bucket) -> str:
@@ -484,17 +544,32 @@ def _played_before(items, i: int) -> tuple[str, float]:
     total = 0.0
     name = "the clip before"
     j = i - 1
+    extended = False
     while j >= 0 and isinstance(items[j], Clip):
         total += float(items[j].seconds if items[j].seconds is not None else 5)
         name = items[j].name
         if items[j].kind != "extend":
             break
+        extended = True
         j -= 1
-    return name, total
+    return (f"{name} with its extensions" if extended else name), total
 
 
 def _s(x: float) -> str:
     return f"{x:g}s"
+
+
+def _a(type_name: str) -> str:
+    """`a PNG`, `an MP4` (the article goes by how the letters are said)."""
+    return ("an " if type_name[:1] in "AEFHILMNORSX" and type_name.isupper() else "a ") + type_name
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(os.path.normpath(path)).relative_to(root)
+        return True
+    except ValueError:
+        return False
 
 
 def _near_file(target: Path) -> str | None:
@@ -534,4 +609,11 @@ def _sniff(path: Path) -> str | None:
     for magic, offset, kind in _MAGIC:
         if head[offset:offset + len(magic)] == magic and kind:
             return kind
+    if head and b"\0" not in head:
+        try:
+            head.decode("utf-8")
+            return "text"
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 3:  # a character cut off by the 64-byte window
+                return "text"
     return None

@@ -28,10 +28,12 @@ class Film:
     base_dir: Path
     settings: dict[str, Setting] = field(default_factory=dict)  # effective film settings
     setting_lists: dict[str, list[Setting]] = field(default_factory=dict)  # main file, every occurrence
+    included_setting_lists: list[dict[str, list[Setting]]] = field(default_factory=list)  # one per included file
     cast: dict[str, CastEntry] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     syntax_errors: bool = False
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-unit results (compiler)
 
     @property
     def timeline(self) -> list[Clip | Transition]:
@@ -81,8 +83,12 @@ def _merge_includes(film: Film, story: Story, path: Path, chain: tuple[Path, ...
         film.syntax_errors |= any(d.is_error for d in diags)
         # Depth first: an include's own includes lose to it.
         _merge_includes(film, sub, target, chain + (target,))
+        occurrences: dict[str, list[Setting]] = {}
         for s in sub.settings:
-            film.settings[s.key] = s
+            occurrences.setdefault(s.key, []).append(s)
+        film.included_setting_lists.append(occurrences)
+        for key, found in occurrences.items():  # the first occurrence counts, as in the main file
+            film.settings[key] = found[0]
         rel_dir = os.path.relpath(target.parent, film.base_dir)
         rel_dir = "" if rel_dir == "." else rel_dir
         for member in sub.cast:
@@ -111,7 +117,8 @@ def _include_problem(film: Film, written: str, target: Path | None, chain: tuple
         cycle = " -> ".join(os.path.relpath(p, film.base_dir) for p in chain + (target,))
         return "SB032", f"include cycle: {cycle}", "remove one of the includes"
     if not target.is_file():
-        return "SB031", f"included file not found: {written}", None
+        return "SB031", f"included file not found: {written}", \
+            "an include path is relative to the file that includes it"
     return None
 
 

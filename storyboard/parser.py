@@ -12,8 +12,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
 from .errors import Diagnostic, Span
@@ -83,10 +83,7 @@ def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
             return Story(path=path, span=Span(path, 1, 1)), diags
     else:
         return Story(path=path, span=Span(path, 1, 1)), diags
-    try:
-        items = _Build(path).transform(tree)
-    except VisitError as exc:  # a bug in the transformer, never the user's fault
-        raise exc.orig_exc from None
+    items = _Build(path).transform(tree)
     return Story(path=path, items=tuple(items), span=Span(path, 1, 1)), sorted(diags, key=_pos)
 
 
@@ -123,13 +120,14 @@ def _check_indentation(lines: list[str], path: str) -> list[Diagnostic]:
         if width > stack[-1]:
             stack.append(width)
         else:
+            inner = stack[-1]
             while width < stack[-1]:
-                stack.pop()
+                inner = stack.pop()
             if width != stack[-1]:
                 diags.append(Diagnostic(
                     "SB003", f"inconsistent indentation: {width} spaces matches no enclosing level",
                     Span(path, n, 1, n, width + 1),
-                    hint=f"indent this line like the lines above it ({stack[-1]} spaces here)"))
+                    hint=f"indent it {inner} spaces like the lines above it, or {stack[-1]} to end their block"))
                 stack.append(width)
     return diags
 
@@ -212,8 +210,13 @@ def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Di
 
     # An unexpected indented line right after a line that cannot own a body.
     if token is not None and token.type == "_INDENT":
-        last = _block_end(lines, line - 1) if line > 1 else line
+        # The indenter dates an _INDENT from the newline that ends the line before it (and any
+        # blank or comment lines in between): the indented line is the next one with content.
+        line = _next_content_line(lines, line) or line
+        src = lines[line - 1]
+        indent = len(src) - len(src.lstrip(" "))
         prev = _previous_content_line(lines, line)
+        last = max(_block_end(lines, prev), line) if prev is not None else line
         msg = "unexpected indentation"
         hint = None
         if prev is not None and lines[prev - 1].rstrip().endswith(":") is False and indent:
@@ -223,7 +226,7 @@ def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Di
     if token is not None and token.type in ("_DEDENT", "$END"):
         # A block lost its body to an earlier error (its lines were blanked): not a new problem.
         prev = min(max(getattr(token, "line", None) or line, 1), len(lines))
-        if lines[prev - 1].split("#", 1)[0].rstrip().endswith(":"):
+        if _is_block_header(lines[prev - 1]):
             return None, prev, prev
         return (Diagnostic("SB001", "unexpected end of block", Span(path, prev, 1, prev, len(lines[prev - 1]) + 1)),
                 prev, prev)
@@ -232,11 +235,18 @@ def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Di
         return (Diagnostic("SB006", "unclosed quote", Span(path, line, column, line, len(src) + 1),
                            hint='close the "..." on the same line'), line, line)
 
+    # Headers and transitions with a missing or malformed part: say which part.
+    if indent == 0:
+        found_problem = _top_line_problem(src, line, path)
+        if found_problem is not None:
+            diag, is_header = found_problem
+            return diag, line, _block_end(lines, line) if is_header else line
+
     # Where the problem is at the start of the line, say what the line is not.
     first_word = stripped.split(" ", 1)[0].split(":", 1)[0] if stripped else ""
     at_line_start = column - 1 <= indent
     prev = _previous_content_line(lines, line)
-    if at_line_start and prev is not None and lines[prev - 1].split("#", 1)[0].rstrip().endswith(":") \
+    if at_line_start and prev is not None and _is_block_header(lines[prev - 1]) \
             and indent <= len(lines[prev - 1]) - len(lines[prev - 1].lstrip(" ")):
         # The block above lost its body to an earlier error: drop its header quietly.
         return None, prev, prev
@@ -248,6 +258,8 @@ def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Di
             close = difflib.get_close_matches(first_word, TOP_KEYWORDS, n=1, cutoff=0.6)
             if close:
                 hint = f"did you mean `{close[0]}`?"
+            elif prev is not None and lines[prev - 1].startswith(" "):
+                hint = "to continue the block above, indent this line like the lines above it"
             if stripped.endswith(":") and first_word in TOP_KEYWORDS:
                 msg = f"`{first_word}` needs a name"
                 hint = f"write `{first_word} NAME:`" if first_word in ("character", "prop", "place") else \
@@ -266,7 +278,7 @@ def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Di
         return (Diagnostic("SB006", msg, Span(path, line, column, line, len(src) + 1),
                            hint='close the "..." on the same line'), line, _header_extent(lines, line))
     msg = f"unexpected {found}"
-    if "COLON" in expected:
+    if len(expected) > 1:  # LALR states offer the end of the line where it would not parse
         expected.discard("_NL")
     exp = _describe_expected(expected)
     if exp:
@@ -274,20 +286,108 @@ def _syntax_error(exc: UnexpectedInput, lines: list[str], path: str) -> tuple[Di
     bare = found.strip("`").rstrip(":")
     if "DURATION" in expected and re.fullmatch(r"[0-9]+(\.[0-9]+)?", bare):
         hint = f"durations carry a unit: `{bare}s`"
-    elif "NAME" in expected and found.strip("`")[:1].isdigit():
-        hint = "names start with a letter or _ and use letters, digits, _ and -"
     elif "NAME" in expected:
-        hint = "names use letters, digits, _ and - (A-Z, a-z, 0-9, _, -), starting with a letter or _"
+        hint = NAME_HINT
+    elif expected == {"_NL"} and _DIALOGUE_RE.match(stripped):
+        hint = "a dialogue line is one quoted line; put what follows on a line of its own"
     else:
         hint = None
     return (Diagnostic("SB007", msg, Span(path, line, column, line, column + max(len(found.strip("`")), 1)), hint=hint),
             line, _header_extent(lines, line))
 
 
+NAME_HINT = "names start with a letter or _ and use only A-Z, a-z, 0-9, _ and -"
+_DURATION_RE = re.compile(r"[0-9]+(\.[0-9]+)?s")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_CAST_KINDS = ("character", "prop", "place")
+
+
+def _top_line_problem(src: str, line: int, path: str) -> tuple[Diagnostic, bool] | None:
+    """A block header without a (valid) name, or a transition missing its duration or direction.
+    Returns the diagnostic and whether the line is a block header (whose body goes with it)."""
+    code = _strip_comment(src).rstrip()
+    words = code.replace(":", " : ", 1).split()
+    if not words:
+        return None
+    kind = words[0]
+
+    def col(word: str) -> int:  # 1-based; the first occurrence is the one meant
+        return code.index(word) + 1
+
+    def diag(code_: str, msg: str, start: int, length: int, hint: str) -> Diagnostic:
+        return Diagnostic(code_, msg, Span(path, line, start, line, start + max(length, 1)), hint=hint)
+
+    if kind in BLOCK_KEYWORDS and code.endswith(":"):
+        usage = f"`{kind} NAME:`" if kind in _CAST_KINDS else f"`{kind} NAME [DURATION]:`"
+        parts = code[len(kind):-1].split()
+        if not parts:
+            return diag("SB008", f"`{kind}` needs a name", 1, len(kind), f"write {usage}"), True
+        if _DURATION_RE.fullmatch(parts[0]) and kind not in _CAST_KINDS:
+            return diag("SB008", f"`{kind}` needs a name before its duration", col(parts[0]), len(parts[0]),
+                        f"write `{kind} NAME {parts[0]}:`"), True
+        if not _NAME_RE.fullmatch(parts[0]):
+            hint = NAME_HINT
+            if any(ord(ch) > 127 for ch in parts[0]):
+                hint += "; write other scripts (Chinese, accents) in prose and descriptions, not in names"
+            return diag("SB008", f"`{parts[0]}` is not a valid name", col(parts[0]), len(parts[0]), hint), True
+        if kind in _CAST_KINDS and len(parts) > 1:
+            return diag("SB008", f"a {kind} takes no duration", col(parts[1]), len(parts[1]),
+                        f"write {usage}; durations belong to clips"), True
+        return None
+    args = code[len(kind):].split()
+    if kind in ("dissolve", "fade") and not args:
+        return diag("SB009", f"`{kind}` needs a duration", 1, len(kind), f"for example `{kind} 1s`"), False
+    if kind == "wipe" and len(args) <= 1:
+        directions = "left, right, up or down"
+        if not args:
+            return diag("SB009", "`wipe` needs a direction and a duration", 1, len(kind),
+                        f"for example `wipe left 1s` ({directions})"), False
+        if _DURATION_RE.fullmatch(args[0]):
+            return diag("SB009", "`wipe` needs a direction", col(args[0]), len(args[0]),
+                        f"write `wipe left {args[0]}` ({directions})"), False
+        return diag("SB009", "`wipe` needs a duration", len(code) + 1, 1,
+                    f"for example `wipe {args[0]} 1s`"), False
+    if kind == "morph" and (not args or args[0] == ":"):
+        return diag("SB009", "`morph` needs a duration and a prompt", 1, len(kind),
+                    "for example `morph 1s: the helmet melts into the rising sun`"), False
+    if kind in ("cut", "continue") and args:
+        return diag("SB009", f"`{kind}` takes nothing after it", col(args[0]), len(code) - col(args[0]) + 1,
+                    f"a {kind} has no duration; use `dissolve 1s` or `fade 1s` for a gradual transition"
+                    if kind == "cut" else "write `continue` on a line of its own"), False
+    return None
+
+
+def _strip_comment(text: str) -> str:
+    """The line without its comment (a `#` inside "quotes" is text)."""
+    in_quote = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            in_quote = not in_quote
+        elif ch == "#" and not in_quote:
+            return text[:i]
+    return text
+
+
 def _header_extent(lines: list[str], line: int) -> int:
     """A broken header takes its body with it; a broken body line only itself."""
     text = lines[line - 1].rstrip()
     return _block_end(lines, line) if text.endswith(":") or text.split(" ", 1)[0] in TOP_KEYWORDS else line
+
+
+def _is_block_header(line: str) -> bool:
+    """A top-level `character|prop|place|shot|scene|extend ...:` line. Only these lose a body to
+    recovery; other lines ending in ':' (`camera:`, `shot 4s:`, a continued line) are not dropped
+    quietly, or a line could vanish without a diagnostic."""
+    code = line.split("#", 1)[0].rstrip()
+    return bool(code) and not line[:1].isspace() and code.endswith(":") and code.split(None, 1)[0] in BLOCK_KEYWORDS
+
+
+def _next_content_line(lines: list[str], line: int) -> int | None:
+    for n in range(line + 1, len(lines) + 1):
+        s = lines[n - 1].strip()
+        if s and not s.startswith("#"):
+            return n
+    return None
 
 
 def _previous_content_line(lines: list[str], line: int) -> int | None:
@@ -322,11 +422,15 @@ _DIALOGUE_RE = re.compile(r'@(?P<name>[A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\((?P<how>[
 _BEAT_RE = re.compile(r"shot(?:[ \t]+(?P<dur>[0-9]+(?:\.[0-9]+)?)s)?[ \t]*:")
 
 
-@v_args(inline=True)
-class _Build(Transformer):
+class _Build:
+    """Tree -> model nodes: each rule (or alias) is a method taking the rule's children, built
+    bottom-up. A plain walk rather than a lark Transformer: a third of the time on big stories."""
+
     def __init__(self, path: str):
-        super().__init__()
         self.path = path
+
+    def transform(self, tree: Tree):
+        return getattr(self, tree.data)(*[self.transform(c) if isinstance(c, Tree) else c for c in tree.children])
 
     # helpers
     def _text(self, tok: Token) -> Text:
@@ -341,8 +445,12 @@ class _Build(Transformer):
 
     def _split(self, args):
         """Split optional value/continuation arguments."""
-        value = next((a for a in args if isinstance(a, Token)), None)
-        cont = next((a for a in args if isinstance(a, list)), None)
+        value = cont = None
+        for a in args:
+            if isinstance(a, Token):
+                value = value if value is not None else a
+            elif isinstance(a, list) and cont is None:
+                cont = a
         return value, cont
 
     # top level
@@ -353,8 +461,7 @@ class _Build(Transformer):
         value, cont = self._split(rest)
         text, pieces = self._joined(value, cont)
         name = str(key).rstrip(":").rstrip()
-        span = _span(self.path, key)
-        span = Span(span.file, span.line, span.column, span.line, span.column + len(name))
+        span = Span(self.path, key.line, key.column, key.line, key.column + len(name))
         value_span = pieces[0].span if pieces else Span(self.path, key.end_line, key.end_column)
         if name == "include":
             return Include(path=text, span=span, path_span=value_span)
@@ -378,9 +485,8 @@ class _Build(Transformer):
                     span=_span(self.path, kind), name_span=_span(self.path, name), seconds_span=seconds_span)
 
     # body lines
-    def field(self, key: Token, *rest):
-        return self.setting(Token("KEY", str(key), line=key.line, column=key.column, end_line=key.end_line,
-                                  end_column=key.end_column), *rest)
+    def field(self, key: Token, *rest):  # a clip's `key: value` is built like any setting
+        return self.setting(key, *rest)
 
     def prose(self, tok: Token, *rest):
         _, cont = self._split(rest)

@@ -137,8 +137,9 @@ class Provider:
         return Price(0.0)
 
     # ---- run time ----
-    async def create(self, body: dict[str, Any], *, workdir: Path) -> Job:
-        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit."""
+    async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
+        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. Providers may
+        take presentation hints as keywords (preview: `captions`, `title`) and ignore others."""
         raise NotImplementedError
 
     async def get(self, job_id: str) -> Job:
@@ -150,3 +151,28 @@ class Provider:
 
     async def aclose(self) -> None:
         return None
+
+    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
+        """The request value for one input at submit time (render engine hook).
+
+        `path` is a local file (a story file, or a rendered clip / extracted frame in the cache),
+        `url` the provider's URL for it when one is known (a rendered clip's `video_url`).
+        Default: the local absolute path (providers that read local files, like preview).
+        Remote providers override this (inline images, URLs for video/audio) and raise
+        ProviderError(retryable=False) for an input they cannot send."""
+        if path is not None:
+            return str(Path(path).resolve())
+        if url is not None:
+            return url
+        raise ProviderError(f"no file or URL for a {kind} input")
+
+    @property
+    def namespace(self) -> str:
+        """Where the render engine keeps this provider's jobs and clips apart from others': a
+        job id or a clip from one server means nothing to another (a fake server, a proxy)."""
+        url = getattr(self, "base_url", None)
+        if not url:
+            return self.name
+        import hashlib
+
+        return f"{self.name}-{hashlib.sha256(str(url).encode()).hexdigest()[:10]}"

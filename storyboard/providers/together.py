@@ -1,12 +1,33 @@
-"""Seedance 2.0 on Together: `POST /v2/videos`, `GET /v2/videos/{id}`, Bearer TOGETHER_API_KEY."""
+"""Seedance 2.0 on Together: `POST /v2/videos`, `GET /v2/videos/{id}`, Bearer TOGETHER_API_KEY.
+
+Run time: one httpx.AsyncClient per provider. `create` posts exactly once and classifies the
+failure (retryable only when an answer proves nothing was created; `AmbiguousSubmit` when the
+request may have been received); `get` and `download` are idempotent and retry on their own.
+The API key is sent only to the API's origin and never appears in messages, reprs or logs.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import email.utils
+import io
+import json
+import logging
+import math
 import os
+import random
+import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from .base import ClipSpec, Limits, Price, Provider
-from .seedance import DOCS_FIELDS, OPENAPI_FIELDS, build_body
+import httpx
+
+from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, Provider, ProviderError
+from .seedance import DOCS_FIELDS, OPENAPI_FIELDS, build_body, media_lists
+
+log = logging.getLogger("storyboard.providers.together")
 
 DEFAULT_BASE_URL = "https://api.together.ai"
 
@@ -16,6 +37,24 @@ PRICES = {
     "video": {"480p": 0.13, "720p": 0.28},
 }
 
+MAX_DOWNLOAD_BYTES = 2 * 2**30
+MAX_RETRY_AFTER = 60.0  # like the SDK: a longer Retry-After is left to the caller
+CREATE_RETRYABLE = {408, 429, 500, 502, 503}  # answers that prove nothing was created
+CREATE_AMBIGUOUS = {504}  # a gateway gave up waiting: the job may exist
+GET_RETRYABLE = {408, 429, 500, 502, 503, 504}
+URL_GONE = {403, 404, 410}
+RUNNING = {"queued", "in_progress", "pending", "running", "processing"}
+COMPLETED = {"completed", "succeeded"}
+FAILED = {"failed", "cancelled", "canceled", "expired", "error"}
+HINTS = {
+    401: "the API key was refused; check TOGETHER_API_KEY",
+    402: "payment required: the account's credits or monthly spend limit are exhausted",
+    403: "the API key may not use this model or endpoint",
+    404: "check the base URL and the model name",
+    413: "the request is too large; inline images must be smaller",
+    429: "rate limited",
+}
+
 
 class TogetherProvider(Provider):
     name = "together"
@@ -23,11 +62,23 @@ class TogetherProvider(Provider):
     limits = Limits(local_media=frozenset({"image"}))  # images inline as data URIs; video/audio need URLs
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 field_names: str = "docs", **_: Any):
+                 field_names: str = "docs", timeout: float = 60.0, connect_timeout: float = 10.0,
+                 get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
+                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
         self.api_key = api_key if api_key is not None else os.environ.get("TOGETHER_API_KEY")
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.fields = OPENAPI_FIELDS if field_names == "openapi" else DOCS_FIELDS
+        self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self.get_attempts = max(1, get_attempts)
+        self.backoff = backoff
+        self.max_download_bytes = max_download_bytes
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
 
+    def __repr__(self) -> str:
+        return f"TogetherProvider(base_url={self.base_url!r})"
+
+    # ---- compile time ----
     def build_request(self, spec: ClipSpec) -> dict[str, Any]:
         return build_body(spec, self.fields)
 
@@ -35,14 +86,339 @@ class TogetherProvider(Provider):
         tier = spec.resolution
         if spec.width and spec.height:
             tier = _tier_for_pixels(spec.width * spec.height)
-        table = PRICES["video" if spec.has_video_input else "text"]
-        rate = table.get(tier or "")
-        if rate is None:
-            return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown")
-        usd = round(rate * spec.seconds, 4)
-        if spec.has_video_input:
-            return Price(usd, "video-input clips are priced 'from' the listed rate; the estimate is a lower bound")
-        return Price(usd)
+        return _price(tier, spec.seconds, spec.has_video_input)
+
+    # ---- run time ----
+    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
+        """Images go inline as data URIs (Together fetches nothing from this machine); videos
+        and audios must already be reachable by URL, since there is no upload endpoint."""
+        if kind == "image" and path is not None:
+            return image_data_uri(path)
+        if url and urlsplit(url).scheme in ("http", "https"):
+            return url
+        raise ProviderError(f"Together needs a public http(s) URL for {kind} inputs "
+                            f"({path or url or 'none given'}); local {kind} files cannot be sent",
+                            code="needs_url")
+
+    async def create(self, body: dict[str, Any], *, workdir: Path | None = None, **_: Any) -> Job:
+        """POST once. ProviderError(retryable=True) only when nothing can have been created;
+        AmbiguousSubmit when the request may have arrived (never retry those blindly)."""
+        headers = {**self._auth(), "Content-Type": "application/json"}
+        url = f"{self.base_url}/v2/videos"
+        try:  # serialised here, so a bad body is a plain refusal and not mistaken for a send failure
+            content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise ProviderError(f"the request body is not valid JSON: {exc}", code="bad_body") from exc
+        try:
+            resp = await self._http().post(url, content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
+            raise ProviderError(self._scrub(f"cannot reach Together at {self.base_url}: {_describe(exc)}"),
+                                code="connect", retryable=True) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+        except httpx.TransportError as exc:
+            raise AmbiguousSubmit(self._scrub(
+                f"the create request failed after it may have reached Together ({_describe(exc)}); "
+                "the job may exist and be billed, so it is not retried"), code="ambiguous") from exc
+        if resp.is_success:
+            job = _job_or_none(resp)
+            if job is None:
+                raise AmbiguousSubmit(f"Together accepted the create request (HTTP {resp.status_code}) "
+                                      "but its answer has no job id", status=resp.status_code, code="ambiguous")
+            log.info("together: created job %s", job.id)
+            return job
+        status = resp.status_code
+        raise self._error(resp, "create", retryable=status in CREATE_RETRYABLE,
+                          ambiguous=status in CREATE_AMBIGUOUS)
+
+    async def get(self, job_id: str) -> Job:
+        headers = self._auth()
+        resp = await self._get_with_retries(f"{self.base_url}/v2/videos/{quote(job_id, safe='')}",
+                                            headers, what=f"job {job_id}")
+        if resp.status_code == 404:
+            raise ProviderError(f"Together does not know job {job_id} (HTTP 404)", status=404, code="not_found")
+        if not resp.is_success:
+            raise self._error(resp, f"get job {job_id}", retryable=False)
+        job = _job_or_none(resp, job_id)
+        if job is None:
+            raise ProviderError(f"Together's answer for job {job_id} is not a job", status=resp.status_code,
+                                code="bad_answer", retryable=True)
+        return job
+
+    async def download(self, job: Job, dest: Path) -> None:
+        """Stream the video to `dest`. A gone URL raises ProviderError(code="expired"): get the
+        job again for a fresh URL. Network errors and 5xx are retried here."""
+        if not job.video_url:
+            raise ProviderError(f"job {job.id} has no video URL", code="no_video_url")
+        headers = self._auth() if _same_origin(job.video_url, self.base_url) and self.api_key else {}
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        delay, reason = self.backoff[0], ""
+        for attempt in range(1, self.get_attempts + 1):
+            try:
+                await self._fetch(job, dest, headers)
+                return
+            except _Transient as exc:
+                reason, wait = str(exc), exc.retry_after
+            dest.unlink(missing_ok=True)
+            if attempt == self.get_attempts or (wait or 0) > MAX_RETRY_AFTER:
+                break
+            delay = await self._pause(delay, wait, f"download of job {job.id}: {reason}", attempt)
+        raise ProviderError(f"downloading the video of job {job.id} failed after {attempt} attempts: {reason}",
+                            code="download", retryable=True)
+
+    async def aclose(self) -> None:
+        client, loop = self._client, self._client_loop
+        self._client = self._client_loop = None
+        # A client from an earlier, finished loop has nothing left to close.
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()
+
+    # ---- helpers ----
+    def _http(self) -> httpx.AsyncClient:
+        # Created lazily so compile-time use opens nothing, and again under a new event loop
+        # (pooled connections belong to the loop that opened them). The key is per request,
+        # never a client default, so it cannot follow a download to another host.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(timeout=self.timeout,
+                                             headers={"User-Agent": "storyboard (together provider)"})
+            self._client_loop = loop
+        return self._client
+
+    def _auth(self) -> dict[str, str]:
+        if not self.api_key:
+            raise ProviderError("no Together API key: set TOGETHER_API_KEY (or pass api_key=...) "
+                                "to render with the together provider", code="no_api_key")
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+    def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
+               ambiguous: bool = False) -> ProviderError:
+        message, code = _error_detail(resp)
+        status = resp.status_code
+        hint = HINTS.get(status)
+        text = f"Together refused to {action}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
+        if ambiguous:
+            text += "; the job may exist and be billed, so it is not retried"
+        cls = AmbiguousSubmit if ambiguous else ProviderError
+        return cls(self._scrub(text), status=status, code=code, retryable=retryable and not ambiguous,
+                   retry_after=_retry_after(resp.headers) if retryable else None)
+
+    async def _pause(self, delay: float, retry_after: float | None, what: str, attempt: int) -> float:
+        """Sleep a jittered `delay` (or the server's Retry-After if longer); return the next delay."""
+        wait = max(retry_after or 0.0, delay * random.uniform(0.8, 1.2))
+        log.info("together: %s; retrying in %.1f s (attempt %d/%d)", what, wait, attempt + 1, self.get_attempts)
+        await asyncio.sleep(wait)
+        return min(delay * 2, self.backoff[1])
+
+    async def _get_with_retries(self, url: str, headers: dict[str, str], *, what: str) -> httpx.Response:
+        delay = self.backoff[0]
+        for attempt in range(1, self.get_attempts + 1):
+            wait: float | None = None
+            try:
+                resp = await self._http().get(url, headers=headers)
+            except httpx.UnsupportedProtocol as exc:
+                raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+            except httpx.TransportError as exc:
+                reason, resp = _describe(exc), None
+            else:
+                if resp.status_code not in GET_RETRYABLE:
+                    return resp
+                reason, wait = f"HTTP {resp.status_code}", _retry_after(resp.headers)
+            if attempt == self.get_attempts or (wait or 0) > MAX_RETRY_AFTER:
+                break
+            delay = await self._pause(delay, wait, f"{what}: {reason}", attempt)
+        if resp is not None:
+            raise self._error(resp, f"get {what}", retryable=True)
+        raise ProviderError(self._scrub(f"cannot get {what} from Together after {attempt} attempts: {reason}"),
+                            code="network", retryable=True)
+
+    async def _fetch(self, job: Job, dest: Path, headers: dict[str, str]) -> None:
+        assert job.video_url
+        host = urlsplit(job.video_url).netloc  # never the full URL: signed URLs are credentials
+        try:
+            async with self._http().stream("GET", job.video_url, headers=headers, follow_redirects=True) as resp:
+                if resp.status_code in URL_GONE:
+                    raise ProviderError(f"the video URL of job {job.id} (on {host}) has expired or is gone "
+                                        f"(HTTP {resp.status_code}); get the job again for a fresh URL",
+                                        status=resp.status_code, code="expired")
+                if resp.status_code in GET_RETRYABLE:
+                    raise _Transient(f"HTTP {resp.status_code}", _retry_after(resp.headers))
+                if not resp.is_success:
+                    raise ProviderError(f"downloading the video of job {job.id} from {host} failed: "
+                                        f"HTTP {resp.status_code}", status=resp.status_code, code="download")
+                await self._save(job, resp, dest)
+        except httpx.TransportError as exc:
+            raise _Transient(_describe(exc)) from exc
+        except ProviderError:
+            dest.unlink(missing_ok=True)
+            raise
+
+    async def _save(self, job: Job, resp: httpx.Response, dest: Path) -> None:
+        cap = self.max_download_bytes
+        length = resp.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > cap:
+            raise ProviderError(f"the video of job {job.id} is {int(length)} bytes, over the {cap}-byte cap",
+                                code="too_large")
+        total, head = 0, b""
+        with dest.open("wb") as f:
+            async for chunk in resp.aiter_bytes(1 << 20):
+                if len(head) < 12:
+                    head += chunk[:12]
+                    if len(head) >= 12:
+                        _check_video_head(job, head, resp)
+                total += len(chunk)
+                if total > cap:
+                    raise ProviderError(f"the video of job {job.id} exceeds the {cap}-byte cap", code="too_large")
+                f.write(chunk)
+        if len(head) < 12:
+            _check_video_head(job, head, resp)
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+def job_from_answer(data: dict[str, Any], job_id: str | None = None) -> Job:
+    """A Together job (the VideoJob shape, or the older VideoResource one) as a provider Job."""
+    jid = str(data.get("id") or job_id or "")
+    status = str(data.get("status") or "").lower()
+    if status in COMPLETED:
+        outputs = data.get("outputs") or {}
+        cost = _number(outputs.get("cost"))
+        if not outputs.get("video_url"):
+            return Job(jid, "failed", cost=cost, error_code="no_video_url", raw=data,
+                       error="Together reported the job completed but gave no outputs.video_url")
+        return Job(jid, "completed", video_url=str(outputs["video_url"]), cost=cost, raw=data)
+    if status in FAILED:
+        message, code = _failure(data, status)
+        return Job(jid, "failed", error=message, error_code=code, raw=data)
+    if status not in RUNNING:
+        log.warning("together: job %s has an unknown status %r; treating it as running", jid, status)
+    return Job(jid, "running", raw=data)
+
+
+def _job_or_none(resp: httpx.Response, job_id: str | None = None) -> Job | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not (data.get("id") or job_id):
+        return None
+    return job_from_answer(data, job_id)
+
+
+def _failure(data: dict[str, Any], status: str) -> tuple[str, str | None]:
+    err = data.get("error")
+    if isinstance(err, dict) and err.get("message"):
+        return str(err["message"]), _str_or_none(err.get("code"))
+    if isinstance(err, str) and err:
+        return err, None
+    errors = (data.get("info") or {}).get("errors") or []  # the 2025-10 VideoResource shape
+    messages = [str(e.get("message") or e) if isinstance(e, dict) else str(e) for e in errors]
+    codes = [e.get("code") for e in errors if isinstance(e, dict) and e.get("code")]
+    if messages:
+        return "; ".join(messages), _str_or_none(codes[0] if codes else None)
+    return f"Together reported the job {status} without a reason", status
+
+
+def _error_detail(resp: httpx.Response) -> tuple[str, str | None]:
+    """The message and code of any of the error shapes seen: {"error": {...}}, {"error": "..."},
+    {"message": ...}, or plain text."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and (err.get("message") or err.get("code")):
+            return str(err.get("message") or err.get("code")), _str_or_none(err.get("code") or err.get("type"))
+        if isinstance(err, str) and err:
+            return err, _str_or_none(data.get("code"))
+        if data.get("message"):
+            return str(data["message"]), _str_or_none(data.get("code"))
+    text = resp.text.strip()[:300] if resp.content else ""
+    return text or resp.reason_phrase or "no details", None
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _check_video_head(job: Job, head: bytes, resp: httpx.Response) -> None:
+    if head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3":  # MP4/MOV, WebM/Matroska
+        return
+    kind = resp.headers.get("Content-Type", "unknown type")
+    raise ProviderError(f"the file served for job {job.id} is not an MP4 or WebM video "
+                        f"({kind}, starts with {head[:12]!r})", code="bad_content")
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# ---- prices ----------------------------------------------------------------------------------
+
+def _price(tier: str | None, seconds: int, video_input: bool) -> Price:
+    rate = PRICES["video" if video_input else "text"].get(tier or "")
+    if rate is None:
+        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown")
+    usd = round(rate * seconds, 4)
+    if video_input:
+        return Price(usd, "video-input clips are priced 'from' the listed rate; the estimate is a lower bound")
+    return Price(usd)
+
+
+def price_body(body: dict[str, Any]) -> Price:
+    """The price of a request body (what `price` gives for its spec); the fake server bills with it."""
+    tier = body.get("resolution") or "720p"
+    if body.get("width") and body.get("height"):
+        tier = _tier_for_pixels(int(body["width"]) * int(body["height"]))
+    seconds = int(body.get("seconds") or 5)
+    return _price(tier, seconds, bool(media_lists(body)["reference_videos"]))
 
 
 def _tier_for_pixels(pixels: int) -> str:
@@ -51,3 +427,68 @@ def _tier_for_pixels(pixels: int) -> str:
     if pixels <= 1280 * 720:
         return "720p"
     return "1080p"
+
+
+# ---- inline images ---------------------------------------------------------------------------
+
+MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MAX_INLINE_IMAGE = 4 * 2**20
+
+
+def image_data_uri(path: Path, max_bytes: int = MAX_INLINE_IMAGE, *, max_side: int = 6000) -> str:
+    """A `data:image/...;base64,` URI for a local image, at most `max_bytes` of image data.
+
+    PNG/JPEG/WebP files that already fit are sent byte for byte (stable cache keys); others are
+    re-encoded (other formats become PNG), with EXIF orientation applied, and downscaled until
+    they fit. Raises ProviderError when the file is not an image or cannot be made to fit."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or ""
+            if fmt in MIME and len(data) <= max_bytes and max(img.size) <= max_side:
+                return _data_uri(MIME[fmt], data)
+            img.load()
+            fmt = fmt if fmt in MIME else "PNG"
+            data = _shrink(img, fmt, max_bytes, max_side, path)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ProviderError(f"{path}: not an image that can be sent inline ({exc})", code="bad_image") from exc
+    return _data_uri(MIME[fmt], data)
+
+
+def _shrink(img: Any, fmt: str, max_bytes: int, max_side: int, path: Path) -> bytes:
+    from PIL import Image, ImageOps
+
+    img = ImageOps.exif_transpose(img)
+    scale = min(1.0, max_side / max(img.size))
+    quality = 90
+    for _ in range(16):
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        if min(size) < 16:
+            break
+        candidate = img if size == img.size else img.resize(size, Image.Resampling.LANCZOS)
+        out = _encode(candidate, fmt, quality)
+        if len(out) <= max_bytes:
+            return out
+        scale *= min(0.9, math.sqrt(max_bytes / len(out)) * 0.95)
+        quality = max(70, quality - 5)
+    raise ProviderError(f"{path}: cannot shrink the image under {max_bytes} bytes", code="bad_image")
+
+
+def _encode(img: Any, fmt: str, quality: int) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        img.convert("RGB").save(buf, "JPEG", quality=quality, optimize=True)
+    elif fmt == "WEBP":
+        img.convert("RGBA" if "A" in img.getbands() else "RGB").save(buf, "WEBP", quality=quality, method=4)
+    else:
+        if img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
+            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        img.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

@@ -1,0 +1,163 @@
+"""The content-addressed clip cache beside a story: `.storyboard/cache/<namespace>/<key>.mp4`.
+
+A clip's key is the compiler's content address of its request (dependency keys folded in), so a
+cached file is reused exactly when the same request would be sent again. Each clip has a small
+JSON record beside it (who made it, job id, cost, the provider's URL, a probe summary): enough to
+re-download a paid clip whose file went bad instead of paying for it again.
+
+Files are written by renaming a complete temp file into place, so a clip is either whole or
+absent; a file that is present but wrong (truncated, wrong duration) is moved aside to
+`corrupt/`, never deleted, and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .journal import atomic_write
+
+DURATION_TOLERANCE = 0.5  # seconds; providers round clip lengths to frames
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    name: str
+    key: str
+    provider: str
+    job_id: str | None = None
+    cost: float | None = None
+    video_url: str | None = None
+    created: float = field(default_factory=time.time)
+    probe: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "CacheRecord":
+        data = json.loads(text)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a clip's file must be to be accepted."""
+
+    durations: tuple[float, ...]  # any of these (an extension may come back with its source)
+    audio: bool
+
+    def describe(self) -> str:
+        return " or ".join(f"{d:g} s" for d in self.durations)
+
+
+def probe_summary(info: Any) -> dict[str, Any]:
+    """A JSON-able digest of a `media.MediaInfo` (duck-typed: duration, video, audio)."""
+    out: dict[str, Any] = {"duration": round(float(getattr(info, "duration", 0.0) or 0.0), 3)}
+    video = getattr(info, "video", None)
+    out["video"] = video is not None
+    for attr in ("width", "height", "fps", "codec"):
+        value = getattr(video, attr, None)
+        if isinstance(value, (int, float, str)):
+            out[attr] = value
+    out["audio"] = getattr(info, "audio", None) is not None
+    return out
+
+
+def check_media(summary: dict[str, Any], expect: Expectation,
+                tolerance: float = DURATION_TOLERANCE) -> str | None:
+    """Why a probed clip is not acceptable, or None when it is. Pure."""
+    if not summary.get("video"):
+        return "has no video stream"
+    if expect.audio and not summary.get("audio"):
+        return "has no audio stream"
+    duration = float(summary.get("duration") or 0.0)
+    if not any(abs(duration - d) <= tolerance for d in expect.durations):
+        return f"lasts {duration:.2f} s, expected {expect.describe()}"
+    return None
+
+
+class Cache:
+    def __init__(self, state_dir: Path, namespace: str):
+        self.root = Path(state_dir) / "cache" / namespace
+        self.namespace = namespace
+
+    # ---- paths ----
+    def clip_path(self, key: str) -> Path:
+        return self.root / f"{key}.mp4"
+
+    def record_path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def frame_path(self, key: str, which: str) -> Path:
+        return self.root / "frames" / f"{key}-{which}.png"
+
+    def temp_path(self, key: str) -> Path:
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / f"{key}.{os.getpid()}.{time.monotonic_ns()}.part.mp4"
+
+    # ---- records ----
+    def read_record(self, key: str) -> CacheRecord | None:
+        try:
+            return CacheRecord.from_json(self.record_path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def has_file(self, key: str) -> bool:
+        return self.clip_path(key).is_file()
+
+    def verify(self, key: str, expect: Expectation,
+               probe: Callable[[Path], Any]) -> tuple[dict[str, Any] | None, str | None]:
+        """(probe summary, problem) of the cached file; problem None means it is usable."""
+        path = self.clip_path(key)
+        try:
+            summary = probe_summary(probe(path))
+        except Exception as exc:  # media.MediaError and anything a broken file provokes
+            return None, f"cannot be read ({exc})"
+        return summary, check_media(summary, expect)
+
+    def store(self, tmp: Path, record: CacheRecord) -> Path:
+        """Move a checked temp file into place, then write its record."""
+        dest = self.clip_path(record.key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "rb") as f:  # the bytes must be on disk before the name points at them
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        self.write_record(record)  # its atomic write fsyncs the folder, covering both renames
+        return dest
+
+    def write_record(self, record: CacheRecord) -> None:
+        atomic_write(self.record_path(record.key), record.to_json())
+
+    def quarantine(self, key: str) -> Path | None:
+        """Move a bad cached file (and its record) aside; returns where the file went."""
+        src = self.clip_path(key)
+        if not src.exists():
+            return None
+        aside = self.root / "corrupt"
+        aside.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest = aside / f"{key}-{stamp}.mp4"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = aside / f"{key}-{stamp}-{n}.mp4"
+        shutil.move(str(src), dest)
+        rec = self.record_path(key)
+        if rec.exists():
+            shutil.move(str(rec), dest.with_suffix(".json"))
+        return dest
+
+    def discard_temp(self, tmp: Path) -> None:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,295 @@
+"""The rendered film as an OpenTimelineIO timeline, for an editor to take over.
+
+    timeline = build_timeline(plan, clips, provenance=...)
+    write_timeline(plan, clips, "film.otio")   # or .otioz, .edl (CMX 3600), .xml (FCP 7)
+
+One video track (and an audio track with the same cut; a clip with its audio off is a Gap there)
+holds one OTIO clip per shot, scene, extension and morph, each with an ExternalReference to its
+rendered file whose available range is the file's real duration. The cut matches `stitch.py`
+frame for frame at 24 fps:
+
+- dissolve / wipe of d: the clips overlap by d. OTIO puts a transition centred on the cut, whose
+  halves use the neighbours' handles, so the outgoing clip is trimmed by the transition's
+  out_offset at its tail and the incoming one by its in_offset at its head (offsets = d/2). A
+  dissolve is `SMPTE_Dissolve`; a wipe is a custom `SMPTE_Wipe` type, direction in its name.
+- fade of d (out to black, then back in): no overlap. The clips keep their full length; between
+  them stand a custom `Fade_To_Black` transition (in_offset d/2: the outgoing clip's own last
+  frames), a zero-length Gap (black) and a custom `Fade_From_Black` transition (out_offset d/2:
+  the incoming clip's first frames). No handle is needed on either side: the gap is the black.
+- a morph plays its whole generated clip retimed to the transition's length: its source range is
+  the played length and a LinearTimeWarp carries the speed.
+- an extension whose file is its target followed by the continuation starts past the target.
+
+So the track's duration is `plan.total_seconds` (rounded to frames as the stitcher rounds them).
+Provenance (name, prompt, seed, provider, job id, cost, story line, ...) is in each clip's
+metadata under "storyboard".
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+import opentimelineio as otio
+
+from ..plan import RenderPlan
+
+RATE = 24
+DISSOLVE = otio.schema.TransitionTypes.SMPTE_Dissolve
+WIPE = "SMPTE_Wipe"
+FADE_OUT = "Fade_To_Black"
+FADE_IN = "Fade_From_Black"
+EXTEND_TOLERANCE = 0.5  # s, as in stitch.py: "file = target + continuation" is decided by duration
+
+ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml"}
+ADAPTER_PACKAGES = {"cmx_3600": "otio-cmx3600-adapter", "fcp_xml": "otio-fcp-adapter"}
+# FCP 7 effect ids for the transitions (FCP 7 / Premiere import these by name)
+FCP_EFFECTS = {"dissolve": "Cross Dissolve", "fade": "Cross Dissolve", "wipe": "Edge Wipe"}  # fade: to a gap
+
+
+class ExportError(Exception):
+    pass
+
+
+def frames(seconds: float) -> int:
+    return int(round(float(seconds) * RATE))
+
+
+def rt(n: int) -> otio.opentime.RationalTime:
+    return otio.opentime.RationalTime(n, RATE)
+
+
+def tr(start: int, duration: int) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(rt(start), rt(duration))
+
+
+def _real_frames(path: Path | None) -> int | None:
+    if path is None or not Path(path).is_file():
+        return None
+    from .. import media
+
+    try:
+        info = media.probe(path)
+    except Exception:
+        return None
+    if info.video is not None and info.video.frames:
+        if info.video.fps and abs(info.video.fps - RATE) < 0.01:
+            return int(info.video.frames)
+        return frames(info.video.duration or info.duration)
+    return frames(info.duration)
+
+
+def _transition_frames(kind: str, seconds: float) -> tuple[int, int]:
+    """(in_offset, out_offset) in frames, as stitch.py counts them."""
+    if kind in ("dissolve", "wipe"):
+        total = max(1, frames(seconds))
+        return total // 2, total - total // 2
+    if kind == "fade":
+        half = max(1, round(seconds * RATE / 2))
+        return half, half
+    return 0, 0
+
+
+def _provenance(plan: RenderPlan, name: str, state: Any, path: Path | None) -> dict[str, Any]:
+    clip = plan.clip(name)
+    meta: dict[str, Any] = {
+        "name": clip.name,
+        "kind": clip.kind,
+        "prompt": str(clip.request.get("prompt", "")),
+        "seed": clip.request.get("seed"),
+        "provider": plan.provider,
+        "model": plan.model,
+        "job_id": getattr(state, "job_id", None),
+        "cost": getattr(state, "cost", None),
+        "estimated_cost_usd": clip.estimated_cost_usd,
+        "status": getattr(state, "status", None) if state is not None else ("cached" if path else "missing"),
+        "source": clip.source,
+        "key": clip.key,
+        "mode": clip.mode,
+        "seconds": clip.seconds,
+        "action": clip.action,
+        "camera": clip.camera,
+        "dialogue": [{"speaker": d.speaker, "how": d.how, "line": d.line} for d in clip.dialogue],
+        "references": [{"name": r.name, "kind": r.kind, "files": list(r.files)} for r in clip.references],
+        "file": str(Path(path).resolve()) if path else None,
+    }
+    return meta
+
+
+def build_timeline(plan: RenderPlan, clips: Mapping[str, Path], *,
+                   provenance: Mapping[str, Any] | None = None, audio_track: bool = True,
+                   durations: Mapping[str, int] | None = None) -> otio.schema.Timeline:
+    """The plan's film as an OTIO timeline. `clips`: name -> rendered file; a clip without a
+    file gets a MissingReference of its planned length. `provenance`: name -> a render
+    `ClipOutcome` / `preview.ClipState` (job id, cost, status). `durations`: real lengths in
+    frames (probed from the files when not given)."""
+    from ..preview import as_state
+    from ..subtitles import film_layout
+
+    provenance = provenance or {}
+    layout = film_layout(plan)
+    by_name = {c.name: c for c in plan.clips}
+    real: dict[str, int | None] = {}
+    for p in layout:
+        if durations is not None and p.name in durations:
+            real[p.name] = int(durations[p.name])
+        else:
+            real[p.name] = _real_frames(clips.get(p.name))
+
+    timeline = otio.schema.Timeline(name=plan.title)
+    timeline.global_start_time = rt(0)
+    timeline.metadata["storyboard"] = {
+        "title": plan.title, "story": plan.story, "provider": plan.provider, "model": plan.model,
+        "film_seconds": plan.total_seconds, "estimated_cost_usd": plan.estimated_cost_usd, "fps": RATE,
+    }
+    video = otio.schema.Track(name="Video", kind=otio.schema.TrackKind.Video)
+    sound = otio.schema.Track(name="Audio", kind=otio.schema.TrackKind.Audio)
+
+    previous_name: str | None = None
+    for i, p in enumerate(layout):
+        clip = by_name[p.name]
+        path = clips.get(p.name)
+        path = Path(path) if path is not None and Path(path).is_file() else None
+        played = max(1, frames(p.seconds))
+        have = real[p.name]
+        media_frames = have if have is not None else frames(clip.seconds)
+
+        head = 0  # frames of the file before the played part
+        if clip.kind == "extend" and previous_name is not None and have is not None:
+            target = real.get(previous_name)
+            if target is not None and abs((have - target) - frames(clip.seconds)) <= EXTEND_TOLERANCE * RATE \
+                    and have - frames(clip.seconds) > EXTEND_TOLERANCE * RATE:
+                head = have - frames(clip.seconds)
+
+        tin = _transition_frames(p.join_in.transition, p.join_in.seconds or 0) if p.join_in else (0, 0)
+        tout = _transition_frames(p.join_out.transition, p.join_out.seconds or 0) if p.join_out else (0, 0)
+        overlapping_in = p.join_in is not None and p.join_in.transition in ("dissolve", "wipe")
+        overlapping_out = p.join_out is not None and p.join_out.transition in ("dissolve", "wipe")
+        trim_head = tin[0] if overlapping_in else 0  # the incoming side: in_offset of the transition before
+        trim_tail = tout[1] if overlapping_out else 0  # the outgoing side: out_offset of the transition after
+        duration = played - trim_head - trim_tail
+        if duration <= 0:
+            raise ExportError(f"clip {p.name}: its transitions ({trim_head + trim_tail} frames) are "
+                              f"longer than the clip ({played} frames)")
+
+        metadata = {"storyboard": _provenance(plan, p.name, as_state(provenance[p.name])
+                                              if p.name in provenance else None, path)}
+        metadata["storyboard"]["film_start_seconds"] = round(p.start, 4)
+        metadata["storyboard"]["played_seconds"] = p.seconds
+
+        def reference():
+            available = tr(0, media_frames)
+            if path is None:
+                return otio.schema.MissingReference(name=p.name, available_range=available,
+                                                    metadata={"storyboard": {"reason": "not rendered"}})
+            return otio.schema.ExternalReference(target_url=path.resolve().as_uri(), available_range=available)
+
+        retime = clip.kind == "morph" and have is not None and have != played
+        source = tr(head + trim_head, duration)
+        vclip = otio.schema.Clip(name=p.name, media_reference=reference(), source_range=source,
+                                 metadata=copy.deepcopy(metadata))
+        if retime:
+            vclip.effects.append(otio.schema.LinearTimeWarp(name="retime", time_scalar=have / played))
+
+        if p.join_in is not None and i > 0:
+            video.extend(_join(p.join_in, tin))
+            if audio_track:
+                sound.extend(_join(p.join_in, tin, audio=True))
+        video.append(vclip)
+        if audio_track:
+            if clip.audio:
+                aclip = otio.schema.Clip(name=p.name, media_reference=reference(), source_range=source,
+                                         metadata=copy.deepcopy(metadata))
+                if retime:
+                    aclip.effects.append(otio.schema.LinearTimeWarp(name="retime", time_scalar=have / played))
+                sound.append(aclip)
+            else:
+                sound.append(otio.schema.Gap(source_range=tr(0, duration), name=f"{p.name} (no audio)",
+                                             metadata={"storyboard": {"silent": p.name}}))
+        previous_name = p.name
+
+    timeline.tracks.append(video)
+    if audio_track:
+        timeline.tracks.append(sound)
+    return timeline
+
+
+def _join(entry, offsets: tuple[int, int], audio: bool = False) -> list:
+    """The OTIO items that stand for a transition line between two clips."""
+    kind = entry.transition
+    seconds = float(entry.seconds or 0)
+    meta: dict[str, Any] = {"storyboard": {"transition": kind, "seconds": seconds, "direction": entry.direction,
+                                           "overlap": kind in ("dissolve", "wipe")}}
+    if not audio and kind in FCP_EFFECTS:
+        meta["fcp_xml"] = {"effectid": FCP_EFFECTS[kind]}
+    if kind == "fade":
+        out_meta, in_meta = copy.deepcopy(meta), copy.deepcopy(meta)
+        out_meta["storyboard"]["half"], in_meta["storyboard"]["half"] = "out", "in"
+        return [
+            otio.schema.Transition(name=f"fade {seconds:g}s (out)", transition_type=FADE_OUT,
+                                   in_offset=rt(offsets[0]), out_offset=rt(0), metadata=out_meta),
+            otio.schema.Gap(name="black", source_range=tr(0, 0), metadata={"storyboard": {"black": True}}),
+            otio.schema.Transition(name=f"fade {seconds:g}s (in)", transition_type=FADE_IN,
+                                   in_offset=rt(0), out_offset=rt(offsets[1]), metadata=in_meta),
+        ]
+    if kind == "dissolve" or (audio and kind == "wipe"):  # sound cannot wipe: it crossfades
+        ttype, name = DISSOLVE, f"{kind} {seconds:g}s"
+    elif kind == "wipe":
+        ttype, name = WIPE, f"wipe {entry.direction or 'left'} {seconds:g}s"
+    else:
+        ttype, name = otio.schema.TransitionTypes.Custom, f"{kind} {seconds:g}s"
+    return [otio.schema.Transition(name=name, transition_type=ttype, in_offset=rt(offsets[0]),
+                                   out_offset=rt(offsets[1]), metadata=meta)]
+
+
+def _without_fades(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """CMX 3600 has no fade through black between two events: fades become plain cuts (the
+    durations do not change: the fade takes no time from the cut)."""
+    timeline = copy.deepcopy(timeline)
+    for track in timeline.tracks:
+        for i in range(len(track) - 1, -1, -1):
+            item = track[i]
+            meta = item.metadata.get("storyboard", {})
+            if (isinstance(item, otio.schema.Transition) and meta.get("transition") == "fade") or \
+                    (isinstance(item, otio.schema.Gap) and meta.get("black")):
+                del track[i]
+    return timeline
+
+
+def adapter_for(path: Path | str, adapter: str | None = None) -> str:
+    if adapter:
+        return adapter
+    suffix = Path(path).suffix.lower()
+    if suffix not in ADAPTERS:
+        raise ExportError(f"cannot tell the timeline format of {path}: use one of "
+                          f"{', '.join(sorted(ADAPTERS))} (or name an adapter)")
+    return ADAPTERS[suffix]
+
+
+def check_adapter(name: str) -> None:
+    if name not in otio.adapters.available_adapter_names():
+        package = ADAPTER_PACKAGES.get(name)
+        hint = f" (pip install {package})" if package else ""
+        raise ExportError(f"OpenTimelineIO has no {name!r} adapter here{hint}")
+
+
+def write_timeline(plan: RenderPlan, clips: Mapping[str, Path], out: Path | str, *,
+                   provenance: Mapping[str, Any] | None = None, adapter: str | None = None) -> Path:
+    """Build the timeline and write it with the adapter its suffix names (.otio, .otioz, .edl,
+    .xml). Returns the path. The EDL has only the video track, and its fades are plain cuts
+    (CMX 3600 cannot fade through black between two events)."""
+    out = Path(out)
+    name = adapter_for(out, adapter)
+    check_adapter(name)
+    timeline = build_timeline(plan, clips, provenance=provenance, audio_track=name != "cmx_3600")
+    if name == "cmx_3600":
+        timeline = _without_fades(timeline)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    try:
+        otio.adapters.write_to_file(copy.deepcopy(timeline), str(tmp), adapter_name=name)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

@@ -1,0 +1,315 @@
+"""The canonical layout of a `.story` file (`storyboard fmt`), as a pure function of the parse.
+
+Layout: items in source order (the order is meaning: reordering would change the film); `key:
+value` lines; a blank line around every block (cast, clip) and every transition; two spaces of
+indentation for block bodies; every node on one line (continued values and consecutive prose lines
+are joined, as the parser joins them); durations written minimally (`5s`, `0.5s`). A single blank
+line the author put between two settings or two body lines is kept (runs of them become one);
+blank lines at the start of a block or of the file are dropped.
+
+Comments are not part of the model. When the source text is given they are recovered from it and
+re-attached, so the formatter never deletes one:
+- an own-line comment is written before the node that follows it, at that node's indentation;
+- indented comments after the last line of a block stay at the end of that block;
+- a trailing comment stays at the end of its node's line (two spaces before the `#`); of a node
+  written over several lines, the first trailing comment stays at the end of its one line and the
+  others go above it;
+- comments after the last node stay at the end of the file.
+The source must be the text the story was parsed from (node spans point into it) and must have
+parsed without errors: the formatter works on the model, and a partial model would lose lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .errors import Diagnostic
+from .model import Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
+
+INDENT = "  "
+
+__all__ = ["format_story", "format_source", "format_duration", "write_formatted", "unified_diff"]
+
+
+def format_source(text: str, path: str = "<story>") -> tuple[str | None, list[Diagnostic]]:
+    """Parse and format `text`. Returns (None, diagnostics) when the text has syntax errors."""
+    from .parser import parse
+
+    story, diags = parse(text, path)
+    if any(d.is_error for d in diags):
+        return None, diags
+    return format_story(story, text), diags
+
+
+def format_duration(seconds: int | float) -> str:
+    """`5s`, `0.5s`, `1s` for 1.0: the shortest decimal that reads back as the same number."""
+    if seconds == float("inf"):  # `9999…9s` past the float range reads as infinity; so must this
+        return "1" + "0" * 309 + "s"
+    if isinstance(seconds, float) and seconds.is_integer():
+        seconds = int(seconds)
+    text = repr(seconds)
+    if "e" in text or "E" in text:  # repr(1e-05) == '1e-05': the grammar wants plain decimals
+        text = format(Decimal(text), "f")
+    return f"{text}s"
+
+
+# ---- one node, one line ---------------------------------------------------------------------
+
+def _setting(key: str, value: str) -> str:
+    return f"{key}: {value}" if value else f"{key}:"
+
+
+def _line(node) -> str:
+    if isinstance(node, Include):
+        return _setting("include", node.path)
+    if isinstance(node, Setting):
+        return _setting(node.key, node.value)
+    if isinstance(node, Prose):
+        return node.text
+    if isinstance(node, Dialogue):
+        how = f" ({node.how})" if node.how else ""
+        return f'@{node.speaker}{how}: "{node.line}"'
+    if isinstance(node, Beat):
+        head = f"shot {format_duration(node.seconds)}:" if node.seconds is not None else "shot:"
+        return f"{head} {node.text.text}" if node.text.text else head
+    if isinstance(node, CastMember):
+        return f"{node.kind} {node.name}:"
+    if isinstance(node, Clip):
+        seconds = f" {format_duration(node.seconds)}" if node.seconds is not None else ""
+        return f"{node.kind} {node.name}{seconds}:"
+    if isinstance(node, Transition):
+        seconds = format_duration(node.seconds) if node.seconds is not None else None
+        if node.kind == "wipe":
+            return " ".join(p for p in ("wipe", node.direction, seconds) if p)
+        if node.kind == "morph":
+            head = f"morph {seconds}:" if seconds else "morph:"
+            return f"{head} {node.text}" if node.text else head
+        return f"{node.kind} {seconds}" if seconds else node.kind
+    raise TypeError(f"cannot format {type(node).__name__}")
+
+
+# ---- comments ---------------------------------------------------------------------------------
+
+@dataclass
+class _Comment:
+    text: str  # from the `#`, trailing whitespace removed
+    gap: bool  # a blank line right above it in the source
+    indent: int = 0
+
+
+@dataclass
+class _NodeNotes:
+    leading: list[_Comment] = field(default_factory=list)  # own-line comments above the node
+    inner: list[_Comment] = field(default_factory=list)  # comments from between its lines
+    trailing: list[str] = field(default_factory=list)
+    gap: bool = False  # a blank line right above the node's first line
+
+
+@dataclass
+class _Notes:
+    nodes: dict[int, _NodeNotes] = field(default_factory=dict)
+    block_end: dict[int, list[_Comment]] = field(default_factory=dict)
+    file_end: list[_Comment] = field(default_factory=list)
+
+    def of(self, node) -> _NodeNotes:
+        return self.nodes.get(id(node)) or _NodeNotes()
+
+
+# Lines on which a `"` is not the start of a quoted string: skip this prefix before looking for `#`.
+_DIALOGUE_PREFIX = re.compile(r'[ \t]*@[A-Za-z_][A-Za-z0-9_-]*[ \t]*(\([^)\n]*\))?[ \t]*:[ \t]*"[^"\n]*"')
+_WIPE_PREFIX = re.compile(r"[ \t]*wipe[ \t]+[^\s#:]+")
+
+
+def _trailing_comment(line: str, prefix: re.Pattern | None) -> str | None:
+    """The comment at the end of a code line: the first `#` outside a "quoted string"."""
+    start = 0
+    if prefix is not None:
+        m = prefix.match(line)
+        start = m.end() if m else 0
+    quoted = False
+    for i in range(start, len(line)):
+        ch = line[i]
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return line[i:].rstrip()
+    return None
+
+
+def _normalise(text: str) -> str:
+    # The same normalisation as the parser, so that span line numbers index these lines.
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _collect(story: Story, source: str) -> _Notes:
+    lines = _normalise(source).split("\n")
+    notes = _Notes()
+    anchors: dict[int, tuple[object, bool]] = {}  # line -> (node, is a top-level item)
+
+    def anchor(node, top: bool) -> None:
+        span = getattr(node, "span", None)
+        if span is not None and span.line not in anchors:
+            anchors[span.line] = (node, top)
+
+    for item in story.items:
+        anchor(item, True)
+        for child in item.fields if isinstance(item, CastMember) else item.body if isinstance(item, Clip) else ():
+            anchor(child, False)
+
+    def notes_of(node) -> _NodeNotes:
+        return notes.nodes.setdefault(id(node), _NodeNotes())
+
+    def gap(n: int) -> bool:  # n is 1-based
+        return n > 1 and not lines[n - 2].strip(" \t")
+
+    def end_block(pending: list[_Comment], block) -> list[_Comment]:
+        """Indented comments right after a block's body stay in the block; return the rest."""
+        if block is None:
+            return pending
+        k = 0
+        while k < len(pending) and pending[k].indent > 0:
+            k += 1
+        if k:
+            notes.block_end.setdefault(id(block), []).extend(pending[:k])
+        return pending[k:]
+
+    pending: list[_Comment] = []
+    owner = None  # the node the current line belongs to
+    block = None  # the top-level block whose body we are in (cast member or clip)
+    orphans: list[_Comment] = []  # comments on lines no node claims (only with a foreign source)
+    for n, text in enumerate(lines, 1):
+        stripped = text.strip(" \t")
+        if not stripped:
+            continue
+        indent = len(text) - len(text.lstrip(" \t"))
+        if stripped.startswith("#"):
+            pending.append(_Comment(stripped.rstrip(), gap(n), indent))
+            continue
+        found = anchors.get(n)
+        if found is not None:
+            node, top = found
+            if top:
+                pending = end_block(pending, block)
+                block = node if isinstance(node, (CastMember, Clip)) else None
+            owner = node
+            notes_of(node).gap = gap(n)
+        prefix = None
+        if isinstance(owner, Dialogue) and found is not None:
+            prefix = _DIALOGUE_PREFIX
+        elif isinstance(owner, Transition) and owner.kind == "wipe" and found is not None:
+            prefix = _WIPE_PREFIX
+        trailing = _trailing_comment(text, prefix)
+        if owner is None:  # cannot happen for a story parsed from this source
+            orphans.extend(pending + ([_Comment(trailing, False)] if trailing else []))
+            pending = []
+            continue
+        # Comments above a node's first line, or between the lines of a continued node, go above it.
+        own = notes_of(owner)
+        (own.leading if found is not None else own.inner).extend(pending)
+        pending = []
+        if trailing:
+            if own.trailing:  # a node written over several lines has one line left for one comment
+                own.inner.append(_Comment(trailing, False))
+            else:
+                own.trailing.append(trailing)
+    notes.file_end = orphans + end_block(pending, block)
+    return notes
+
+
+# ---- layout ---------------------------------------------------------------------------------
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def blank(self) -> None:
+        if self.lines and self.lines[-1]:
+            self.lines.append("")
+
+    def comments(self, comments: list[_Comment], indent: str, first: bool) -> None:
+        for i, c in enumerate(comments):
+            if c.gap and not (first and i == 0):
+                self.blank()
+            self.lines.append(indent + c.text)
+
+    def node(self, node, notes: _Notes, indent: str, first: bool, force_blank: bool = False) -> None:
+        """A node with its comments. `first`: the first entry of a body or of the file (no blank
+        line above it); `force_blank`: the layout wants a blank line above it."""
+        n = notes.of(node)
+        entry_gap = n.leading[0].gap if n.leading else n.gap
+        if not first and (force_blank or entry_gap):
+            self.blank()
+        self.comments(n.leading, indent, first=True)
+        if n.leading and n.gap:
+            self.blank()
+        self.lines.extend(indent + c.text for c in n.inner)  # they sat inside the node: keep them close
+        line = indent + _line(node)
+        if n.trailing:
+            line += "  " + n.trailing[0]
+        self.lines.append(line)
+
+
+def format_story(story: Story, source: str | None = None) -> str:
+    """The canonical text of `story`. With `source` (the text it was parsed from), comments and
+    the author's single blank lines between settings or body lines are kept."""
+    notes = _collect(story, source) if source is not None else _Notes()
+    w = _Writer()
+    after_group = False  # the previous top-level item was a block or a transition
+    for item in story.items:
+        group = isinstance(item, (CastMember, Clip, Transition))
+        w.node(item, notes, "", first=not w.lines, force_blank=group or after_group)
+        if isinstance(item, (CastMember, Clip)):
+            children = item.fields if isinstance(item, CastMember) else item.body
+            for j, child in enumerate(children):
+                w.node(child, notes, INDENT, first=j == 0)
+            w.comments(notes.block_end.get(id(item), []), INDENT, first=False)
+        after_group = group
+    if notes.file_end:
+        if after_group or notes.file_end[0].gap:
+            w.blank()
+        w.comments(notes.file_end, "", first=True)
+    while w.lines and not w.lines[-1]:
+        w.lines.pop()
+    return "\n".join(w.lines) + "\n" if w.lines else ""
+
+
+def write_formatted(path, text: str) -> None:
+    """Replace the file at `path` with `text` atomically (temp file in the same folder, fsync,
+    rename), keeping its permissions; a symlink keeps pointing at the rewritten file."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(os.path.realpath(path))
+    mode = target.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    """A `diff -u` of two texts, marking a missing final newline the way diff does."""
+    import difflib
+
+    def lines(t: str) -> list[str]:
+        parts = t.split("\n")
+        out = [p + "\n" for p in parts[:-1]]
+        return out + [parts[-1]] if parts[-1] else out
+
+    chunks = []
+    for line in difflib.unified_diff(lines(before), lines(after), path, path):
+        chunks.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(chunks)

@@ -1,0 +1,156 @@
+"""The job journal: what was asked of a provider, written before and after every create.
+
+One small JSON file per clip key under `.storyboard/jobs/<namespace>/`, replaced atomically
+(temp file, fsync, rename, fsync of the folder), so a crash at any instant leaves either the old
+record or the new one, never half of one. Per-key files rather than an append-only log: each
+record is read and replaced on its own, and there is nothing to compact.
+
+States (the order a job normally goes through):
+
+    submitting   written BEFORE the create request is sent; no job id yet
+    submitted    the provider answered with a job id (the clip is paid for from here on)
+    completed    the job finished; `video_url` is known
+    downloaded   the clip is in the cache
+    failed       the job itself failed at the provider (has a job id)
+    in_doubt     the create may or may not have reached the provider (AmbiguousSubmit, or a
+                 `submitting` record found by a later run): never resubmitted automatically
+    unsent       the provider refused before creating anything (4xx, retries exhausted):
+                 safe to submit again
+    rejected     the job's video failed the checks (duration, streams)
+
+Records hold no request body and no credentials: only ids, states, URLs, costs and messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+JobState = Literal["submitting", "submitted", "completed", "downloaded", "failed", "in_doubt",
+                   "unsent", "rejected"]
+
+# States whose job exists at the provider and can be polled/downloaded without a new create.
+HAS_JOB = ("submitted", "completed", "downloaded")
+# States where a create may have been received but its id is unknown.
+IN_DOUBT = ("submitting", "in_doubt")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    key: str
+    clip: str
+    provider: str  # the provider namespace (see Provider.namespace)
+    state: JobState
+    job_id: str | None = None
+    video_url: str | None = None
+    cost: float | None = None
+    error: str | None = None
+    source: str | None = None  # the clip's story line, for messages
+    submitted_at: float | None = None  # when the create was sent (for poll timing on resume)
+    updated_at: float = field(default_factory=time.time)
+    history: tuple[tuple[str, float], ...] = ()  # (state, time) transitions, oldest first
+
+    def advance(self, state: JobState, **changes) -> "JobRecord":
+        """The next record: a new state plus changes, with the transition appended to history."""
+        now = time.time()
+        return replace(self, state=state, updated_at=now, history=self.history + ((state, now),),
+                       **changes)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["history"] = [list(h) for h in self.history]
+        return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "JobRecord":
+        data = json.loads(text)
+        data["history"] = tuple((str(s), float(t)) for s, t in data.get("history") or ())
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` durably: a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """The records of one provider namespace in one story's state folder."""
+
+    def __init__(self, state_dir: Path, namespace: str):
+        self.dir = Path(state_dir) / "jobs" / namespace
+        self.namespace = namespace
+
+    def path(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def get(self, key: str) -> JobRecord | None:
+        try:
+            return JobRecord.from_json(self.path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, KeyError) as exc:
+            # A record we cannot read may hide a paid job: refuse to guess.
+            raise JournalError(f"unreadable journal record {self.path(key)}: {exc}; "
+                               "inspect it, then delete it to start that clip afresh") from exc
+
+    def put(self, record: JobRecord) -> JobRecord:
+        atomic_write(self.path(record.key), record.to_json())
+        return record
+
+    def start(self, key: str, clip: str, source: str | None = None) -> JobRecord:
+        """Write `submitting` (before the create is sent)."""
+        now = time.time()
+        rec = JobRecord(key=key, clip=clip, provider=self.namespace, state="submitting", source=source,
+                        submitted_at=now, updated_at=now, history=(("submitting", now),))
+        old = self.get(key)
+        if old is not None:  # keep what earlier attempts went through
+            rec = replace(rec, history=old.history + rec.history)
+        return self.put(rec)
+
+    def forget(self, key: str) -> bool:
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            return False
+        fsync_dir(self.dir)
+        return True
+
+    def all(self) -> list[JobRecord]:
+        if not self.dir.is_dir():
+            return []
+        out = []
+        for p in sorted(self.dir.glob("*.json")):
+            try:
+                out.append(JobRecord.from_json(p.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError):
+                continue
+        return out
+
+
+class JournalError(Exception):
+    pass

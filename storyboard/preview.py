@@ -1,0 +1,678 @@
+"""The storyboard page: every clip of a plan as a card, to look at before paying and to share.
+
+    page = write_page(plan, clips, out_dir, statuses=..., film=...)   # out_dir/storyboard.html
+    sheet = write_contact_sheet(plan, posters, out_dir / "contact-sheet.png")
+
+The page is one static HTML file (jinja2, autoescaped: prompts are user text) with inline CSS and
+no network: it opens from `file://`. Pictures are small files written beside it (`thumbs/` for
+the reference images a clip sends, `posters/` for a frame of each rendered clip), never inlined;
+videos are linked by relative paths. Thumbnail and poster names carry a hash of their source's
+identity (path, size, mtime), so a re-render shows the new picture, never a stale browser cache;
+files of ours that the page no longer uses are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
+
+from .plan import PlannedClip, RenderPlan, parse_placeholder
+
+PAGE_NAME = "storyboard.html"
+CONTACT_SHEET_NAME = "contact-sheet.png"
+LIVE_SCRIPT_NAME = "live.js"
+THUMB_BOX = (240, 160)  # reference thumbnails fit in this box
+POSTER_WIDTH = 480  # poster frames are at most this wide
+POSTER_AT = 0.35  # where in the clip the poster frame is taken (share of its duration)
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+VIDEO_EXTS = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
+AUDIO_EXTS = {".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac"}
+OUR_FILE_RE = re.compile(r".*-[0-9a-f]{12}\.(jpg|png)$")
+TIERS = ("480p", "720p", "1080p")
+
+
+# ---- clip states -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClipState:
+    """What is known about one clip's render (from a render report, the cache, or a plain status)."""
+
+    status: str  # cached | rendered | failed | skipped | in-doubt | not-requested | interrupted | missing
+    job_id: str | None = None
+    cost: float | None = None
+    error: str | None = None
+    provider: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("cached", "rendered")
+
+
+def as_state(value: Any, provider: str | None = None) -> ClipState:
+    """A ClipState from a status string, a render `ClipOutcome`, a cache record, or a ClipState."""
+    if isinstance(value, ClipState):
+        return value
+    if value is None:
+        return ClipState("missing", provider=provider)
+    if isinstance(value, str):
+        return ClipState(value, provider=provider)
+    return ClipState(status=str(getattr(value, "status", None) or "cached"),
+                     job_id=getattr(value, "job_id", None), cost=getattr(value, "cost", None),
+                     error=getattr(value, "error", None), provider=getattr(value, "provider", None) or provider)
+
+
+def rendered_clips(plan: RenderPlan, provider: Any, *, state_dir: Path | None = None
+                   ) -> tuple[dict[str, Path], dict[str, ClipState]]:
+    """The clips of `plan` already in the render cache (no render, no network): files and states.
+    `provider` is a Provider (its cache namespace is used) or a namespace string."""
+    from .cache import Cache
+    from .render import default_state_dir
+
+    namespace = provider if isinstance(provider, str) else provider.namespace
+    cache = Cache(Path(state_dir) if state_dir else default_state_dir(plan), namespace)
+    clips: dict[str, Path] = {}
+    states: dict[str, ClipState] = {}
+    for c in plan.clips:
+        if cache.has_file(c.key):
+            rec = cache.read_record(c.key)
+            clips[c.name] = cache.clip_path(c.key)
+            states[c.name] = ClipState("cached", job_id=rec.job_id if rec else None,
+                                       cost=rec.cost if rec else None, provider=plan.provider)
+        else:
+            states[c.name] = ClipState("missing", provider=plan.provider)
+    return clips, states
+
+
+# ---- costs ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TierCost:
+    tier: str
+    usd: float | None  # None: no published price
+    lower_bound: bool  # some clips have video inputs, priced "from" the listed rate
+
+
+def clip_has_video_input(clip: PlannedClip) -> bool:
+    from .providers.seedance import media_lists
+
+    return bool(media_lists(clip.request)["reference_videos"])
+
+
+def clip_tier_cost(clip: PlannedClip, tier: str) -> float | None:
+    """What Together would charge for this clip rendered at `tier` (None: no published price)."""
+    from .providers.together import PRICES
+
+    rate = PRICES["video" if clip_has_video_input(clip) else "text"].get(tier)
+    return None if rate is None else round(rate * clip.seconds, 4)
+
+
+def tier_costs(plan: RenderPlan) -> list[TierCost]:
+    """The whole film's cost on Together at each Seedance 2.0 tier (1080p: unknown)."""
+    video_inputs = any(clip_has_video_input(c) for c in plan.clips)
+    out = []
+    for tier in TIERS:
+        costs = [clip_tier_cost(c, tier) for c in plan.clips]
+        usd = None if any(x is None for x in costs) else round(sum(costs), 2)  # type: ignore[arg-type]
+        out.append(TierCost(tier, usd, video_inputs))
+    return out
+
+
+# ---- pictures ------------------------------------------------------------------------------------
+
+def _identity(path: Path, extra: str = "") -> str:
+    st = path.stat()
+    text = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{extra}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:40] or "x"
+
+
+def _save_jpeg(im, dest: Path) -> Path:
+    from PIL import Image
+
+    if im.mode in ("RGBA", "LA", "P"):
+        im = im.convert("RGBA")
+        bg = Image.new("RGB", im.size, (24, 24, 28))
+        bg.paste(im, mask=im.split()[-1])
+        im = bg
+    elif im.mode != "RGB":
+        im = im.convert("RGB")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    im.save(tmp, "JPEG", quality=82, optimize=True, progressive=True)
+    os.replace(tmp, dest)
+    return dest
+
+
+def video_frame(video: Path, at: float = POSTER_AT):
+    """A PIL image of the frame at share `at` of the video's duration (the first frame if it
+    cannot seek). Decodes with PyAV; nothing is written."""
+    import av
+
+    with av.open(str(video)) as container:
+        vs = container.streams.video[0]
+        duration = None
+        if vs.duration is not None and vs.time_base is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        target = (duration or 0.0) * at
+        first = None
+        if target > 0:
+            try:
+                container.seek(int(target / vs.time_base), stream=vs, backward=True, any_frame=False)
+            except (av.FFmpegError, OSError, ValueError):
+                container.seek(0)
+        for frame in container.decode(vs):
+            if first is None:
+                first = frame
+            t = frame.time if frame.time is not None else 0.0
+            if t + 1e-6 >= target:
+                return frame.to_image()
+        if first is not None:
+            return first.to_image()
+    raise ValueError(f"{video} has no video frames")
+
+
+def make_thumbnail(src: Path, thumbs_dir: Path, *, box: tuple[int, int] = THUMB_BOX, which: str = "") -> Path:
+    """A small JPEG of an image (or of a frame of a video) in `thumbs_dir`; reused when its
+    source is unchanged."""
+    from PIL import Image, ImageOps
+
+    src = Path(src)
+    dest = Path(thumbs_dir) / f"{_slug(src.stem)}-{_identity(src, f'{box}{which}')}.jpg"
+    if dest.is_file():
+        return dest
+    if src.suffix.lower() in VIDEO_EXTS:
+        im = video_frame(src, {"first": 0.0, "last": 0.999}.get(which, POSTER_AT))
+    else:
+        with Image.open(src) as opened:
+            opened.seek(0)
+            im = ImageOps.exif_transpose(opened)
+            im.load()
+    im = im.copy()
+    im.thumbnail(box, Image.Resampling.LANCZOS)
+    return _save_jpeg(im, dest)
+
+
+def make_poster(video: Path, posters_dir: Path, *, width: int = POSTER_WIDTH, label: str | None = None) -> Path:
+    """A small JPEG of a frame a third into the clip, in `posters_dir`; reused when unchanged.
+    `label` (the clip's name) starts the file name."""
+    from PIL import Image
+
+    video = Path(video)
+    dest = Path(posters_dir) / f"{_slug(label or video.stem)}-{_identity(video, str(width))}.jpg"
+    if dest.is_file():
+        return dest
+    im = video_frame(video)
+    if im.width > width:
+        im = im.resize((width, max(2, round(im.height * width / im.width))), Image.Resampling.LANCZOS)
+    return _save_jpeg(im, dest)
+
+
+def href(target: Path, out_dir: Path) -> str:
+    """A relative URL from the page's folder to `target` (works from file://)."""
+    rel = os.path.relpath(Path(target).resolve(), Path(out_dir).resolve())
+    return quote(Path(rel).as_posix(), safe="/._-~")
+
+
+def _readable(path: Path) -> Path:
+    """Atomic writes create 0600 files; the page and its files are for sharing."""
+    try:
+        os.chmod(path, 0o644)
+    except OSError:
+        pass
+    return path
+
+
+def _cleanup(folder: Path, keep: set[Path]) -> None:
+    if not folder.is_dir():
+        return
+    keep_names = {p.name for p in keep}
+    for f in folder.iterdir():
+        if f.is_file() and OUR_FILE_RE.match(f.name) and f.name not in keep_names:
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+# ---- the page model --------------------------------------------------------------------------------
+
+def fmt_seconds(x: float) -> str:
+    x = float(x)
+    return f"{int(x)}s" if x.is_integer() else f"{x:.2f}".rstrip("0").rstrip(".") + "s"
+
+
+def fmt_clock(x: float) -> str:
+    x = max(0.0, float(x))
+    m, s = divmod(x, 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def fmt_usd(x: float | None) -> str:
+    return "unknown" if x is None else f"${x:,.2f}"
+
+
+def _short_source(source: str) -> str:
+    """"/long/path/film.story:9:1" -> "film.story:9:1" (the full one is in the tooltip)."""
+    path, sep, rest = source.rpartition(":")
+    path2, sep2, rest2 = path.rpartition(":")
+    if sep and sep2 and rest.isdigit() and rest2.isdigit():
+        return f"{Path(path2).name}:{rest2}:{rest}"
+    return Path(source).name or source
+
+
+def _join_label(entry) -> str:
+    if entry is None:
+        return ""
+    if entry.transition == "wipe":
+        return f"wipe {entry.direction or 'left'} {fmt_seconds(entry.seconds or 0)}"
+    return f"{entry.transition} {fmt_seconds(entry.seconds or 0)}" if entry.seconds else str(entry.transition)
+
+
+@dataclass
+class RefView:
+    name: str
+    kind: str
+    label: str  # what the file is (path as written, URL, or "last frame of X")
+    thumb: str | None = None  # relative URL of the thumbnail
+    media: str = "image"  # image | video | audio | link
+
+    @property
+    def file(self) -> str:
+        """A short name for the file: its base name, or the label for frames of other clips."""
+        if self.label.startswith(("last frame of ", "first frame of ", "video of ")):
+            return self.label
+        return self.label.rstrip("/").rsplit("/", 1)[-1] or self.label
+
+
+def _reference_views(plan: RenderPlan, clip: PlannedClip, clips: Mapping[str, Path], out_dir: Path,
+                     made: set[Path], problems: list[str]) -> list[RefView]:
+    base = Path(plan.base_dir)
+    views: list[RefView] = []
+    for ref in clip.references:
+        for value in ref.files:
+            view = RefView(ref.name, ref.kind, value)
+            ph = parse_placeholder(value)
+            src: Path | None = None
+            which = ""
+            if ph is not None:
+                kind, target = ph
+                if kind == "file":
+                    src = base / target
+                    view.label = target
+                else:  # a frame or the video of another clip of the film
+                    which = {"last-frame": "last", "first-frame": "first"}.get(kind, "")
+                    view.label = {"last": f"last frame of {target}", "first": f"first frame of {target}"}.get(
+                        which, f"video of {target}")
+                    view.media = "video" if kind == "video" else "image"
+                    src = clips.get(target)
+            elif "://" in value:
+                view.media = "link"
+            else:
+                src = base / value
+            if src is not None:
+                suffix = src.suffix.lower()
+                if suffix in AUDIO_EXTS:
+                    view.media = "audio"
+                elif suffix in VIDEO_EXTS and not which:
+                    view.media = "video"
+                if view.media != "audio" and src.is_file():
+                    try:
+                        thumb = make_thumbnail(src, out_dir / "thumbs", which=which)
+                        made.add(thumb)
+                        view.thumb = href(thumb, out_dir)
+                    except Exception as exc:  # an unreadable image must not break the page
+                        problems.append(f"{clip.name}: no thumbnail for {view.label}: {exc}")
+            views.append(view)
+    return views
+
+
+def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
+                  statuses: Mapping[str, Any] | None = None, film: Path | None = None,
+                  contact_sheet: Path | None = None, subtitles: Path | None = None,
+                  live_stamp: str | None = None) -> tuple[dict[str, Any], set[Path], dict[str, Path], list[str]]:
+    """The template's context, plus the picture files it uses, the poster per clip, and problems."""
+    from .subtitles import film_layout
+
+    out_dir = Path(out_dir)
+    made: set[Path] = set()
+    posters: dict[str, Path] = {}
+    problems: list[str] = []
+    by_name = {c.name: c for c in plan.clips}
+    layout = film_layout(plan)
+    statuses = statuses or {}
+    total = plan.total_seconds
+    cards = []
+    for index, place in enumerate(layout):
+        clip = by_name[place.name]
+        path = clips.get(clip.name)
+        path = Path(path) if path is not None and Path(path).is_file() else None
+        state = as_state(statuses.get(clip.name), plan.provider) if clip.name in statuses else (
+            ClipState("cached" if path else "missing", provider=plan.provider))
+        poster = None
+        if path is not None:
+            try:
+                poster_file = make_poster(path, out_dir / "posters", label=clip.name)
+                made.add(poster_file)
+                posters[clip.name] = poster_file
+                poster = href(poster_file, out_dir)
+            except Exception as exc:
+                problems.append(f"{clip.name}: no poster frame: {exc}")
+        if place.join_in is not None:
+            join, join_kind = _join_label(place.join_in), place.join_in.transition
+        elif index == 0:
+            join, join_kind = "", ""
+        elif clip.kind in ("extend", "continue", "morph"):
+            join, join_kind = {"extend": "extends", "continue": "continue", "morph": "morph"}[clip.kind], clip.kind
+        else:
+            join, join_kind = "cut", "cut"
+        cards.append({
+            "index": index + 1,
+            "anchor": f"clip-{index + 1}",
+            "name": clip.name,
+            "kind": clip.kind,
+            "mode": clip.mode,
+            "seconds": fmt_seconds(place.seconds),
+            "planned": fmt_seconds(clip.seconds),
+            "retimed": abs(place.seconds - clip.seconds) > 1e-6,
+            "start": fmt_clock(place.start),
+            "end": fmt_clock(place.end),
+            "share": max(0.5, place.seconds / total * 100) if total > 0 else 0,
+            "size": f"{clip.width}\u00d7{clip.height}",
+            "ratio": clip.width / clip.height if clip.height else 16 / 9,
+            "action": clip.action,
+            "prompt": str(clip.request.get("prompt", "")),
+            "camera": clip.camera,
+            "sound": clip.sound,
+            "audio": clip.audio,
+            "seed": clip.request.get("seed"),
+            "dialogue": [{"speaker": d.speaker, "how": d.how, "line": d.line} for d in clip.dialogue],
+            "references": _reference_views(plan, clip, clips, out_dir, made, problems),
+            "after": clip.after,
+            "cost": fmt_usd(clip.estimated_cost_usd),
+            "cost_480": fmt_usd(clip_tier_cost(clip, "480p")),
+            "cost_720": fmt_usd(clip_tier_cost(clip, "720p")),
+            "video_input": clip_has_video_input(clip),
+            "source": clip.source,
+            "source_short": _short_source(clip.source),
+            "status": state.status,
+            "status_ok": state.ok,
+            "job_id": state.job_id,
+            "paid": state.cost,
+            "error": state.error,
+            "video": href(path, out_dir) if path else None,
+            "poster": poster,
+            "join": join,
+            "join_kind": join_kind,
+        })
+    film_view = None
+    if film is not None and Path(film).is_file():
+        film = Path(film)
+        stale = any(p.is_file() and p.stat().st_mtime > film.stat().st_mtime
+                    for p in (Path(x) for x in clips.values()))
+        film_view = {"src": href(film, out_dir), "name": film.name, "stale": stale,
+                     "poster": next((c["poster"] for c in cards if c["poster"]), None)}
+    counts: dict[str, int] = {}
+    for c in cards:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    first = plan.clips[0] if plan.clips else None
+    ctx = {
+        "title": plan.title,
+        "story": plan.story,
+        "story_name": Path(plan.story).name,
+        "provider": plan.provider,
+        "model": plan.model,
+        "clip_count": len(cards),
+        "generated_seconds": sum(c.seconds for c in plan.clips),
+        "total": fmt_clock(total),
+        "total_seconds": fmt_seconds(round(total, 3)),
+        "plan_cost": fmt_usd(plan.estimated_cost_usd),
+        "tiers": [{"tier": t.tier, "usd": fmt_usd(t.usd) if t.usd is not None else None,
+                   "lower_bound": t.lower_bound} for t in tier_costs(plan)],
+        "size": f"{first.width}\u00d7{first.height}" if first else "",
+        "cards": cards,
+        "counts": sorted(counts.items()),
+        "ready": sum(1 for c in cards if c["status_ok"]),
+        "film": film_view,
+        "contact_sheet": href(contact_sheet, out_dir) if contact_sheet is not None else None,
+        "subtitles": href(subtitles, out_dir) if subtitles is not None and Path(subtitles).is_file() else None,
+        "warnings": list(plan.warnings),
+        "problems": problems,
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "live_stamp": live_stamp,
+        "live_script": LIVE_SCRIPT_NAME,
+    }
+    return ctx, made, posters, problems
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=PackageLoader("storyboard", "templates"),
+                      autoescape=select_autoescape(enabled_extensions=("html", "j2", "html.j2"),
+                                                   default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def render_page(context: dict[str, Any]) -> str:
+    return _environment().get_template("storyboard.html.j2").render(**context)
+
+
+def write_page(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
+               statuses: Mapping[str, Any] | None = None, film: Path | None = None,
+               contact_sheet: Path | None = None, subtitles: Path | None = None,
+               live: bool = False) -> Path:
+    """Write `out_dir/storyboard.html` (with its thumbnails and posters) and return its path.
+
+    `clips`: clip name -> rendered file (missing names are shown as not rendered).
+    `statuses`: clip name -> a status string (`render.ClipStatus`), a `render.ClipOutcome` or a
+    `ClipState` (job id, cost, error). `film`: the stitched film, shown at the top if it exists.
+    `live`: the page reloads itself when `live.js` beside it changes (watch mode).
+    """
+    from .atomic import write_text
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = None
+    if live:
+        stamp = hashlib.sha1(f"{time.time_ns()}:{os.getpid()}".encode()).hexdigest()[:16]
+    ctx, made, _, _ = build_context(plan, clips, out_dir, statuses=statuses, film=film,
+                                    contact_sheet=contact_sheet, subtitles=subtitles, live_stamp=stamp)
+    page = out_dir / PAGE_NAME
+    write_text(page, render_page(ctx))
+    _readable(page)
+    if live:
+        write_text(out_dir / LIVE_SCRIPT_NAME,
+                   f"window.__storyboardStamp && window.__storyboardStamp({stamp!r});\n")
+        _readable(out_dir / LIVE_SCRIPT_NAME)
+    _cleanup(out_dir / "thumbs", made)
+    _cleanup(out_dir / "posters", made)
+    return page
+
+
+def posters_for(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path) -> dict[str, Path]:
+    """Poster frames of the rendered clips (made if needed) under `out_dir/posters`."""
+    out: dict[str, Path] = {}
+    for c in plan.clips:
+        p = clips.get(c.name)
+        if p is not None and Path(p).is_file():
+            try:
+                out[c.name] = make_poster(Path(p), Path(out_dir) / "posters", label=c.name)
+            except Exception:
+                pass
+    return out
+
+
+# ---- contact sheet -----------------------------------------------------------------------------------
+
+SHEET_TILE = (320, 180)  # poster box per clip
+SHEET_LABEL = 30  # label strip under each poster
+SHEET_MARGIN = 20
+SHEET_GAP = 12
+SHEET_HEADER = 56
+SHEET_MAX_COLS = 4
+SHEET_BG = (17, 18, 22)
+SHEET_TILE_BG = (0, 0, 0)
+SHEET_TEXT = (236, 236, 240)
+SHEET_MUTED = (150, 153, 165)
+
+
+def contact_sheet_size(n: int, cols: int | None = None) -> tuple[int, int, int, int]:
+    """(width, height, columns, rows) of a contact sheet of n clips."""
+    cols = cols or max(1, min(SHEET_MAX_COLS, n))
+    rows = max(1, -(-n // cols))
+    tw, th = SHEET_TILE
+    width = 2 * SHEET_MARGIN + cols * tw + (cols - 1) * SHEET_GAP
+    height = SHEET_HEADER + 2 * SHEET_MARGIN + rows * (th + SHEET_LABEL) + (rows - 1) * SHEET_GAP
+    return width, height, cols, rows
+
+
+def _sheet_font(size: int, bold: bool = False):
+    from PIL import ImageFont
+
+    names = (["DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf"] if bold else
+             ["DejaVuSans.ttf", "LiberationSans-Regular.ttf"])
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation",
+                   "/usr/share/fonts/TTF", "/usr/share/fonts"):
+        for name in names:
+            p = Path(folder) / name
+            if p.is_file():
+                try:
+                    return ImageFont.truetype(str(p), size)
+                except OSError:
+                    pass
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # very old Pillow
+        return ImageFont.load_default()
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "\u2026", font=font) > width:
+        text = text[:-1]
+    return text + "\u2026"
+
+
+def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path: Path) -> Path:
+    """A PNG grid of every clip's poster frame with its name (a dark tile where a clip is not
+    rendered yet), in film order. Size: see `contact_sheet_size`."""
+    from PIL import Image, ImageDraw
+
+    from .atomic import write_bytes
+    from .subtitles import film_layout
+
+    layout = film_layout(plan)
+    kinds = {c.name: c.kind for c in plan.clips}
+    width, height, cols, _ = contact_sheet_size(len(layout))
+    sheet = Image.new("RGB", (width, height), SHEET_BG)
+    draw = ImageDraw.Draw(sheet)
+    title_font, label_font, small = _sheet_font(24, True), _sheet_font(15, True), _sheet_font(13)
+    draw.text((SHEET_MARGIN, SHEET_MARGIN + 4), _fit(draw, plan.title, title_font, width - 2 * SHEET_MARGIN - 200),
+              font=title_font, fill=SHEET_TEXT)
+    info = f"{len(layout)} clips \u00b7 {fmt_clock(plan.total_seconds)}"
+    draw.text((width - SHEET_MARGIN - draw.textlength(info, font=small), SHEET_MARGIN + 12), info,
+              font=small, fill=SHEET_MUTED)
+    tw, th = SHEET_TILE
+    for i, place in enumerate(layout):
+        r, c = divmod(i, cols)
+        x = SHEET_MARGIN + c * (tw + SHEET_GAP)
+        y = SHEET_HEADER + SHEET_MARGIN + r * (th + SHEET_LABEL + SHEET_GAP)
+        draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=SHEET_TILE_BG)
+        poster = posters.get(place.name)
+        if poster is not None and Path(poster).is_file():
+            with Image.open(poster) as im:
+                im = im.convert("RGB")
+                im.thumbnail((tw, th), Image.Resampling.LANCZOS)
+                sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+        else:
+            msg = "not rendered"
+            draw.text((x + (tw - draw.textlength(msg, font=small)) / 2, y + th / 2 - 8), msg,
+                      font=small, fill=SHEET_MUTED)
+        num = f"{i + 1:02d}"
+        draw.text((x, y + th + 7), num, font=small, fill=SHEET_MUTED)
+        meta = f"{kinds.get(place.name, '')} \u00b7 {fmt_seconds(place.seconds)}"
+        meta_w = draw.textlength(meta, font=small)
+        nx = x + draw.textlength(num, font=small) + 8
+        draw.text((nx, y + th + 5), _fit(draw, place.name, label_font, int(tw - (nx - x) - meta_w - 10)),
+                  font=label_font, fill=SHEET_TEXT)
+        draw.text((x + tw - meta_w, y + th + 7), meta, font=small, fill=SHEET_MUTED)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    import io
+
+    buf = io.BytesIO()
+    sheet.save(buf, "PNG", optimize=True)
+    write_bytes(out_path, buf.getvalue())
+    return _readable(out_path)
+
+
+# ---- everything at once --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outputs:
+    page: Path
+    contact_sheet: Path
+    subtitles: Path | None
+
+
+def film_path(plan: RenderPlan, out_dir: Path) -> Path:
+    """Where the stitched film is expected: `out_dir/<title>.mp4`."""
+    from .subtitles import safe_stem
+
+    return Path(out_dir) / f"{safe_stem(plan.title)}.mp4"
+
+
+def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
+              statuses: Mapping[str, Any] | None = None, film: Path | None = None,
+              live: bool = False) -> Outputs:
+    """Contact sheet, subtitles and page, in that order (the page links the others)."""
+    from .subtitles import srt_path, write_srt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    posters = posters_for(plan, clips, out_dir)
+    sheet = write_contact_sheet(plan, posters, out_dir / CONTACT_SHEET_NAME)
+    srt = None
+    if any(c.dialogue for c in plan.clips):
+        srt = _readable(write_srt(plan, srt_path(plan, out_dir)))
+    if film is None:
+        candidate = film_path(plan, out_dir)
+        film = candidate if candidate.is_file() else None
+    page = write_page(plan, clips, out_dir, statuses=statuses, film=film, contact_sheet=sheet,
+                      subtitles=srt, live=live)
+    return Outputs(page, sheet, srt)
+
+
+def iter_local_inputs(plan: RenderPlan) -> Iterable[Path]:
+    """Every local file a plan's requests name (cast images, frames, motion, music)."""
+    base = Path(plan.base_dir)
+    seen: set[str] = set()
+
+    def walk(v: Any):
+        if isinstance(v, dict):
+            for x in v.values():
+                yield from walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from walk(x)
+        else:
+            ph = parse_placeholder(v)
+            if ph and ph[0] == "file" and ph[1] not in seen:
+                seen.add(ph[1])
+                yield base / ph[1]
+
+    for c in plan.clips:
+        yield from walk(c.request)

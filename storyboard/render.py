@@ -1,0 +1,1304 @@
+"""The render engine: a `RenderPlan` in, clip files out, through a provider's asynchronous jobs.
+
+    summary = inspect_render(plan, provider)             # what would happen (no side effects)
+    report = await render_plan(plan, provider, approve=...)   # do it
+    report = render(plan, provider, approve=...)         # the same, synchronously, Ctrl-C aware
+
+The engine names no vendor and draws nothing: it talks to `Provider` and reports through an
+`on_event` callback, so the CLI, the preview page and watch mode can all drive it.
+
+Money rules, in the order they apply:
+- Nothing is submitted for a clip whose file is in the cache (content-addressed by the
+  compiler's key), or whose job is already known to the journal (it is polled instead).
+- A paid provider submits nothing unless `approve(summary)` says yes; `max_cost` refuses a plan
+  whose estimate is above it or unknown. Both are decided before the first request.
+- The journal records `submitting` before each create and the job id as soon as it is known.
+  A create that may have reached the provider without us learning the id (AmbiguousSubmit, a
+  crash mid-request) is IN DOUBT: it is never sent again automatically (`resubmit_in_doubt`
+  or `forget` are the user's explicit decisions).
+- Only errors that prove nothing was created (`ProviderError.retryable`) are retried.
+
+`--shot` semantics (`only`): the named clips are rendered, plus every clip they depend on that
+is not already in the cache (an extension needs its target's video); everything else is left
+alone and reported as "not requested".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import importlib
+import inspect
+import json
+import mimetypes
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal
+
+from .cache import Cache, CacheRecord, Expectation, check_media, probe_summary
+from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
+from .plan import PlannedClip, RenderPlan, parse_placeholder
+from .providers.base import AmbiguousSubmit, Job, Provider, ProviderError
+
+STATE_DIR_NAME = ".storyboard"
+
+ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
+                     "interrupted"]
+Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
+OK_STATUSES = ("cached", "rendered")
+
+
+# ---- policies ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """When to GET a running job.
+
+    Before any job of this run has finished, the shortest clips in flight are polled on a
+    geometric schedule (`first`, then x`factor`, at most `cap` apart); longer clips start later in
+    proportion to their length (a job's time grows with its seconds of video), so they mostly wait
+    for the first finished job to tell how long jobs take. From then on a job's duration is
+    predicted from the fastest seconds-of-work per second-of-video seen so far: it is polled at
+    `lead` x that prediction, then every `precision` of its elapsed time up to 1.5x the
+    prediction (a finished job is noticed within ~5%), then geometrically again.
+    """
+
+    first: float = 5.0  # for the shortest clip in flight (the Seedance docs' example polls every 15 s)
+    factor: float = 1.5
+    cap: float = 30.0
+    min_interval: float = 1.0
+    lead: float = 1.0
+    precision: float = 0.05
+    adaptive: bool = True
+    deadline: float = 30 * 60.0  # per job, from when this run starts waiting for it
+
+    @classmethod
+    def fixed(cls, interval: float, deadline: float = 30 * 60.0) -> "PollPolicy":
+        return cls(first=interval, factor=1.0, cap=interval, min_interval=interval, adaptive=False,
+                   deadline=deadline)
+
+    def scaled(self, k: float) -> "PollPolicy":
+        """The same shape with every duration multiplied by k (tests, benchmarks)."""
+        return replace(self, first=self.first * k, cap=self.cap * k, min_interval=self.min_interval * k,
+                       deadline=self.deadline * k)
+
+
+def next_poll_at(policy: PollPolicy, last: float, predicted: float | None, scale: float = 1.0) -> float:
+    """Seconds since the job's create of its next GET, given the previous GET's time (0: none
+    yet), the predicted duration if any, and (without one) the clip's length relative to the
+    shortest clip in flight. Pure."""
+    if policy.adaptive and predicted is not None:
+        if last < policy.lead * predicted:
+            return max(last + policy.min_interval, policy.lead * predicted)
+        if last < 1.5 * predicted:
+            return last + min(policy.cap, max(policy.min_interval, policy.precision * last))
+    # No estimate: the shortest clips in flight poll geometrically; longer ones (scale > 1) on the
+    # same schedule stretched by twice their relative length, as they should finish later and an
+    # estimate will usually arrive first. The stretch keeps them polling if it does not.
+    stretch = 2.0 * scale if policy.adaptive and scale > 1.0 + 1e-9 else 1.0
+    t = last / stretch
+    if t <= 0:
+        return policy.first * stretch
+    return (t + min(policy.cap, max(policy.min_interval, (policy.factor - 1.0) * t))) * stretch
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for create errors that prove nothing was created (429, 5xx answered, refused
+    connection): 0.5 s doubling to 8 s, with jitter, `Retry-After` honoured (up to `max_wait`)."""
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 8.0
+    max_wait: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random = random.Random()) -> float:
+        backoff = min(self.cap, self.base * (2 ** attempt))
+        backoff = backoff * (0.5 + rng.random() / 2)  # jitter: many clients must not retry in step
+        if retry_after is not None and retry_after > 0:
+            return min(self.max_wait, max(retry_after, backoff))
+        return backoff
+
+
+# ---- results and events --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RenderEvent:
+    """One thing that happened to one clip. `state` is one of: queued, waiting, submitting,
+    retrying, running, downloading, done, cached, failed, skipped, in-doubt, interrupted, note."""
+
+    clip: str
+    state: str
+    message: str = ""
+    job_id: str | None = None
+    seconds: int | None = None
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """What the engine will do for one clip (decided before anything is sent)."""
+
+    name: str
+    key: str
+    seconds: int
+    source: str
+    action: Action
+    estimated_cost_usd: float | None = None
+    job_id: str | None = None
+    reason: str | None = None  # why this action, for the user (corrupt cache, resumed job, ...)
+    corrupt: str | None = None  # the problem of a cached file to be moved aside
+    priority: float = 0.0  # seconds of video on the longest path from here to the end
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    provider: str
+    paid: bool
+    tasks: tuple[ClipTask, ...]
+
+    def with_action(self, *actions: Action) -> list[ClipTask]:
+        return [t for t in self.tasks if t.action in actions]
+
+    @property
+    def submits(self) -> list[ClipTask]:
+        return self.with_action("submit")
+
+    @property
+    def seconds_to_submit(self) -> int:
+        return sum(t.seconds for t in self.submits)
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """The estimate of what would be submitted; None when any part is unknown."""
+        costs = [t.estimated_cost_usd for t in self.submits]
+        if any(c is None for c in costs):
+            return None
+        return round(sum(costs), 4)  # type: ignore[arg-type]
+
+    def lines(self) -> list[str]:
+        """The plan for a human, before anything is spent."""
+        subs = self.submits
+        cost = self.estimated_cost_usd
+        unknown = [t.name for t in subs if t.estimated_cost_usd is None]
+        money = (f"${cost:.2f}" if cost is not None else
+                 f"unknown (no price for {', '.join(unknown)})")
+        out = [f"provider {self.provider}: {len(subs)} clip(s) to generate "
+               f"({self.seconds_to_submit} s, estimated {money}), "
+               f"{len(self.with_action('cached'))} cached, "
+               f"{len(self.with_action('resume', 'redownload'))} resumed (already paid), "
+               f"{len(self.with_action('in-doubt'))} in doubt"]
+        for t in self.tasks:
+            if t.action == "not-requested":
+                continue
+            price = "" if t.action != "submit" else (
+                "  cost unknown" if t.estimated_cost_usd is None else f"  ${t.estimated_cost_usd:.2f}")
+            why = f"  ({t.reason})" if t.reason else ""
+            out.append(f"  {t.action:<10} {t.name:<20} {t.seconds:>3} s{price}{why}")
+        return out
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    name: str
+    key: str
+    status: ClipStatus
+    source: str
+    seconds: int
+    path: Path | None = None
+    job_id: str | None = None
+    cost: float | None = None
+    error: str | None = None
+    provider_seconds: float | None = None  # how long the provider's job took (its own clock)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    outcomes: tuple[ClipOutcome, ...]  # plan order
+    summary: RenderSummary
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    def __getitem__(self, name: str) -> ClipOutcome:
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+    @property
+    def clips(self) -> dict[str, Path]:
+        """Every clip that is available (rendered now or cached)."""
+        return {o.name: o.path for o in self.outcomes if o.ok and o.path is not None}
+
+    @property
+    def complete(self) -> bool:
+        """Every clip of the plan is available: the film can be stitched."""
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def problems(self) -> list[ClipOutcome]:
+        return [o for o in self.outcomes if o.status in ("failed", "skipped", "in-doubt")]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 3 if self.problems else 0
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(o.cost or 0.0 for o in self.outcomes if o.status == "rendered"), 4)
+
+
+class RenderError(Exception):
+    """The render could not start; nothing was submitted."""
+
+    exit_code = 2
+
+
+class RenderLocked(RenderError):
+    pass
+
+
+class ApprovalRequired(RenderError):
+    """A paid provider would be sent jobs and nobody approved them."""
+
+    def __init__(self, message: str, summary: RenderSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+class NotApproved(RenderError):
+    exit_code = 130
+
+    def __init__(self, message: str, summary: RenderSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+class CostLimitExceeded(RenderError):
+    def __init__(self, message: str, summary: RenderSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+# ---- the plan as a graph -------------------------------------------------------------------
+
+def topo_order(plan: RenderPlan) -> list[PlannedClip]:
+    """Clips with every dependency before its dependants (plan order among equals)."""
+    by_name = {c.name: c for c in plan.clips}
+    for c in plan.clips:
+        for d in c.after:
+            if d not in by_name:
+                raise RenderError(f"{c.source}: clip {c.name} depends on unknown clip {d!r}")
+    order: list[PlannedClip] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(c: PlannedClip, trail: tuple[str, ...]) -> None:
+        if state.get(c.name) == 2:
+            return
+        if state.get(c.name) == 1:
+            raise RenderError(f"dependency cycle: {' -> '.join(trail + (c.name,))}")
+        state[c.name] = 1
+        for d in c.after:
+            visit(by_name[d], trail + (c.name,))
+        state[c.name] = 2
+        order.append(c)
+
+    for c in plan.clips:
+        visit(c, ())
+    return order
+
+
+def bottom_levels(plan: RenderPlan) -> dict[str, float]:
+    """Seconds of video on the longest path from each clip to the end of the graph: the
+    scheduler starts the clips on the critical path first."""
+    dependants: dict[str, list[str]] = {c.name: [] for c in plan.clips}
+    for c in plan.clips:
+        for d in c.after:
+            dependants[d].append(c.name)
+    level: dict[str, float] = {}
+    for c in reversed(topo_order(plan)):
+        level[c.name] = c.seconds + max((level[n] for n in dependants[c.name]), default=0.0)
+    return level
+
+
+def needed_closure(plan: RenderPlan, only: Iterable[str], available: set[str]) -> set[str]:
+    """The requested clips plus the dependencies they need that are not available. Pure."""
+    by_name = {c.name: c for c in plan.clips}
+    unknown = [n for n in only if n not in by_name]
+    if unknown:
+        raise RenderError(f"no clip named {', '.join(map(repr, unknown))} in this film "
+                          f"(clips: {', '.join(by_name)})")
+    out: set[str] = set()
+    stack = list(only)
+    while stack:
+        name = stack.pop()
+        if name in out:
+            continue
+        out.add(name)
+        if name in available:
+            continue
+        stack.extend(d for d in by_name[name].after if d not in out)
+    return out
+
+
+def expectation(clip: PlannedClip, durations: dict[str, float]) -> Expectation:
+    """What a clip's file must be. An extension may come back as the continuation alone or as
+    its source followed by the continuation (providers differ), so both lengths are accepted."""
+    options = [float(clip.seconds)]
+    if clip.kind == "extend" and clip.after:
+        target = clip.after[0]
+        if target in durations:
+            options.append(durations[target] + clip.seconds)
+    return Expectation(durations=tuple(options), audio=clip.audio)
+
+
+# ---- deciding what to do -------------------------------------------------------------------
+
+Probe = Callable[[Path], Any]
+
+
+def _media_module() -> Any:
+    return importlib.import_module("storyboard.media")
+
+
+def default_state_dir(plan: RenderPlan) -> Path:
+    return Path(plan.base_dir) / STATE_DIR_NAME
+
+
+def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
+                   only: Iterable[str] | None = None, resubmit_in_doubt: bool = False,
+                   media: Any = None) -> RenderSummary:
+    """What a render would do now, clip by clip. Reads the cache and journal; changes nothing."""
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    cache, journal = Cache(state_dir, provider.namespace), Journal(state_dir, provider.namespace)
+    probe: Probe = (media or _media_module()).probe
+    levels = bottom_levels(plan)
+    durations: dict[str, float] = {}
+    tasks: dict[str, ClipTask] = {}
+    for clip in topo_order(plan):
+        base = ClipTask(clip.name, clip.key, clip.seconds, clip.source, "submit",
+                        estimated_cost_usd=clip.estimated_cost_usd, priority=levels[clip.name])
+        tasks[clip.name] = _decide(base, clip, provider, cache, journal, probe, durations,
+                                   resubmit_in_doubt)
+    if only is not None:
+        available = {n for n, t in tasks.items() if t.action == "cached"}
+        keep = needed_closure(plan, list(only), available)
+        for name, t in tasks.items():
+            if name not in keep:
+                tasks[name] = replace(t, action="not-requested", reason=None)
+            elif name not in set(only) and t.action != "cached":
+                tasks[name] = replace(t, reason=_join(t.reason, "needed by a requested clip"))
+    return RenderSummary(provider.name, provider.paid, tuple(tasks[c.name] for c in plan.clips))
+
+
+def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache, journal: Journal,
+            probe: Probe, durations: dict[str, float], resubmit_in_doubt: bool) -> ClipTask:
+    try:
+        record = journal.get(clip.key)
+    except JournalError as exc:
+        raise RenderError(f"{clip.source}: clip {clip.name}: {exc}") from None
+    if cache.has_file(clip.key):
+        summary, problem = cache.verify(clip.key, expectation(clip, durations), probe)
+        if problem is None:
+            durations[clip.name] = float(summary["duration"])  # type: ignore[index]
+            return replace(task, action="cached")
+        crec = cache.read_record(clip.key)
+        job_id = (crec.job_id if crec else None) or (record.job_id if record else None)
+        if provider.paid and job_id:
+            return replace(task, action="redownload", job_id=job_id, corrupt=problem,
+                           reason=f"cached file {problem}; downloading job {job_id} again, not resubmitting")
+        return replace(task, corrupt=problem, reason=f"cached file {problem}; moving it aside and rendering again")
+    if record is None or record.state == "unsent":
+        return task
+    if record.state in HAS_JOB and record.job_id:
+        return replace(task, action="resume", job_id=record.job_id,
+                       reason=f"job {record.job_id} already submitted ({record.state})")
+    if record.state in IN_DOUBT:
+        if not provider.paid:  # nothing to pay twice for
+            return replace(task, reason="an earlier create was interrupted; free provider, rendering again")
+        if resubmit_in_doubt:
+            return replace(task, reason="create was in doubt; resubmitting as asked (--resubmit-in-doubt)")
+        return replace(task, action="in-doubt", reason=in_doubt_message(record))
+    # failed / rejected: the job ran and did not give a usable clip; a new job is a new decision,
+    # which the summary shows before anything is sent.
+    return replace(task, reason=f"previous job {record.job_id or ''} {record.state}: {record.error or ''}".strip())
+
+
+def in_doubt_message(record: JobRecord) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.submitted_at or record.updated_at))
+    return (f"a create request sent at {when} may have reached the provider but its job id is unknown"
+            + (f" ({record.error})" if record.error else "")
+            + "; it was NOT resubmitted. Check the provider's dashboard: if the job exists, "
+            f"`storyboard render --adopt {record.clip}=JOB_ID`; if not, `storyboard render --forget {record.clip}` "
+            "(or --resubmit-in-doubt) to submit it again")
+
+
+def _join(a: str | None, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+# ---- running -------------------------------------------------------------------------------
+
+EventSink = Callable[[RenderEvent], None]
+CREATE_GRACE = 60.0  # seconds to wait for an in-flight create's answer after a cancel
+
+
+async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
+                      concurrency: int = 4, only: Iterable[str] | None = None,
+                      on_event: EventSink | None = None,
+                      approve: Callable[[RenderSummary], bool] | None = None,
+                      max_cost: float | None = None, resubmit_in_doubt: bool = False,
+                      poll: PollPolicy = PollPolicy(), retry: RetryPolicy = RetryPolicy(),
+                      stop: asyncio.Event | None = None, media: Any = None) -> RenderReport:
+    """Render every clip of `plan` that is not cached (or `only` those, plus what they need).
+
+    Raises RenderError (nothing submitted) when the story is locked by another render, a paid
+    plan is not approved, or `max_cost` is exceeded. Otherwise returns a report: clip failures
+    are outcomes, not exceptions. Setting `stop` ends the render gracefully (no new creates;
+    in-flight creates are answered and journaled; the report says `interrupted`).
+    """
+    if plan.provider != provider.name:
+        raise RenderError(f"this plan was compiled for provider {plan.provider!r}, not {provider.name!r}; "
+                          "compile it again for this provider")
+    if concurrency < 1:
+        raise RenderError("concurrency must be at least 1")
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    media = media or _media_module()
+    started = time.monotonic()
+    with StoryLock(state_dir):
+        summary = inspect_render(plan, provider, state_dir=state_dir, only=only,
+                                 resubmit_in_doubt=resubmit_in_doubt, media=media)
+        _gate(summary, provider, approve, max_cost)
+        run = _Run(plan, provider, summary, state_dir=state_dir, concurrency=concurrency,
+                   on_event=on_event, poll=poll, retry=retry, stop=stop or asyncio.Event(), media=media)
+        outcomes = await run.go()
+    return RenderReport(outcomes, summary, interrupted=run.interrupted, elapsed=time.monotonic() - started)
+
+
+def check_cost(summary: RenderSummary, max_cost: float | None) -> None:
+    """Raise CostLimitExceeded when what would be submitted may cost more than `max_cost`
+    (an unknown estimate may, so it is refused too)."""
+    if max_cost is None or not summary.submits:
+        return
+    cost = summary.estimated_cost_usd
+    if cost is None:
+        unknown = ", ".join(t.name for t in summary.submits if t.estimated_cost_usd is None)
+        raise CostLimitExceeded(f"refusing to start: the cost of {unknown} is unknown, so the plan "
+                                f"cannot be shown to stay under --max-cost ${max_cost:.2f}", summary)
+    if cost > max_cost + 1e-9:
+        raise CostLimitExceeded(f"refusing to start: the estimate ${cost:.2f} for "
+                                f"{len(summary.submits)} clip(s) exceeds --max-cost ${max_cost:.2f}", summary)
+
+
+def approved_subset(approved: RenderSummary) -> Callable[[RenderSummary], bool]:
+    """An `approve` callback for a decision taken earlier (e.g. a prompt shown before the render
+    started): yes only if the render would now submit nothing the user did not see."""
+    keys = {t.key for t in approved.submits}
+    return lambda now: {t.key for t in now.submits} <= keys
+
+
+def _gate(summary: RenderSummary, provider: Provider,
+          approve: Callable[[RenderSummary], bool] | None, max_cost: float | None) -> None:
+    """Refuse to spend money nobody agreed to. Nothing has been sent when this raises."""
+    if not summary.submits:
+        return
+    check_cost(summary, max_cost)
+    if not provider.paid:
+        return
+    if approve is None:
+        raise ApprovalRequired(f"{len(summary.submits)} paid job(s) would be submitted to {provider.name} "
+                               "and nobody approved them", summary)
+    if not approve(summary):
+        raise NotApproved("not confirmed; nothing was submitted", summary)
+
+
+class _Run:
+    """One render's mutable state. Each clip is one task; a clip waits for its dependencies,
+    then for a slot (at most `concurrency` jobs between submit and download), highest
+    critical-path priority first."""
+
+    def __init__(self, plan: RenderPlan, provider: Provider, summary: RenderSummary, *, state_dir: Path,
+                 concurrency: int, on_event: EventSink | None, poll: PollPolicy, retry: RetryPolicy,
+                 stop: asyncio.Event, media: Any):
+        self.plan, self.provider, self.summary = plan, provider, summary
+        self.cache = Cache(state_dir, provider.namespace)
+        self.journal = Journal(state_dir, provider.namespace)
+        self.workdir = state_dir / "work" / provider.namespace
+        self.clips = {c.name: c for c in plan.clips}
+        self.tasks = {t.name: t for t in summary.tasks}
+        self.poll, self.retry, self.stop, self.media = poll, retry, stop, media
+        self.slots = _Slots(concurrency)
+        self.estimator = _LatencyEstimator()
+        self.results: dict[str, ClipOutcome] = {}
+        self.durations: dict[str, float] = {}  # actual lengths of available clips (extend checks)
+        self._run_urls: dict[str, str] = {}  # provider URLs of clips rendered in this run
+        self._writes: dict[str, asyncio.Future] = {}  # the last journal write of each key
+        self._tickets: dict[str, asyncio.Future] = {}  # slot reservations of clips just made ready
+        self._frames: dict[Path, asyncio.Future] = {}  # frame extractions, shared
+        self.dependants: dict[str, list[str]] = {c.name: [] for c in plan.clips}
+        for c in plan.clips:
+            for d in c.after:
+                self.dependants[d].append(c.name)
+        self.done = {name: asyncio.Event() for name in self.clips}
+        self._sink = on_event
+        self._secrets = [s for s in (getattr(provider, "api_key", None),) if isinstance(s, str) and len(s) >= 4]
+        self.interrupted = False
+
+    # ---- plumbing ----
+    def emit(self, clip: str, state: str, message: str = "", job_id: str | None = None) -> None:
+        if self._sink is None:
+            return
+        seconds = self.clips[clip].seconds if clip in self.clips else None
+        try:
+            self._sink(RenderEvent(clip, state, self.scrub(message), job_id, seconds))
+        except Exception:  # a broken display must not break a paid render
+            pass
+
+    async def _put(self, record: JobRecord) -> JobRecord:
+        """Write a journal record and wait until it is durable."""
+        return await self._put_soon(record)
+
+    def _put_soon(self, record: JobRecord) -> "asyncio.Future[JobRecord]":
+        """Start writing a record; writes of one key land in the order they were asked for.
+        (fsync takes milliseconds: off the event loop, so other clips keep moving.)"""
+        prev = self._writes.get(record.key)
+
+        async def write() -> JobRecord:
+            if prev is not None:
+                await asyncio.wait([prev])
+            return await asyncio.to_thread(self.journal.put, record)
+
+        task = asyncio.ensure_future(write())
+        self._writes[record.key] = task
+        return task
+
+    async def _start_record(self, clip: PlannedClip) -> JobRecord:
+        prev = self._writes.get(clip.key)
+        if prev is not None:
+            await asyncio.wait([prev])
+        return await asyncio.to_thread(self.journal.start, clip.key, clip.name, clip.source)
+
+    def scrub(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def finish(self, clip: PlannedClip, status: ClipStatus, **kw: Any) -> ClipOutcome:
+        if kw.get("error"):
+            kw["error"] = self.scrub(str(kw["error"]))
+        out = ClipOutcome(clip.name, clip.key, status, clip.source, clip.seconds, **kw)
+        self.results[clip.name] = out
+        self.done[clip.name].set()  # dependants may go on
+        if out.ok:
+            self._reserve_for_dependants(clip.name)
+        state = {"rendered": "done"}.get(status, status)
+        if status != "not-requested":
+            self.emit(clip.name, state, out.error or "", out.job_id)
+        return out
+
+    def _reserve_for_dependants(self, name: str) -> None:
+        """Queue, right now, the dependants this clip's completion makes ready (see _Slots)."""
+        for dep in self.dependants.get(name, ()):
+            t = self.tasks[dep]
+            if (t.action in ("submit", "resume", "redownload") and dep not in self._tickets
+                    and dep not in self.results and not self.stop.is_set()
+                    and all(d in self.results and self.results[d].ok for d in self.clips[dep].after)):
+                self._tickets[dep] = self.slots.reserve(t.priority)
+
+    async def sleep(self, seconds: float, *also: asyncio.Event) -> None:
+        """Sleep, waking early when `stop` (or any of `also`) is set."""
+        events = (self.stop,) + also
+        if any(e.is_set() for e in events) or seconds <= 0:
+            return
+        waiters = [asyncio.ensure_future(e.wait()) for e in events]
+        try:
+            await asyncio.wait(waiters, timeout=None if seconds == float("inf") else seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    # ---- the whole run ----
+    async def go(self) -> tuple[ClipOutcome, ...]:
+        self._quarantine_corrupt()
+        for t in self.summary.tasks:
+            if t.action in ("submit", "resume", "redownload"):
+                self.emit(t.name, "queued", t.reason or "")
+        # Started critical-path first, so the clips that are ready at once take the free slots
+        # in that order too (later arrivals are ordered by the slot queue).
+        for t in self.summary.tasks:  # settled before anything runs, so no slot is reserved early
+            if t.action in ("cached", "not-requested", "in-doubt"):
+                self._settle(self.clips[t.name], t)
+        order = sorted((t for t in self.summary.tasks if t.name not in self.results), key=lambda t: -t.priority)
+        tasks = [asyncio.create_task(self._clip(self.clips[t.name]), name=f"clip:{t.name}")
+                 for t in order]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            # Hard cancel: let each clip task finish its cleanup (journal writes, shielded creates).
+            self.interrupted = True
+            await asyncio.gather(*tasks, return_exceptions=True)  # gather cancelled them already
+            await self._drain()
+            raise
+        await self._drain()
+        if self.stop.is_set():
+            self.interrupted = True
+        return tuple(self.results[c.name] for c in self.plan.clips)
+
+    async def _drain(self) -> None:
+        pending = [w for w in self._writes.values() if not w.done()]
+        if pending:
+            await asyncio.wait(pending)
+
+    def _quarantine_corrupt(self) -> None:
+        for t in self.summary.tasks:
+            if t.corrupt and t.action != "not-requested":
+                aside = self.cache.quarantine(t.key)
+                self.emit(t.name, "note", f"cached file {t.corrupt}; moved aside to {aside}")
+
+    def _settle(self, clip: PlannedClip, task: ClipTask) -> ClipOutcome:
+        """The outcome of a clip that needs no work."""
+        if task.action == "cached":
+            path = self.cache.clip_path(clip.key)
+            rec = self.cache.read_record(clip.key)
+            self._note_duration(clip, path)
+            return self.finish(clip, "cached", path=path, job_id=rec.job_id if rec else None,
+                               cost=rec.cost if rec else None)
+        if task.action == "in-doubt":
+            return self.finish(clip, "in-doubt", error=task.reason)
+        return self.finish(clip, "not-requested")
+
+    async def _clip(self, clip: PlannedClip) -> ClipOutcome:
+        task = self.tasks[clip.name]
+        try:
+            blocked = await self._wait_for_inputs(clip)
+            if blocked is not None:
+                return blocked
+            if self.stop.is_set():
+                return self.finish(clip, "interrupted", job_id=task.job_id)
+            async with self.slots.slot(task.priority, self._tickets.pop(clip.name, None)):
+                if self.stop.is_set():
+                    return self.finish(clip, "interrupted", job_id=task.job_id)
+                return await self._produce(clip, task)
+        except asyncio.CancelledError:
+            if clip.name not in self.results:
+                self.finish(clip, "interrupted", job_id=task.job_id)
+            raise
+        except Exception as exc:  # a bug or an unexpected provider exception: this clip only
+            if clip.name in self.results:
+                return self.results[clip.name]
+            rec = self.journal.get(clip.key)
+            note = f" (job {rec.job_id} is in the journal and will be resumed)" if rec and rec.job_id else ""
+            return self.finish(clip, "failed", error=f"{type(exc).__name__}: {exc}{note}",
+                               job_id=rec.job_id if rec else None)
+        finally:
+            self.done[clip.name].set()
+            ticket = self._tickets.pop(clip.name, None)
+            if ticket is not None:  # reserved for us but not used (stopped, skipped)
+                self.slots.cancel(ticket)
+
+    async def _wait_for_inputs(self, clip: PlannedClip) -> ClipOutcome | None:
+        if clip.after:
+            self.emit(clip.name, "waiting", f"for {', '.join(clip.after)}")
+        for dep in clip.after:
+            if not self.done[dep].is_set():
+                await self.sleep(float("inf"), self.done[dep])
+                if not self.done[dep].is_set():  # stopped while waiting
+                    return self.finish(clip, "interrupted")
+            got = self.results[dep]
+            if not got.ok:
+                what = {"failed": "failed", "in-doubt": "is in doubt", "skipped": "was skipped",
+                        "interrupted": "was interrupted"}.get(got.status, got.status)
+                status: ClipStatus = "interrupted" if got.status == "interrupted" else "skipped"
+                return self.finish(clip, status, error=f"depends on {dep} which {what}")
+        return None
+
+    # ---- one clip ----
+    async def _produce(self, clip: PlannedClip, task: ClipTask) -> ClipOutcome:
+        if task.action == "submit":
+            try:
+                body = await self._resolve(clip)
+            except (ProviderError, OSError, ValueError) as exc:
+                return self.finish(clip, "failed", error=f"cannot prepare the request: {exc}")
+            except Exception as exc:  # media.MediaError from frame extraction
+                return self.finish(clip, "failed", error=f"cannot prepare the request: {exc}")
+            submitted = await self._submit(clip, body)
+            if isinstance(submitted, ClipOutcome):
+                return submitted
+            record, job = submitted
+            origin: float | None = time.monotonic()
+        else:  # resume / redownload: the job exists and is paid for; never create again
+            origin = None
+            record = self.journal.get(clip.key) or JobRecord(
+                key=clip.key, clip=clip.name, provider=self.provider.namespace, state="completed",
+                job_id=task.job_id, source=clip.source)
+            if record.job_id != task.job_id:
+                record = replace(record, job_id=task.job_id)
+            self.emit(clip.name, "running", f"resuming job {task.job_id}", task.job_id)
+            try:
+                job = await self.provider.get(task.job_id)  # type: ignore[arg-type]
+            except ProviderError as exc:
+                if not exc.retryable and not self.provider.paid:  # free: just make it again
+                    self.emit(clip.name, "note", f"job {task.job_id} is gone ({exc}); rendering again")
+                    return await self._produce(clip, replace(task, action="submit", job_id=None))
+                if not exc.retryable:
+                    return self.finish(clip, "failed", job_id=task.job_id,
+                                       error=f"cannot look up job {task.job_id}: {exc}"
+                                             + _forget_hint(clip.name, exc))
+                job = Job(id=task.job_id, state="running")  # type: ignore[arg-type]
+        if self.stop.is_set():
+            return self.finish(clip, "interrupted", job_id=job.id)
+        waited = await self._wait_job(clip, record, job, origin)
+        if isinstance(waited, ClipOutcome):
+            return waited
+        record, job = waited
+        return await self._fetch(clip, record, job)
+
+    async def _submit(self, clip: PlannedClip, body: dict[str, Any]) -> ClipOutcome | tuple[JobRecord, Job]:
+        hints = _create_hints(self.provider, clip, self.plan)
+        for attempt in range(self.retry.attempts):
+            if self.stop.is_set():
+                return self.finish(clip, "interrupted")
+            record = await self._start_record(clip)  # durable BEFORE the request is sent
+            self.emit(clip.name, "submitting", "" if not attempt else f"attempt {attempt + 1}")
+            try:
+                job = await self._create(record, body, hints)
+            except AmbiguousSubmit as exc:
+                msg = self.scrub(str(exc))
+                record = await self._put(record.advance("in_doubt", error=msg))
+                return self.finish(clip, "in-doubt", error=f"{msg}: {in_doubt_message(record)}")
+            except ProviderError as exc:
+                msg = self.scrub(str(exc))
+                # Nothing was created (that is the contract of ProviderError outside AmbiguousSubmit).
+                await self._put(record.advance("unsent", error=msg))
+                if exc.retryable and attempt + 1 < self.retry.attempts and not self.stop.is_set():
+                    wait = self.retry.delay(attempt, exc.retry_after)
+                    self.emit(clip.name, "retrying", f"{msg}; retrying in {wait:.1f} s")
+                    await self.sleep(wait)
+                    continue
+                tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                return self.finish(clip, "failed", error=f"provider refused the request{tries}: {msg}")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # We cannot tell whether it reached the provider: in doubt, never retried.
+                msg = self.scrub(f"{type(exc).__name__}: {exc}")
+                record = await self._put(record.advance("in_doubt", error=msg))
+                return self.finish(clip, "in-doubt", error=f"{msg}: {in_doubt_message(record)}")
+            record = await self._put(record.advance("submitted", job_id=job.id))
+            self.emit(clip.name, "running", f"job {job.id}", job.id)
+            return record, job
+        raise AssertionError("unreachable")
+
+    async def _create(self, record: JobRecord, body: dict[str, Any], hints: dict[str, Any]) -> Job:
+        """The create call, shielded: once a request is out, a hard cancel waits (bounded) for
+        its answer so the job id reaches the journal instead of leaving the clip in doubt."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        fut = asyncio.ensure_future(self.provider.create(body, workdir=self.workdir, **hints))
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            try:
+                job = await asyncio.wait_for(asyncio.shield(fut), CREATE_GRACE)
+            except AmbiguousSubmit as exc:
+                await self._put(record.advance("in_doubt", error=self.scrub(str(exc))))
+            except ProviderError as exc:
+                await self._put(record.advance("unsent", error=self.scrub(str(exc))))
+            except BaseException:
+                pass  # still `submitting`: in doubt, which is the truth
+            else:
+                await self._put(record.advance("submitted", job_id=job.id))
+            raise
+
+    async def _wait_job(self, clip: PlannedClip, record: JobRecord, job: Job,
+                        origin: float | None = None) -> ClipOutcome | tuple[JobRecord, Job]:
+        """Poll until the job completes or fails, or the deadline passes. `origin` (monotonic) is
+        when the job surely existed: the create's answer; for a resumed job, its journaled send."""
+        if origin is None:
+            since = time.time() - record.submitted_at if record.submitted_at else 0.0
+            origin = time.monotonic() - max(0.0, since)
+        waited_from = time.monotonic()
+        last = max(0.0, time.monotonic() - origin) if job.state == "running" and origin < waited_from - 1e-3 else 0.0
+        est = self.estimator
+        token = est.enter(clip.seconds)
+        try:
+            while job.state == "running":
+                if time.monotonic() - waited_from > self.poll.deadline:
+                    return self.finish(clip, "failed", job_id=job.id,
+                                       error=f"job {job.id} still running after {self.poll.deadline / 60:.0f} min; "
+                                             "it stays in the journal: run again to keep waiting for it")
+                due = next_poll_at(self.poll, last, est.predict(clip.seconds), est.scale(clip.seconds))
+                now = time.monotonic() - origin
+                if due > now:
+                    await self.sleep(due - now, est.changed)
+                    if self.stop.is_set():
+                        return self.finish(clip, "interrupted", job_id=job.id)
+                    # Woken by a new estimate: decide again when to poll.
+                    if time.monotonic() - origin + 1e-3 < next_poll_at(
+                            self.poll, last, est.predict(clip.seconds), est.scale(clip.seconds)):
+                        continue
+                last = time.monotonic() - origin
+                try:
+                    job = await self.provider.get(job.id)
+                except ProviderError as exc:
+                    if exc.retryable:
+                        self.emit(clip.name, "note", f"polling job {job.id}: {exc}; will retry", job.id)
+                        continue
+                    return self.finish(clip, "failed", job_id=job.id,
+                                       error=f"cannot poll job {job.id}: {exc} (the job id is kept in the "
+                                             "journal; run again to resume it)")
+        finally:
+            est.leave(token)
+        took = _provider_seconds(job)
+        if took is None:  # no provider clock: our own (an upper bound)
+            took = max(0.0, time.monotonic() - origin)
+        if job.state == "failed":
+            msg = self.scrub(job.error or "the provider reported failure without a message")
+            code = f" [{job.error_code}]" if job.error_code else ""
+            await self._put(record.advance("failed", job_id=job.id, error=f"{msg}{code}", cost=job.cost))
+            return self.finish(clip, "failed", job_id=job.id, error=f"job {job.id} failed: {msg}{code}")
+        self.estimator.observe(clip.seconds, took)
+        record = record.advance("completed", job_id=job.id, video_url=job.video_url, cost=job.cost)
+        self._put_soon(record)  # while the download runs; the next state is written after it
+        return record, job
+
+    async def _fetch(self, clip: PlannedClip, record: JobRecord, job: Job) -> ClipOutcome:
+        """Download to a temp file, check it, rename it into the cache. A failed download gets
+        one fresh URL (re-GET); a bad file gets one more download; then the clip fails clearly."""
+        expect = expectation(clip, self.durations)
+        refreshed, downloads = False, 0
+        while True:
+            tmp = self.cache.temp_path(clip.key)
+            self.emit(clip.name, "downloading", "", job.id)
+            try:
+                await self.provider.download(job, tmp)
+            except ProviderError as exc:
+                self.cache.discard_temp(tmp)
+                if refreshed:
+                    return self._download_failed(clip, job, self.scrub(str(exc)))
+                refreshed = True
+                try:  # an expired (or broken) URL: the job's GET hands out a fresh one
+                    job = await self.provider.get(job.id)
+                except ProviderError as exc2:
+                    return self._download_failed(clip, job, f"{exc}; then looking the job up again: {exc2}")
+                continue
+            except BaseException:
+                self.cache.discard_temp(tmp)
+                raise
+            downloads += 1
+            try:
+                summary = probe_summary(await asyncio.to_thread(self.media.probe, tmp))
+                problem = check_media(summary, expect)
+            except Exception as exc:  # media.MediaError: not a readable video
+                summary, problem = {}, f"cannot be read ({exc})"
+            if problem is None:
+                path = await asyncio.to_thread(self.cache.store, tmp, CacheRecord(
+                    name=clip.name, key=clip.key, provider=self.provider.namespace, job_id=job.id,
+                    cost=job.cost, video_url=job.video_url, probe=summary, source=clip.source))
+                self.durations[clip.name] = float(summary["duration"])
+                if job.video_url:
+                    self._run_urls[clip.name] = job.video_url
+                out = self.finish(clip, "rendered", path=path, job_id=job.id, cost=job.cost,
+                                  provider_seconds=_provider_seconds(job))
+                # Dependants may start now: the clip is in the cache, which is what counts.
+                self._put_soon(record.advance("downloaded", job_id=job.id, video_url=job.video_url,
+                                              cost=job.cost))
+                return out
+            if downloads >= 2:
+                break
+            self.cache.discard_temp(tmp)  # maybe a truncated transfer: once more
+            self.emit(clip.name, "note", f"downloaded video {problem}; downloading it again", job.id)
+            with contextlib.suppress(ProviderError):
+                job = await self.provider.get(job.id)
+        aside = self.cache.root / "corrupt" / f"{clip.key}-job-{job.id}.mp4"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, aside)
+        await self._put(record.advance("rejected", job_id=job.id, error=f"video {problem}"))
+        return self.finish(clip, "failed", job_id=job.id,
+                           error=f"the video of job {job.id} {problem} (kept at {aside})")
+
+    def _download_failed(self, clip: PlannedClip, job: Job, message: str) -> ClipOutcome:
+        # The journal keeps the job as `completed`: the next run downloads it again, no new job.
+        return self.finish(clip, "failed", job_id=job.id,
+                           error=f"cannot download the video of job {job.id}: {message} "
+                                 "(the job is kept in the journal; run again to retry the download)")
+
+    def _note_duration(self, clip: PlannedClip, path: Path) -> None:
+        rec = self.cache.read_record(clip.key)
+        if rec and rec.probe.get("duration"):
+            self.durations[clip.name] = float(rec.probe["duration"])
+        else:
+            with contextlib.suppress(Exception):
+                self.durations[clip.name] = float(probe_summary(self.media.probe(path))["duration"])
+
+    # ---- placeholders ----
+    async def _resolve(self, clip: PlannedClip) -> dict[str, Any]:
+        """The request body with every placeholder replaced by what the provider accepts."""
+        found: dict[str, str] = {}
+        for kind, raw, value in _placeholders(clip.request):
+            if raw not in found:
+                found[raw] = await self._resolve_one(clip, kind, raw, value)
+        return _substitute(clip.request, found)
+
+    async def _resolve_one(self, clip: PlannedClip, kind: str, raw: str, value: tuple[str, str]) -> str:
+        ph_kind, arg = value
+        if ph_kind == "file":
+            path = (Path(self.plan.base_dir) / arg).resolve()
+            if not path.is_file():
+                raise ValueError(f"{arg} does not exist (looked in {Path(self.plan.base_dir).resolve()})")
+            return self.provider.resolve_media(_media_kind(kind, path), path=path, url=None)
+        dep = self.results.get(arg)
+        if dep is None or not dep.ok or dep.path is None:
+            raise ValueError(f"{raw} refers to clip {arg!r}, which is not rendered")
+        if ph_kind == "video":
+            # A URL handed out in this run is fresh; an older one (a cached clip) may have expired.
+            url = self._run_urls.get(arg) or await self._fresh_url(dep)
+            return self.provider.resolve_media("video", path=dep.path, url=url)
+        png = await self._frame(dep, "last" if ph_kind == "last-frame" else "first")
+        return self.provider.resolve_media("image", path=png, url=None)
+
+    async def _frame(self, dep: ClipOutcome, which: str) -> Path:
+        """The first or last frame of a rendered clip, extracted once (cached beside the clips;
+        two dependants asking at once share one extraction)."""
+        png = self.cache.frame_path(dep.key, which)
+        if png not in self._frames:
+            async def extract() -> Path:
+                if not png.is_file():
+                    png.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = png.with_name(f".{png.stem}.{os.getpid()}.png")
+                    await asyncio.to_thread(self.media.extract_frame, dep.path, which, tmp)
+                    os.replace(tmp, png)
+                return png
+            self._frames[png] = asyncio.ensure_future(extract())
+        return await asyncio.shield(self._frames[png])
+
+    async def _fresh_url(self, dep: ClipOutcome) -> str | None:
+        """A rendered clip's provider URL, refreshed when possible (signed URLs expire)."""
+        rec = self.cache.read_record(dep.key)
+        url = rec.video_url if rec else None
+        if dep.job_id:
+            with contextlib.suppress(Exception):
+                job = await self.provider.get(dep.job_id)
+                if job.state == "completed" and job.video_url:
+                    url = job.video_url
+                    if rec:
+                        self.cache.write_record(replace(rec, video_url=url))
+        return url
+
+
+def _forget_hint(name: str, exc: ProviderError) -> str:
+    if exc.status == 404:
+        return (f"; the provider does not know this job: `storyboard render --forget {name}` "
+                "to submit it again (paid)")
+    return "; run again to retry"
+
+
+def _provider_seconds(job: Job) -> float | None:
+    raw = job.raw or {}
+    a, b = raw.get("created_at"), raw.get("completed_at")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b >= a:
+        return float(b - a)
+    return None
+
+
+def _create_hints(provider: Provider, clip: PlannedClip, plan: RenderPlan) -> dict[str, Any]:
+    """Presentation hints (captions, title) for providers whose `create` accepts them (the
+    preview animatic draws them); others get only the body."""
+    try:
+        params = inspect.signature(provider.create).parameters
+    except (TypeError, ValueError):
+        return {}
+    hints: dict[str, Any] = {}
+    if "captions" in params:
+        hints["captions"] = clip_captions(clip)
+    if "title" in params:
+        hints["title"] = clip.name
+    return hints
+
+
+def clip_captions(clip: PlannedClip) -> list[str]:
+    lines = [clip.name, clip.action or str(clip.request.get("prompt", ""))]
+    if clip.camera:
+        lines.append(f"camera: {clip.camera}")
+    for d in clip.dialogue:
+        lines.append(f"{d.speaker}{f' ({d.how})' if d.how else ''}: \"{d.line}\"")
+    return [line for line in lines if line]
+
+
+# ---- placeholder walking (pure) ------------------------------------------------------------
+
+_EXT_KINDS = {".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image",
+              ".mp4": "video", ".mov": "video", ".mp3": "audio", ".wav": "audio"}
+
+
+def _key_kind(key: str) -> str | None:
+    for kind in ("image", "video", "audio"):
+        if kind in key:
+            return kind
+    return None
+
+
+def _placeholders(value: Any, kind: str | None = None) -> Iterable[tuple[str | None, str, tuple[str, str]]]:
+    """(media kind from the field it sits in, raw string, parsed placeholder) for each one."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _placeholders(v, _key_kind(k) or kind)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _placeholders(v, kind)
+    else:
+        parsed = parse_placeholder(value)
+        if parsed:
+            yield kind, value, parsed
+
+
+def _substitute(value: Any, found: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, found) for v in value]
+    if isinstance(value, str) and value in found:
+        return found[value]
+    return value
+
+
+def _media_kind(kind: str | None, path: Path) -> str:
+    if kind in ("image", "video", "audio"):
+        return kind
+    guess = _EXT_KINDS.get(path.suffix.lower())
+    if guess:
+        return guess
+    mime = (mimetypes.guess_type(path.name)[0] or "").split("/")[0]
+    return mime if mime in ("image", "video", "audio") else "image"
+
+
+# ---- scheduling helpers --------------------------------------------------------------------
+
+class _Slots:
+    """A semaphore whose waiters are served highest priority first (critical path first).
+
+    `reserve` queues a request synchronously, so a clip made ready by its input's completion is
+    in the queue before that input's slot is handed on (a task waking up later would lose it)."""
+
+    def __init__(self, n: int):
+        self.free = n
+        self._waiters: list[tuple[float, int, asyncio.Future]] = []
+        self._seq = 0
+
+    def reserve(self, priority: float) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            fut.set_result(None)
+        else:
+            self._seq += 1
+            heapq.heappush(self._waiters, (-priority, self._seq, fut))
+        return fut
+
+    def cancel(self, ticket: asyncio.Future) -> None:
+        """Give up a reservation (granted or not)."""
+        if ticket.done():
+            if not ticket.cancelled():
+                self._release()
+        else:
+            ticket.cancel()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: float, ticket: asyncio.Future | None = None):
+        ticket = ticket or self.reserve(priority)
+        try:
+            await asyncio.shield(ticket)
+        except asyncio.CancelledError:
+            self.cancel(ticket)  # granted just as we were cancelled: pass it on
+            raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
+class _LatencyEstimator:
+    """Seconds of provider work per second of video, learnt from this run's finished jobs.
+    The fastest rate seen is used so a prediction errs early (a wasted GET) rather than late
+    (a finished clip left waiting). Pollers are woken when it changes. It also knows the clips
+    being waited for, so that without an estimate longer clips poll later than the shortest."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.changed = asyncio.Event()
+        self._waiting: dict[int, int] = {}
+        self._next = 0
+
+    def observe(self, seconds: int, took: float) -> None:
+        if took <= 0 or seconds <= 0:
+            return
+        self.rates.append(took / seconds)
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def predict(self, seconds: int) -> float | None:
+        return min(self.rates) * seconds if self.rates else None
+
+    def enter(self, seconds: int) -> int:
+        self._next += 1
+        self._waiting[self._next] = max(1, seconds)
+        return self._next
+
+    def leave(self, token: int) -> None:
+        self._waiting.pop(token, None)
+
+    def scale(self, seconds: int) -> float:
+        shortest = min(self._waiting.values(), default=seconds)
+        return max(1.0, seconds / max(1, shortest))
+
+
+# ---- the lock ------------------------------------------------------------------------------
+
+class StoryLock:
+    """One render per story state folder at a time. An OS lock (flock), so a killed render
+    never leaves a stale lock behind."""
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / "render.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> "StoryLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = self.path.parent / ".gitignore"
+        if not ignore.exists():  # job ids and signed video URLs do not belong in a repository
+            with contextlib.suppress(OSError):
+                ignore.write_text("# storyboard's render state (cache, job journal): not for version control\n*\n")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            finally:
+                os.close(fd)
+            raise RenderLocked(f"another render of this story is running (pid {pid}; lock {self.path}); "
+                               "wait for it to finish or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+# ---- maintenance ---------------------------------------------------------------------------
+
+def forget(plan: RenderPlan, provider: Provider, names: Iterable[str], *,
+           state_dir: Path | None = None) -> list[str]:
+    """Drop the journal records of these clips (an in-doubt create the user checked, a job to
+    give up on), so the next render submits them again. Returns what was forgotten."""
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    journal = Journal(state_dir, provider.namespace)
+    out = []
+    with StoryLock(state_dir):
+        for name in names:
+            clip = _clip_named(plan, name)
+            if journal.forget(clip.key):
+                out.append(name)
+    return out
+
+
+def adopt(plan: RenderPlan, provider: Provider, name: str, job_id: str, *,
+          state_dir: Path | None = None) -> JobRecord:
+    """Record a job id found on the provider's dashboard for an in-doubt clip: the next render
+    polls and downloads it instead of submitting."""
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    journal = Journal(state_dir, provider.namespace)
+    clip = _clip_named(plan, name)
+    with StoryLock(state_dir):
+        rec = journal.get(clip.key) or JobRecord(key=clip.key, clip=name, provider=provider.namespace,
+                                                 state="submitting", source=clip.source)
+        return journal.put(rec.advance("submitted", job_id=job_id, error=None))
+
+
+def _clip_named(plan: RenderPlan, name: str) -> PlannedClip:
+    try:
+        return plan.clip(name)
+    except KeyError:
+        raise RenderError(f"no clip named {name!r} in this film") from None
+
+
+# ---- synchronous entry point ---------------------------------------------------------------
+
+def render(plan: RenderPlan, provider: Provider, *, close_provider: bool = False, **kwargs: Any) -> RenderReport:
+    """`render_plan` on a fresh event loop. The first Ctrl-C stops gracefully (no new jobs,
+    in-flight requests answered and journaled); a second one cancels at once (raises
+    KeyboardInterrupt). `close_provider` closes the provider's connections on that loop."""
+
+    async def main() -> RenderReport:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        sink = kwargs.get("on_event")
+
+        def on_sigint() -> None:
+            if not stop.is_set():
+                stop.set()
+                if sink:
+                    with contextlib.suppress(Exception):
+                        sink(RenderEvent("*", "note", "stopping: no new jobs will be submitted; "
+                                                       "press Ctrl-C again to abort at once"))
+            elif me is not None:
+                me.cancel()
+
+        installed = False
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+            installed = True
+        try:
+            return await render_plan(plan, provider, stop=stop, **kwargs)
+        finally:
+            if installed:
+                loop.remove_signal_handler(signal.SIGINT)
+            if close_provider:
+                with contextlib.suppress(Exception):
+                    await provider.aclose()
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+
+
+def report_json(report: RenderReport) -> str:
+    """The report for machines (`--json`)."""
+    return json.dumps({
+        "interrupted": report.interrupted,
+        "exit_code": report.exit_code,
+        "elapsed": round(report.elapsed, 3),
+        "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
+                   "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
+                   "error": o.error} for o in report.outcomes],
+    }, indent=2, ensure_ascii=False)

@@ -1,0 +1,1287 @@
+"""Stitch rendered clips into one film: plan + clip files -> film.mp4 (the only module importing moviepy).
+
+Which tool does what, and why (measurements in reference/stitching.md):
+
+- ffmpeg (imageio-ffmpeg's binary) moves the bulk of the data. Hard cuts between clips in the film
+  format are never decoded: the concat demuxer stream-copies whole GOPs straight from the clip
+  files (explicit inpoints plus -copyts keep the AAC priming from shifting the video, §5.5.3; a
+  file whose video is not stream 0 in the common time base is remuxed first). Transitions re-encode only their
+  window, from the last keyframe before a transition to the first keyframe after it (the hybrid of
+  §5.5), each window in its own small filter graph of at most two inputs (xfade has every wipe
+  and is frame-exact), so memory does not grow with the number of clips (§5.6).
+- Audio is decoded per clip (PyAV), mixed sample-exactly in numpy (crossfades, fades, click-free
+  joins, silence for clips without sound) one clip at a time into a raw PCM file, and encoded to
+  AAC once for the whole film: stream-copying AAC drifts ~35 ms per join (§5.7, §6.1).
+- moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
+  compositing with Pillow's bundled font, no libass/fontconfig dependency. It is not used for
+  transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a whole-film
+  moviepy render opens 2 ffmpeg readers per clip (§2.4). Where used, it gets the §2.6 settings.
+
+The core is pure (timeline -> slots -> pieces -> film positions); ffmpeg, PyAV and moviepy sit at
+the edges. Outputs are written to a temp file beside `out` and renamed; a sidecar `<out>.key` holds
+the film key so an unchanged re-run returns at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Literal
+
+import av
+import numpy as np
+
+from . import media
+from .atomic import write_text
+from .plan import RenderPlan
+
+STITCH_VERSION = "1"
+FPS = 24
+RATE = 48000
+SPF = RATE // FPS  # audio samples per video frame: every frame boundary is a sample boundary
+TIMESCALE = 12288  # mp4 video timescale of every piece (ffmpeg's default for 24 fps)
+HARD_JOIN_FADE = RATE // 100  # 10 ms fades at hard cuts: no click, inaudible as a dip
+EXTEND_XFADE = RATE * 30 // 1000  # 30 ms audio crossfade at extension seams
+AAC_FRAME = 1024  # samples per AAC-LC frame
+SPLIT_MIN = 20  # s: shorter films' sound is encoded by one AAC encoder
+SPLIT_PREROLL = 47 * AAC_FRAME  # ~1 s the second encoder encodes before the split, then drops
+SPLIT_TAIL = 4 * AAC_FRAME  # the first encoder runs this far past the split
+EXTEND_TOLERANCE = 0.5  # s: "extension file = target + continuation" is decided by duration
+DUP_MAD_FLOOR = 1.0  # mean abs diff (0..255) below which two frames are the same picture
+# Transition windows are ~1-2 s and decide the speed of a film with transitions: superfast keeps
+# CABAC and deblocking (ultrafast drops both and nearly doubles their size) at ~3/4 of veryfast's
+# cost. Whole clips being conformed keep veryfast: their size matters more than their speed.
+WINDOW_PRESET = "superfast"
+CONFORM_PRESET = "veryfast"
+WINDOW_WORKERS = 2  # windows are short: two small encodes use 2 cores better than one x264
+X264_PROFILES = {"Baseline": "baseline", "Constrained Baseline": "baseline", "Main": "main"}
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """x264 settings for everything the stitcher encodes. The profile follows the film's first
+    clip: the MP4 sample entry carries only the first piece's parameter sets (§5.5.4), so the
+    encoded windows should differ from the copied runs as little as possible."""
+
+    profile: str = "high"
+
+    @classmethod
+    def like(cls, profile: str | None) -> "Encoder":
+        return cls(X264_PROFILES.get(profile or "", "high"))
+
+    def common(self) -> list[str]:
+        return ["-crf", "18", "-profile:v", self.profile, "-g", str(FPS), "-sc_threshold", "0",
+                "-video_track_timescale", str(TIMESCALE)]
+
+    def ffmpeg_args(self, preset: str) -> list[str]:
+        return ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p", *self.common()]
+
+    def moviepy_params(self) -> list[str]:
+        return self.common()  # moviepy sets codec, preset and (wrongly, §2.3) pix_fmt itself
+AAC = ["-c:a", "aac", "-b:a", "192k", "-ar", str(RATE), "-ac", "2"]
+
+JoinKind = Literal["cut", "extend", "dissolve", "wipe", "fade"]
+
+
+class StitchError(Exception):
+    """The film cannot be made, or came out wrong; the message names the clip when there is one."""
+
+
+@dataclass(frozen=True)
+class StitchResult:
+    path: Path
+    duration: float  # seconds
+    actions: list[str]  # what was done, in order ("copied ...", "re-encoded window ...", ...)
+    reused: bool  # True: the output was already up to date and nothing was rebuilt
+
+
+# ---- timeline (pure) -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Join:
+    """How a clip joins the one before it. `seconds` is the transition's length as written."""
+
+    kind: JoinKind
+    seconds: float = 0.0
+    direction: str | None = None
+
+    @property
+    def frames(self) -> int:
+        """Overlap of a dissolve/wipe, or the length of each half of a fade, in frames."""
+        if self.kind in ("dissolve", "wipe"):
+            return max(1, round(self.seconds * FPS))
+        if self.kind == "fade":
+            return max(1, round(self.seconds * FPS / 2))
+        return 0
+
+    @property
+    def overlap(self) -> int:
+        return self.frames if self.kind in ("dissolve", "wipe") else 0
+
+    @property
+    def xfade(self) -> str | None:
+        if self.kind == "dissolve":
+            return "fade"
+        if self.kind == "wipe":
+            return f"wipe{self.direction or 'left'}"
+        return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One clip as the timeline plays it."""
+
+    name: str
+    kind: str
+    join: Join  # join with the previous entry (the first entry's is a cut)
+    seconds: float | None  # forced play length (morph retime), else None
+
+
+def read_timeline(plan: RenderPlan) -> list[Entry]:
+    """Clip entries in order, each with the join before it. Raises on a malformed timeline."""
+    kinds = {c.name: c.kind for c in plan.clips}
+    entries: list[Entry] = []
+    pending: Join | None = None
+    for e in plan.timeline:
+        if e.clip is not None:
+            if e.clip not in kinds:
+                raise StitchError(f"the timeline names clip {e.clip!r}, which is not in the plan")
+            join = pending or Join("cut")
+            if kinds[e.clip] == "extend" and join.kind == "cut" and entries:
+                join = Join("extend")
+            entries.append(Entry(e.clip, kinds[e.clip], join, e.seconds))
+            pending = None
+        elif e.transition is not None:
+            if not entries or pending is not None:
+                raise StitchError(f"a {e.transition} transition must stand between two clips")
+            if e.transition != "cut" and not (e.seconds and e.seconds > 0):
+                raise StitchError(f"a {e.transition} transition needs a length in seconds")
+            pending = Join(e.transition, float(e.seconds or 0.0), e.direction)
+    if pending is not None:
+        raise StitchError(f"the timeline ends with a {pending.kind} transition")
+    if not entries:
+        raise StitchError("the timeline has no clips")
+    return entries
+
+
+# ---- probing ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VideoScan:
+    """Timing facts of a video stream from its packets (no decoding)."""
+
+    frames: int
+    start: float  # presentation time of the first frame, s
+    end: float  # end of the last frame, s
+    cfr: bool  # constant frame rate: every frame lasts as long as the first
+    step: float  # seconds per frame (the first frame's, when not constant)
+    keyframes: tuple[int, ...]  # frame indices (presentation order)
+    key_pts: tuple[float, ...]  # s, same order
+    key_dts: tuple[float, ...]  # s; the concat demuxer's outpoint compares DTS (§5.5.1)
+    sar: Fraction | None
+    profile: str | None  # H.264 profile name, e.g. "High", "Constrained Baseline"
+    index: int  # the video stream's index in its file
+    time_base: Fraction
+    file_start: float  # the file's start time (earliest stream, e.g. AAC priming), s: -ss counts from it
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str | None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    codec: str
+    rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """A clip file as probed."""
+
+    name: str
+    path: Path
+    scan: VideoScan
+    audio: AudioFacts | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.scan.width, self.scan.height
+
+
+def scan_video(path: Path) -> VideoScan:
+    return scan_file(path)[0]
+
+
+def scan_file(path: Path) -> tuple[VideoScan, AudioFacts | None]:
+    """Stream facts and video packet timing in one open. media.probe's MediaInfo does not carry
+    DTS, SAR, profile or per-frame timing, which deciding what can be stream-copied needs."""
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise StitchError("no video stream")
+        vs = container.streams.video[0]
+        cc = vs.codec_context
+        audio = None
+        if container.streams.audio:
+            ac = container.streams.audio[0].codec_context
+            audio = AudioFacts(ac.name, ac.sample_rate, ac.channels)
+        tb = vs.time_base
+        pts: list[int] = []
+        keys: list[tuple[int, int]] = []
+        for pkt in container.demux(vs):
+            if pkt.size == 0 or pkt.pts is None:
+                continue
+            pts.append(pkt.pts)
+            if pkt.is_keyframe:
+                keys.append((pkt.pts, pkt.dts if pkt.dts is not None else pkt.pts))
+            last_dur = pkt.duration or 0
+        sar = vs.sample_aspect_ratio or vs.codec_context.sample_aspect_ratio
+        profile = vs.codec_context.profile
+        file_start = container.start_time / av.time_base if container.start_time is not None else None
+    if not pts:
+        raise StitchError(f"{path} has no video frames")
+    pts.sort()
+    steps = [b - a for a, b in zip(pts, pts[1:])] or [last_dur or round(Fraction(1, FPS) / tb)]
+    cfr = max(steps) - min(steps) <= 1  # 1 tick: ms time bases round 1/24 s
+    index = {p: i for i, p in enumerate(pts)}
+    keys.sort()
+    end = pts[-1] + (last_dur or steps[-1])
+    return VideoScan(
+        frames=len(pts), start=float(pts[0] * tb), end=float(end * tb), cfr=cfr,
+        step=float(sum(steps) / len(steps) * tb),
+        keyframes=tuple(index[p] for p, _ in keys),
+        key_pts=tuple(float(p * tb) for p, _ in keys), key_dts=tuple(float(d * tb) for _, d in keys),
+        sar=Fraction(sar) if sar else None, profile=profile, index=vs.index, time_base=Fraction(tb),
+        file_start=float(pts[0] * tb) if file_start is None else file_start,
+        codec=cc.name, width=cc.width, height=cc.height,
+        pix_fmt=cc.format.name if cc.format else None,
+    ), audio
+
+
+def probe_clip(name: str, path: Path) -> Source:
+    if not path.is_file():
+        raise StitchError(f"clip {name!r}: file not found: {path}")
+    try:
+        scan, audio = scan_file(path)
+    except (av.FFmpegError, OSError, ValueError, StitchError) as e:
+        raise StitchError(f"clip {name!r}: {path} is not a readable video ({e})") from e
+    return Source(name, path, scan, audio)
+
+
+# ---- film format -----------------------------------------------------------------------------
+
+def film_size(sources: list[Source]) -> tuple[int, int]:
+    """The most common clip size; ties go to the size seen first."""
+    counts = Counter(s.size for s in sources)
+    best = max(counts.values())
+    return next(s.size for s in sources if counts[s.size] == best)
+
+
+def video_deviations(src: Source, size: tuple[int, int]) -> list[str]:
+    """Why this clip's video cannot be stream-copied into the film (empty: it can)."""
+    scan = src.scan
+    out = []
+    if scan.codec != "h264":
+        out.append(f"codec {scan.codec}")
+    if src.size != size:
+        out.append(f"{scan.width}x{scan.height}")
+    if not scan.cfr:
+        out.append(f"VFR (avg {scan.frames / scan.duration:.3g}fps)")
+    elif abs(scan.step * FPS - 1) > 1e-3:
+        out.append(f"{1 / scan.step:g}fps")
+    if scan.pix_fmt != "yuv420p":
+        out.append(f"pix_fmt {scan.pix_fmt}")
+    if scan.sar not in (None, Fraction(0), Fraction(1)):
+        out.append(f"SAR {scan.sar}")
+    if not scan.keyframes or scan.keyframes[0] != 0:
+        out.append("no keyframe at the start")
+    return out
+
+
+# ---- prepared clips --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AudioSource:
+    path: Path | None  # None: silence
+    zero: float = 0.0  # time on the audio file's clock at which the slot's video frame 0 shows
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A clip ready to be placed: a copyable video-only file and the frames of it that play."""
+
+    name: str
+    join: Join
+    video: Path
+    scan: VideoScan
+    audio: AudioSource
+    start: int  # first frame that plays
+    end: int  # one past the last frame that plays
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+class Workspace:
+    """Cache of per-clip intermediates (remuxes, conformed clips) plus a per-run temp folder."""
+
+    def __init__(self, workdir: Path):
+        self.cache = workdir / "stitch-cache"
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.run = Path(tempfile.mkdtemp(prefix="stitch-run-", dir=workdir))
+
+    def cached(self, src: Path, op: dict, suffix: str) -> Path:
+        st = src.stat()
+        ident = {"src": str(src.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns,
+                 "op": op, "v": STITCH_VERSION}
+        digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
+        return self.cache / f"{digest}{suffix}"
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.run, ignore_errors=True)
+
+
+def ffmpeg(args: list[str], what: str) -> None:
+    media.run_ffmpeg(args, what=what, error=StitchError, timeout=3600)
+
+
+def make_atomic(target: Path, build: Callable[[Path], None]) -> Path:
+    """Build `target` through a temp sibling unless it already exists (cache hit)."""
+    if target.exists():
+        return target
+    tmp = media.temp_sibling(target)
+    try:
+        build(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def concat_ready(scan: VideoScan) -> bool:
+    """Can the concat demuxer read this file's video directly? It matches streams by index and
+    does not rescale time bases, so the video must be stream 0 with the pieces' time base."""
+    return scan.index == 0 and scan.time_base == Fraction(1, TIMESCALE)
+
+
+def remux_video(ws: Workspace, src: Source) -> Path:
+    """Video-only copy with the common timescale: concat-copyable, no AAC priming offset."""
+    target = ws.cached(src.path, {"op": "remux", "ts": TIMESCALE}, ".v.mp4")
+    return make_atomic(target, lambda tmp: ffmpeg(
+        ["-i", str(src.path), "-map", "0:v:0", "-c", "copy", "-an", "-sn", "-dn",
+         "-video_track_timescale", str(TIMESCALE), "-f", "mp4", str(tmp)],
+        f"remuxing clip {src.name!r}"))
+
+
+def retime_select(n_src: int, n_out: int) -> str:
+    """Video filter that plays n_src frames as n_out, keeping the first and last frame."""
+    if n_out == 1 or n_src == 1:
+        return "select='eq(n\\,0)',setpts=N/(24*TB)"
+    if n_out <= n_src:  # pick frames: first and last are exact picks
+        picks = sorted({round(j * (n_src - 1) / (n_out - 1)) for j in range(n_out)})
+        expr = "+".join(f"eq(n\\,{i})" for i in picks)
+        return f"select='{expr}',setpts=N/({FPS}*TB)"
+    # slower: spread the frames over the new length and let fps repeat them; tpad gives the
+    # last frame a successor so fps emits its final slot
+    r = (n_out - 1) / (n_src - 1)
+    return f"setpts=N*{r:.9f}/({FPS}*TB),tpad=stop_mode=clone:stop=1,fps={FPS}"
+
+
+def conform_video(ws: Workspace, src: Source, size: tuple[int, int], out_frames: int | None,
+                  enc: Encoder) -> Path:
+    """Re-encode a clip's video in the film format (size, 24 fps CFR, yuv420p, SAR 1, 1-s GOPs),
+    optionally retimed to `out_frames` frames (speed change)."""
+    w, h = size
+    chain = ["setpts=PTS-STARTPTS"]
+    if out_frames is not None:
+        chain.append(retime_select(src.scan.frames, out_frames))
+    chain += [f"scale={w}:{h}:force_original_aspect_ratio=decrease",
+              f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2", "setsar=1"]
+    if out_frames is None:
+        chain.append(f"fps={FPS}")
+    chain.append("format=yuv420p")
+    limit = ["-frames:v", str(out_frames)] if out_frames is not None else []
+    op = {"op": "conform", "size": size, "frames": out_frames, "x264": enc.ffmpeg_args(CONFORM_PRESET)}
+    target = ws.cached(src.path, op, ".v.mp4")
+    return make_atomic(target, lambda tmp: ffmpeg(
+        ["-i", str(src.path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", ",".join(chain),
+         *enc.ffmpeg_args(CONFORM_PRESET), "-r", str(FPS), *limit, "-f", "mp4", str(tmp)],
+        f"conforming clip {src.name!r}"))
+
+
+def atempo_chain(factor: float) -> str:
+    parts = []
+    while factor > 100.0:
+        parts.append("atempo=100")
+        factor /= 100.0
+    while factor < 0.5:
+        parts.append("atempo=0.5")
+        factor /= 0.5
+    parts.append(f"atempo={factor:.9f}")
+    return ",".join(parts)
+
+
+def retime_audio(ws: Workspace, src: Source, out_frames: int) -> Path:
+    factor = src.scan.duration * FPS / out_frames
+    op = {"op": "retime-audio", "frames": out_frames}
+    target = ws.cached(src.path, op, ".a.wav")
+    return make_atomic(target, lambda tmp: ffmpeg(
+        ["-i", str(src.path), "-map", "0:a:0", "-vn", "-af", atempo_chain(factor),
+         "-ar", str(RATE), "-ac", "2", "-c:a", "pcm_f32le", "-f", "wav", str(tmp)],
+        f"retiming the audio of clip {src.name!r}"))
+
+
+# ---- extensions ------------------------------------------------------------------------------
+
+def extension_overlap(target: Source, ext: Source, ext_seconds: float) -> float | None:
+    """Seconds at the head of `ext` that repeat its target, when the provider returned
+    source + continuation (decided by duration), else None."""
+    d_target, d_ext = target.scan.duration, ext.scan.duration
+    if abs(d_ext - (d_target + ext_seconds)) <= EXTEND_TOLERANCE:
+        return d_target
+    return None
+
+
+def gray_frames(path: Path, scan: VideoScan, wanted: Iterable[int]) -> dict[int, np.ndarray]:
+    """Decode the given frame indices (presentation order) as float32 grey images."""
+    wanted = sorted(set(wanted))
+    k = max(0, bisect_right(scan.keyframes, wanted[0]) - 1)
+    out: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        vs = container.streams.video[0]
+        if scan.keyframes and scan.keyframes[k] > 0:
+            # seek by the keyframe's DTS: never past it, whichever clock the index uses
+            container.seek(int(scan.key_dts[k] / vs.time_base), stream=vs, backward=True)
+        for frame in container.decode(vs):
+            if frame.pts is None:
+                continue
+            i = round((float(frame.pts * vs.time_base) - scan.start) * FPS)
+            if i in wanted:
+                out[i] = frame.to_ndarray(format="gray").astype(np.float32)
+            if i >= wanted[-1]:
+                break
+    return out
+
+
+def is_duplicate_boundary(prev: Slot, nxt: Slot) -> bool:
+    """True when `nxt`'s first frame repeats `prev`'s last (stitching.md 6.1). A repeat differs
+    from it by compression noise only; a real next frame by about as much as neighbouring frames
+    do, so the seam is compared with half the clips' own frame-to-frame change."""
+    if prev.frames < 2 or nxt.frames < 2:
+        return False
+    a = gray_frames(prev.video, prev.scan, [prev.end - 2, prev.end - 1])
+    b = gray_frames(nxt.video, nxt.scan, [nxt.start, nxt.start + 1])
+    if len(a) < 2 or len(b) < 2 or a[prev.end - 1].shape != b[nxt.start].shape:
+        return False
+
+    def mad(x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.abs(x - y).mean())
+
+    motion = (mad(a[prev.end - 2], a[prev.end - 1]) + mad(b[nxt.start], b[nxt.start + 1])) / 2
+    return mad(a[prev.end - 1], b[nxt.start]) < max(DUP_MAD_FLOOR, 0.5 * motion)
+
+
+# ---- pieces (pure) ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Strand:
+    """Frames [start, start + frames) of a slot's video, optionally faded in/out (frames)."""
+
+    slot: int
+    start: int
+    frames: int
+    fade_in: int = 0
+    fade_out: int = 0
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of the film's video: copied (one strand, whole GOPs) or encoded (one strand, or
+    two joined by an xfade of `overlap` frames)."""
+
+    kind: Literal["copy", "encode"]
+    strands: tuple[Strand, ...]
+    xfade: str | None = None
+    overlap: int = 0
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.strands) - self.overlap
+
+
+def first_key_at_or_after(keys: tuple[int, ...], frame: int, limit: int) -> int:
+    i = bisect_left(keys, frame)
+    return keys[i] if i < len(keys) and keys[i] < limit else limit
+
+
+def last_key_at_or_before(keys: tuple[int, ...], frame: int) -> int | None:
+    i = bisect_right(keys, frame) - 1
+    return keys[i] if i >= 0 else None
+
+
+def plan_pieces(slots: list[Slot]) -> list[Piece]:
+    """Split the film into copied GOP runs and small encoded windows. Only the frames a transition
+    touches, widened to the nearest keyframes, are re-encoded; everything else is copied."""
+    n = len(slots)
+    joins_out = [slots[i + 1].join for i in range(n - 1)] + [Join("cut")]
+    pieces: list[Piece] = []
+    carry: Strand | None = None  # tail of the previous slot, waiting for its xfade partner
+    for i, slot in enumerate(slots):
+        jin, jout = slot.join, joins_out[i]
+        tin = jin.frames if i > 0 else 0
+        tout = jout.frames
+        if tin + tout > slot.frames:
+            raise StitchError(
+                f"clip {slot.name!r} plays {slot.frames} frames, too short for its transitions "
+                f"({tin} + {tout} frames)")
+        s, e, keys = slot.start, slot.end, slot.scan.keyframes
+        h = first_key_at_or_after(keys, s + tin, e)
+        t = e if tout == 0 else last_key_at_or_before(keys, e - tout)
+        fin = jin.frames if jin.kind == "fade" and i > 0 else 0
+        fout = jout.frames if jout.kind == "fade" else 0
+        items: list[tuple[str, Strand]] = []
+        if t is not None and h < t:
+            if h > s:
+                items.append(("encode", Strand(i, s, h - s, fade_in=fin)))
+            items.append(("copy", Strand(i, h, t - h)))
+            if t < e:
+                items.append(("encode", Strand(i, t, e - t, fade_out=fout)))
+        elif jin.xfade and i > 0 and jout.xfade:
+            # one GOP spans both transitions: split so each graph has only two inputs
+            items.append(("encode", Strand(i, s, tin)))
+            items.append(("encode", Strand(i, s + tin, e - s - tin)))
+        else:
+            items.append(("encode", Strand(i, s, e - s, fade_in=fin, fade_out=fout)))
+        for k, (kind, strand) in enumerate(items):
+            if kind == "copy":
+                pieces.append(Piece("copy", (strand,)))
+            elif k == 0 and carry is not None:
+                pieces.append(Piece("encode", (carry, strand), jin.xfade, jin.overlap))
+                carry = None
+            elif k == len(items) - 1 and jout.xfade:
+                carry = strand
+            else:
+                pieces.append(Piece("encode", (strand,)))
+    assert carry is None
+    return pieces
+
+
+def film_positions(slots: list[Slot]) -> list[int]:
+    """Frame at which each slot starts playing in the film."""
+    pos, at = [], 0
+    for i, slot in enumerate(slots):
+        if i > 0:
+            at -= slot.join.overlap
+        pos.append(at)
+        at += slot.frames
+    return pos
+
+
+def total_frames(slots: list[Slot]) -> int:
+    return sum(s.frames for s in slots) - sum(s.join.overlap for s in slots[1:])
+
+
+# ---- video rendering -------------------------------------------------------------------------
+
+def strand_input(slot: Slot, strand: Strand) -> list[str]:
+    """Input options that start decoding at the keyframe at or before the strand (no wasted GOP):
+    the demuxer lands on a keyframe at or before -ss; the strand is then cut out by timestamps."""
+    k = bisect_right(slot.scan.keyframes, strand.start) - 1
+    if k <= 0:
+        return ["-i", str(slot.video)]
+    ss = slot.scan.key_pts[k] - slot.scan.file_start + 0.001  # -ss counts from the file's start
+    return ["-noaccurate_seek", "-ss", f"{ss:.6f}", "-i", str(slot.video)]
+
+
+def strand_filter(k: int, slot: Slot, strand: Strand) -> str:
+    # -copyts keeps the file's own timestamps, so the half-frame margins select exact frames
+    t0 = slot.scan.start + (strand.start - 0.5) / FPS
+    t1 = t0 + strand.frames / FPS
+    chain = [f"trim=start={t0:.6f}:end={t1:.6f}", "setpts=PTS-STARTPTS"]
+    if strand.fade_in:
+        chain.append(f"fade=t=in:s=0:n={strand.fade_in}")
+    if strand.fade_out:
+        chain.append(f"fade=t=out:s={strand.frames - strand.fade_out}:n={strand.fade_out}")
+    chain.append("settb=AVTB")  # xfade wants equal time bases on both inputs
+    return f"[{k}:v]" + ",".join(chain) + f"[s{k}]"
+
+
+def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> None:
+    args: list[str] = ["-copyts"]
+    for strand in piece.strands:
+        args += strand_input(slots[strand.slot], strand)
+    graph = [strand_filter(k, slots[s.slot], s) for k, s in enumerate(piece.strands)]
+    if len(piece.strands) == 2:
+        offset = (piece.strands[0].frames - piece.overlap) / FPS
+        graph.append(f"[s0][s1]xfade=transition={piece.xfade}:duration={piece.overlap / FPS:.6f}"
+                     f":offset={offset:.6f}[v]")
+        label = "[v]"
+    else:
+        label = "[s0]"
+    what = f"re-encoding the window {describe(piece, slots)}"
+    ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", label, "-an", *enc.ffmpeg_args(WINDOW_PRESET),
+            "-r", str(FPS), "-frames:v", str(piece.frames), "-f", "mp4", str(out)], what)
+    got = scan_video(out).frames
+    if got != piece.frames:
+        raise StitchError(f"{what}: got {got} frames instead of {piece.frames}")
+
+
+def concat_line(path: Path) -> str:
+    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+def copy_entry(slot: Slot, strand: Strand) -> list[str]:
+    scan = slot.scan
+    k = scan.keyframes.index(strand.start)
+    lines = [concat_line(slot.video), f"inpoint {scan.key_pts[k]:.6f}"]
+    stop = strand.start + strand.frames
+    if stop < scan.frames:
+        # outpoint is exclusive and compared with DTS: stop just before the next keyframe's DTS
+        j = scan.keyframes.index(stop)
+        lines.append(f"outpoint {scan.key_dts[j] - 0.5 / FPS:.6f}")
+    lines.append(f"duration {strand.frames / FPS:.6f}")
+    return lines
+
+
+def describe(piece: Piece, slots: list[Slot]) -> str:
+    parts = [f"{slots[s.slot].name}[{s.start}:{s.start + s.frames}]" for s in piece.strands]
+    what = f" {piece.xfade} " .join(parts) if piece.xfade else parts[0]
+    fades = [f"fade {'in' if s.fade_in else 'out'}" for s in piece.strands if s.fade_in or s.fade_out]
+    return what + (f" ({', '.join(fades)})" if fades else "")
+
+
+def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Encoder,
+                 note: Callable[[str], None]) -> Path:
+    """Encode the windows and write the concat list that joins them with the copied runs."""
+    lines = ["ffconcat version 1.0"]
+    copied: Counter[str] = Counter()
+    jobs = []
+    with ThreadPoolExecutor(max_workers=WINDOW_WORKERS) as pool:
+        for n, piece in enumerate(pieces):
+            if piece.kind == "copy":
+                strand = piece.strands[0]
+                lines += copy_entry(slots[strand.slot], strand)
+                copied[slots[strand.slot].name] += strand.frames
+                continue
+            out = ws.run / f"piece{n:04d}.mp4"
+            jobs.append((pool.submit(encode_piece, piece, slots, out, enc), piece))
+            lines += [concat_line(out), f"duration {piece.frames / FPS:.6f}"]
+        for job, piece in jobs:
+            job.result()  # re-raises the first failure; the pool finishes the rest
+            note(f"re-encoded window {describe(piece, slots)}: {piece.frames} frames")
+    for name, frames in copied.items():
+        note(f"copied {frames} frames of {name} without re-encoding")
+    listing = ws.run / "video.ffconcat"
+    listing.write_text("\n".join(lines) + "\n")
+    return listing
+
+
+# ---- audio -----------------------------------------------------------------------------------
+
+def decode_pcm(src: AudioSource) -> tuple[np.ndarray, int]:
+    """The whole audio track as float32 (n, 2) at 48 kHz, and the sample index of video frame 0."""
+    chunks: list[np.ndarray] = []
+    t0: float | None = None
+    with av.open(str(src.path)) as container:
+        stream = container.streams.audio[0]
+        resampler = None
+        for frame in container.decode(stream):
+            if t0 is None and frame.pts is not None:
+                t0 = float(frame.pts * frame.time_base)
+            if resampler is None and frame.format.name == "fltp" and frame.rate == RATE \
+                    and frame.layout.nb_channels == 2:
+                chunks.append(frame.to_ndarray().T)  # already the mix format: skip swresample
+                continue
+            resampler = resampler or av.AudioResampler(format="flt", layout="stereo", rate=RATE)
+            chunks += [out.to_ndarray().reshape(-1, 2) for out in resampler.resample(frame)]
+        if resampler is not None:
+            chunks += [out.to_ndarray().reshape(-1, 2) for out in resampler.resample(None)]
+    pcm = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+    return pcm, round((src.zero - (t0 or 0.0)) * RATE)
+
+
+def window(pcm: np.ndarray, a: int, b: int) -> np.ndarray:
+    """pcm[a:b] with silence wherever the range falls outside the track."""
+    out = np.zeros((b - a, 2), np.float32)
+    lo, hi = max(a, 0), min(b, len(pcm))
+    if hi > lo:
+        out[lo - a:hi - a] = pcm[lo:hi]
+    return out
+
+
+def ramp(buf: np.ndarray, n: int, rising: bool) -> None:
+    """Linear gain ramp over the first (rising) or last (falling) n samples, in place."""
+    n = min(n, len(buf))
+    if n <= 0:
+        return
+    g = np.linspace(0.0, 1.0, n, endpoint=False, dtype=np.float32) + np.float32(1.0 / n)
+    if rising:
+        buf[:n] *= g[:, None]
+    else:
+        buf[len(buf) - n:] *= g[::-1, None]
+
+
+def slot_audio(slot: Slot, next_join: Join) -> tuple[np.ndarray, int]:
+    """The slot's sound with its join envelopes, and how many samples of pre-roll it starts with
+    (played under the previous clip's last samples)."""
+    a, b = slot.start * SPF, slot.end * SPF
+    preroll = EXTEND_XFADE if slot.join.kind == "extend" else 0
+    if slot.audio.path is None:
+        buf = np.zeros((b - a + preroll, 2), np.float32)
+    else:
+        pcm, zero = decode_pcm(slot.audio)
+        body = window(pcm, zero + a, zero + b)
+        if preroll and a >= preroll:  # the extension repeats its target: real overlap audio
+            head = window(pcm, zero + a - preroll, zero + a)
+        else:  # mirror the first samples: continuous with the body at the seam
+            head = body[:preroll][::-1].copy()
+        buf = np.concatenate([head, body]) if preroll else body
+        del pcm
+    jin, body = slot.join, buf[preroll:]
+    if preroll:
+        ramp(buf[:preroll], preroll, rising=True)
+    elif jin.kind in ("dissolve", "wipe", "fade"):
+        ramp(body, jin.frames * SPF, rising=True)
+    else:
+        ramp(body, HARD_JOIN_FADE, rising=True)
+    if next_join.kind in ("dissolve", "wipe", "fade"):
+        ramp(body, next_join.frames * SPF, rising=False)
+    elif next_join.kind == "extend":
+        ramp(body, EXTEND_XFADE, rising=False)
+    else:
+        ramp(body, HARD_JOIN_FADE, rising=False)
+    return buf, preroll
+
+
+class AudioTrack:
+    """Streams the film's samples [lo, hi) as f32le into `sink`, summing overlapping clip buffers;
+    holds at most one clip's samples. Samples outside the range are counted, not written."""
+
+    def __init__(self, sink: BinaryIO, lo: int = 0, hi: int | None = None):
+        self.sink, self.lo, self.hi = sink, lo, hi
+        self.pending = np.zeros((0, 2), np.float32)
+        self.pending_at = 0
+        self.cursor = 0  # film sample index of the next sample to emit
+
+    def add(self, at: int, buf: np.ndarray) -> None:
+        if at < self.pending_at:
+            raise StitchError("internal: audio placed before an already placed clip")
+        keep = at - self.pending_at
+        if keep > len(self.pending):  # a gap (or clips this part skipped): silence
+            self._emit(self.pending)
+            self._silence(keep - len(self.pending))
+            self.pending = np.zeros((0, 2), np.float32)
+        else:
+            self._emit(self.pending[:keep])
+            self.pending = self.pending[keep:]
+        merged = np.zeros((max(len(buf), len(self.pending)), 2), np.float32)
+        merged[:len(buf)] += buf
+        merged[:len(self.pending)] += self.pending
+        self.pending, self.pending_at = merged, at
+
+    def flush(self) -> int:
+        self._emit(self.pending)
+        self.pending = np.zeros((0, 2), np.float32)
+        return self.cursor
+
+    def _span(self, n: int) -> tuple[int, int]:
+        """Part of the next n samples inside [lo, hi), as offsets into them."""
+        a = min(max(self.lo - self.cursor, 0), n)
+        b = n if self.hi is None else min(max(self.hi - self.cursor, 0), n)
+        return a, max(a, b)
+
+    def _emit(self, buf: np.ndarray) -> None:
+        a, b = self._span(len(buf))
+        if b > a:
+            self.sink.write(np.ascontiguousarray(buf[a:b], dtype="<f4").tobytes())
+        self.cursor += len(buf)
+
+    def _silence(self, n: int) -> None:
+        a, b = self._span(n)
+        for k in range(a, b, RATE):  # in 1-s blocks: a long gap never allocates much
+            self.sink.write(bytes(8 * min(RATE, b - k)))
+        self.cursor += n
+
+
+class AudioPart:
+    """One AAC encoder (an ffmpeg reading PCM from a pipe) fed with the film's samples [lo, hi)
+    by its own thread; it decodes only the clips that reach into its range."""
+
+    def __init__(self, lo: int, hi: int | None, out: Path, errlog: Path):
+        self.lo, self.hi, self.out = lo, hi, out
+        self.errlog = open(errlog, "wb")
+        self.proc = subprocess.Popen(
+            [media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+             "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", "pipe:0", *AAC, "-f", "mp4", str(out)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errlog)
+        self.track = AudioTrack(self.proc.stdin, lo, hi)
+        self.queue: queue.Queue[tuple[Slot, Join, int] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="stitch-audio", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: the producer never blocks on a failed part
+            slot, next_join, position = item
+            preroll = EXTEND_XFADE if slot.join.kind == "extend" else 0
+            first, last = position * SPF - preroll, (position + slot.frames) * SPF
+            if last <= self.lo or (self.hi is not None and first >= self.hi):
+                continue  # nothing of this clip is in range: not even decoded
+            try:
+                buf, preroll = slot_audio(slot, next_join)
+                self.track.add(first, buf)
+            except (av.FFmpegError, OSError, ValueError) as e:
+                self.error = StitchError(f"clip {slot.name!r}: cannot decode or mix its audio ({e})")
+            except BaseException as e:  # noqa: BLE001 - re-raised in finish()
+                self.error = e
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        try:
+            if self.error is None:
+                self.track.flush()
+                self.proc.stdin.close()
+                if self.proc.wait() != 0:
+                    raise StitchError("encoding the film's audio failed: " + self._stderr())
+                return
+        except OSError as e:  # the encoder died and closed its end of the pipe
+            self.error = StitchError(f"encoding the film's audio failed ({e}): {self._stderr()}")
+        finally:
+            self.close()
+        raise self.error
+
+    def abort(self) -> None:
+        self.error = self.error or StitchError("aborted")
+        self.queue.put(None)
+        self.close()
+        self.thread.join(timeout=10)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.errlog.close()
+
+    def _stderr(self) -> str:
+        try:
+            return Path(self.errlog.name).read_text(errors="replace").strip()[-800:]
+        except OSError:
+            return ""
+
+
+class AudioMixer:
+    """The film's sound, mixed in background threads straight into AAC while the video is being
+    prepared. AAC encoding is single-threaded and the slowest step of a hard-cut film, so a long
+    film is encoded as two parts in parallel and spliced at an AAC frame boundary: the second
+    encoder starts ~1 s before the split (discarded) so its state has settled, the first runs a
+    few frames past it, and every kept frame was encoded with its real neighbours."""
+
+    def __init__(self, workdir: Path, estimated_frames: int):
+        est = estimated_frames * SPF
+        # equal work per encoder: the second also encodes the pre-roll
+        self.split = AAC_FRAME * ((est + SPLIT_PREROLL - SPLIT_TAIL) // 2 // AAC_FRAME) \
+            if est >= SPLIT_MIN * RATE else None
+        if self.split is None:
+            self.parts = [AudioPart(0, None, workdir / "audio.m4a", workdir / "audio.log")]
+        else:
+            self.parts = [
+                AudioPart(0, self.split + SPLIT_TAIL, workdir / "audio1.m4a", workdir / "audio1.log"),
+                AudioPart(self.split - SPLIT_PREROLL, None, workdir / "audio2.m4a", workdir / "audio2.log"),
+            ]
+        self.out = workdir / "audio.m4a"
+        self.at = 0  # film frame where the next slot would start, before its overlap
+
+    def put(self, slot: Slot, next_join: Join) -> None:
+        position = self.at - slot.join.overlap
+        for part in self.parts:
+            part.queue.put((slot, next_join, position))
+        self.at = position + slot.frames
+
+    def finish(self) -> tuple[Path, int]:
+        """Wait for the encoders; returns the AAC file and the number of samples mixed."""
+        try:
+            for part in self.parts:
+                part.finish()
+        except BaseException:
+            self.abort()
+            raise
+        total = self.at * SPF
+        if self.split is not None:
+            if total < self.split + SPLIT_TAIL:
+                raise StitchError(f"internal: audio split at {self.split} beyond the film's end {total}")
+            splice_aac(self.parts[0].out, self.parts[1].out, self.split, SPLIT_PREROLL, self.out)
+        return self.out, total
+
+    def abort(self) -> None:
+        for part in self.parts:
+            part.abort()
+
+
+def splice_aac(first: Path, second: Path, split: int, preroll: int, out: Path) -> None:
+    """Packets of `first` before sample `split`, then those of `second` from `preroll` on."""
+    with av.open(str(first)) as a, av.open(str(second)) as b, av.open(str(out), "w", format="mp4") as o:
+        sa, sb = a.streams.audio[0], b.streams.audio[0]
+        if sa.time_base != Fraction(1, RATE) or sb.time_base != Fraction(1, RATE):
+            raise StitchError(f"internal: unexpected AAC time base {sa.time_base}")
+        so = o.add_stream_from_template(sa)
+        for packet in a.demux(sa):
+            if packet.size and packet.pts < split:
+                packet.stream = so
+                o.mux(packet)
+        for packet in b.demux(sb):
+            if packet.size and packet.pts >= preroll:
+                packet.pts += split - preroll
+                packet.dts += split - preroll
+                packet.stream = so
+                o.mux(packet)
+
+
+# ---- subtitles (moviepy) ---------------------------------------------------------------------
+
+def parse_srt(path: Path) -> list[tuple[float, float, str]]:
+    """Cues of an .srt file as (start s, end s, text)."""
+    def seconds(stamp: str) -> float:
+        hms, _, ms = stamp.strip().replace(".", ",").partition(",")
+        h, m, s = (int(x) for x in hms.split(":"))
+        return h * 3600 + m * 60 + s + int(ms or 0) / 1000
+
+    cues = []
+    text = path.read_text(encoding="utf-8-sig", errors="replace").replace("\r\n", "\n")
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.strip().split("\n") if ln.strip()]
+        timing = next((k for k, ln in enumerate(lines) if "-->" in ln), None)
+        if timing is None:
+            continue
+        start, _, end = lines[timing].partition("-->")
+        body = "\n".join(lines[timing + 1:]).strip()
+        if body:
+            cues.append((seconds(start), seconds(end.split()[0]), body))
+    return cues
+
+
+def subtitle_windows(cues: list[tuple[float, float, str]], scan: VideoScan) -> list[tuple[int, int]]:
+    """Frame ranges to re-render: each cue widened to the keyframes around it, merged."""
+    spans: list[tuple[int, int]] = []
+    for start, end, _ in sorted(cues):
+        a = max(0, int(start * FPS))
+        b = min(scan.frames, int(np.ceil(end * FPS)))
+        if b <= a:
+            continue
+        a = last_key_at_or_before(scan.keyframes, a) or 0
+        b = first_key_at_or_after(scan.keyframes, b, scan.frames)
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
+                      note: Callable[[str], None]) -> Path:
+    """Burn the cues into the GOPs that show them (moviepy); copy the rest. Returns a concat list."""
+    from moviepy import CompositeVideoClip, TextClip, VideoFileClip
+
+    cues = parse_srt(srt)
+    scan = scan_video(video)
+    spans = subtitle_windows(cues, scan)
+    slot = Slot("film", Join("cut"), video, scan, AudioSource(None), 0, scan.frames)
+    lines, at = ["ffconcat version 1.0"], 0
+    film = VideoFileClip(str(video), audio=False)
+    try:
+        w, h = film.size
+        for n, (a, b) in enumerate(spans):
+            if a > at:
+                lines += copy_entry(slot, Strand(0, at, a - at))
+            out = ws.run / f"subs{n:04d}.mp4"
+            seg = film.subclipped(a / FPS, b / FPS).with_duration((b - a + 0.5) / FPS)
+            texts = []
+            for start, end, body in cues:
+                s, e = max(start, a / FPS), min(end, b / FPS)
+                if e > s:
+                    clip = TextClip(text=body, font_size=max(12, h // 18), color="white",
+                                    stroke_color="black", stroke_width=2, method="caption",
+                                    size=(int(w * 0.9), None), text_align="center")
+                    texts.append(clip.with_start(s - a / FPS).with_end(e - a / FPS)
+                                 .with_position(("center", h - clip.h - h // 20)))
+            comp = CompositeVideoClip([seg, *texts], size=(w, h), bg_color=(0, 0, 0))
+            comp = comp.with_duration((b - a + 0.5) / FPS)
+            comp.write_videofile(str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",
+                                 ffmpeg_params=enc.moviepy_params(), logger=None,
+                                 temp_audiofile_path=str(ws.run))
+            comp.close()
+            got = scan_video(out).frames
+            if got != b - a:
+                raise StitchError(f"subtitle window {a}-{b} came out with {got} frames, not {b - a}")
+            lines += [concat_line(out), f"duration {(b - a) / FPS:.6f}"]
+            at = b
+        if at < scan.frames:
+            lines += copy_entry(slot, Strand(0, at, scan.frames - at))
+    finally:
+        film.close()
+    note(f"burned {len(cues)} subtitles from {srt.name} into {len(spans)} windows "
+         f"({sum(b - a for a, b in spans)} frames re-encoded with moviepy)")
+    listing = ws.run / "subtitled.ffconcat"
+    listing.write_text("\n".join(lines) + "\n")
+    return listing
+
+
+# ---- film key and reuse ----------------------------------------------------------------------
+
+def file_identity(path: Path) -> dict:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def film_key(plan: RenderPlan, entries: list[Entry], clips: dict[str, Path],
+             subtitles: Path | None) -> str:
+    data = {
+        "stitcher": STITCH_VERSION,
+        "timeline": [e.model_dump(mode="json", exclude_none=True) for e in plan.timeline],
+        "clips": {e.name: {"key": plan.clip(e.name).key, **file_identity(clips[e.name])}
+                  for e in entries},
+        "subtitles": hashlib.sha256(subtitles.read_bytes()).hexdigest() if subtitles else None,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def key_path(out: Path) -> Path:
+    return out.with_name(out.name + ".key")
+
+
+def reusable(out: Path, key: str) -> dict | None:
+    try:
+        record = json.loads(key_path(out).read_text())
+        st = out.stat()
+    except (OSError, ValueError):
+        return None
+    if record.get("key") == key and record.get("size") == st.st_size \
+            and record.get("mtime_ns") == st.st_mtime_ns:
+        return record
+    return None
+
+
+# ---- final mux and verification --------------------------------------------------------------
+
+def mux(listing: Path, audio: Path, out: Path) -> None:
+    """Join the video pieces and add the film's one AAC track; nothing is encoded here."""
+    # -copyts: with explicit inpoints the demuxer's timestamps are already right; without it the
+    # first file's AAC priming (audio starts at -21 ms) would shift the whole video (§5.5.3)
+    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio),
+            "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+            "-movflags", "+faststart", "-f", "mp4", str(out)],
+           "writing the film")
+
+
+def verify(path: Path, frames: int) -> float:
+    """Check the written film; returns its duration. Raises StitchError when it is wrong."""
+    try:
+        info = media.probe(path)
+        scan = scan_video(path)
+    except (media.MediaError, av.FFmpegError, OSError, StitchError) as e:
+        raise StitchError(f"the written film cannot be read back: {e}") from e
+    if info.video is None or info.audio is None:
+        raise StitchError(f"the written film lacks a stream (video: {info.video}, audio: {info.audio})")
+    if abs(scan.frames - frames) > 1:
+        raise StitchError(f"the written film has {scan.frames} frames, expected {frames} "
+                          f"({scan.frames / FPS:.3f} s instead of {frames / FPS:.3f} s)")
+    if not scan.cfr or abs(scan.step * FPS - 1) > 1e-3:
+        raise StitchError("the written film's frame timing is irregular (not 24 fps CFR)")
+    drift = abs(info.audio.duration - scan.duration)
+    if drift > 1 / FPS:
+        raise StitchError(f"the written film's audio ({info.audio.duration:.3f} s) and video "
+                          f"({scan.duration:.3f} s) differ by more than one frame")
+    return scan.duration
+
+
+# ---- the stage -------------------------------------------------------------------------------
+
+@dataclass
+class Stitcher:
+    plan: RenderPlan
+    clips: dict[str, Path]
+    ws: Workspace
+    log: Callable[[str], None]
+    actions: list[str] = field(default_factory=list)
+    enc: Encoder = Encoder()
+
+    def note(self, message: str) -> None:
+        self.actions.append(message)
+        self.log(message)
+
+    def probe(self, entries: list[Entry]) -> dict[str, Source]:
+        sources: dict[str, Source] = {}
+        for e in entries:
+            if e.name not in sources:
+                sources[e.name] = probe_clip(e.name, self.clips[e.name])
+        self.enc = Encoder.like(sources[entries[0].name].scan.profile)
+        return sources
+
+    def played_frames(self, e: Entry, src: Source) -> int | None:
+        """Frame count a retimed clip must play, or None when it plays as generated."""
+        if e.seconds is not None and abs(e.seconds - src.scan.duration) * FPS >= 0.5:
+            return max(1, round(e.seconds * FPS))
+        return None
+
+    def estimate(self, entries: list[Entry], sources: dict[str, Source]) -> int:
+        """The film's length in frames from the probes alone (exact but for dropped duplicate
+        boundary frames), so the audio can start before the video is ready."""
+        total = 0
+        for i, e in enumerate(entries):
+            src = sources[e.name]
+            n = self.played_frames(e, src) or round(src.scan.duration * FPS)
+            if e.join.kind == "extend":
+                overlap = extension_overlap(sources[entries[i - 1].name], src,
+                                            float(self.plan.clip(e.name).seconds))
+                n -= round(overlap * FPS) if overlap else 0
+            total += n - e.join.overlap
+        return total
+
+    def prepare(self, entries: list[Entry], sources: dict[str, Source],
+                ready: Callable[[Slot, Join], None]) -> list[Slot]:
+        """Make every clip copyable (remux or conform), trim extensions; hand each slot to
+        `ready` with its outgoing join as soon as it is final."""
+        size = film_size([sources[e.name] for e in entries])
+        slots: list[Slot] = []
+        for i, e in enumerate(entries):
+            slot = self.prepare_slot(e, sources[e.name], size)
+            if e.join.kind == "extend":
+                slot = self.trim_extension(slots[-1], sources[entries[i - 1].name], slot,
+                                           sources[e.name])
+            slots.append(slot)
+            ready(slot, entries[i + 1].join if i + 1 < len(entries) else Join("cut"))
+        return slots
+
+    def prepare_slot(self, e: Entry, src: Source, size: tuple[int, int]) -> Slot:
+        out_frames = self.played_frames(e, src)
+        why = video_deviations(src, size)
+        if out_frames is not None:
+            video = conform_video(self.ws, src, size, out_frames, self.enc)
+            self.note(f"retimed clip {e.name} from {src.scan.duration:.2f} s to "
+                      f"{out_frames / FPS:.2f} s ({src.scan.frames} -> {out_frames} frames)"
+                      + (f"; conformed from {', '.join(why)}" if why else ""))
+        elif why:
+            video = conform_video(self.ws, src, size, None, self.enc)
+            self.note(f"conformed clip {e.name} from {' '.join(why)} to {size[0]}x{size[1]} {FPS}fps")
+        elif concat_ready(src.scan):
+            video = src.path  # copied straight from the provider's file
+        else:
+            video = remux_video(self.ws, src)
+        scan = src.scan if video == src.path else scan_video(video)
+        audio = self.audio_source(e.name, src, out_frames)
+        return Slot(e.name, e.join, video, scan, audio, 0, scan.frames)
+
+    def audio_source(self, name: str, src: Source, out_frames: int | None) -> AudioSource:
+        a = src.audio
+        if a is None:
+            self.note(f"added silence to clip {name} (no audio stream)")
+            return AudioSource(None)
+        if a.rate != RATE or a.channels != 2:
+            self.note(f"resampled the audio of clip {name} from {a.rate} Hz "
+                      f"{a.channels} ch to {RATE} Hz stereo")
+        if out_frames is not None:
+            return AudioSource(retime_audio(self.ws, src, out_frames), zero=0.0)
+        # remuxed and conformed videos both start at the source's first frame
+        return AudioSource(src.path, zero=src.scan.start)
+
+    def trim_extension(self, prev: Slot, target: Source, slot: Slot, src: Source) -> Slot:
+        ext_seconds = float(self.plan.clip(slot.name).seconds)
+        overlap = extension_overlap(target, src, ext_seconds)
+        if overlap is not None:
+            cut = min(round(overlap * FPS), slot.frames - 1)
+            slot = replace(slot, start=cut)
+            self.note(f"trimmed extension overlap of {cut / FPS:.1f} s from {slot.name} "
+                      f"(file is {src.scan.duration:.2f} s = {target.scan.duration:.2f} s of "
+                      f"{prev.name} + {ext_seconds:g} s)")
+        if is_duplicate_boundary(prev, slot):
+            slot = replace(slot, start=slot.start + 1)
+            self.note(f"dropped the duplicated boundary frame at the start of {slot.name}")
+        return slot
+
+
+def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path,
+           log: Callable[[str], None] = print, burn_subtitles: Path | None = None) -> StitchResult:
+    """Join the plan's clips in timeline order with their transitions into `out` (MP4, H.264 +
+    AAC 48 kHz stereo, 24 fps). Re-running with nothing changed returns `reused=True` at once."""
+    out, workdir = Path(out), Path(workdir)
+    entries = read_timeline(plan)
+    clips = {k: Path(v) for k, v in clips.items()}
+    for e in entries:
+        if e.name not in clips:
+            raise StitchError(f"clip {e.name!r} has no rendered file")
+        if not clips[e.name].is_file():
+            raise StitchError(f"clip {e.name!r}: file not found: {clips[e.name]}")
+    if burn_subtitles is not None and not Path(burn_subtitles).is_file():
+        raise StitchError(f"subtitle file not found: {burn_subtitles}")
+    subs = Path(burn_subtitles) if burn_subtitles is not None else None
+    key = film_key(plan, entries, clips, subs)
+    record = reusable(out, key)
+    if record is not None:
+        log(f"{out} is up to date")
+        return StitchResult(out, float(record["duration"]), ["reused"], True)
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(workdir)
+    st = Stitcher(plan, clips, ws, log)
+    tmp = media.temp_sibling(out, ".mp4")
+    mixer: AudioMixer | None = None
+    try:
+        sources = st.probe(entries)
+        mixer = AudioMixer(ws.run, st.estimate(entries, sources))
+        slots = st.prepare(entries, sources, mixer.put)
+        frames = total_frames(slots)
+        planned = round(plan.total_seconds * FPS)
+        if abs(frames - planned) > 1:
+            st.note(f"the clips as rendered play {frames / FPS:.3f} s; the plan expected "
+                    f"{plan.total_seconds:.3f} s")
+        listing = render_video(plan_pieces(slots), slots, ws, st.enc, st.note)
+        audio, samples = mixer.finish()
+        mixer_parts, mixer = len(mixer.parts), None
+        if samples != frames * SPF:
+            raise StitchError(f"internal: mixed {samples} audio samples for {frames} frames")
+        parts = "" if mixer_parts == 1 else f", in {mixer_parts} parallel parts spliced at frame boundaries"
+        st.note(f"mixed the sound and encoded it once for the whole film (AAC 48 kHz stereo{parts})")
+        if subs is not None:
+            video = ws.run / "video.mp4"
+            ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy",
+                    "-f", "mp4", str(video)], "joining the video")
+            listing = burn_in_subtitles(video, subs, ws, st.enc, st.note)
+        mux(listing, audio, tmp)
+        duration = verify(tmp, frames)
+        os.replace(tmp, out)
+        st_out = out.stat()
+        write_text(key_path(out), json.dumps({"key": key, "duration": duration,
+                                              "size": st_out.st_size,
+                                              "mtime_ns": st_out.st_mtime_ns}) + "\n")
+        st.note(f"wrote {out} ({duration:.3f} s, {frames} frames)")
+        return StitchResult(out, duration, st.actions, False)
+    finally:
+        if mixer is not None:
+            mixer.abort()
+        tmp.unlink(missing_ok=True)
+        ws.cleanup()

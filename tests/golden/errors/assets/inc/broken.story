@@ -1,0 +1,3 @@
+character Hero:
+  imag: hero.png
+  description: a hero

@@ -1,0 +1,4 @@
+audio: yes
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+ratio: 16/9
+
+shot a:
+  A quiet street.

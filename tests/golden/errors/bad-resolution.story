@@ -1,0 +1,4 @@
+resolution: 4k
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+seed: 99999999999
+
+shot a:
+  A quiet street.

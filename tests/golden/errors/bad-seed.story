@@ -1,0 +1,4 @@
+seed: lucky
+
+shot a:
+  A quiet street.

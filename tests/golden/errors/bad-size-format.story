@@ -1,0 +1,4 @@
+size: 1280*720
+
+shot a:
+  A quiet street.

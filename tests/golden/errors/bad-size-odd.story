@@ -1,0 +1,4 @@
+size: 1281x721
+
+shot a:
+  A quiet street.

@@ -1,0 +1,3 @@
+scene battle 8s:
+  shot 2.5s: The armies charge.
+  shot: They collide.

@@ -1,0 +1,3 @@
+shot battle 8s:
+  shot 4s: The armies charge.
+  shot: They collide.

@@ -1,0 +1,4 @@
+shot a 5s:
+
+shot b:
+  A busy street.

@@ -1,0 +1,5 @@
+character:
+  image: assets/kitten.png
+
+shot a:
+  A quiet street.

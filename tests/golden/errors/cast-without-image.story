@@ -1,0 +1,5 @@
+character Kitten:
+  description: a small kitten
+
+shot a:
+  @Kitten sleeps.

@@ -1,0 +1,5 @@
+character 小猫:
+  image: assets/kitten.png
+
+shot opening:
+  风声呼啸。

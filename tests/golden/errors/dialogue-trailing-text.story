@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/kitten.png
+
+shot a:
+  @Kitten: "Hello?" she asks the empty street.

@@ -1,0 +1,5 @@
+shot a:
+  A quiet street.
+
+shot a:
+  A busy street.

@@ -1,0 +1,4 @@
+shot a:
+  camera: slow pan
+  A quiet street.
+  camera: fast zoom

@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/kitten.png
+
+shot Kitten:
+  A kitten sleeps.

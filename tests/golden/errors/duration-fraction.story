@@ -1,0 +1,2 @@
+shot a 5.5s:
+  A quiet street.

@@ -1,0 +1,5 @@
+shot a 5:
+  A quiet street.
+
+shot b:
+  A busy street.

@@ -1,0 +1,2 @@
+shot a 16s:
+  A quiet street.

@@ -1,0 +1,2 @@
+shot a 3s:
+  A quiet street.

@@ -1,0 +1,4 @@
+title:
+
+shot a:
+  A quiet street.

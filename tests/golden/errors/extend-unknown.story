@@ -1,0 +1,5 @@
+shot battle 8s:
+  The armies collide.
+
+extend batle 4s:
+  The snow settles.

@@ -1,0 +1,2 @@
+shot 5s:
+  A quiet street.

@@ -1,0 +1,5 @@
+shot:
+  A quiet street.
+
+shot b:
+  A busy street.

@@ -1,0 +1,4 @@
+include: assets/inc/bad-settings.story
+
+shot a:
+  A quiet street.

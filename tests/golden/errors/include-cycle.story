@@ -1,0 +1,4 @@
+include: assets/inc/loop-a.story
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+include: assets/inc/nothing.story
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+include: ../compile/assets/inc/cast.story
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+include: include-self.story
+
+shot a:
+  A quiet street.

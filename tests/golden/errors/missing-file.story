@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/kiten.png
+
+shot a:
+  @Kitten sleeps.

@@ -1,0 +1,3 @@
+shot a:
+  A quiet street.
+  camra: slow pan

@@ -1,0 +1,3 @@
+shot a:
+  first: /etc/hosts
+  A quiet street.

@@ -1,0 +1,5 @@
+character Kitten:
+  image: ../compile/assets/red.png
+
+shot a:
+  @Kitten sleeps.

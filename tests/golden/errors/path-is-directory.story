@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/folder.png
+
+shot a:
+  @Kitten sleeps.

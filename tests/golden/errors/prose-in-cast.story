@@ -1,0 +1,6 @@
+character Kitten:
+  image: assets/kitten.png
+  A small kitten with big eyes.
+
+shot a:
+  @Kitten sleeps.

@@ -1,0 +1,3 @@
+scene battle 8s:
+  The armies charge and collide.
+  camera: wide aerial

@@ -1,0 +1,2 @@
+shot a:
+	A quiet street.

@@ -1,0 +1,15 @@
+character Kitten:
+  image: assets/kitten.png
+  video: assets/clip.mp4
+
+character Mouse:
+  image: assets/mouse.png
+  video: assets/clip.mp4
+
+place Cliff:
+  image: assets/frame.png
+  video: assets/clip.mp4
+
+shot standoff:
+  @Kitten and @Mouse face each other on @Cliff.
+  motion: assets/clip.mp4

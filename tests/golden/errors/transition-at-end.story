@@ -1,0 +1,4 @@
+shot a:
+  A quiet street.
+
+fade 1s

@@ -1,0 +1,4 @@
+fade 1s
+
+shot a:
+  A quiet street.

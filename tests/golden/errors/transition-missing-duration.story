@@ -1,0 +1,7 @@
+shot a:
+  A quiet street.
+
+dissolve
+
+shot b:
+  A busy street.

@@ -1,0 +1,6 @@
+character Kitten:
+  image: assets/kitten.png
+
+shot a:
+  @Kitten: "Where did everyone go?
+  camera: slow pan

@@ -1,0 +1,7 @@
+character Kitten:
+  imgae: assets/kitten.png
+  image: assets/kitten.png
+  descripton: a small kitten
+
+shot a:
+  @Kitten sleeps.

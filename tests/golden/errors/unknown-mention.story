@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/kitten.png
+
+shot a:
+  @Kiten chases a butterfly.

@@ -1,0 +1,4 @@
+frobnicate: yes
+
+shot a:
+  A quiet street.

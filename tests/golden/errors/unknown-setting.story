@@ -1,0 +1,5 @@
+title: Typos
+resolutoin: 720p
+
+shot a:
+  A quiet street.

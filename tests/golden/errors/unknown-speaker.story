@@ -1,0 +1,6 @@
+character Kitten:
+  image: assets/kitten.png
+
+shot a:
+  @Kitten looks up.
+  @Mouse: "Hello up there!"

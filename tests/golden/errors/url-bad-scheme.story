@@ -1,0 +1,5 @@
+character Kitten:
+  image: ftp://example.com/kitten.png
+
+shot a:
+  @Kitten sleeps.

@@ -1,0 +1,3 @@
+shot a:
+  first: assets/clip.mp4
+  A quiet street.

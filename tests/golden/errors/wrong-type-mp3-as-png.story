@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/song-renamed.png
+
+shot a:
+  @Kitten sleeps.

@@ -1,0 +1,5 @@
+character Kitten:
+  image: assets/notes.png
+
+shot a:
+  @Kitten sleeps.

@@ -1,0 +1,7 @@
+shot a:
+  A quiet street.
+
+fade 0s
+
+shot b:
+  A busy street.

@@ -1,0 +1,369 @@
+"""storyboard.stitch on tiny synthetic clips (ffmpeg lavfi: testsrc2 + a sine per clip, 320x180,
+24 fps, 1-s GOP), checked with PyAV: frame counts, durations, a/v agreement, copied bytes, which
+source frame each film frame shows, and where each clip's tone starts."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
+from storyboard.stitch import (
+    Join, Slot, StitchError, VideoScan, AudioSource, plan_pieces, read_timeline, stitch,
+    total_frames,
+)
+
+FF = imageio_ffmpeg.get_ffmpeg_exe()
+FPS, RATE = 24, 48000
+pytestmark = pytest.mark.slow
+
+# name: (seconds, hue, tone Hz, extra options)
+CLIPS = {
+    "a": (3, 0, 220, {}),
+    "b": (3, 60, 300, {}),
+    "c": (2, 120, 380, {}),
+    "d": (3, 180, 460, {}),
+    "m": (4, 240, 540, {}),  # the morph: generated at 4 s, played at 1 s
+    "e": (3, 300, 620, {}),  # extension target: the first 3 s of source S
+    "x": (5, 300, 620, {}),  # extension returned as source + continuation (all 5 s of S)
+    "big": (2, 30, 700, {"size": "640x360"}),
+    "f25": (2, 90, 760, {"rate": 25}),
+    "s441": (2, 150, 820, {"sample_rate": 44100, "channels": 1}),
+    "mute": (2, 210, 0, {"audio": False}),
+}
+
+
+def make_clip(path: Path, seconds: float, hue: int, freq: int, *, size: str = "320x180",
+              rate: int = FPS, sample_rate: int = RATE, channels: int = 2, audio: bool = True,
+              skip_frames: int = 0) -> Path:
+    vf = f"testsrc2=size={size}:rate={rate}:duration={seconds},hue=h={hue}"
+    af = f"sine=frequency={freq}:sample_rate={sample_rate}:duration={seconds}"
+    if skip_frames:  # start later in the same source: an extension that repeats a frame
+        vf += f",trim=start_frame={skip_frames},setpts=PTS-STARTPTS"
+        af += f",atrim=start={skip_frames / rate:.6f},asetpts=PTS-STARTPTS"
+    args = [FF, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", vf]
+    if audio:
+        args += ["-f", "lavfi", "-i", af, "-ac", str(channels), "-c:a", "aac", "-b:a", "96k"]
+    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+             "-x264-params", f"keyint={rate}:min-keyint={rate}:scenecut=0", str(path)]
+    subprocess.run(args, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    out = {n: make_clip(d / f"{n}.mp4", s, h, f, **o) for n, (s, h, f, o) in CLIPS.items()}
+    # starts with S's frame 71, which is also e's last frame
+    out["y"] = make_clip(d / "y.mp4", 5, 300, 620, skip_frames=71)
+    bad = d / "bad.mp4"
+    bad.write_text("this is not a video\n")
+    out["bad"] = bad
+    return out
+
+
+def planned(name: str, kind: str = "shot", seconds: int = 3) -> PlannedClip:
+    return PlannedClip(name=name, kind=kind, seconds=seconds, request={}, estimated_cost_usd=0.0,
+                       key=f"key-{name}", mode="text", source="test.story:1:1", width=320, height=180)
+
+
+def make_plan(*items) -> RenderPlan:
+    """items: clip specs (name, kind, generated seconds[, played seconds]) and transitions
+    (kind, seconds[, direction])."""
+    clips, timeline = [], []
+    for item in items:
+        if item[0] in ("cut", "dissolve", "fade", "wipe"):
+            timeline.append(TimelineEntry(transition=item[0], seconds=item[1],
+                                          direction=item[2] if len(item) > 2 else None))
+        else:
+            clips.append(planned(item[0], item[1], item[2]))
+            timeline.append(TimelineEntry(clip=item[0], seconds=item[3] if len(item) > 3 else None))
+    return RenderPlan(title="test", provider="preview", model="m", story="test.story",
+                      clips=clips, timeline=timeline, estimated_cost_usd=0.0)
+
+
+def shots(*names: str) -> RenderPlan:
+    return make_plan(*[(n, "shot", CLIPS[n][0] if n in CLIPS else 3) for n in names])
+
+
+# ---- probes ----------------------------------------------------------------------------------
+
+def grey_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="gray").astype(np.float32) for f in c.decode(video=0)]
+
+
+def mad(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).mean())
+
+
+def audio_mono(path: Path) -> tuple[np.ndarray, float]:
+    """Decoded audio as mono 48 kHz and the time of its first sample."""
+    chunks, t0 = [], None
+    with av.open(str(path)) as c:
+        rs = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        for f in c.decode(audio=0):
+            t0 = float(f.pts * f.time_base) if t0 is None else t0
+            chunks += [g.to_ndarray().ravel() for g in rs.resample(f)]
+    return np.concatenate(chunks), t0 or 0.0
+
+
+def audio_seconds(path: Path) -> float:
+    """The audio stream's duration as the container states it (edit list applied)."""
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return float(a.duration * a.time_base)
+
+
+def streams(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        return {"width": v.codec_context.width, "height": v.codec_context.height,
+                "fps": float(v.average_rate), "video": v.codec_context.name,
+                "audio": a.codec_context.name, "rate": a.codec_context.sample_rate,
+                "channels": a.codec_context.channels,
+                "frames": sum(1 for p in c.demux(v) if p.size)}
+
+
+def decode_errors(path: Path) -> str:
+    proc = subprocess.run([FF, "-hide_banner", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True)
+    return proc.stderr.strip()
+
+
+def tone(pcm: np.ndarray, t: float, freqs: dict[str, int], width: int = 1200) -> str:
+    """Which clip's sine dominates the `width` samples from time t."""
+    i = int(round(t * RATE))
+    seg = pcm[i:i + width]
+    n = np.arange(len(seg))
+    energy = {k: abs(np.dot(seg, np.exp(-2j * np.pi * f * n / RATE))) for k, f in freqs.items()}
+    return max(energy, key=energy.get)
+
+
+def check_film(path: Path, expected_seconds: float) -> list[np.ndarray]:
+    """Duration within one frame, a/v agree within one frame (by samples), clean decode."""
+    frames = grey_frames(path)
+    pcm, t0 = audio_mono(path)
+    video = len(frames) / FPS
+    assert abs(video - expected_seconds) <= 1 / FPS + 1e-9, (video, expected_seconds)
+    assert abs(t0) < 1e-3
+    assert abs(len(pcm) / RATE - video) <= 1 / FPS, (len(pcm) / RATE, video)
+    assert abs(audio_seconds(path) - video) <= 1 / FPS
+    assert decode_errors(path) == ""
+    return frames
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+def test_every_transition(clips, tmp_path):
+    plan = make_plan(("a", "shot", 3), ("dissolve", 0.5), ("b", "shot", 3), ("fade", 1.0),
+                     ("c", "shot", 2), ("wipe", 0.5, "left"), ("d", "shot", 3),
+                     ("m", "morph", 4, 1.0), ("e", "shot", 3), ("x", "extend", 2))
+    out = tmp_path / "film.mp4"
+    result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    assert not result.reused and result.path == out
+    assert abs(result.duration - plan.total_seconds) < 1e-6 and plan.total_seconds == 16.0
+    frames = check_film(out, plan.total_seconds)
+    assert len(frames) == 384
+    assert streams(out)["frames"] == 384
+    log = "\n".join(result.actions)
+    assert "trimmed extension overlap of 3.0 s from x" in log
+    assert "retimed clip m from 4.00 s to 1.00 s" in log
+    assert "wipeleft" in log and "re-encoded window" in log and "copied" in log
+
+    src = {n: grey_frames(clips[n]) for n in "abcdmex"}
+    # film frame -> (clip, source frame) wherever no transition blends or fades the picture
+    expect = [(f, "a", f) for f in range(60)] + [(72 + k, "b", 12 + k) for k in range(48)]
+    expect += [(144 + k, "c", 12 + k) for k in range(24)] + [(180 + k, "d", 12 + k) for k in range(60)]
+    expect += [(240 + j, "m", round(j * 95 / 23)) for j in range(24)]  # first and last kept
+    expect += [(264 + k, "e", k) for k in range(72)] + [(336 + k, "x", 72 + k) for k in range(48)]
+    wrong = [(f, n, s) for f, n, s in expect if mad(frames[f], src[n][s]) > 2.5]
+    assert not wrong, wrong[:5]
+    # the transitions really happen: mid-dissolve is neither clip, mid-fade is dark
+    assert mad(frames[66], src["a"][66]) > 5 and mad(frames[66], src["b"][6]) > 5
+    assert frames[131].mean() < 20 and frames[132].mean() < 20
+
+    pcm, _ = audio_mono(out)
+    freqs = {n: CLIPS[n][2] for n in "abcdme"}
+    assert [tone(pcm, t, freqs) for t in (1.0, 4.0, 6.5, 8.5, 10.5, 12.0, 15.0)] == \
+        ["a", "b", "c", "d", "m", "e", "e"]
+    assert tone(pcm, 10.0 - 0.03, freqs, 480) == "d" and tone(pcm, 10.0 + 0.012, freqs, 480) == "m"
+    rms = lambda t: float(np.sqrt((pcm[int(t * RATE):int(t * RATE) + 480] ** 2).mean()))  # noqa: E731
+    assert rms(5.49) < 0.2 * rms(4.0)  # the sound fades with the picture
+
+
+def nal_units(packet: bytes) -> list[bytes]:
+    """H.264 NAL units of an MP4 sample, without SPS/PPS (the concat demuxer repeats those
+    in-band before keyframes)."""
+    out, i = [], 0
+    while i + 4 <= len(packet):
+        n = int.from_bytes(packet[i:i + 4], "big")
+        out.append(packet[i + 4:i + 4 + n])
+        i += 4 + n
+    return [u for u in out if u[0] & 0x1F not in (7, 8)]
+
+
+def video_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.size]
+
+
+def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path):
+    names = ["a", "b", "c", "d", "e", "a", "b", "d"]  # 23 s: long enough to split the AAC encode
+    plan = shots(*names)
+    out = tmp_path / "cuts.mp4"
+    result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    assert not any("re-encoded" in a or "conformed" in a for a in result.actions), result.actions
+    assert sum(a.startswith("copied") for a in result.actions) == 5  # one line per clip
+    assert any("2 parallel parts" in a for a in result.actions)
+    frames = check_film(out, plan.total_seconds)
+    assert len(frames) == 23 * FPS
+
+    # byte level: every video packet is the source's packet
+    got = video_packets(out)
+    want = [p for n in names for p in video_packets(clips[n])]
+    assert len(got) == len(want)
+    assert all(nal_units(g) == nal_units(w) for g, w in zip(got, want))
+
+    # audio as long as the video (container: exact; decoded: + the last AAC frame's padding),
+    # and each clip's tone starts at its cut (no drift)
+    assert audio_seconds(out) == 23.0
+    pcm, _ = audio_mono(out)
+    assert 0 <= len(pcm) - 23 * RATE < 1024
+    freqs = {n: CLIPS[n][2] for n in "abdec"}
+    starts = np.cumsum([0] + [CLIPS[n][0] for n in names[:-1]])
+    for prev, name, t in zip(names, names[1:], starts[1:]):
+        assert tone(pcm, t - 0.015, freqs, 480) == prev
+        assert tone(pcm, t + 0.005, freqs, 480) == name
+    # the two AAC parts meet at 11.95 s, in the middle of e (11-14 s): no dip, no click
+    split = 1024 * ((23 * RATE + 47 * 1024 - 4 * 1024) // 2 // 1024)
+    levels = [float(np.sqrt((pcm[k:k + 240] ** 2).mean())) for k in range(split - 2400, split + 2400, 240)]
+    steady = float(np.sqrt((pcm[split - RATE // 2:split - RATE // 4] ** 2).mean()))
+    assert max(abs(v - steady) for v in levels) < 0.05 * steady
+
+
+def test_mixed_formats_are_conformed(clips, tmp_path):
+    plan = shots("a", "big", "f25", "s441", "mute", "b")
+    out = tmp_path / "mixed.mp4"
+    result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    log = "\n".join(result.actions)
+    assert "conformed clip big from 640x360 to 320x180 24fps" in log
+    assert "conformed clip f25 from 25fps" in log
+    assert "resampled the audio of clip s441 from 44100 Hz 1 ch" in log
+    assert "added silence to clip mute" in log
+    assert "conformed clip a " not in log and "conformed clip b " not in log
+    info = streams(out)
+    assert (info["width"], info["height"], info["fps"]) == (320, 180, 24.0)
+    assert (info["video"], info["audio"], info["rate"], info["channels"]) == ("h264", "aac", RATE, 2)
+    check_film(out, plan.total_seconds)
+    pcm, _ = audio_mono(out)
+    freqs = {n: CLIPS[n][2] for n in ("a", "big", "f25", "s441", "b")}
+    assert [tone(pcm, t, freqs) for t in (1.5, 4.0, 6.0, 8.0, 12.0)] == ["a", "big", "f25", "s441", "b"]
+    silent = pcm[int(9.1 * RATE):int(10.9 * RATE)]
+    assert float(np.sqrt((silent ** 2).mean())) < 1e-3
+    assert tone(pcm, 11.0 + 0.005, freqs, 480) == "b"  # b's sound starts with b's picture
+
+
+def test_duplicated_boundary_frame_is_dropped(clips, tmp_path):
+    plan = make_plan(("e", "shot", 3), ("y", "extend", 2))
+    out = tmp_path / "dup.mp4"
+    result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    assert "dropped the duplicated boundary frame at the start of y" in result.actions
+    assert not any("trimmed extension" in a for a in result.actions)  # y is continuation only
+    frames = check_film(out, 120 / FPS)
+    assert len(frames) == 120
+    s = grey_frames(clips["x"])  # all of source S
+    assert mad(frames[71], s[71]) < 2.5 and mad(frames[72], s[72]) < 2.5
+
+
+def test_rerun_reuses_and_changes_rebuild(clips, tmp_path):
+    plan = shots("a", "b")
+    out, work = tmp_path / "film.mp4", tmp_path / "work"
+    first = stitch(plan, clips, out, workdir=work, log=lambda m: None)
+    stamp = out.stat().st_mtime_ns
+    again = stitch(plan, clips, out, workdir=work, log=lambda m: None)
+    assert again.reused and again.duration == first.duration and out.stat().st_mtime_ns == stamp
+    changed = shots("b", "a")
+    assert not stitch(changed, clips, out, workdir=work, log=lambda m: None).reused
+    assert not list(work.glob("stitch-run-*")) and not list(tmp_path.glob(".film.*"))
+
+
+def test_bad_inputs_name_the_clip(clips, tmp_path):
+    out = tmp_path / "film.mp4"
+    missing = dict(clips, b=tmp_path / "nowhere.mp4")
+    with pytest.raises(StitchError, match=r"clip 'b'.*not found"):
+        stitch(shots("a", "b"), missing, out, workdir=tmp_path / "work", log=lambda m: None)
+    with pytest.raises(StitchError, match=r"clip 'bad'.*not a readable video"):
+        stitch(shots("a", "bad"), clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    with pytest.raises(StitchError, match=r"clip 'zzz' has no rendered file"):
+        stitch(shots("a", "zzz"), clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    assert not out.exists() and not list(tmp_path.glob(".film.*"))
+
+
+def test_subtitles_are_burned_into_their_windows_only(clips, tmp_path):
+    srt = tmp_path / "subs.srt"
+    srt.write_text("1\n00:00:01,200 --> 00:00:01,800\nHello there\n\n"
+                   "2\n00:00:04,000 --> 00:00:04,500\nSecond line\n")
+    plan = shots("a", "b")
+    out = tmp_path / "subs.mp4"
+    result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None,
+                    burn_subtitles=srt)
+    assert any("burned 2 subtitles" in a for a in result.actions)
+    frames = check_film(out, 6.0)
+    src = grey_frames(clips["a"]) + grey_frames(clips["b"])
+    assert mad(frames[36], src[36]) > 1.5  # a cue is on screen at 1.5 s
+    assert mad(frames[100], src[100]) > 1.5  # and at 4.17 s
+    assert mad(frames[12], src[12]) < 2.5 and mad(frames[130], src[130]) < 2.5  # copied
+    assert mad(frames[36][:60], src[36][:60]) < 2.5  # text sits at the bottom
+
+
+# ---- pure core -------------------------------------------------------------------------------
+
+def fake_slot(name: str, join: Join, frames: int, gop: int | None) -> Slot:
+    keys = tuple(range(0, frames, gop)) if gop else (0,)
+    scan = VideoScan(frames=frames, start=0.0, end=frames / FPS, cfr=True, keyframes=keys,
+                     key_pts=tuple(k / FPS for k in keys), key_dts=tuple(k / FPS for k in keys),
+                     sar=None, profile="High", index=0, time_base=1 / 12288, file_start=0.0, step=1 / FPS,
+                     codec="h264", width=320, height=180, pix_fmt="yuv420p")
+    return Slot(name, join, Path(name), scan, AudioSource(None), 0, frames)
+
+
+def test_plan_pieces_reencode_only_transition_windows():
+    slots = [fake_slot("a", Join("cut"), 120, 24), fake_slot("b", Join("dissolve", 0.5), 120, 24),
+             fake_slot("c", Join("cut"), 120, 24), fake_slot("d", Join("fade", 1.0), 120, 24)]
+    pieces = plan_pieces(slots)
+    assert sum(p.frames for p in pieces) == total_frames(slots) == 468
+    encoded = [p for p in pieces if p.kind == "encode"]
+    assert sum(p.frames for p in encoded) == 36 + 24 + 24  # a's last GOP + b's first, two fade GOPs
+    assert [p.xfade for p in encoded] == ["fade", None, None]
+
+
+def test_plan_pieces_single_keyframe_clips_use_two_input_graphs():
+    joins = [Join("cut"), Join("wipe", 0.5, "up"), Join("dissolve", 1.0), Join("dissolve", 0.5)]
+    slots = [fake_slot(c, j, 96, None) for c, j in zip("abcd", joins)]
+    pieces = plan_pieces(slots)
+    assert all(p.kind == "encode" and len(p.strands) <= 2 for p in pieces)
+    assert [p.xfade for p in pieces] == ["wipeup", "fade", "fade"]
+    assert sum(p.frames for p in pieces) == total_frames(slots) == 4 * 96 - 12 - 24 - 12
+
+
+def test_plan_pieces_rejects_transitions_longer_than_the_clip():
+    slots = [fake_slot("a", Join("cut"), 48, 24), fake_slot("b", Join("dissolve", 1.5), 48, 24),
+             fake_slot("c", Join("dissolve", 1.5), 48, 24)]
+    with pytest.raises(StitchError, match="clip 'b'.*too short"):
+        plan_pieces(slots)
+
+
+def test_read_timeline_joins():
+    plan = make_plan(("a", "shot", 3), ("fade", 1.0), ("b", "shot", 3), ("x", "extend", 2))
+    assert [(e.name, e.join.kind) for e in read_timeline(plan)] == \
+        [("a", "cut"), ("b", "fade"), ("x", "extend")]
+    bad = plan.model_copy(update={"timeline": [TimelineEntry(transition="fade", seconds=1.0),
+                                               TimelineEntry(clip="a")]})
+    with pytest.raises(StitchError, match="between two clips"):
+        read_timeline(bad)
