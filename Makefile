@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+DEMO := examples/kitten-general/kitten-general.story
+
 demo: $(STAMP)
-	$(BIN)/storyboard render examples/kitten-general/kitten-general.story
+	@film=$$($(BIN)/storyboard render $(DEMO)) && page=$$($(BIN)/storyboard preview $(DEMO)) && \
+	  printf '\nfilm:          %s\npreview page:  %s\n' "$$film" "$$page"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the same folder, fsync, rename. Readers never see half a file."""
+"""Atomic file writes: a temp file in the same folder, fsync, rename, fsync the folder.
+A crash leaves the old file or the new one, never half of either."""
 
 from __future__ import annotations
 
@@ -7,14 +8,31 @@ import tempfile
 from pathlib import Path
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable (best effort: some filesystems cannot open folders)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: str | Path, data: bytes, *, mode: int | None = None) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -22,7 +40,8 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    fsync_dir(folder)
 
 
-def write_text(path: str | Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | Path, text: str, *, mode: int | None = None) -> None:
+    write_bytes(path, text.encode("utf-8"), mode=mode)

@@ -89,7 +89,7 @@ def render(diags: Iterable[Diagnostic], sources: dict[str, str] | None = None) -
         lines = [f"{where}{d.severity.value}[{d.code}]: {d.message}"]
         text = _source_text(d.span, sources) if d.span else None
         if text is not None:
-            src_lines = text.splitlines()
+            src_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # as the parser counts lines
             if 1 <= d.span.line <= len(src_lines):
                 line = src_lines[d.span.line - 1].replace("\t", " ")
                 gutter = f"{d.span.line:>4} | "

@@ -276,28 +276,15 @@ def format_story(story: Story, source: str | None = None) -> str:
 
 
 def write_formatted(path, text: str) -> None:
-    """Replace the file at `path` with `text` atomically (temp file in the same folder, fsync,
-    rename), keeping its permissions; a symlink keeps pointing at the rewritten file."""
+    """Replace the file at `path` with `text` atomically, keeping its permissions; a symlink
+    keeps pointing at the rewritten file."""
     import os
-    import tempfile
     from pathlib import Path
 
+    from .atomic import write_text
+
     target = Path(os.path.realpath(path))
-    mode = target.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text(target, text, mode=target.stat().st_mode & 0o7777)
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
