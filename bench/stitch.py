@@ -51,8 +51,10 @@ def make_clip(path: Path, i: int, size: str, seconds: float, keyint: int | None)
         return path
     gop = ["-x264-params", f"keyint={keyint}:min-keyint={keyint}:scenecut=0"] if keyint else []
     subprocess.run([FF, "-hide_banner", "-loglevel", "error", "-y",
-                    "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FPS}:duration={seconds},hue=h={i * 37}",
-                    "-f", "lavfi", "-i", f"sine=frequency={220 + 40 * i}:sample_rate=48000:duration={seconds}",
+                    "-f", "lavfi", "-i",
+                    f"testsrc2=size={size}:rate={FPS}:duration={seconds},hue=h={i * 37}",
+                    "-f", "lavfi", "-i",
+                    f"sine=frequency={220 + 40 * i}:sample_rate=48000:duration={seconds}",
                     "-ac", "2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                     "-pix_fmt", "yuv420p", *gop, "-c:a", "aac", "-b:a", "128k",
                     "-movflags", "+faststart", str(path)], check=True)
@@ -96,8 +98,9 @@ def check_film(path: Path, expected: float) -> dict:
 
 # ---- moviepy baselines (reference/stitching.md §2.6) ------------------------------------------
 
-MOVIEPY_WRITE = dict(fps=FPS, codec="libx264", audio_codec="aac", audio_fps=48000, preset="veryfast",
-                     ffmpeg_params=["-crf", "20", "-movflags", "+faststart"], logger=None)
+MOVIEPY_WRITE = dict(fps=FPS, codec="libx264", audio_codec="aac", audio_fps=48000,
+                     preset="veryfast", ffmpeg_params=["-crf", "20", "-movflags", "+faststart"],
+                     logger=None)
 
 
 def moviepy_cuts(paths: list[Path], out: Path, tmp: Path) -> None:
@@ -175,7 +178,8 @@ def tree_pss_kb(root: int) -> int:
 
 def cpu_seconds() -> float:
     """CPU time of this process and of its reaped children (ffmpeg, child interpreters)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -255,7 +259,8 @@ def main() -> int:
     encoded = [a for a in res.actions if "re-encoded" in a or "conformed" in a]
     row("a. hard cuts, ours", t_a, fa, f"video re-encodes: {len(encoded)}")
     mp_a = timed(lambda: moviepy_cuts(gop, base / "a_moviepy.mp4", base))
-    row("a. hard cuts, moviepy chain", mp_a, check_film(base / "a_moviepy.mp4", plan_a.total_seconds))
+    row("a. hard cuts, moviepy chain", mp_a,
+        check_film(base / "a_moviepy.mp4", plan_a.total_seconds))
     ratio_a, cpu_a = mp_a[0] / t_a[0], mp_a[1] / t_a[1]
     if encoded:
         failures.append(f"hard cuts re-encoded video: {encoded}")
@@ -265,11 +270,13 @@ def main() -> int:
     plan_b = film_plan(names, 5, trans, (1280, 720))
     t_b, _ = ours(plan_b, dict(zip(names, gop)), base / "b_ours.mp4", base / "work-b")
     row("b. dissolves+fades, ours", t_b, check_film(base / "b_ours.mp4", plan_b.total_seconds))
-    t_k, _ = ours(plan_b, dict(zip(names, single)), base / "b_ours_1kf.mp4", base / "work-b1", runs=1)
+    t_k, _ = ours(plan_b, dict(zip(names, single)), base / "b_ours_1kf.mp4", base / "work-b1",
+                  runs=1)
     row("b. same, ours, 1 keyframe/clip", t_k,
         check_film(base / "b_ours_1kf.mp4", plan_b.total_seconds), "information only")
     mp_b = timed(lambda: moviepy_transitions(gop, trans, base / "b_moviepy.mp4", base))
-    row("b. dissolves+fades, moviepy", mp_b, check_film(base / "b_moviepy.mp4", plan_b.total_seconds))
+    row("b. dissolves+fades, moviepy", mp_b,
+        check_film(base / "b_moviepy.mp4", plan_b.total_seconds))
     ratio_b, cpu_b = mp_b[0] / t_b[0], mp_b[1] / t_b[1]
 
     # (c) memory: 104 and 25 clips of 6 s, 640x360, hard links of 12 distinct clips
@@ -286,6 +293,8 @@ def main() -> int:
             if not p.exists():
                 os.link(small[i % len(small)], p)
             paths[f"m{i}"] = str(p)
+        (base / f"c_{n}.mp4").unlink(missing_ok=True)  # from scratch: no reuse, no cached remuxes
+        shutil.rmtree(base / f"work-c{n}", ignore_errors=True)
         spec = {"names": list(paths), "paths": paths, "seconds": 6, "size": [640, 360],
                 "joins": [pattern[i % len(pattern)] for i in range(n - 1)],
                 "out": str(base / f"c_{n}.mp4"), "workdir": str(base / f"work-c{n}")}
@@ -298,26 +307,31 @@ def main() -> int:
             failures.append(f"{n} clips: peak PSS {peak:.0f} MB >= 600 MB")
 
     # report
-    print(f"\n{'run':36} {'wall s':>7} {'CPU s':>7} {'film s':>8} {'frames':>7} {'a-v ms':>7}  ok  note")
+    print(f"\n{'run':36} {'wall s':>7} {'CPU s':>7} {'film s':>8} {'frames':>7} {'a-v ms':>7}"
+          "  ok  note")
     for name, wall, cpu, film, note in rows:
         print(f"{name:36} {wall:7.2f} {cpu:7.2f} {film['duration']:8.3f} {film['frames']:7d} "
               f"{film['av_diff'] * 1000:7.1f}  {'yes' if film['ok'] else 'NO '} {note}")
         if not film["ok"]:
             failures.append(f"{name}: wrong duration or a/v difference")
-    print(f"\n(a) hard cuts:        moviepy / ours = {ratio_a:5.1f}x wall, {cpu_a:5.1f}x CPU   (target >= 20x)")
-    print(f"(b) dissolves+fades:  moviepy / ours = {ratio_b:5.1f}x wall, {cpu_b:5.1f}x CPU   (target >= 5x)"
-          f"   [1 keyframe/clip sources: {mp_b[0] / t_k[0]:.1f}x wall]")
-    print(f"(c) peak PSS: 25 clips {mem[25]:.0f} MB, 104 clips {mem[104]:.0f} MB   (target < 600 MB, flat)")
+    print(f"\n(a) hard cuts:        moviepy / ours = {ratio_a:5.1f}x wall, {cpu_a:5.1f}x CPU"
+          "   (target >= 20x)")
+    print(f"(b) dissolves+fades:  moviepy / ours = {ratio_b:5.1f}x wall, {cpu_b:5.1f}x CPU"
+          f"   (target >= 5x)   [1 keyframe/clip sources: {mp_b[0] / t_k[0]:.1f}x wall]")
+    print(f"(c) peak PSS: 25 clips {mem[25]:.0f} MB, 104 clips {mem[104]:.0f} MB"
+          "   (target < 600 MB, flat)")
     if ratio_a < 20:
         failures.append(f"hard cuts only {ratio_a:.1f}x faster than moviepy")
     if ratio_b < 5:
         failures.append(f"dissolves+fades only {ratio_b:.1f}x faster than moviepy")
     if mem[104] > 1.5 * mem[25] + 50:
         failures.append("memory grows with the number of clips")
-    print(f"bench total {time.perf_counter() - t_start:.0f} s, load average {os.getloadavg()[0]:.1f}, "
-          f"files in {base}")
+    print(f"bench total {time.perf_counter() - t_start:.0f} s, "
+          f"load average {os.getloadavg()[0]:.1f}" + (f", files in {base}" if args.keep else ""))
     for f in failures:
         print("MISSED:", f)
+    if args.keep is None:
+        shutil.rmtree(base, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -1,29 +1,35 @@
-"""Stitch rendered clips into one film: plan + clip files -> film.mp4 (the only module importing moviepy).
+"""Stitch rendered clips into one film: plan + clip files -> film.mp4.
 
-Which tool does what, and why (measurements in reference/stitching.md):
+The only module importing moviepy.
 
-- ffmpeg (imageio-ffmpeg's binary) moves the bulk of the data. Hard cuts between clips in the film
-  format are never decoded: the concat demuxer stream-copies whole GOPs straight from the clip
-  files (explicit inpoints plus -copyts keep the AAC priming from shifting the video, §5.5.3; a
-  file whose video is not stream 0 in the common time base is remuxed first). Transitions re-encode only their
-  window, from the last keyframe before a transition to the first keyframe after it (the hybrid of
-  §5.5), each window in its own small filter graph of at most two inputs (xfade has every wipe
-  and is frame-exact), so memory does not grow with the number of clips (§5.6).
-- Audio is decoded per clip (PyAV), mixed sample-exactly in numpy (crossfades, fades, click-free
-  joins, silence for clips without sound) one clip at a time into a raw PCM file, and encoded to
-  AAC once for the whole film: stream-copying AAC drifts ~35 ms per join (§5.7, §6.1).
+Which tool does what, and why (measurements in /work/shared/reference/stitching.md, "§" below):
+
+- ffmpeg (imageio-ffmpeg's binary) moves the pictures. Hard cuts between clips in the film format
+  are never decoded: the concat demuxer stream-copies whole GOPs straight from the clip files
+  (explicit inpoints plus -copyts keep the AAC priming from shifting the video, §5.5.3; a file
+  whose video is not stream 0 in the common time base is remuxed first). A transition re-encodes
+  only its window, from the last keyframe before it to the first keyframe after it (the hybrid of
+  §5.5), in its own filter graph of at most two inputs (xfade has every wipe and is frame-exact),
+  two windows at a time. Memory therefore does not grow with the number of clips (§5.6).
+- The sound is decoded per clip (PyAV) and mixed sample-exactly in numpy (crossfades, fades,
+  10 ms fades at cuts, 30 ms crossfades at extension seams, silence for clips without audio), one
+  clip at a time, in background threads that pipe PCM into ffmpeg's AAC encoder while the video
+  is assembled. It is encoded once for the whole film (stream-copying AAC drifts ~35 ms per join,
+  §5.7); long films use two encoders in parallel, spliced at an AAC frame boundary. The final
+  file is muxed by PyAV (packet copy, faststart).
 - moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
-  compositing with Pillow's bundled font, no libass/fontconfig dependency. It is not used for
-  transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a whole-film
-  moviepy render opens 2 ffmpeg readers per clip (§2.4). Where used, it gets the §2.6 settings.
+  compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. It is
+  not used for transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a
+  whole-film moviepy render keeps 2 ffmpeg readers per clip open (§2.4).
 
 The core is pure (timeline -> slots -> pieces -> film positions); ffmpeg, PyAV and moviepy sit at
-the edges. Outputs are written to a temp file beside `out` and renamed; a sidecar `<out>.key` holds
-the film key so an unchanged re-run returns at once.
+the edges. The film is written to a temp file beside `out`, verified, and renamed; a sidecar
+`<out>.key` holds the film key so an unchanged re-run returns at once.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -35,16 +41,16 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Literal
+from typing import BinaryIO, Callable, Iterable, Iterator, Literal
 
 import av
 import numpy as np
 
 from . import media
-from .atomic import write_text
 from .plan import RenderPlan
 
 STITCH_VERSION = "1"
@@ -90,6 +96,8 @@ class Encoder:
 
     def moviepy_params(self) -> list[str]:
         return self.common()  # moviepy sets codec, preset and (wrongly, §2.3) pix_fmt itself
+
+
 AAC = ["-c:a", "aac", "-b:a", "192k", "-ar", str(RATE), "-ac", "2"]
 
 JoinKind = Literal["cut", "extend", "dissolve", "wipe", "fade"]
@@ -194,7 +202,7 @@ class VideoScan:
     profile: str | None  # H.264 profile name, e.g. "High", "Constrained Baseline"
     index: int  # the video stream's index in its file
     time_base: Fraction
-    file_start: float  # the file's start time (earliest stream, e.g. AAC priming), s: -ss counts from it
+    file_start: float  # s: the file's start (earliest stream, e.g. AAC priming); -ss counts from it
     codec: str
     width: int
     height: int
@@ -254,7 +262,7 @@ def scan_file(path: Path) -> tuple[VideoScan, AudioFacts | None]:
             last_dur = pkt.duration or 0
         sar = vs.sample_aspect_ratio or vs.codec_context.sample_aspect_ratio
         profile = vs.codec_context.profile
-        file_start = container.start_time / av.time_base if container.start_time is not None else None
+        file_start = None if container.start_time is None else container.start_time / av.time_base
     if not pts:
         raise StitchError(f"{path} has no video frames")
     pts.sort()
@@ -267,7 +275,8 @@ def scan_file(path: Path) -> tuple[VideoScan, AudioFacts | None]:
         frames=len(pts), start=float(pts[0] * tb), end=float(end * tb), cfr=cfr,
         step=float(sum(steps) / len(steps) * tb),
         keyframes=tuple(index[p] for p, _ in keys),
-        key_pts=tuple(float(p * tb) for p, _ in keys), key_dts=tuple(float(d * tb) for _, d in keys),
+        key_pts=tuple(float(p * tb) for p, _ in keys),
+        key_dts=tuple(float(d * tb) for _, d in keys),
         sar=Fraction(sar) if sar else None, profile=profile, index=vs.index, time_base=Fraction(tb),
         file_start=float(pts[0] * tb) if file_start is None else file_start,
         codec=cc.name, width=cc.width, height=cc.height,
@@ -325,7 +334,8 @@ class AudioSource:
 
 @dataclass(frozen=True)
 class Slot:
-    """A clip ready to be placed: a copyable video-only file and the frames of it that play."""
+    """A clip ready to be placed: a file whose video the concat demuxer can copy (the clip itself,
+    a remux or a conformed re-encode), where its sound comes from, and the frames that play."""
 
     name: str
     join: Join
@@ -346,7 +356,9 @@ class Workspace:
     def __init__(self, workdir: Path):
         self.cache = workdir / "stitch-cache"
         self.cache.mkdir(parents=True, exist_ok=True)
-        self.run = Path(tempfile.mkdtemp(prefix="stitch-run-", dir=workdir))
+        sweep(self.cache)
+        sweep(workdir)
+        self.run = Path(tempfile.mkdtemp(prefix=f"stitch-run-{os.getpid()}-", dir=workdir))
 
     def cached(self, src: Path, op: dict, suffix: str) -> Path:
         st = src.stat()
@@ -357,6 +369,45 @@ class Workspace:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.run, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def temp_owner(path: Path) -> int | None:
+    """The pid in a name this module gives temp files and run folders, else None:
+    `.<stem>.<pid>.<hex>.tmp<suffix>` (media.temp_sibling) or `stitch-run-<pid>-<random>`."""
+    name = path.name
+    if name.startswith("stitch-run-"):
+        pid = name[len("stitch-run-"):].split("-")[0]
+    else:
+        parts = name.split(".")
+        if not (name.startswith(".") and len(parts) >= 5 and parts[-2] == "tmp"):
+            return None
+        pid = parts[-4]
+    return int(pid) if pid.isdigit() else None
+
+
+def sweep(folder: Path, only: str = "*") -> None:
+    """Remove temp files and run folders left by stitches that were killed (their pid is gone):
+    a stitch leaves no partial film behind, even across a crash."""
+    for path in folder.glob(only):
+        pid = temp_owner(path)
+        if pid is None or pid_alive(pid):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def ffmpeg(args: list[str], what: str) -> None:
@@ -394,7 +445,7 @@ def remux_video(ws: Workspace, src: Source) -> Path:
 def retime_select(n_src: int, n_out: int) -> str:
     """Video filter that plays n_src frames as n_out, keeping the first and last frame."""
     if n_out == 1 or n_src == 1:
-        return "select='eq(n\\,0)',setpts=N/(24*TB)"
+        return f"select='eq(n\\,0)',setpts=N/({FPS}*TB)"
     if n_out <= n_src:  # pick frames: first and last are exact picks
         picks = sorted({round(j * (n_src - 1) / (n_out - 1)) for j in range(n_out)})
         expr = "+".join(f"eq(n\\,{i})" for i in picks)
@@ -419,7 +470,8 @@ def conform_video(ws: Workspace, src: Source, size: tuple[int, int], out_frames:
         chain.append(f"fps={FPS}")
     chain.append("format=yuv420p")
     limit = ["-frames:v", str(out_frames)] if out_frames is not None else []
-    op = {"op": "conform", "size": size, "frames": out_frames, "x264": enc.ffmpeg_args(CONFORM_PRESET)}
+    op = {"op": "conform", "size": size, "frames": out_frames,
+          "x264": enc.ffmpeg_args(CONFORM_PRESET)}
     target = ws.cached(src.path, op, ".v.mp4")
     return make_atomic(target, lambda tmp: ffmpeg(
         ["-i", str(src.path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", ",".join(chain),
@@ -584,17 +636,6 @@ def plan_pieces(slots: list[Slot]) -> list[Piece]:
     return pieces
 
 
-def film_positions(slots: list[Slot]) -> list[int]:
-    """Frame at which each slot starts playing in the film."""
-    pos, at = [], 0
-    for i, slot in enumerate(slots):
-        if i > 0:
-            at -= slot.join.overlap
-        pos.append(at)
-        at += slot.frames
-    return pos
-
-
 def total_frames(slots: list[Slot]) -> int:
     return sum(s.frames for s in slots) - sum(s.join.overlap for s in slots[1:])
 
@@ -637,8 +678,9 @@ def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> No
     else:
         label = "[s0]"
     what = f"re-encoding the window {describe(piece, slots)}"
-    ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", label, "-an", *enc.ffmpeg_args(WINDOW_PRESET),
-            "-r", str(FPS), "-frames:v", str(piece.frames), "-f", "mp4", str(out)], what)
+    ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", label, "-an",
+            *enc.ffmpeg_args(WINDOW_PRESET), "-r", str(FPS), "-frames:v", str(piece.frames),
+            "-f", "mp4", str(out)], what)
     got = scan_video(out).frames
     if got != piece.frames:
         raise StitchError(f"{what}: got {got} frames instead of {piece.frames}")
@@ -663,8 +705,9 @@ def copy_entry(slot: Slot, strand: Strand) -> list[str]:
 
 def describe(piece: Piece, slots: list[Slot]) -> str:
     parts = [f"{slots[s.slot].name}[{s.start}:{s.start + s.frames}]" for s in piece.strands]
-    what = f" {piece.xfade} " .join(parts) if piece.xfade else parts[0]
-    fades = [f"fade {'in' if s.fade_in else 'out'}" for s in piece.strands if s.fade_in or s.fade_out]
+    what = f" {piece.xfade} ".join(parts) if piece.xfade else parts[0]
+    fades = [f"fade {'in' if s.fade_in else 'out'}" for s in piece.strands
+             if s.fade_in or s.fade_out]
     return what + (f" ({', '.join(fades)})" if fades else "")
 
 
@@ -830,7 +873,8 @@ class AudioPart:
         self.errlog = open(errlog, "wb")
         self.proc = subprocess.Popen(
             [media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", "pipe:0", *AAC, "-f", "mp4", str(out)],
+             "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", "pipe:0", *AAC,
+             "-f", "mp4", str(out)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errlog)
         self.track = AudioTrack(self.proc.stdin, lo, hi)
         self.queue: queue.Queue[tuple[Slot, Join, int] | None] = queue.Queue()
@@ -851,7 +895,8 @@ class AudioPart:
                 buf, preroll = slot_audio(slot, next_join)
                 self.track.add(first, buf)
             except (av.FFmpegError, OSError, ValueError) as e:
-                self.error = StitchError(f"clip {slot.name!r}: cannot decode or mix its audio ({e})")
+                self.error = StitchError(
+                    f"clip {slot.name!r}: cannot decode or mix its audio ({e})")
             except BaseException as e:  # noqa: BLE001 - re-raised in finish()
                 self.error = e
 
@@ -896,24 +941,26 @@ class AudioPart:
 
 class AudioMixer:
     """The film's sound, mixed in background threads straight into AAC while the video is being
-    prepared. AAC encoding is single-threaded and the slowest step of a hard-cut film, so a long
+    assembled. AAC encoding is single-threaded and the slowest step of a hard-cut film, so a long
     film is encoded as two parts in parallel and spliced at an AAC frame boundary: the second
     encoder starts ~1 s before the split (discarded) so its state has settled, the first runs a
     few frames past it, and every kept frame was encoded with its real neighbours."""
 
-    def __init__(self, workdir: Path, estimated_frames: int):
-        est = estimated_frames * SPF
+    def __init__(self, workdir: Path, frames: int):
+        total = frames * SPF
         # equal work per encoder: the second also encodes the pre-roll
-        self.split = AAC_FRAME * ((est + SPLIT_PREROLL - SPLIT_TAIL) // 2 // AAC_FRAME) \
-            if est >= SPLIT_MIN * RATE else None
-        if self.split is None:
-            self.parts = [AudioPart(0, None, workdir / "audio.m4a", workdir / "audio.log")]
-        else:
-            self.parts = [
-                AudioPart(0, self.split + SPLIT_TAIL, workdir / "audio1.m4a", workdir / "audio1.log"),
-                AudioPart(self.split - SPLIT_PREROLL, None, workdir / "audio2.m4a", workdir / "audio2.log"),
-            ]
-        self.out = workdir / "audio.m4a"
+        self.split = AAC_FRAME * ((total + SPLIT_PREROLL - SPLIT_TAIL) // 2 // AAC_FRAME) \
+            if total >= SPLIT_MIN * RATE else None
+        ranges = [(0, None)] if self.split is None else \
+            [(0, self.split + SPLIT_TAIL), (self.split - SPLIT_PREROLL, None)]
+        self.parts: list[AudioPart] = []
+        try:
+            for n, (lo, hi) in enumerate(ranges, 1):
+                self.parts.append(
+                    AudioPart(lo, hi, workdir / f"audio{n}.m4a", workdir / f"audio{n}.log"))
+        except BaseException:
+            self.abort()
+            raise
         self.at = 0  # film frame where the next slot would start, before its overlap
 
     def put(self, slot: Slot, next_join: Join) -> None:
@@ -922,8 +969,9 @@ class AudioMixer:
             part.queue.put((slot, next_join, position))
         self.at = position + slot.frames
 
-    def finish(self) -> tuple[Path, int]:
-        """Wait for the encoders; returns the AAC file and the number of samples mixed."""
+    def finish(self) -> tuple[list[AacRun], int]:
+        """Wait for the encoders; returns the packet runs that make the film's AAC track and the
+        number of samples mixed."""
         try:
             for part in self.parts:
                 part.finish()
@@ -931,34 +979,62 @@ class AudioMixer:
             self.abort()
             raise
         total = self.at * SPF
-        if self.split is not None:
-            if total < self.split + SPLIT_TAIL:
-                raise StitchError(f"internal: audio split at {self.split} beyond the film's end {total}")
-            splice_aac(self.parts[0].out, self.parts[1].out, self.split, SPLIT_PREROLL, self.out)
-        return self.out, total
+        if self.split is None:
+            return [AacRun(self.parts[0].out)], total
+        return [AacRun(self.parts[0].out, stop=self.split),
+                AacRun(self.parts[1].out, start=SPLIT_PREROLL,
+                       shift=self.split - SPLIT_PREROLL)], total
 
     def abort(self) -> None:
         for part in self.parts:
             part.abort()
 
 
-def splice_aac(first: Path, second: Path, split: int, preroll: int, out: Path) -> None:
-    """Packets of `first` before sample `split`, then those of `second` from `preroll` on."""
-    with av.open(str(first)) as a, av.open(str(second)) as b, av.open(str(out), "w", format="mp4") as o:
-        sa, sb = a.streams.audio[0], b.streams.audio[0]
-        if sa.time_base != Fraction(1, RATE) or sb.time_base != Fraction(1, RATE):
-            raise StitchError(f"internal: unexpected AAC time base {sa.time_base}")
-        so = o.add_stream_from_template(sa)
-        for packet in a.demux(sa):
-            if packet.size and packet.pts < split:
-                packet.stream = so
-                o.mux(packet)
-        for packet in b.demux(sb):
-            if packet.size and packet.pts >= preroll:
-                packet.pts += split - preroll
-                packet.dts += split - preroll
-                packet.stream = so
-                o.mux(packet)
+@dataclass(frozen=True)
+class AacRun:
+    """AAC packets of `path` with start <= pts < stop, moved by `shift` samples."""
+
+    path: Path
+    start: int | None = None
+    stop: int | None = None
+    shift: int = 0
+
+
+def aac_packets(runs: list[AacRun], stack: ExitStack) -> Iterator[av.Packet]:
+    for run in runs:
+        container = stack.enter_context(av.open(str(run.path)))
+        stream = container.streams.audio[0]
+        if stream.time_base != Fraction(1, RATE):
+            raise StitchError(f"internal: unexpected AAC time base {stream.time_base}")
+        for packet in container.demux(stream):
+            if not packet.size or (run.start is not None and packet.pts < run.start) \
+                    or (run.stop is not None and packet.pts >= run.stop):
+                continue
+            packet.pts += run.shift
+            packet.dts += run.shift
+            yield packet
+
+
+def mux_film(video: Path, audio: list[AacRun], out: Path) -> None:
+    """Interleave the joined video and the AAC runs into the film (packet copy, faststart).
+    Splicing two AAC encodes at a frame boundary is just a change of packet source here."""
+    with ExitStack() as stack:
+        vin = stack.enter_context(av.open(str(video)))
+        first = stack.enter_context(av.open(str(audio[0].path)))
+        o = stack.enter_context(av.open(str(out), "w", format="mp4",
+                                        options={"movflags": "+faststart"}))
+        vs = vin.streams.video[0]
+        vo = o.add_stream_from_template(vs)
+        ao = o.add_stream_from_template(first.streams.audio[0])
+        streams = [(p for p in vin.demux(vs) if p.size), aac_packets(audio, stack)]
+        heads = [next(it, None) for it in streams]
+        while any(h is not None for h in heads):
+            # write whichever stream is behind (by DTS in seconds): the muxer wants them interleaved
+            k = min((i for i, h in enumerate(heads) if h is not None),
+                    key=lambda i: float(heads[i].dts * heads[i].time_base))
+            heads[k].stream = vo if k == 0 else ao
+            o.mux(heads[k])
+            heads[k] = next(streams[k], None)
 
 
 # ---- subtitles (moviepy) ---------------------------------------------------------------------
@@ -984,7 +1060,8 @@ def parse_srt(path: Path) -> list[tuple[float, float, str]]:
     return cues
 
 
-def subtitle_windows(cues: list[tuple[float, float, str]], scan: VideoScan) -> list[tuple[int, int]]:
+def subtitle_windows(cues: list[tuple[float, float, str]],
+                     scan: VideoScan) -> list[tuple[int, int]]:
     """Frame ranges to re-render: each cue widened to the keyframes around it, merged."""
     spans: list[tuple[int, int]] = []
     for start, end, _ in sorted(cues):
@@ -1003,7 +1080,8 @@ def subtitle_windows(cues: list[tuple[float, float, str]], scan: VideoScan) -> l
 
 def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
                       note: Callable[[str], None]) -> Path:
-    """Burn the cues into the GOPs that show them (moviepy); copy the rest. Returns a concat list."""
+    """Burn the cues into the GOPs that show them (moviepy) and copy the rest; returns the new
+    video file."""
     from moviepy import CompositeVideoClip, TextClip, VideoFileClip
 
     cues = parse_srt(srt)
@@ -1036,7 +1114,8 @@ def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
             comp.close()
             got = scan_video(out).frames
             if got != b - a:
-                raise StitchError(f"subtitle window {a}-{b} came out with {got} frames, not {b - a}")
+                raise StitchError(
+                    f"subtitle window {a}-{b} came out with {got} frames, not {b - a}")
             lines += [concat_line(out), f"duration {(b - a) / FPS:.6f}"]
             at = b
         if at < scan.frames:
@@ -1047,7 +1126,9 @@ def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
          f"({sum(b - a for a, b in spans)} frames re-encoded with moviepy)")
     listing = ws.run / "subtitled.ffconcat"
     listing.write_text("\n".join(lines) + "\n")
-    return listing
+    out = ws.run / "subtitled.mp4"
+    join_video(listing, out)
+    return out
 
 
 # ---- film key and reuse ----------------------------------------------------------------------
@@ -1087,14 +1168,12 @@ def reusable(out: Path, key: str) -> dict | None:
 
 # ---- final mux and verification --------------------------------------------------------------
 
-def mux(listing: Path, audio: Path, out: Path) -> None:
-    """Join the video pieces and add the film's one AAC track; nothing is encoded here."""
+def join_video(listing: Path, out: Path) -> None:
+    """Concatenate the video pieces by stream copy (video only; nothing is encoded here)."""
     # -copyts: with explicit inpoints the demuxer's timestamps are already right; without it the
     # first file's AAC priming (audio starts at -21 ms) would shift the whole video (§5.5.3)
-    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio),
-            "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
-            "-movflags", "+faststart", "-f", "mp4", str(out)],
-           "writing the film")
+    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0",
+            "-c", "copy", "-f", "mp4", str(out)], "joining the video")
 
 
 def verify(path: Path, frames: int) -> float:
@@ -1105,7 +1184,8 @@ def verify(path: Path, frames: int) -> float:
     except (media.MediaError, av.FFmpegError, OSError, StitchError) as e:
         raise StitchError(f"the written film cannot be read back: {e}") from e
     if info.video is None or info.audio is None:
-        raise StitchError(f"the written film lacks a stream (video: {info.video}, audio: {info.audio})")
+        raise StitchError(
+            f"the written film lacks a stream (video: {info.video}, audio: {info.audio})")
     if abs(scan.frames - frames) > 1:
         raise StitchError(f"the written film has {scan.frames} frames, expected {frames} "
                           f"({scan.frames / FPS:.3f} s instead of {frames / FPS:.3f} s)")
@@ -1122,6 +1202,8 @@ def verify(path: Path, frames: int) -> float:
 
 @dataclass
 class Stitcher:
+    """One stitch: the steps from probed clips to a verified film, and the notes of what it did."""
+
     plan: RenderPlan
     clips: dict[str, Path]
     ws: Workspace
@@ -1147,24 +1229,8 @@ class Stitcher:
             return max(1, round(e.seconds * FPS))
         return None
 
-    def estimate(self, entries: list[Entry], sources: dict[str, Source]) -> int:
-        """The film's length in frames from the probes alone (exact but for dropped duplicate
-        boundary frames), so the audio can start before the video is ready."""
-        total = 0
-        for i, e in enumerate(entries):
-            src = sources[e.name]
-            n = self.played_frames(e, src) or round(src.scan.duration * FPS)
-            if e.join.kind == "extend":
-                overlap = extension_overlap(sources[entries[i - 1].name], src,
-                                            float(self.plan.clip(e.name).seconds))
-                n -= round(overlap * FPS) if overlap else 0
-            total += n - e.join.overlap
-        return total
-
-    def prepare(self, entries: list[Entry], sources: dict[str, Source],
-                ready: Callable[[Slot, Join], None]) -> list[Slot]:
-        """Make every clip copyable (remux or conform), trim extensions; hand each slot to
-        `ready` with its outgoing join as soon as it is final."""
+    def prepare(self, entries: list[Entry], sources: dict[str, Source]) -> list[Slot]:
+        """Make every clip copyable (remux or conform only where needed), trim extensions."""
         size = film_size([sources[e.name] for e in entries])
         slots: list[Slot] = []
         for i, e in enumerate(entries):
@@ -1173,7 +1239,6 @@ class Stitcher:
                 slot = self.trim_extension(slots[-1], sources[entries[i - 1].name], slot,
                                            sources[e.name])
             slots.append(slot)
-            ready(slot, entries[i + 1].join if i + 1 < len(entries) else Join("cut"))
         return slots
 
     def prepare_slot(self, e: Entry, src: Source, size: tuple[int, int]) -> Slot:
@@ -1186,11 +1251,14 @@ class Stitcher:
                       + (f"; conformed from {', '.join(why)}" if why else ""))
         elif why:
             video = conform_video(self.ws, src, size, None, self.enc)
-            self.note(f"conformed clip {e.name} from {' '.join(why)} to {size[0]}x{size[1]} {FPS}fps")
+            self.note(f"conformed clip {e.name} from {' '.join(why)} "
+                      f"to {size[0]}x{size[1]} {FPS}fps")
         elif concat_ready(src.scan):
             video = src.path  # copied straight from the provider's file
         else:
             video = remux_video(self.ws, src)
+            self.note(f"remuxed the video of clip {e.name} (stream {src.scan.index}, time base "
+                      f"{src.scan.time_base}) so the concat demuxer can copy it")
         scan = src.scan if video == src.path else scan_video(video)
         audio = self.audio_source(e.name, src, out_frames)
         return Slot(e.name, e.join, video, scan, audio, 0, scan.frames)
@@ -1222,6 +1290,54 @@ class Stitcher:
             self.note(f"dropped the duplicated boundary frame at the start of {slot.name}")
         return slot
 
+    def build(self, entries: list[Entry], subs: Path | None, out: Path) -> tuple[float, int]:
+        """Write the film to `out` and verify it; returns its duration and frame count."""
+        slots = self.prepare(entries, self.probe(entries))
+        frames = total_frames(slots)
+        planned = round(self.plan.total_seconds * FPS)
+        if abs(frames - planned) > 1:
+            self.note(f"the clips as rendered play {frames / FPS:.3f} s; the plan expected "
+                      f"{self.plan.total_seconds:.3f} s")
+        # the sound is mixed and encoded in background threads while the video is assembled
+        mixer = AudioMixer(self.ws.run, frames)
+        try:
+            for i, slot in enumerate(slots):
+                mixer.put(slot, slots[i + 1].join if i + 1 < len(slots) else Join("cut"))
+            listing = render_video(plan_pieces(slots), slots, self.ws, self.enc, self.note)
+            video = self.ws.run / "video.mp4"
+            join_video(listing, video)
+            if subs is not None:
+                video = burn_in_subtitles(video, subs, self.ws, self.enc, self.note)
+            audio, samples = mixer.finish()
+        except BaseException:
+            mixer.abort()
+            raise
+        if samples != frames * SPF:
+            raise StitchError(f"internal: mixed {samples} audio samples for {frames} frames")
+        parts = f", as {len(mixer.parts)} parallel parts spliced at AAC frame boundaries" \
+            if len(mixer.parts) > 1 else ""
+        self.note("mixed the sound and encoded it once for the whole film "
+                  f"(AAC 48 kHz stereo{parts})")
+        mux_film(video, audio, out)
+        return verify(out, frames), frames
+
+
+def remember(out: Path, key: str, duration: float) -> None:
+    """Write the film key beside the film (after the film itself: a crash in between rebuilds)."""
+    st = out.stat()
+    record = json.dumps({"key": key, "duration": duration, "size": st.st_size,
+                         "mtime_ns": st.st_mtime_ns}) + "\n"
+    target = key_path(out)
+    tmp = media.temp_sibling(target)  # pid in the name: a crash leftover is swept next time
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(record)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
 
 def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path,
            log: Callable[[str], None] = print, burn_subtitles: Path | None = None) -> StitchResult:
@@ -1238,6 +1354,9 @@ def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path
     if burn_subtitles is not None and not Path(burn_subtitles).is_file():
         raise StitchError(f"subtitle file not found: {burn_subtitles}")
     subs = Path(burn_subtitles) if burn_subtitles is not None else None
+    if out.parent.is_dir():  # temp films of killed stitches of this film
+        sweep(out.parent, f".{glob.escape(out.stem)}.*.tmp.mp4")
+        sweep(out.parent, f".{glob.escape(out.name)}.*.tmp.key")
     key = film_key(plan, entries, clips, subs)
     record = reusable(out, key)
     if record is not None:
@@ -1247,41 +1366,14 @@ def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path
     workdir.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     ws = Workspace(workdir)
-    st = Stitcher(plan, clips, ws, log)
     tmp = media.temp_sibling(out, ".mp4")
-    mixer: AudioMixer | None = None
     try:
-        sources = st.probe(entries)
-        mixer = AudioMixer(ws.run, st.estimate(entries, sources))
-        slots = st.prepare(entries, sources, mixer.put)
-        frames = total_frames(slots)
-        planned = round(plan.total_seconds * FPS)
-        if abs(frames - planned) > 1:
-            st.note(f"the clips as rendered play {frames / FPS:.3f} s; the plan expected "
-                    f"{plan.total_seconds:.3f} s")
-        listing = render_video(plan_pieces(slots), slots, ws, st.enc, st.note)
-        audio, samples = mixer.finish()
-        mixer_parts, mixer = len(mixer.parts), None
-        if samples != frames * SPF:
-            raise StitchError(f"internal: mixed {samples} audio samples for {frames} frames")
-        parts = "" if mixer_parts == 1 else f", in {mixer_parts} parallel parts spliced at frame boundaries"
-        st.note(f"mixed the sound and encoded it once for the whole film (AAC 48 kHz stereo{parts})")
-        if subs is not None:
-            video = ws.run / "video.mp4"
-            ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy",
-                    "-f", "mp4", str(video)], "joining the video")
-            listing = burn_in_subtitles(video, subs, ws, st.enc, st.note)
-        mux(listing, audio, tmp)
-        duration = verify(tmp, frames)
+        st = Stitcher(plan, clips, ws, log)
+        duration, frames = st.build(entries, subs, tmp)
         os.replace(tmp, out)
-        st_out = out.stat()
-        write_text(key_path(out), json.dumps({"key": key, "duration": duration,
-                                              "size": st_out.st_size,
-                                              "mtime_ns": st_out.st_mtime_ns}) + "\n")
+        remember(out, key, duration)
         st.note(f"wrote {out} ({duration:.3f} s, {frames} frames)")
         return StitchResult(out, duration, st.actions, False)
     finally:
-        if mixer is not None:
-            mixer.abort()
         tmp.unlink(missing_ok=True)
         ws.cleanup()
