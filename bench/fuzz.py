@@ -53,7 +53,7 @@ def main() -> int:
     print(f"raw Lark parse         {raw:.1f} s   {args.n / raw:,.0f} inputs/s")
     print(f"ratio (ours / raw)     {ours / raw:.1f}×")
     for f in findings[:5]:
-        print(f"--- {f.kind}: {f.detail.strip().splitlines()[-1]}")
+        print(f"--- {f.kind}: {f.detail.strip().splitlines()[-1][:300]}")
     return 1 if findings else 0
 
 

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,13 +36,31 @@ class CacheRecord:
     created: float = field(default_factory=time.time)
     probe: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    size: int | None = None  # bytes of the clip file as stored: a truncated file is caught by a stat
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "CacheRecord":
+        """Parse a record; ValueError/TypeError for anything that is not one."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"not a cache record (a JSON {type(data).__name__})")
+        for name in ("name", "key", "provider"):
+            if not isinstance(data.get(name), str):
+                raise ValueError(f"not a cache record (no {name!r})")
+        for name in ("job_id", "video_url", "source"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ValueError(f"{name!r} is not a string")
+        if not isinstance(data.get("probe", {}), dict):
+            raise ValueError("'probe' is not an object")
+        cost = data.get("cost")
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))):
+            raise ValueError("'cost' is not a number")
+        size = data.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+            raise ValueError("'size' is not an integer")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -106,22 +124,36 @@ class Cache:
 
     # ---- records ----
     def read_record(self, key: str) -> CacheRecord | None:
+        """The clip's record, or None when it is missing or unreadable (never trusted half-read;
+        the clip file itself is checked on its own)."""
         try:
-            return CacheRecord.from_json(self.record_path(key).read_text(encoding="utf-8"))
+            record = CacheRecord.from_json(self.record_path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError, TypeError):
             return None
+        return record if record.key == key else None
 
     def has_file(self, key: str) -> bool:
         return self.clip_path(key).is_file()
 
     def verify(self, key: str, expect: Expectation,
                probe: Callable[[Path], Any]) -> tuple[dict[str, Any] | None, str | None]:
-        """(probe summary, problem) of the cached file; problem None means it is usable."""
+        """(probe summary, problem) of the cached file; problem None means it is usable.
+
+        A probe reads the container's header, which a faststart MP4 keeps at the front: a file cut
+        short still probes as whole. So the file's size is also checked against its record."""
         path = self.clip_path(key)
         try:
             summary = probe_summary(probe(path))
         except Exception as exc:  # media.MediaError and anything a broken file provokes
             return None, f"cannot be read ({exc})"
+        record = self.read_record(key)
+        if record is not None and record.size is not None:
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                return None, f"cannot be read ({exc.strerror or exc})"
+            if size != record.size:
+                return None, f"is {size} bytes, not the {record.size} stored (truncated or overwritten)"
         return summary, check_media(summary, expect)
 
     def store(self, tmp: Path, record: CacheRecord) -> Path:
@@ -130,6 +162,7 @@ class Cache:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "rb") as f:  # the bytes must be on disk before the name points at them
             os.fsync(f.fileno())
+            record = replace(record, size=os.fstat(f.fileno()).st_size)
         os.replace(tmp, dest)
         self.write_record(record)  # its atomic write fsyncs the folder, covering both renames
         return dest

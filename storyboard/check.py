@@ -226,16 +226,21 @@ class _Checker:
                 yield E, "SB303", f"`{value}` is outside the story's folder", \
                     "a story may only send files from its own folder tree"
             return
-        except OSError as exc:
-            yield E, "SB301", f"cannot read `{value}`: {exc}", None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            yield E, "SB301", f"cannot read `{_short(value)}`: {getattr(exc, 'strerror', None) or exc}", None
             return
-        if not resolved.exists():
+        try:
+            exists, is_file = resolved.exists(), resolved.is_file()
+        except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows
+            yield E, "SB301", f"cannot use `{_short(value)}`: {exc.strerror or exc}", None
+            return
+        if not exists:
             near = _near_file(target)
             if near:
                 near = str(Path(value).parent / near) if Path(value).parent != Path(".") else near
             yield E, "SB301", f"file not found: {value}", f"did you mean {near}?" if near else None
             return
-        if not resolved.is_file():
+        if not is_file:
             yield E, "SB301", f"`{value}` is not a file", None
             return
         if kinds is None:
@@ -617,3 +622,7 @@ def _sniff(path: Path) -> str | None:
             if exc.start >= len(head) - 3:  # a character cut off by the 64-byte window
                 return "text"
     return None
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

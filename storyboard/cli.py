@@ -29,14 +29,37 @@ def main() -> None:
     except Exception as exc:  # click usage errors and anything unexpected: one line, no traceback
         usage, abort = _click_exception_types()
         if isinstance(exc, usage):
-            exc.show()
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `storyboard`: the help is the answer
+                exc.show()
+            else:
+                err.print(f"storyboard: {usage_line(exc)}", markup=False)
             sys.exit(EXIT_USAGE)
         if isinstance(exc, abort):
             err.print("aborted")
             sys.exit(EXIT_INTERRUPTED)
+        if isinstance(exc, OSError):  # a file or folder the system refused: say which, in one line
+            where = f"{exc.filename}: " if exc.filename else ""
+            err.print(f"storyboard: {where}{exc.strerror or exc}", markup=False)
+            sys.exit(EXIT_USAGE)
         err.print(f"storyboard: internal error: {type(exc).__name__}: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
     sys.exit(code or 0)
+
+
+def usage_line(exc: Exception) -> str:
+    """A click usage error as one line: `no such option: --frobnicate (try storyboard render --help)`."""
+    fmt = getattr(exc, "format_message", None)
+    message = " ".join((fmt() if fmt else str(exc)).split())
+    message = message[:1].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    names = []
+    while ctx is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    names[-1] = "storyboard"  # not "python -m storyboard" or a full path to the script
+    return f"{message} (try {' '.join(reversed(names))} --help)"
 
 
 def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
@@ -75,6 +98,8 @@ def story_path(path: str):
         stories = sorted(p.glob("*.story"))
         hint = f" (did you mean {stories[0]}?)" if len(stories) == 1 else ""
         raise fail(f"{path}: is a directory, not a .story file{hint}")
+    if not p.is_file():  # a FIFO or a device: opening it could block or never end
+        raise fail(f"{path}: not a regular file")
     try:
         with open(p, "rb") as fh:
             head = fh.read(1 << 16)
@@ -90,11 +115,28 @@ def story_path(path: str):
 
 
 def provider_named(name: str, **options):
+    from urllib.parse import urlsplit
+
     from .providers import NAMES, get
 
     if name not in NAMES:
         raise fail(f"unknown provider {name!r}; choose one of: {', '.join(NAMES)}")
+    url = options.get("base_url")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise fail(f"--base-url must be an http(s) URL such as https://api.together.ai, not {url!r}")
     return get(name, **options)
+
+
+def check_money_options(max_cost: float | None = None, job_timeout: float | None = None) -> None:
+    """Refuse option values that would silently mean "no limit" (nan) or nothing at all."""
+    import math
+
+    if max_cost is not None and not (math.isfinite(max_cost) and max_cost >= 0):
+        raise fail(f"--max-cost must be a number of US dollars, 0 or more, not {max_cost:g}")
+    if job_timeout is not None and not (math.isfinite(job_timeout) and job_timeout > 0):
+        raise fail(f"--job-timeout must be a positive number of minutes, not {job_timeout:g}")
 
 
 def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False):
@@ -291,6 +333,10 @@ def render(file: str = typer.Argument(..., help="The .story file."),
     """Render the clips (cached ones are reused), then stitch the film; prints the film's path."""
     import dataclasses
 
+    check_money_options(max_cost, job_timeout)
+    if concurrency < 1:
+        raise fail("--concurrency must be at least 1")
+
     from .render_cli import Fail, RenderOptions, run
 
     opts = RenderOptions(file=file, provider=provider, shots=shot or None, concurrency=concurrency, yes=yes,
@@ -332,6 +378,7 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
     from .preview import ClipState, rendered_clips, write_all
     from .render_cli import Fail, RenderOptions, _decide_spending, _progress
 
+    check_money_options(max_cost)
     prov = provider_named(provider, **({"base_url": base_url} if base_url else {}))
     if prov.paid and hasattr(prov, "api_key") and not getattr(prov, "api_key"):
         raise fail(f"the {prov.name} provider needs an API key: set TOGETHER_API_KEY "
@@ -400,8 +447,8 @@ def watch(file: str = typer.Argument(..., help="The .story file."),
     from .watch import watch as watch_loop
 
     p = story_path(file)
-    if interval <= 0:
-        raise fail("--interval must be positive")
+    if not (interval > 0 and interval != float("inf")):  # (nan is not > 0)
+        raise fail("--interval must be a positive number of seconds")
 
     def ready(page) -> None:
         sys.stdout.write(f"{page}\n")

@@ -33,6 +33,7 @@ from typing import Literal
 JobState = Literal["submitting", "submitted", "completed", "downloaded", "failed", "in_doubt",
                    "unsent", "rejected"]
 
+STATES = ("submitting", "submitted", "completed", "downloaded", "failed", "in_doubt", "unsent", "rejected")
 # States whose job exists at the provider and can be polled/downloaded without a new create.
 HAS_JOB = ("submitted", "completed", "downloaded")
 # States where a create may have been received but its id is unknown.
@@ -67,7 +68,23 @@ class JobRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "JobRecord":
+        """Parse a record; ValueError/TypeError for anything that is not one (a record that is
+        half there or of another shape is never taken at its word)."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"not a journal record (a JSON {type(data).__name__})")
+        for name in ("key", "clip", "provider", "state"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise ValueError(f"not a journal record (no {name!r})")
+        if data["state"] not in STATES:
+            raise ValueError(f"unknown state {data['state']!r}")
+        for name in ("job_id", "video_url", "error", "source"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ValueError(f"{name!r} is not a string")
+        for name in ("cost", "submitted_at", "updated_at"):
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name!r} is not a number")
         data["history"] = tuple((str(s), float(t)) for s, t in data.get("history") or ())
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -77,11 +94,18 @@ def atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` durably: a crash leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no empty temp file left behind
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     fsync_dir(path.parent)
 
 
@@ -110,13 +134,17 @@ class Journal:
 
     def get(self, key: str) -> JobRecord | None:
         try:
-            return JobRecord.from_json(self.path(key).read_text(encoding="utf-8"))
+            record = JobRecord.from_json(self.path(key).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError) as exc:
             # A record we cannot read may hide a paid job: refuse to guess.
-            raise JournalError(f"unreadable journal record {self.path(key)}: {exc}; "
-                               "inspect it, then delete it to start that clip afresh") from exc
+            raise JournalError(f"unreadable journal record {self.path(key)}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from exc
+        if record.key != key:
+            raise JournalError(f"unreadable journal record {self.path(key)}: it is the record of "
+                               f"another clip (key {record.key[:12]}...)")
+        return record
 
     def put(self, record: JobRecord) -> JobRecord:
         atomic_write(self.path(record.key), record.to_json())
@@ -127,10 +155,26 @@ class Journal:
         now = time.time()
         rec = JobRecord(key=key, clip=clip, provider=self.namespace, state="submitting", source=source,
                         submitted_at=now, updated_at=now, history=(("submitting", now),))
-        old = self.get(key)
+        try:
+            old = self.get(key)
+        except JournalError:  # the user chose to submit anyway: keep the bad record aside, not over it
+            old = None
+            self.set_aside(key)
         if old is not None:  # keep what earlier attempts went through
             rec = replace(rec, history=old.history + rec.history)
         return self.put(rec)
+
+    def set_aside(self, key: str) -> Path | None:
+        """Move an (unreadable) record to `corrupt/` beside the records; returns where it went."""
+        src = self.path(key)
+        dest = self.dir / "corrupt" / f"{key}.{time.strftime('%Y%m%d-%H%M%S')}.{time.monotonic_ns()}.json"
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+        except FileNotFoundError:
+            return None
+        fsync_dir(self.dir)
+        return dest
 
     def forget(self, key: str) -> bool:
         try:

@@ -64,9 +64,13 @@ def load(path: Path | str) -> Film:
 
 def _merge_includes(film: Film, story: Story, path: Path, chain: tuple[Path, ...]) -> None:
     for inc in story.includes:
-        target = (path.parent / inc.path).resolve() if inc.path else None
+        try:
+            target = (path.parent / inc.path).resolve() if inc.path else None
+            problem = _include_problem(film, inc.path, target, chain)
+        except (OSError, ValueError) as exc:  # a name too long for the filesystem, a NUL byte
+            target, problem = None, ("SB031", f"cannot use `{inc.path[:60]}` as an include: "
+                                              f"{getattr(exc, 'strerror', None) or exc}", None)
         span = inc.path_span or inc.span
-        problem = _include_problem(film, inc.path, target, chain)
         if problem:
             film.diagnostics.append(Diagnostic(problem[0], problem[1], span, hint=problem[2]))
             continue

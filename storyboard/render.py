@@ -39,6 +39,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
+from urllib.parse import urlsplit
 
 from .cache import Cache, CacheRecord, Expectation, check_media, probe_summary
 from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
@@ -380,6 +381,7 @@ def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | No
                    only: Iterable[str] | None = None, resubmit_in_doubt: bool = False,
                    media: Any = None) -> RenderSummary:
     """What a render would do now, clip by clip. Reads the cache and journal; changes nothing."""
+    check_references(plan)
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     cache, journal = Cache(state_dir, provider.namespace), Journal(state_dir, provider.namespace)
     probe: Probe = (media or _media_module()).probe
@@ -402,12 +404,51 @@ def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | No
     return RenderSummary(provider.name, provider.paid, tuple(tasks[c.name] for c in plan.clips))
 
 
+def check_references(plan: RenderPlan) -> None:
+    """Refuse a plan whose requests would make the engine read a file outside the story's folder
+    (`../`, an absolute path, a symlink pointing out) or send anything but an http(s) URL or a
+    file of the story. The compiler never writes such a plan; one edited by hand, or from
+    elsewhere, is refused as a whole before anything is sent. Raises RenderError."""
+    base = Path(plan.base_dir).resolve()
+    names = {c.name for c in plan.clips}
+    for clip in plan.clips:
+        where = f"{clip.source}: clip {clip.name}"
+        for _kind, raw, (ph_kind, arg) in _placeholders(clip.request):
+            if ph_kind == "file":
+                if not (base / arg).resolve().is_relative_to(base):
+                    raise RenderError(f"{where}: {raw} points outside the story's folder {base}; "
+                                      "references must be files inside it (compile the story again)")
+            elif arg not in names:
+                raise RenderError(f"{where}: {raw} refers to no clip of this film")
+        for value in _media_values(clip.request.get("media")):
+            if parse_placeholder(value):
+                continue
+            parts = urlsplit(value)
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+                shown = value if len(value) <= 80 else value[:77] + "..."
+                raise RenderError(f"{where}: {shown!r} is neither an http(s) URL nor a file of the story; "
+                                  "only those can be sent (compile the story again)")
+
+
+def _media_values(value: Any, key: str | None = None) -> Iterable[str]:
+    """Every string of a request's `media` that names an input (not the `frame` selectors)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _media_values(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _media_values(v, key)
+    elif isinstance(value, str) and key != "frame":
+        yield value
+
+
 def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache, journal: Journal,
             probe: Probe, durations: dict[str, float], resubmit_in_doubt: bool) -> ClipTask:
+    unreadable: str | None = None
     try:
         record = journal.get(clip.key)
-    except JournalError as exc:
-        raise RenderError(f"{clip.source}: clip {clip.name}: {exc}") from None
+    except JournalError as exc:  # it may hide a paid job: in doubt, like an interrupted create
+        record, unreadable = None, str(exc)
     if cache.has_file(clip.key):
         summary, problem = cache.verify(clip.key, expectation(clip, durations), probe)
         if problem is None:
@@ -419,6 +460,15 @@ def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache,
             return replace(task, action="redownload", job_id=job_id, corrupt=problem,
                            reason=f"cached file {problem}; downloading job {job_id} again, not resubmitting")
         return replace(task, corrupt=problem, reason=f"cached file {problem}; moving it aside and rendering again")
+    if unreadable is not None:
+        if not provider.paid:
+            return replace(task, reason=f"{unreadable}; free provider, rendering again")
+        if resubmit_in_doubt:
+            return replace(task, reason=f"{unreadable}; resubmitting as asked (--resubmit-in-doubt)")
+        return replace(task, action="in-doubt", reason=(
+            f"{unreadable}; a job may exist for this clip, so it was NOT resubmitted. If the record or "
+            f"the provider's dashboard shows a job: `storyboard render --adopt {clip.name}=JOB_ID`; if not: "
+            f"`storyboard render --forget {clip.name}` (or --resubmit-in-doubt) to submit it again"))
     if record is None or record.state == "unsent":
         return task
     if record.state in HAS_JOB and record.job_id:
@@ -581,7 +631,15 @@ class _Run:
 
         task = asyncio.ensure_future(write())
         self._writes[record.key] = task
+        task.add_done_callback(lambda t, clip=record.clip: self._write_done(t, clip))
         return task
+
+    def _write_done(self, task: asyncio.Future, clip: str) -> None:
+        if task.cancelled() or task.exception() is None:  # (retrieving it keeps asyncio quiet)
+            return
+        exc = task.exception()
+        self.emit(clip, "note", f"cannot update the job journal in {self.journal.dir}: "
+                                f"{_os_reason(exc) if isinstance(exc, OSError) else exc}")
 
     async def _start_record(self, clip: PlannedClip) -> JobRecord:
         prev = self._writes.get(clip.key)
@@ -631,6 +689,7 @@ class _Run:
 
     # ---- the whole run ----
     async def go(self) -> tuple[ClipOutcome, ...]:
+        self._sweep_temps()
         self._quarantine_corrupt()
         for t in self.summary.tasks:
             if t.action in ("submit", "resume", "redownload"):
@@ -661,6 +720,14 @@ class _Run:
         if pending:
             await asyncio.wait(pending)
 
+    def _sweep_temps(self) -> None:
+        """Partial downloads and journal temp files left by a render that was killed: we hold the
+        story's lock, so no other render can be writing them. (A killed download may be large.)"""
+        stale = list((self.cache.root / "tmp").glob("*.part.mp4")) + list(self.journal.dir.glob(".*.tmp"))
+        for path in stale:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
     def _quarantine_corrupt(self) -> None:
         for t in self.summary.tasks:
             if t.corrupt and t.action != "not-requested":
@@ -671,13 +738,35 @@ class _Run:
         """The outcome of a clip that needs no work."""
         if task.action == "cached":
             path = self.cache.clip_path(clip.key)
-            rec = self.cache.read_record(clip.key)
+            rec = self.cache.read_record(clip.key) or self._rewrite_record(clip, path)
             self._note_duration(clip, path)
             return self.finish(clip, "cached", path=path, job_id=rec.job_id if rec else None,
                                cost=rec.cost if rec else None)
         if task.action == "in-doubt":
             return self.finish(clip, "in-doubt", error=task.reason)
         return self.finish(clip, "not-requested")
+
+    def _rewrite_record(self, clip: PlannedClip, path: Path) -> CacheRecord | None:
+        """A verified cached clip whose record is missing or unreadable: write the record again
+        from the journal and a fresh probe (its job id is what lets a paid clip that goes bad be
+        downloaded again instead of paid for again)."""
+        try:
+            job = self.journal.get(clip.key)
+        except JournalError:
+            job = None
+        try:
+            rec = CacheRecord(name=clip.name, key=clip.key, provider=self.provider.namespace,
+                              job_id=job.job_id if job else None, cost=job.cost if job else None,
+                              video_url=job.video_url if job else None,
+                              probe=probe_summary(self.media.probe(path)), source=clip.source,
+                              size=path.stat().st_size)
+            self.cache.write_record(rec)
+        except Exception as exc:  # a read-only folder, a probe error: the clip itself is fine
+            self.emit(clip.name, "note", f"the cache record is missing or unreadable and cannot be "
+                                         f"written again: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        self.emit(clip.name, "note", "the cache record was missing or unreadable; written again")
+        return rec
 
     async def _clip(self, clip: PlannedClip) -> ClipOutcome:
         task = self.tasks[clip.name]
@@ -698,7 +787,10 @@ class _Run:
         except Exception as exc:  # a bug or an unexpected provider exception: this clip only
             if clip.name in self.results:
                 return self.results[clip.name]
-            rec = self.journal.get(clip.key)
+            try:
+                rec = self.journal.get(clip.key)
+            except JournalError:
+                rec = None
             note = f" (job {rec.job_id} is in the journal and will be resumed)" if rec and rec.job_id else ""
             return self.finish(clip, "failed", error=f"{type(exc).__name__}: {exc}{note}",
                                job_id=rec.job_id if rec else None)
@@ -770,7 +862,13 @@ class _Run:
         for attempt in range(self.retry.attempts):
             if self.stop.is_set():
                 return self.finish(clip, "interrupted")
-            record = await self._start_record(clip)  # durable BEFORE the request is sent
+            try:
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                record = await self._start_record(clip)  # durable BEFORE the request is sent
+            except OSError as exc:
+                return self.finish(clip, "failed", error=(
+                    f"cannot write the job journal in {self.journal.dir}: {_os_reason(exc)}; nothing was "
+                    "submitted for this clip: free some space (or make the folder writable) and run again"))
             self.emit(clip.name, "submitting", "" if not attempt else f"attempt {attempt + 1}")
             try:
                 job = await self._create(record, body, hints)
@@ -796,7 +894,14 @@ class _Run:
                 msg = self.scrub(f"{type(exc).__name__}: {exc}")
                 record = await self._put(record.advance("in_doubt", error=msg))
                 return self.finish(clip, "in-doubt", error=f"{msg}: {in_doubt_message(record)}")
-            record = await self._put(record.advance("submitted", job_id=job.id))
+            try:
+                record = await self._put(record.advance("submitted", job_id=job.id))
+            except OSError as exc:  # paid for, and only this process knows the id: say it
+                return self.finish(clip, "failed", job_id=job.id, error=(
+                    f"job {job.id} was created, but the journal in {self.journal.dir} cannot record it "
+                    f"({_os_reason(exc)}): free some space (or make the folder writable), then "
+                    f"`storyboard render --adopt {clip.name}={job.id}` so the next render downloads it "
+                    "instead of paying for it again"))
             self.emit(clip.name, "running", f"job {job.id}", job.id)
             return record, job
         raise AssertionError("unreachable")
@@ -804,7 +909,6 @@ class _Run:
     async def _create(self, record: JobRecord, body: dict[str, Any], hints: dict[str, Any]) -> Job:
         """The create call, shielded: once a request is out, a hard cancel waits (bounded) for
         its answer so the job id reaches the journal instead of leaving the clip in doubt."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
         fut = asyncio.ensure_future(self.provider.create(body, workdir=self.workdir, **hints))
         try:
             return await asyncio.shield(fut)
@@ -874,6 +978,19 @@ class _Run:
         return record, job
 
     async def _fetch(self, clip: PlannedClip, record: JobRecord, job: Job) -> ClipOutcome:
+        """`_download`, with the local disk's refusals (full, read-only) as a clear failure: the
+        job stays in the journal as `completed`, so the next run downloads it, never re-creates it."""
+        try:
+            return await self._download(clip, record, job)
+        except OSError as exc:
+            for part in (self.cache.root / "tmp").glob(f"{clip.key}.{os.getpid()}.*"):
+                with contextlib.suppress(OSError):
+                    part.unlink()  # a partial download must not keep the space it took
+            return self.finish(clip, "failed", job_id=job.id, error=(
+                f"cannot write the video of job {job.id} in {self.cache.root}: {_os_reason(exc)}; the job is "
+                "kept in the journal: free some space (or make the folder writable) and run again to download it"))
+
+    async def _download(self, clip: PlannedClip, record: JobRecord, job: Job) -> ClipOutcome:
         """Download to a temp file, check it, rename it into the cache. A failed download gets
         one fresh URL (re-GET); a bad file gets one more download; then the clip fails clearly."""
         expect = expectation(clip, self.durations)
@@ -954,7 +1071,10 @@ class _Run:
     async def _resolve_one(self, clip: PlannedClip, kind: str, raw: str, value: tuple[str, str]) -> str:
         ph_kind, arg = value
         if ph_kind == "file":
-            path = (Path(self.plan.base_dir) / arg).resolve()
+            base = Path(self.plan.base_dir).resolve()
+            path = (base / arg).resolve()
+            if not path.is_relative_to(base):
+                raise ValueError(f"{raw} points outside the story's folder {base}")
             if not path.is_file():
                 raise ValueError(f"{arg} does not exist (looked in {Path(self.plan.base_dir).resolve()})")
             return self.provider.resolve_media(_media_kind(kind, path), path=path, url=None)
@@ -995,6 +1115,10 @@ class _Run:
                     if rec:
                         self.cache.write_record(replace(rec, video_url=url))
         return url
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _forget_hint(name: str, exc: ProviderError) -> str:
@@ -1238,8 +1362,13 @@ def adopt(plan: RenderPlan, provider: Provider, name: str, job_id: str, *,
     journal = Journal(state_dir, provider.namespace)
     clip = _clip_named(plan, name)
     with StoryLock(state_dir):
-        rec = journal.get(clip.key) or JobRecord(key=clip.key, clip=name, provider=provider.namespace,
-                                                 state="submitting", source=clip.source)
+        try:
+            rec = journal.get(clip.key)
+        except JournalError:  # the user read it (or the dashboard) and decided: keep it aside
+            rec = None
+            journal.set_aside(clip.key)
+        rec = rec or JobRecord(key=clip.key, clip=name, provider=provider.namespace,
+                               state="submitting", source=clip.source)
         return journal.put(rec.advance("submitted", job_id=job_id, error=None))
 
 

@@ -3,10 +3,15 @@
 The terminal side of the render engine (which is UI-agnostic and reports through events):
 a live table on a terminal, plain lines otherwise, both on stderr. Payloads (the film's path,
 or `--json`) go to stdout.
+
+Local disk trouble (a read-only or full folder) is one line naming the folder and what to do:
+exit 2 when nothing can proceed (the render state or the film cannot be written), exit 3 when
+some clips could not be stored (their jobs stay in the journal; the next run downloads them).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sys
@@ -30,6 +35,7 @@ STYLE = {"queued": "dim", "waiting": "dim", "submitting": "yellow", "retrying": 
          "failed": "bold red", "skipped": "red", "in-doubt": "bold magenta", "interrupted": "magenta"}
 FINAL = ("done", "cached", "failed", "skipped", "in-doubt", "interrupted")
 DEFAULT_POLL = engine.PollPolicy()  # tests swap in a faster one
+DEFAULT_RETRY = engine.RetryPolicy()  # likewise
 
 
 @dataclass
@@ -165,7 +171,7 @@ def run(opts: RenderOptions, *, compile_or_exit, provider_named, err: Console, o
     try:
         report = engine.render(plan, provider, state_dir=state_dir, concurrency=opts.concurrency,
                                only=opts.shots, on_event=progress, approve=approve,
-                               max_cost=opts.max_cost, resubmit_in_doubt=opts.resubmit_in_doubt, poll=poll,
+                               max_cost=opts.max_cost, resubmit_in_doubt=opts.resubmit_in_doubt, poll=poll, retry=DEFAULT_RETRY,
                                close_provider=True)
     except engine.NotApproved:
         progress.close()
@@ -174,6 +180,9 @@ def run(opts: RenderOptions, *, compile_or_exit, provider_named, err: Console, o
     except engine.RenderError as exc:
         progress.close()
         raise Fail(str(exc), exc.exit_code) from None
+    except OSError as exc:  # the state folder cannot be written (read-only, full): before any submit
+        progress.close()
+        raise Fail(disk_message(exc, state_dir)) from None
     except KeyboardInterrupt:
         progress.close()
         err.print("aborted: jobs already submitted are in the journal and will be resumed by the next render",
@@ -181,6 +190,20 @@ def run(opts: RenderOptions, *, compile_or_exit, provider_named, err: Console, o
         return EXIT_INTERRUPTED
     progress.close()
     return _finish(opts, plan, report, state_dir, err, out)
+
+
+def disk_message(exc: OSError, folder: Path, what: str = "") -> str:
+    """One line for a local write that failed: where, why, what to do."""
+    where = Path(exc.filename).parent if isinstance(exc.filename, str) and exc.filename else folder
+    return f"cannot write {what or 'in'} {where}: {exc.strerror or exc}; {_remedy(exc)}"
+
+
+def _remedy(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some space there and run the same command again"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make the folder writable (or copy the story somewhere writable) and run the same command again"
+    return "fix that folder and run the same command again"
 
 
 def _decide_spending(summary: RenderSummary, provider, opts: RenderOptions, err: Console):
@@ -276,10 +299,14 @@ def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, er
             srt = write_srt(plan, srt_path(plan, out_dir))
         res = stitch(plan, report.clips, out_path, workdir=state_dir / "stitch",
                      log=lambda m: err.print(m, markup=False, soft_wrap=True), burn_subtitles=srt)
-    except StitchError as exc:
-        raise Fail(f"stitching failed: {exc}") from None
+    except StitchError as exc:  # ffmpeg's last lines, joined: one message, one line
+        text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        hint = (f"; free some space in {out_dir} (and {state_dir / 'stitch'}) and run the same command again; "
+                "the clips are rendered and cached" if "No space left" in text else "")
+        raise Fail(f"stitching failed: {text}{hint}") from None
     except OSError as exc:
-        raise Fail(f"cannot write the film in {out_dir}: {exc.strerror or exc}") from None
+        raise Fail(f"cannot write the film in {out_dir}: {exc.strerror or exc}; {_remedy(exc)} "
+                   "(the clips are rendered and cached)") from None
     return Path(res.path)
 
 
@@ -304,5 +331,7 @@ def _maintenance(opts: RenderOptions, plan, provider, state_dir: Path, err: Cons
             err.print(f"{name}: job {job_id.strip()} recorded; the next render polls and downloads it", markup=False, soft_wrap=True)
     except engine.RenderError as exc:
         raise Fail(str(exc)) from None
+    except OSError as exc:
+        raise Fail(disk_message(exc, state_dir)) from None
     return EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -99,7 +100,7 @@ def test_cache_store_verify_quarantine(tmp_path: Path):
     path = cache.store(tmp, rec)
     assert path == tmp_path / "cache" / "prov" / "abc.mp4" and path.read_bytes() == b"video"
     assert not tmp.exists()
-    assert cache.read_record("abc") == rec
+    assert cache.read_record("abc") == replace(rec, size=5)  # the stored size is recorded
     summary, problem = cache.verify("abc", Expectation((4.0,), True), lambda p: info(4.0))
     assert problem is None and summary["duration"] == 4.0
 

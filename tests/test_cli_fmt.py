@@ -158,7 +158,9 @@ def test_real_process_usage_errors_exit_2_without_traceback():
     for args in ([], ["--no-such-option", "x.story"]):
         proc = _cli(*args)
         assert proc.returncode == 2, proc.stderr
-        assert "Traceback" not in proc.stderr and "Usage" in proc.stderr
+        # one line, no usage block: `storyboard: missing argument 'FILE'. (try storyboard fmt --help)`
+        assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+        assert proc.stderr.startswith("storyboard: ") and "(try storyboard fmt --help)" in proc.stderr
 
 
 def test_real_process_check_and_rewrite(files):

@@ -55,6 +55,10 @@ def test_pathological_inputs(folder):
         "seed: " + "9" * 500 + "\n",
         "\ufeffshot a 5s:\r\n  x\r\n",
         "shot a 5s:\n  @" + "K" * 10_000 + " runs\n",
+        "include: " + "x" * 5000 + "\nshot a 5s:\n  x\n",  # longer than a file name may be
+        "character K:\n  image: " + "y" * 5000 + ".png\nshot a 5s:\n  @K\n",
+        "include: a\x00b.story\nshot a 5s:\n  x\n",
+        "character K:\n  image: a\x00.png\nshot a 5s:\n  @K\n",
     ]
     for text in cases:
         _assert_clean(run_one(text, folder, PROVIDERS))

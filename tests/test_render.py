@@ -8,168 +8,22 @@ provider and the fake Together server over real sockets.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Callable
 
 import pytest
 
 from storyboard.journal import Journal
-from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry, canonical_json
-from storyboard.providers.base import AmbiguousSubmit, Job, Provider, ProviderError
-from storyboard.render import (ApprovalRequired, CostLimitExceeded, NotApproved, PollPolicy, RenderEvent,
-                               RenderLocked, RetryPolicy, StoryLock, adopt, forget, inspect_render,
+from storyboard.plan import RenderPlan
+from storyboard.providers.base import AmbiguousSubmit, ProviderError
+from storyboard.render import (ApprovalRequired, CostLimitExceeded, NotApproved, RenderEvent,
+                               RenderLocked, StoryLock, adopt, forget, inspect_render,
                                render, render_plan)
 
-FAST_POLL = PollPolicy(first=0.01, factor=1.5, cap=0.05, min_interval=0.005, deadline=20)
-FAST_RETRY = RetryPolicy(attempts=4, base=0.01, cap=0.04)
-
-
-# ---- a hand-built plan -----------------------------------------------------------------------
-
-def clip(name: str, seconds: int = 4, after: tuple[str, ...] = (), *, kind: str = "shot",
-         media: dict[str, Any] | None = None, cost: float | None = 0.0, audio: bool = True,
-         prompt: str | None = None, line: int = 1) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "ByteDance/Seedance-2.0", "prompt": prompt or f"{name}: a test shot",
-                            "width": 320, "height": 180, "seconds": str(seconds)}
-    if media:
-        body["media"] = media
-    if not audio:
-        body["settings"] = {"audio": False}
-    return dict(name=name, kind=kind, seconds=seconds, after=list(after), request=body,
-                estimated_cost_usd=cost, mode="text", source=f"film.story:{line}:1", audio=audio,
-                width=320, height=180)
-
-
-def make_plan(base: Path, clips: list[dict[str, Any]], provider: str = "scripted") -> RenderPlan:
-    """Keys as the compiler makes them: the canonical body plus the dependencies' keys."""
-    keys: dict[str, str] = {}
-    planned = []
-    for c in clips:
-        dep_keys = [keys[d] for d in c["after"] if d in keys]
-        key = hashlib.sha256((canonical_json(c["request"]) + "|" + ",".join(dep_keys)).encode()).hexdigest()
-        keys[c["name"]] = key
-        planned.append(PlannedClip(key=key, **c))
-    total = [c.estimated_cost_usd for c in planned]
-    return RenderPlan(title="Test Film", provider=provider, model="ByteDance/Seedance-2.0",
-                      story=str(base / "film.story"), base_dir=str(base), clips=planned,
-                      timeline=[TimelineEntry(clip=c.name) for c in planned],
-                      estimated_cost_usd=None if None in total else sum(total))
-
-
-# ---- a scripted provider and a fake media module -----------------------------------------------
-
-class FakeMedia:
-    """`probe` reads the JSON "video" the scripted provider writes; corrupt files raise."""
-
-    class MediaError(Exception):
-        pass
-
-    def __init__(self):
-        self.frames: list[tuple[str, str]] = []
-
-    def probe(self, path: Path):
-        try:
-            data = json.loads(Path(path).read_text())
-        except (ValueError, OSError) as exc:
-            raise self.MediaError(f"invalid data found when processing input: {exc}") from None
-        return SimpleNamespace(duration=data["duration"],
-                               video=SimpleNamespace(width=320, height=180) if data.get("video", True) else None,
-                               audio=SimpleNamespace() if data.get("audio", True) else None)
-
-    def extract_frame(self, video: Path, which: str, out: Path) -> Path:
-        self.frames.append((Path(video).name, which))
-        Path(out).write_bytes(b"PNG " + which.encode())
-        return Path(out)
-
-
-class ScriptedProvider(Provider):
-    """Jobs finish `latency(body)` seconds after their create. Hooks decide failures."""
-
-    name = "scripted"
-    paid = False
-
-    def __init__(self, *, latency: float | Callable[[dict], float] = 0.02, paid: bool = False,
-                 create_errors: dict[str, list[Exception]] | None = None,
-                 fail: set[str] = frozenset(), duration: Callable[[dict], float] | None = None,
-                 download_errors: dict[str, list[Exception]] | None = None, api_key: str | None = None):
-        self.paid = paid
-        self.api_key = api_key
-        self.latency = latency if callable(latency) else (lambda body, v=latency: v)
-        self.create_errors = {k: list(v) for k, v in (create_errors or {}).items()}
-        self.download_errors = {k: list(v) for k, v in (download_errors or {}).items()}
-        self.fail = set(fail)
-        self.duration = duration or (lambda body: float(body["seconds"]))
-        self.creates: list[dict] = []  # bodies the "server" accepted
-        self.create_calls = 0
-        self.gets = 0
-        self.jobs: dict[str, dict] = {}
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.timeline: list[tuple[str, str, float]] = []  # (event, clip, monotonic)
-
-    @staticmethod
-    def clip_of(body: dict) -> str:
-        return body["prompt"].split(":")[0]
-
-    async def create(self, body, *, workdir):
-        self.create_calls += 1
-        name = self.clip_of(body)
-        errs = self.create_errors.get(name)
-        if errs:
-            raise errs.pop(0)
-        job_id = f"job-{len(self.creates) + 1}-{name}"
-        self.creates.append(body)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        now = time.monotonic()
-        self.timeline.append(("create", name, now))
-        self.jobs[job_id] = {"body": body, "done": now + self.latency(body), "created": time.time(),
-                             "delivered": False}
-        return Job(id=job_id, state="running")
-
-    async def get(self, job_id):
-        self.gets += 1
-        j = self.jobs.get(job_id)
-        if j is None:
-            raise ProviderError(f"Video ID not found: {job_id}", status=404)
-        if time.monotonic() < j["done"]:
-            return Job(id=job_id, state="running")
-        name = self.clip_of(j["body"])
-        raw = {"created_at": j["created"], "completed_at": j["created"] + self.latency(j["body"])}
-        if name in self.fail:
-            return Job(id=job_id, state="failed", error=f"generation failed for {name}", error_code="boom", raw=raw)
-        return Job(id=job_id, state="completed", video_url=f"https://cdn.example/{job_id}.mp4",
-                   cost=float(j["body"]["seconds"]) * 0.1, raw=raw)
-
-    async def download(self, job, dest):
-        j = self.jobs[job.id]
-        name = self.clip_of(j["body"])
-        errs = self.download_errors.get(name)
-        if errs:
-            raise errs.pop(0)
-        body = j["body"]
-        Path(dest).write_text(json.dumps({"duration": self.duration(body),
-                                          "audio": (body.get("settings") or {}).get("audio", True)}))
-        if not j["delivered"]:
-            j["delivered"] = True
-            self.in_flight -= 1
-            self.timeline.append(("downloaded", name, time.monotonic()))
-
-
-def run(plan, provider, **kw):
-    kw.setdefault("poll", FAST_POLL)
-    kw.setdefault("retry", FAST_RETRY)
-    kw.setdefault("media", FakeMedia())
-    return asyncio.run(render_plan(plan, provider, **kw))
-
-
-def created_names(provider: ScriptedProvider) -> list[str]:
-    return [ScriptedProvider.clip_of(b) for b in provider.creates]
+from render_helpers import (FAST_POLL, FAST_RETRY, KEY, FakeMedia, ScriptedProvider, clip, cli,  # noqa: F401
+                            created_names, make_plan, run, stats, together, trun)
 
 
 # ---- cache and scheduling --------------------------------------------------------------------
@@ -546,34 +400,6 @@ def test_preview_end_to_end_with_extend_and_frames(tmp_path):
 
 # ==== end to end: the fake Together server over real sockets ===================================
 
-KEY = "sk-render-test-7f3a9c2d"
-
-
-@pytest.fixture
-def fake_together():
-    from storyboard.testing import FakeTogether
-
-    def start(**kw):
-        kw.setdefault("latency", 0.2)
-        kw.setdefault("clip_size", (64, 36))
-        kw.setdefault("renderer", "testcard")
-        f = FakeTogether(api_key=KEY, **kw).start()
-        started.append(f)
-        return f
-
-    started: list = []
-    yield start
-    for f in started:
-        f.close()
-
-
-def together(fake, **kw):
-    from storyboard.providers.together import TogetherProvider
-
-    kw.setdefault("backoff", (0.05, 0.2))
-    return TogetherProvider(api_key=kw.pop("api_key", KEY), base_url=fake.base_url, **kw)
-
-
 def together_plan(base: Path, n_fail: str | None = None) -> RenderPlan:
     (base / "cast").mkdir(parents=True, exist_ok=True)
     from PIL import Image
@@ -586,17 +412,6 @@ def together_plan(base: Path, n_fail: str | None = None) -> RenderPlan:
                  media={"frame_images": [{"input_image": "<last-frame:a>", "frame": "first"}]}),
             clip("d", cost=0.28, prompt=f"d: {n_fail or 'a quiet shot'}")]
     return make_plan(base, spec, provider="together")
-
-
-def trun(plan, provider, **kw):
-    kw.setdefault("poll", FAST_POLL)
-    kw.setdefault("retry", FAST_RETRY)
-    kw.setdefault("approve", lambda s: True)
-    return asyncio.run(render_plan(plan, provider, **kw))
-
-
-def stats(fake) -> dict:
-    return fake.stats()
 
 
 @pytest.mark.slow
@@ -747,16 +562,6 @@ shot a 4s:
 shot b 4s:
   A blue ball rolls the other way.
 """
-
-
-def cli(args: list[str], env: dict[str, str] | None = None):
-    from typer.testing import CliRunner
-
-    from storyboard.cli import app
-
-    result = CliRunner().invoke(app, args, env=env)
-    result.text = " ".join(result.output.split())  # messages may be wrapped at 80 columns
-    return result
 
 
 @pytest.fixture

@@ -83,6 +83,7 @@ class Faults:
     drop_get: int = 0
     drop_download: int = 0            # send half the file, then close
     expire_downloads: int = 0         # the next N file requests answer 403 "expired"
+    download_delay: float = 0.0       # pause this long halfway through each file (a slow download)
     create_delay: float = 0.0         # accept, then wait this long before answering (timeouts)
     url_ttl: float | None = None      # video URLs expire this long after they are issued
     fail_every: int = 0               # every Nth accepted job fails
@@ -852,6 +853,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(f.read(size // 2))
                 self.wfile.flush()
                 return self._drop()
+            delay = self.fake.faults.download_delay
+            if delay > 0:  # half now, the rest later: a slow transfer
+                self.wfile.write(f.read(size // 2))
+                self.wfile.flush()
+                time.sleep(delay)
             shutil.copyfileobj(f, self.wfile, 64 * 1024)
 
     def _control(self, path: str) -> None:
@@ -984,6 +990,7 @@ FAULT_HELP = {
     "drop_after_create": "create the job, then close the connection unanswered (ambiguous)",
     "drop_get": "close GET connections unanswered", "drop_download": "send half a file, then close",
     "expire_downloads": "answer file requests 403 expired", "create_delay": "answer creates this late",
+    "download_delay": "pause this long halfway through each file (a slow download)",
     "url_ttl": "video URLs expire this long after they are issued",
     "fail_every": "every Nth job fails", "fail_on": "jobs whose prompt contains TEXT fail, e.g. FAIL",
     "slow_every": "every Nth job takes --slow-latency", "slow_latency": "how long slow jobs take (default 30)",
