@@ -263,6 +263,7 @@ def scan_file(path: Path) -> tuple[VideoScan, AudioFacts | None]:
         sar = vs.sample_aspect_ratio or vs.codec_context.sample_aspect_ratio
         profile = vs.codec_context.profile
         file_start = None if container.start_time is None else container.start_time / av.time_base
+        stream_index = vs.index  # read while open: a closed container's streams return garbage
     if not pts:
         raise StitchError(f"{path} has no video frames")
     pts.sort()
@@ -277,7 +278,7 @@ def scan_file(path: Path) -> tuple[VideoScan, AudioFacts | None]:
         keyframes=tuple(index[p] for p, _ in keys),
         key_pts=tuple(float(p * tb) for p, _ in keys),
         key_dts=tuple(float(d * tb) for _, d in keys),
-        sar=Fraction(sar) if sar else None, profile=profile, index=vs.index, time_base=Fraction(tb),
+        sar=Fraction(sar) if sar else None, profile=profile, index=stream_index, time_base=Fraction(tb),
         file_start=float(pts[0] * tb) if file_start is None else file_start,
         codec=cc.name, width=cc.width, height=cc.height,
         pix_fmt=cc.format.name if cc.format else None,
@@ -864,6 +865,19 @@ class AudioTrack:
         self.cursor += n
 
 
+PIPE_BYTES = 1 << 18  # ~2.7 s of f32 stereo: the encoder keeps working while the next clip decodes
+
+
+def widen_pipe(pipe: BinaryIO) -> None:
+    """Enlarge a pipe's kernel buffer (Linux; elsewhere, or when refused, it stays as it is). With
+    the default 64 KB (~0.17 s of sound) the AAC encoder idled whenever its feeder was decoding."""
+    try:
+        import fcntl
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError, ValueError):
+        pass
+
+
 class AudioPart:
     """One AAC encoder (an ffmpeg reading PCM from a pipe) fed with the film's samples [lo, hi)
     by its own thread; it decodes only the clips that reach into its range."""
@@ -876,6 +890,7 @@ class AudioPart:
              "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", "pipe:0", *AAC,
              "-f", "mp4", str(out)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errlog)
+        widen_pipe(self.proc.stdin)
         self.track = AudioTrack(self.proc.stdin, lo, hi)
         self.queue: queue.Queue[tuple[Slot, Join, int] | None] = queue.Queue()
         self.error: BaseException | None = None
