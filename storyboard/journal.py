@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from .atomic import fsync_dir, write_text
+
 JobState = Literal["submitting", "submitted", "completed", "downloaded", "failed", "in_doubt",
                    "unsent", "rejected"]
 
@@ -91,35 +93,10 @@ class JobRecord:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` durably: a crash leaves the old file or the new one."""
+    """Replace `path` with `text` durably: a crash leaves the old file or the new one (and at
+    worst a `.NAME.*.tmp` file, which the next render sweeps up)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a full disk: no empty temp file left behind
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_text(path, text)
 
 
 class Journal:

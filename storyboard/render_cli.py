@@ -304,8 +304,10 @@ def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, er
         hint = (f"; free some space in {out_dir} (and {state_dir / 'stitch'}) and run the same command again; "
                 "the clips are rendered and cached" if "No space left" in text else "")
         raise Fail(f"stitching failed: {text}{hint}") from None
-    except OSError as exc:
-        raise Fail(f"cannot write the film in {out_dir}: {exc.strerror or exc}; {_remedy(exc)} "
+    except OSError as exc:  # name the folder that failed: the film's, or the stitcher's work folder
+        where = Path(exc.filename).parent if getattr(exc, "filename", None) else \
+            f"{out_dir} or {state_dir / 'stitch'}"  # a failed write() does not say which file
+        raise Fail(f"cannot write the film in {where}: {exc.strerror or exc}; {_remedy(exc)} "
                    "(the clips are rendered and cached)") from None
     return Path(res.path)
 
