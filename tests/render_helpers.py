@@ -310,3 +310,26 @@ def _namespace(plan: RenderPlan, fake) -> str:
     from storyboard.providers.together import TogetherProvider
 
     return TogetherProvider(api_key="x", base_url=fake.base_url).namespace
+
+
+TEST_POLL = PollPolicy(first=0.03, factor=1.5, cap=0.2, min_interval=0.01, deadline=60)
+
+
+def two_shot_film(tmp_path: Path, fake_together, monkeypatch, *, size: str = "160x96", title: str = "Damage",
+                  latency: float = 0.05) -> dict:
+    """A two-shot story wired to a fresh fake Together server: the fixture of the damage and
+    disk tests (`fake`, `story`, `env`, `base` CLI args, `provider`, `plan`, `state`, `journal`)."""
+    from storyboard.journal import Journal
+    from storyboard.providers.together import TogetherProvider
+    from storyboard.render import default_state_dir
+
+    fast_cli(monkeypatch, poll=TEST_POLL)
+    fake = fake_together(api_key=SOAK_KEY, latency=latency, clip_size=None)
+    story = write_film(tmp_path / "film", shots=2, size=size, title=title, extends=(), continues=(),
+                       morphs=(), dissolves=())
+    provider = TogetherProvider(api_key=SOAK_KEY, base_url=fake.base_url)
+    plan = compile_story(story, provider)
+    state = default_state_dir(plan)
+    return dict(fake=fake, story=story, env={"TOGETHER_API_KEY": SOAK_KEY}, provider=provider, plan=plan,
+                state=state, journal=Journal(state, provider.namespace),
+                base=["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes"])

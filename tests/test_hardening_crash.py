@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from render_helpers import (SOAK_KEY, cli, compile_story, fast_cli, resolve_in_doubt, server_jobs,
+from render_helpers import (two_shot_film, SOAK_KEY, cli, compile_story, fast_cli, resolve_in_doubt, server_jobs,
                             sha256_file, write_film)
 from storyboard.cache import Cache
 from storyboard.journal import Journal
@@ -185,20 +185,10 @@ def test_kill_9_at_random_points_then_resume_gives_the_same_film(tmp_path, fake_
 @pytest.fixture
 def rendered(tmp_path, fake_together, monkeypatch):
     """A two-clip film rendered with the together provider against the fake server."""
-    fast_cli(monkeypatch, poll=POLL)
-    fake = fake_together(api_key=SOAK_KEY, latency=0.1, clip_size=None)
-    story = write_film(tmp_path / "film", shots=2, size="160x96", title="Damage", extends=(), continues=(),
-                       morphs=(), dissolves=())
-    env = {"TOGETHER_API_KEY": SOAK_KEY}
-    base = ["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes"]
-    r = cli(base, env)
+    f = two_shot_film(tmp_path, fake_together, monkeypatch, latency=0.1)
+    r = cli(f["base"], f["env"])
     assert r.exit_code == 0, r.output
-    provider = TogetherProvider(api_key=SOAK_KEY, base_url=fake.base_url)
-    plan = compile_story(story, provider)
-    state = default_state_dir(plan)
-    return dict(fake=fake, story=story, env=env, base=base, plan=plan, provider=provider,
-                cache=Cache(state, provider.namespace), journal=Journal(state, provider.namespace),
-                film=Path(r.stdout.strip()))
+    return dict(f, cache=Cache(f["state"], f["provider"].namespace), film=Path(r.stdout.strip()))
 
 
 @pytest.mark.parametrize("cut", ["a third", "the last 200 bytes"])
@@ -290,15 +280,8 @@ def test_damaged_journal_record_is_in_doubt_never_trusted(damage, tmp_path, fake
 
 
 def test_unreadable_journal_record_with_forget_or_resubmit(tmp_path, fake_together, monkeypatch):
-    fast_cli(monkeypatch, poll=POLL)
-    fake = fake_together(api_key=SOAK_KEY, latency=0.05, clip_size=None)
-    story = write_film(tmp_path / "film", shots=2, size="160x96", title="Damage", extends=(), continues=(),
-                       morphs=(), dissolves=())
-    env = {"TOGETHER_API_KEY": SOAK_KEY}
-    base = ["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes"]
-    provider = TogetherProvider(api_key=SOAK_KEY, base_url=fake.base_url)
-    plan = compile_story(story, provider)
-    journal = Journal(default_state_dir(plan), provider.namespace)
+    f = two_shot_film(tmp_path, fake_together, monkeypatch)
+    fake, env, base, plan, journal = f["fake"], f["env"], f["base"], f["plan"], f["journal"]
     a, b = plan.clips
     journal.path(a.key).parent.mkdir(parents=True)
     journal.path(a.key).mkdir()  # not even a file: unreadable (EISDIR)

@@ -19,13 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from render_helpers import (SOAK_KEY, ScriptedProvider, FakeMedia, clip, cli, compile_story, fast_cli,
-                            make_plan, run, write_film)
+from render_helpers import FakeMedia, ScriptedProvider, clip, cli, make_plan, run, two_shot_film, write_film
 from storyboard.journal import Journal
-from storyboard.providers.together import TogetherProvider
-from storyboard.render import PollPolicy, default_state_dir
-
-POLL = PollPolicy(first=0.03, factor=1.5, cap=0.2, min_interval=0.01, deadline=60)
 PAGE = 4096
 
 
@@ -83,16 +78,8 @@ def read_only(folder: Path):
 
 @pytest.fixture
 def film(tmp_path, fake_together, monkeypatch):
-    fast_cli(monkeypatch, poll=POLL)
-    fake = fake_together(api_key=SOAK_KEY, latency=0.05, clip_size=None)
-    story = write_film(tmp_path / "film", shots=2, size="320x180", title="Disk", extends=(), continues=(),
-                       morphs=(), dissolves=())
-    provider = TogetherProvider(api_key=SOAK_KEY, base_url=fake.base_url)
-    plan = compile_story(story, provider)
-    state = default_state_dir(plan)
-    base = ["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes"]
-    return dict(fake=fake, story=story, plan=plan, state=state, base=base, env={"TOGETHER_API_KEY": SOAK_KEY},
-                journal=Journal(state, provider.namespace), ns=provider.namespace)
+    f = two_shot_film(tmp_path, fake_together, monkeypatch, size="320x180", title="Disk")
+    return dict(f, ns=f["provider"].namespace)
 
 
 def one_line_errors(r) -> list[str]:
