@@ -278,7 +278,8 @@ def scan_file(path: Path) -> tuple[VideoScan, AudioFacts | None]:
         keyframes=tuple(index[p] for p, _ in keys),
         key_pts=tuple(float(p * tb) for p, _ in keys),
         key_dts=tuple(float(d * tb) for _, d in keys),
-        sar=Fraction(sar) if sar else None, profile=profile, index=stream_index, time_base=Fraction(tb),
+        sar=Fraction(sar) if sar else None, profile=profile, index=stream_index,
+        time_base=Fraction(tb),
         file_start=float(pts[0] * tb) if file_start is None else file_start,
         codec=cc.name, width=cc.width, height=cc.height,
         pix_fmt=cc.format.name if cc.format else None,
@@ -865,19 +866,6 @@ class AudioTrack:
         self.cursor += n
 
 
-PIPE_BYTES = 1 << 18  # ~2.7 s of f32 stereo: the encoder keeps working while the next clip decodes
-
-
-def widen_pipe(pipe: BinaryIO) -> None:
-    """Enlarge a pipe's kernel buffer (Linux; elsewhere, or when refused, it stays as it is). With
-    the default 64 KB (~0.17 s of sound) the AAC encoder idled whenever its feeder was decoding."""
-    try:
-        import fcntl
-        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except (ImportError, OSError, ValueError):
-        pass
-
-
 class AudioPart:
     """One AAC encoder (an ffmpeg reading PCM from a pipe) fed with the film's samples [lo, hi)
     by its own thread; it decodes only the clips that reach into its range."""
@@ -890,10 +878,11 @@ class AudioPart:
              "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", "pipe:0", *AAC,
              "-f", "mp4", str(out)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errlog)
-        widen_pipe(self.proc.stdin)
         self.track = AudioTrack(self.proc.stdin, lo, hi)
         self.queue: queue.Queue[tuple[Slot, Join, int] | None] = queue.Queue()
         self.error: BaseException | None = None
+        self.broken: BaseException | None = None  # writing to the encoder failed
+        self.ended = False
         self.thread = threading.Thread(target=self._run, name="stitch-audio", daemon=True)
         self.thread.start()
 
@@ -914,26 +903,46 @@ class AudioPart:
                     f"clip {slot.name!r}: cannot decode or mix its audio ({e})")
             except BaseException as e:  # noqa: BLE001 - re-raised in finish()
                 self.error = e
+        if self.error is not None:
+            return
+        # end of input: hand the encoder its last samples now, so that it finishes on its own
+        # time (not when finish() gets round to this part)
+        try:
+            self.track.flush()
+            self.proc.stdin.close()
+        except (OSError, ValueError) as e:  # the encoder died and closed its end of the pipe
+            self.broken = e
+        except BaseException as e:  # noqa: BLE001 - re-raised in finish()
+            self.error = e
+
+    def end_input(self) -> None:
+        """No more clips: the part flushes and closes its encoder's input in its own thread."""
+        if not self.ended:
+            self.ended = True
+            self.queue.put(None)
 
     def finish(self) -> None:
-        self.queue.put(None)
+        self.end_input()
         self.thread.join()
         try:
-            if self.error is None:
-                self.track.flush()
-                self.proc.stdin.close()
+            if self.error is None and self.broken is None:
                 if self.proc.wait() != 0:
                     raise StitchError("encoding the film's audio failed: " + self._stderr())
                 return
-        except OSError as e:  # the encoder died and closed its end of the pipe
-            self.error = StitchError(f"encoding the film's audio failed ({e}): {self._stderr()}")
+            if self.error is None:
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+                self.error = StitchError(
+                    f"encoding the film's audio failed ({self.broken}): {self._stderr()}")
         finally:
             self.close()
         raise self.error
 
     def abort(self) -> None:
         self.error = self.error or StitchError("aborted")
-        self.queue.put(None)
+        self.end_input()
         self.close()
         self.thread.join(timeout=10)
 
@@ -984,10 +993,16 @@ class AudioMixer:
             part.queue.put((slot, next_join, position))
         self.at = position + slot.frames
 
+    def end_input(self) -> None:
+        """Every slot has been put: each part finishes its encode as soon as it can."""
+        for part in self.parts:
+            part.end_input()
+
     def finish(self) -> tuple[list[AacRun], int]:
         """Wait for the encoders; returns the packet runs that make the film's AAC track and the
         number of samples mixed."""
         try:
+            self.end_input()
             for part in self.parts:
                 part.finish()
         except BaseException:
@@ -1042,14 +1057,20 @@ def mux_film(video: Path, audio: list[AacRun], out: Path) -> None:
         vo = o.add_stream_from_template(vs)
         ao = o.add_stream_from_template(first.streams.audio[0])
         streams = [(p for p in vin.demux(vs) if p.size), aac_packets(audio, stack)]
+        outs = [vo, ao]
+        # DTS -> seconds as int * int / int (correctly rounded, the same value as via Fraction)
+        bases = [(vs.time_base.numerator, vs.time_base.denominator), (1, RATE)]
         heads = [next(it, None) for it in streams]
-        while any(h is not None for h in heads):
+        at = [None if h is None else h.dts * n / d for h, (n, d) in zip(heads, bases)]
+        while heads[0] is not None or heads[1] is not None:
             # write whichever stream is behind (by DTS in seconds): the muxer wants them interleaved
-            k = min((i for i, h in enumerate(heads) if h is not None),
-                    key=lambda i: float(heads[i].dts * heads[i].time_base))
-            heads[k].stream = vo if k == 0 else ao
+            k = 1 if heads[0] is None or (heads[1] is not None and at[1] < at[0]) else 0
+            heads[k].stream = outs[k]
             o.mux(heads[k])
-            heads[k] = next(streams[k], None)
+            h = heads[k] = next(streams[k], None)
+            if h is not None:
+                n, d = bases[k]
+                at[k] = h.dts * n / d
 
 
 # ---- subtitles (moviepy) ---------------------------------------------------------------------
@@ -1318,6 +1339,7 @@ class Stitcher:
         try:
             for i, slot in enumerate(slots):
                 mixer.put(slot, slots[i + 1].join if i + 1 < len(slots) else Join("cut"))
+            mixer.end_input()
             listing = render_video(plan_pieces(slots), slots, self.ws, self.enc, self.note)
             video = self.ws.run / "video.mp4"
             join_video(listing, video)
