@@ -13,10 +13,11 @@ Which tool does what, and why (measurements in /work/shared/reference/stitching.
   two windows at a time. Memory therefore does not grow with the number of clips (§5.6).
 - The sound is decoded per clip (PyAV) and mixed sample-exactly in numpy (crossfades, fades,
   10 ms fades at cuts, 30 ms crossfades at extension seams, silence for clips without audio), one
-  clip at a time, in background threads that pipe PCM into ffmpeg's AAC encoder while the video
-  is assembled. It is encoded once for the whole film (stream-copying AAC drifts ~35 ms per join,
-  §5.7); long films use two encoders in parallel, spliced at an AAC frame boundary. The final
-  file is muxed by PyAV (packet copy, faststart).
+  clip at a time, in background threads that encode it in process (PyAV's AAC encoder releases
+  the GIL) while the video is assembled. It is encoded once for the whole film (stream-copying
+  AAC drifts ~35 ms per join, §5.7); long films use two encoders in parallel, spliced at an AAC
+  frame boundary. The final file is muxed by PyAV (packet copy, faststart) and checked against
+  what was muxed into it.
 - moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
   compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. It is
   not used for transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a
@@ -35,7 +36,6 @@ import json
 import os
 import queue
 import shutil
-import subprocess
 import tempfile
 import threading
 from bisect import bisect_left, bisect_right
@@ -45,7 +45,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import av
 import numpy as np
@@ -71,6 +71,7 @@ DUP_MAD_FLOOR = 1.0  # mean abs diff (0..255) below which two frames are the sam
 # cost. Whole clips being conformed keep veryfast: their size matters more than their speed.
 WINDOW_PRESET = "superfast"
 CONFORM_PRESET = "veryfast"
+PROBE_WORKERS = 2
 WINDOW_WORKERS = 2  # windows are short: two small encodes use 2 cores better than one x264
 X264_PROFILES = {"Baseline": "baseline", "Constrained Baseline": "baseline", "Main": "main"}
 
@@ -98,7 +99,12 @@ class Encoder:
         return self.common()  # moviepy sets codec, preset and (wrongly, §2.3) pix_fmt itself
 
 
-AAC = ["-c:a", "aac", "-b:a", "192k", "-ar", str(RATE), "-ac", "2"]
+# 256 kbit/s coded left/right: 128 kbit/s per channel is transparent AAC-LC, and skipping the
+# encoder's per-band mid/side search makes it ~30% cheaper than 192 kbit/s with the search, at
+# equal or better fidelity (BENCHMARKS.md: SNR on dialogue-like, wide and dual-mono material).
+# The AAC encode is the slowest step of a hard-cut film.
+AAC_BIT_RATE = 256_000
+AAC_OPTIONS = {"aac_ms": "0"}
 
 JoinKind = Literal["cut", "extend", "dissolve", "wipe", "fade"]
 
@@ -784,11 +790,21 @@ def ramp(buf: np.ndarray, n: int, rising: bool) -> None:
         buf[len(buf) - n:] *= g[::-1, None]
 
 
-def slot_audio(slot: Slot, next_join: Join) -> tuple[np.ndarray, int]:
-    """The slot's sound with its join envelopes, and how many samples of pre-roll it starts with
-    (played under the previous clip's last samples)."""
+def sound_preroll(slot: Slot) -> int:
+    """Samples an extension's sound starts before its picture: crossfaded under its target's end."""
+    return EXTEND_XFADE if slot.join.kind == "extend" else 0
+
+
+def sound_span(slot: Slot, position: int) -> tuple[int, int]:
+    """Film samples [first, last) of a clip's sound when its picture starts at film frame
+    `position`."""
+    return position * SPF - sound_preroll(slot), (position + slot.frames) * SPF
+
+
+def slot_audio(slot: Slot, next_join: Join) -> np.ndarray:
+    """The slot's sound with its join envelopes, starting with its pre-roll (sound_preroll)."""
     a, b = slot.start * SPF, slot.end * SPF
-    preroll = EXTEND_XFADE if slot.join.kind == "extend" else 0
+    preroll = sound_preroll(slot)
     if slot.audio.path is None:
         buf = np.zeros((b - a + preroll, 2), np.float32)
     else:
@@ -813,14 +829,14 @@ def slot_audio(slot: Slot, next_join: Join) -> tuple[np.ndarray, int]:
         ramp(body, EXTEND_XFADE, rising=False)
     else:
         ramp(body, HARD_JOIN_FADE, rising=False)
-    return buf, preroll
+    return buf
 
 
 class AudioTrack:
-    """Streams the film's samples [lo, hi) as f32le into `sink`, summing overlapping clip buffers;
+    """Streams the film's samples [lo, hi) as float32 (n, 2) blocks into `sink`, summing overlapping clip buffers;
     holds at most one clip's samples. Samples outside the range are counted, not written."""
 
-    def __init__(self, sink: BinaryIO, lo: int = 0, hi: int | None = None):
+    def __init__(self, sink: Callable[[np.ndarray], None], lo: int = 0, hi: int | None = None):
         self.sink, self.lo, self.hi = sink, lo, hi
         self.pending = np.zeros((0, 2), np.float32)
         self.pending_at = 0
@@ -856,67 +872,124 @@ class AudioTrack:
     def _emit(self, buf: np.ndarray) -> None:
         a, b = self._span(len(buf))
         if b > a:
-            self.sink.write(np.ascontiguousarray(buf[a:b], dtype="<f4").tobytes())
+            self.sink(buf[a:b])
         self.cursor += len(buf)
 
     def _silence(self, n: int) -> None:
         a, b = self._span(n)
         for k in range(a, b, RATE):  # in 1-s blocks: a long gap never allocates much
-            self.sink.write(bytes(8 * min(RATE, b - k)))
+            self.sink(np.zeros((min(RATE, b - k), 2), np.float32))
         self.cursor += n
 
 
-class AudioPart:
-    """One AAC encoder (an ffmpeg reading PCM from a pipe) fed with the film's samples [lo, hi)
-    by its own thread; it decodes only the clips that reach into its range."""
+class ClipSound:
+    """One clip's sound with its envelopes, decoded once however many encoders need it (a clip
+    across the split of a two-part encode); freed when the last of them has taken it."""
 
-    def __init__(self, lo: int, hi: int | None, out: Path, errlog: Path):
+    def __init__(self, slot: Slot, next_join: Join, users: int):
+        self.slot, self.next_join = slot, next_join
+        self._users = users
+        self._buf: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> np.ndarray:
+        with self._lock:  # the other part waits for this decode instead of repeating it
+            buf = self._buf if self._buf is not None else slot_audio(self.slot, self.next_join)
+            self._users -= 1
+            self._buf = buf if self._users > 0 else None
+            return buf  # read-only from here: AudioTrack.add copies it
+
+
+class AacWriter:
+    """An AAC-LC 48 kHz stereo .m4a encoded in this process. PyAV releases the GIL while it
+    encodes, so two writers use two cores; no PCM goes through pipes."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        try:
+            self.container = av.open(str(out), "w", format="mp4")
+        except (av.FFmpegError, OSError) as e:
+            raise StitchError(f"cannot write the film's sound to {out}: {e}") from e
+        try:
+            self.stream = self.container.add_stream("aac", rate=RATE, layout="stereo")
+            self.stream.bit_rate = AAC_BIT_RATE
+            self.stream.codec_context.options = dict(AAC_OPTIONS)
+        except BaseException:
+            self.container.close()
+            raise
+        self.samples = 0
+
+    def write(self, pcm: np.ndarray) -> None:
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T), format="fltp",
+                                           layout="stereo")
+        frame.sample_rate = RATE
+        frame.time_base = Fraction(1, RATE)
+        frame.pts = self.samples
+        self.samples += len(pcm)
+        self._mux(frame)
+
+    def close(self, complete: bool) -> None:
+        """Drain the encoder and finish the file when `complete`, else just release it."""
+        try:
+            if complete:
+                self._mux(None)
+        finally:
+            try:
+                self.container.close()
+            except (av.FFmpegError, OSError) as e:
+                if complete:
+                    raise StitchError(f"encoding the film's audio failed: {e}") from e
+
+    def _mux(self, frame: av.AudioFrame | None) -> None:
+        try:
+            self.container.mux(self.stream.encode(frame))
+        except (av.FFmpegError, OSError) as e:
+            raise StitchError(f"encoding the film's audio failed: {e}") from e
+
+
+class AudioPart:
+    """One AAC encoder fed with the film's samples [lo, hi) by its own thread; it decodes only the
+    clips that reach into its range. The thread owns the encoder from start to close."""
+
+    def __init__(self, lo: int, hi: int | None, out: Path):
         self.lo, self.hi, self.out = lo, hi, out
-        self.errlog = open(errlog, "wb")
-        self.proc = subprocess.Popen(
-            [media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", "pipe:0", *AAC,
-             "-f", "mp4", str(out)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errlog)
-        self.track = AudioTrack(self.proc.stdin, lo, hi)
-        self.queue: queue.Queue[tuple[Slot, Join, int] | None] = queue.Queue()
+        self.writer = AacWriter(out)
+        self.track = AudioTrack(self.writer.write, lo, hi)
+        self.queue: queue.Queue[tuple[ClipSound, int] | None] = queue.Queue()
         self.error: BaseException | None = None
-        self.broken: BaseException | None = None  # writing to the encoder failed
         self.ended = False
         self.thread = threading.Thread(target=self._run, name="stitch-audio", daemon=True)
         self.thread.start()
 
+    def wants(self, slot: Slot, position: int) -> bool:
+        """Whether any of the clip's samples (placed at film frame `position`) are in range."""
+        first, last = sound_span(slot, position)
+        return last > self.lo and (self.hi is None or first < self.hi)
+
     def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            if self.error is not None:
-                continue  # drain: the producer never blocks on a failed part
-            slot, next_join, position = item
-            preroll = EXTEND_XFADE if slot.join.kind == "extend" else 0
-            first, last = position * SPF - preroll, (position + slot.frames) * SPF
-            if last <= self.lo or (self.hi is not None and first >= self.hi):
-                continue  # nothing of this clip is in range: not even decoded
-            try:
-                buf, preroll = slot_audio(slot, next_join)
-                self.track.add(first, buf)
-            except (av.FFmpegError, OSError, ValueError) as e:
-                self.error = StitchError(
-                    f"clip {slot.name!r}: cannot decode or mix its audio ({e})")
-            except BaseException as e:  # noqa: BLE001 - re-raised in finish()
-                self.error = e
-        if self.error is not None:
-            return
-        # end of input: hand the encoder its last samples now, so that it finishes on its own
-        # time (not when finish() gets round to this part)
         try:
-            self.track.flush()
-            self.proc.stdin.close()
-        except (OSError, ValueError) as e:  # the encoder died and closed its end of the pipe
-            self.broken = e
+            while (item := self.queue.get()) is not None:
+                if self.error is not None:
+                    continue  # drain: the producer never blocks on a failed part
+                sound, position = item
+                try:
+                    self.track.add(sound_span(sound.slot, position)[0], sound.take())
+                except StitchError as e:  # the encoder's own failure
+                    self.error = e
+                except (av.FFmpegError, OSError, ValueError) as e:
+                    self.error = StitchError(
+                        f"clip {sound.slot.name!r}: cannot decode or mix its audio ({e})")
+            if self.error is None:
+                self.track.flush()  # end of input: finish now, not when finish() gets here
         except BaseException as e:  # noqa: BLE001 - re-raised in finish()
-            self.error = e
+            self.error = self.error or e
+        try:
+            self.writer.close(complete=self.error is None)
+        except BaseException as e:  # noqa: BLE001 - re-raised in finish()
+            self.error = self.error or e
 
     def end_input(self) -> None:
-        """No more clips: the part flushes and closes its encoder's input in its own thread."""
+        """No more clips: the part flushes and closes its encoder in its own thread."""
         if not self.ended:
             self.ended = True
             self.queue.put(None)
@@ -924,43 +997,13 @@ class AudioPart:
     def finish(self) -> None:
         self.end_input()
         self.thread.join()
-        try:
-            if self.error is None and self.broken is None:
-                if self.proc.wait() != 0:
-                    raise StitchError("encoding the film's audio failed: " + self._stderr())
-                return
-            if self.error is None:
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-                self.error = StitchError(
-                    f"encoding the film's audio failed ({self.broken}): {self._stderr()}")
-        finally:
-            self.close()
-        raise self.error
+        if self.error is not None:
+            raise self.error
 
     def abort(self) -> None:
         self.error = self.error or StitchError("aborted")
         self.end_input()
-        self.close()
         self.thread.join(timeout=10)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        self.errlog.close()
-
-    def _stderr(self) -> str:
-        try:
-            return Path(self.errlog.name).read_text(errors="replace").strip()[-800:]
-        except OSError:
-            return ""
 
 
 class AudioMixer:
@@ -980,8 +1023,7 @@ class AudioMixer:
         self.parts: list[AudioPart] = []
         try:
             for n, (lo, hi) in enumerate(ranges, 1):
-                self.parts.append(
-                    AudioPart(lo, hi, workdir / f"audio{n}.m4a", workdir / f"audio{n}.log"))
+                self.parts.append(AudioPart(lo, hi, workdir / f"audio{n}.m4a"))
         except BaseException:
             self.abort()
             raise
@@ -989,8 +1031,10 @@ class AudioMixer:
 
     def put(self, slot: Slot, next_join: Join) -> None:
         position = self.at - slot.join.overlap
-        for part in self.parts:
-            part.queue.put((slot, next_join, position))
+        users = [part for part in self.parts if part.wants(slot, position)]
+        sound = ClipSound(slot, next_join, len(users))  # a part out of range never decodes it
+        for part in users:
+            part.queue.put((sound, position))
         self.at = position + slot.frames
 
     def end_input(self) -> None:
@@ -1045,9 +1089,18 @@ def aac_packets(runs: list[AacRun], stack: ExitStack) -> Iterator[av.Packet]:
             yield packet
 
 
-def mux_film(video: Path, audio: list[AacRun], out: Path) -> None:
-    """Interleave the joined video and the AAC runs into the film (packet copy, faststart).
-    Splicing two AAC encodes at a frame boundary is just a change of packet source here."""
+def mux_film(video: Path, audio: list[AacRun], out: Path) -> tuple[list[int], Fraction]:
+    """Interleave the joined video and the AAC runs into the film (packet copy, faststart);
+    returns the presentation times of the video frames written and their time base. Splicing two AAC encodes at a
+    frame boundary is just a change of packet source here."""
+    times: list[int] = []
+
+    def video_packets(container: av.container.InputContainer) -> Iterator[av.Packet]:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size:
+                times.append(packet.pts)
+                yield packet
+
     with ExitStack() as stack:
         vin = stack.enter_context(av.open(str(video)))
         first = stack.enter_context(av.open(str(audio[0].path)))
@@ -1056,7 +1109,7 @@ def mux_film(video: Path, audio: list[AacRun], out: Path) -> None:
         vs = vin.streams.video[0]
         vo = o.add_stream_from_template(vs)
         ao = o.add_stream_from_template(first.streams.audio[0])
-        streams = [(p for p in vin.demux(vs) if p.size), aac_packets(audio, stack)]
+        streams = [video_packets(vin), aac_packets(audio, stack)]
         outs = [vo, ao]
         # DTS -> seconds as int * int / int (correctly rounded, the same value as via Fraction)
         bases = [(vs.time_base.numerator, vs.time_base.denominator), (1, RATE)]
@@ -1071,6 +1124,8 @@ def mux_film(video: Path, audio: list[AacRun], out: Path) -> None:
             if h is not None:
                 n, d = bases[k]
                 at[k] = h.dts * n / d
+        base = Fraction(vs.time_base)
+    return times, base
 
 
 # ---- subtitles (moviepy) ---------------------------------------------------------------------
@@ -1212,26 +1267,36 @@ def join_video(listing: Path, out: Path) -> None:
             "-c", "copy", "-f", "mp4", str(out)], "joining the video")
 
 
-def verify(path: Path, frames: int) -> float:
-    """Check the written film; returns its duration. Raises StitchError when it is wrong."""
+def verify(path: Path, frames: int, written: tuple[list[int], Fraction]) -> float:
+    """Check the written film against what was muxed into it (`written`: its frames' times and
+    their time base) and read its index back; returns its duration. Raises StitchError when it
+    is wrong."""
     try:
-        info = media.probe(path)
-        scan = scan_video(path)
-    except (media.MediaError, av.FFmpegError, OSError, StitchError) as e:
+        with av.open(str(path)) as container:
+            vs = container.streams.video[0] if container.streams.video else None
+            as_ = container.streams.audio[0] if container.streams.audio else None
+            if vs is None or as_ is None:
+                raise StitchError(f"the written film lacks a stream (video: {vs is not None}, "
+                                  f"audio: {as_ is not None})")
+            indexed = vs.frames
+            video = float(vs.duration * vs.time_base) if vs.duration else 0.0
+            audio = float(as_.duration * as_.time_base) if as_.duration else 0.0
+    except (av.FFmpegError, OSError) as e:
         raise StitchError(f"the written film cannot be read back: {e}") from e
-    if info.video is None or info.audio is None:
-        raise StitchError(
-            f"the written film lacks a stream (video: {info.video}, audio: {info.audio})")
-    if abs(scan.frames - frames) > 1:
-        raise StitchError(f"the written film has {scan.frames} frames, expected {frames} "
-                          f"({scan.frames / FPS:.3f} s instead of {frames / FPS:.3f} s)")
-    if not scan.cfr or abs(scan.step * FPS - 1) > 1e-3:
+    times, base = sorted(written[0]), written[1]
+    if abs(len(times) - frames) > 1 or indexed != len(times):
+        raise StitchError(f"the written film has {indexed} frames, expected {frames} "
+                          f"({indexed / FPS:.3f} s instead of {frames / FPS:.3f} s)")
+    steps = [b - a for a, b in zip(times, times[1:])] or [round(1 / (FPS * base))]
+    step = float(sum(steps) / len(steps) * base)
+    # 1 tick of slack: a millisecond time base rounds 1/24 s
+    if max(steps) - min(steps) > 1 or abs(step * FPS - 1) > 1e-3 \
+            or abs(video - len(times) / FPS) > 0.5 / FPS:
         raise StitchError("the written film's frame timing is irregular (not 24 fps CFR)")
-    drift = abs(info.audio.duration - scan.duration)
-    if drift > 1 / FPS:
-        raise StitchError(f"the written film's audio ({info.audio.duration:.3f} s) and video "
-                          f"({scan.duration:.3f} s) differ by more than one frame")
-    return scan.duration
+    if abs(audio - video) > 1 / FPS:
+        raise StitchError(f"the written film's audio ({audio:.3f} s) and video "
+                          f"({video:.3f} s) differ by more than one frame")
+    return video
 
 
 # ---- the stage -------------------------------------------------------------------------------
@@ -1252,10 +1317,11 @@ class Stitcher:
         self.log(message)
 
     def probe(self, entries: list[Entry]) -> dict[str, Source]:
-        sources: dict[str, Source] = {}
-        for e in entries:
-            if e.name not in sources:
-                sources[e.name] = probe_clip(e.name, self.clips[e.name])
+        names = list(dict.fromkeys(e.name for e in entries))
+        # PyAV opens files without the GIL (stream-info probing decodes a frame or two)
+        with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
+            found = pool.map(lambda name: probe_clip(name, self.clips[name]), names)
+            sources = dict(zip(names, found))
         self.enc = Encoder.like(sources[entries[0].name].scan.profile)
         return sources
 
@@ -1355,8 +1421,8 @@ class Stitcher:
             if len(mixer.parts) > 1 else ""
         self.note("mixed the sound and encoded it once for the whole film "
                   f"(AAC 48 kHz stereo{parts})")
-        mux_film(video, audio, out)
-        return verify(out, frames), frames
+        written = mux_film(video, audio, out)
+        return verify(out, frames, written), frames
 
 
 def remember(out: Path, key: str, duration: float) -> None:

@@ -4,11 +4,14 @@ source frame each film frame shows, and where each clip's tone starts."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import subprocess
 import sys
+import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -16,10 +19,11 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+import storyboard.stitch as stitch_module
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
 from storyboard.stitch import (
     Join, Slot, StitchError, VideoScan, AudioSource, plan_pieces, read_timeline, stitch,
-    total_frames,
+    total_frames, verify,
 )
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
@@ -221,11 +225,17 @@ def video_packets(path: Path) -> list[bytes]:
         return [bytes(p) for p in c.demux(video=0) if p.size]
 
 
-def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path):
+def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatch):
     names = ["a", "b", "c", "d", "e", "a", "b", "d"]  # 23 s: long enough to split the AAC encode
     plan = shots(*names)
     out = tmp_path / "cuts.mp4"
+    decoded: list[Path] = []
+    real_decode = stitch_module.decode_pcm
+    monkeypatch.setattr(stitch_module, "decode_pcm",
+                        lambda src: decoded.append(src.path) or real_decode(src))
     result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    # e spans the split: both encoders take its sound, but it is decoded once
+    assert sorted(decoded) == sorted(clips[n] for n in names)
     assert not any("re-encoded" in a or "conformed" in a for a in result.actions), result.actions
     assert sum(a.startswith("copied") for a in result.actions) == 5  # one line per clip
     assert any("as 2 parallel parts" in a for a in result.actions)
@@ -355,6 +365,67 @@ def test_bad_inputs_name_the_clip(clips, tmp_path):
     with pytest.raises(StitchError, match=r"clip 'zzz' has no rendered file"):
         stitch(shots("a", "zzz"), clips, out, workdir=tmp_path / "work", log=lambda m: None)
     assert not out.exists() and not list(tmp_path.glob(".film.*"))
+
+
+def test_audio_encoder_failure_is_one_error_and_no_film(clips, tmp_path, monkeypatch):
+    class FullDisk:
+        """The encoder's container: the fourth write finds the disk full."""
+
+        def __init__(self, real):
+            self.real, self.writes = real, 0
+
+        def mux(self, packets):
+            self.writes += 1
+            if self.writes > 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.real.mux(packets)
+
+        def close(self):
+            self.real.close()
+
+    real_init = stitch_module.AacWriter.__init__
+
+    def init(self, out):
+        real_init(self, out)
+        self.container = FullDisk(self.container)
+
+    monkeypatch.setattr(stitch_module.AacWriter, "__init__", init)
+    out = tmp_path / "film.mp4"
+    threads = threading.active_count()
+    with pytest.raises(StitchError, match=r"encoding the film's audio failed: .*No space left"):
+        stitch(shots("a", "b", "c", "d", "e", "a", "b", "d"), clips, out,
+               workdir=tmp_path / "work", log=lambda m: None)
+    assert not out.exists() and not list(tmp_path.glob(".film.*"))
+    assert not list((tmp_path / "work").glob("stitch-run-*"))
+    assert threading.active_count() == threads  # both encoder threads ended
+
+
+def written(path: Path) -> tuple[list[int], Fraction]:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return [p.pts for p in c.demux(v) if p.size], Fraction(v.time_base)
+
+
+def test_verify_checks_what_was_muxed_against_the_file(clips, tmp_path):
+    film = tmp_path / "film.mp4"
+    stitch(shots("a", "b"), clips, film, workdir=tmp_path / "work", log=lambda m: None)
+    pts, base = written(film)
+    assert verify(film, 144, (pts, base)) == 6.0
+    with pytest.raises(StitchError, match="has 144 frames, expected 150"):
+        verify(film, 150, (pts, base))
+    with pytest.raises(StitchError, match="has 144 frames"):  # the index disagrees with the mux
+        verify(film, 143, (pts[:-1], base))
+    late = list(pts)
+    late[50] += round(Fraction(1, 2 * FPS) / base)  # half a frame late
+    with pytest.raises(StitchError, match="irregular"):
+        verify(film, 144, (late, base))
+    with pytest.raises(StitchError, match="lacks a stream"):
+        verify(clips["mute"], 48, written(clips["mute"]))
+    short = tmp_path / "short-audio.mp4"  # 3 s of picture, 2 s of sound
+    subprocess.run([FF, "-v", "error", "-i", str(clips["a"]), "-c:v", "copy", "-c:a", "aac",
+                    "-af", "atrim=end=2", str(short)], check=True)
+    with pytest.raises(StitchError, match="differ by more than one frame"):
+        verify(short, 72, written(short))
 
 
 def test_subtitles_are_burned_into_their_windows_only(clips, tmp_path):
