@@ -10,14 +10,16 @@ Which tool does what, and why (measurements in /work/shared/reference/stitching.
   whose video is not stream 0 in the common time base is remuxed first). A transition re-encodes
   only its window, from the last keyframe before it to the first keyframe after it (the hybrid of
   §5.5), in its own filter graph of at most two inputs (xfade has every wipe and is frame-exact),
-  two windows at a time. Memory therefore does not grow with the number of clips (§5.6).
+  two windows at a time. Memory therefore does not grow with the number of clips (§5.6). Pieces
+  may reorder frames by different depths (B-frames or not), so the final mux lays out the decode
+  order afresh: DTS rise steadily and the track lasts exactly as long as its frames.
 - The sound is decoded per clip (PyAV) and mixed sample-exactly in numpy (crossfades, fades,
   10 ms fades at cuts, 30 ms crossfades at extension seams, silence for clips without audio), one
   clip at a time, in background threads that encode it in process (PyAV's AAC encoder releases
   the GIL) while the video is assembled. It is encoded once for the whole film (stream-copying
   AAC drifts ~35 ms per join, §5.7); long films use two encoders in parallel, spliced at an AAC
-  frame boundary. The final file is muxed by PyAV (packet copy, faststart) and checked against
-  what was muxed into it.
+  frame boundary, and the mux takes the first part while the second finishes. The final file is
+  muxed by PyAV (packet copy, faststart) and checked against what was muxed into it.
 - moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
   compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. It is
   not used for transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a
@@ -64,6 +66,7 @@ AAC_FRAME = 1024  # samples per AAC-LC frame
 SPLIT_MIN = 20  # s: shorter films' sound is encoded by one AAC encoder
 SPLIT_PREROLL = 47 * AAC_FRAME  # ~1 s the second encoder encodes before the split, then drops
 SPLIT_TAIL = 4 * AAC_FRAME  # the first encoder runs this far past the split
+DECODE_WEIGHT = 0.15  # decoding a clip's second of AAC costs ~0.15 of encoding a film second
 EXTEND_TOLERANCE = 0.5  # s: "extension file = target + continuation" is decided by duration
 DUP_MAD_FLOOR = 1.0  # mean abs diff (0..255) below which two frames are the same picture
 # Transition windows are ~1-2 s and decide the speed of a film with transitions: superfast keeps
@@ -217,6 +220,20 @@ class VideoScan:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def delay(self) -> int:
+        """Frames a decoder holds back to reorder B-frames: how far DTS trail PTS at keyframes."""
+        return max((round((p - d) * FPS) for p, d in zip(self.key_pts, self.key_dts)), default=0)
+
+
+@dataclass(frozen=True)
+class Video:
+    """The film's video: a concat list of its pieces (copied runs and encoded windows) or the file
+    joining them, and the deepest frame reordering (decoding delay, frames) of any piece."""
+
+    path: Path
+    delay: int
 
 
 @dataclass(frozen=True)
@@ -673,7 +690,8 @@ def strand_filter(k: int, slot: Slot, strand: Strand) -> str:
     return f"[{k}:v]" + ",".join(chain) + f"[s{k}]"
 
 
-def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> None:
+def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> int:
+    """Encode the window into `out`; returns its decoding delay (frames)."""
     args: list[str] = ["-copyts"]
     for strand in piece.strands:
         args += strand_input(slots[strand.slot], strand)
@@ -689,9 +707,10 @@ def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> No
     ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", label, "-an",
             *enc.ffmpeg_args(WINDOW_PRESET), "-r", str(FPS), "-frames:v", str(piece.frames),
             "-f", "mp4", str(out)], what)
-    got = scan_video(out).frames
-    if got != piece.frames:
-        raise StitchError(f"{what}: got {got} frames instead of {piece.frames}")
+    scan = scan_video(out)
+    if scan.frames != piece.frames:
+        raise StitchError(f"{what}: got {scan.frames} frames instead of {piece.frames}")
+    return scan.delay
 
 
 def concat_line(path: Path) -> str:
@@ -720,10 +739,11 @@ def describe(piece: Piece, slots: list[Slot]) -> str:
 
 
 def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Encoder,
-                 note: Callable[[str], None]) -> Path:
+                 note: Callable[[str], None]) -> Video:
     """Encode the windows and write the concat list that joins them with the copied runs."""
     lines = ["ffconcat version 1.0"]
     copied: Counter[str] = Counter()
+    delays = [0]
     jobs = []
     with ThreadPoolExecutor(max_workers=WINDOW_WORKERS) as pool:
         for n, piece in enumerate(pieces):
@@ -731,18 +751,19 @@ def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Enc
                 strand = piece.strands[0]
                 lines += copy_entry(slots[strand.slot], strand)
                 copied[slots[strand.slot].name] += strand.frames
+                delays.append(slots[strand.slot].scan.delay)
                 continue
             out = ws.run / f"piece{n:04d}.mp4"
             jobs.append((pool.submit(encode_piece, piece, slots, out, enc), piece))
             lines += [concat_line(out), f"duration {piece.frames / FPS:.6f}"]
         for job, piece in jobs:
-            job.result()  # re-raises the first failure; the pool finishes the rest
+            delays.append(job.result())  # re-raises the first failure; the pool finishes the rest
             note(f"re-encoded window {describe(piece, slots)}: {piece.frames} frames")
     for name, frames in copied.items():
         note(f"copied {frames} frames of {name} without re-encoding")
     listing = ws.run / "video.ffconcat"
     listing.write_text("\n".join(lines) + "\n")
-    return listing
+    return Video(listing, max(delays))
 
 
 # ---- audio -----------------------------------------------------------------------------------
@@ -833,8 +854,9 @@ def slot_audio(slot: Slot, next_join: Join) -> np.ndarray:
 
 
 class AudioTrack:
-    """Streams the film's samples [lo, hi) as float32 (n, 2) blocks into `sink`, summing overlapping clip buffers;
-    holds at most one clip's samples. Samples outside the range are counted, not written."""
+    """Streams the film's samples [lo, hi) as float32 (n, 2) blocks into `sink`, summing
+    overlapping clip buffers; holds at most one clip's samples. Samples outside the range are
+    counted, not written."""
 
     def __init__(self, sink: Callable[[np.ndarray], None], lo: int = 0, hi: int | None = None):
         self.sink, self.lo, self.hi = sink, lo, hi
@@ -1006,6 +1028,40 @@ class AudioPart:
         self.thread.join(timeout=10)
 
 
+def sound_layout(slots: list[Slot]) -> tuple[list[tuple[Slot, Join, int]], int]:
+    """Each slot with the join after it and the film frame where its picture starts, and the
+    film's length in frames."""
+    layout, at = [], 0
+    for i, slot in enumerate(slots):
+        position = at - slot.join.overlap
+        layout.append((slot, slots[i + 1].join if i + 1 < len(slots) else Join("cut"), position))
+        at = position + slot.frames
+    return layout, at
+
+
+def balanced_split(spans: list[tuple[int, int]], total: int) -> int:
+    """Where to split a two-part encode of `total` samples so both parts finish together. Each
+    part encodes its range; the second also decodes every clip reaching into its range (it
+    reaches the clips across the split first), the first only the clips before those. `spans`:
+    film samples [first, last) of each clip's sound."""
+    def excess(split: int) -> float:  # first part's work minus the second's
+        lo2 = split - SPLIT_PREROLL
+        first = split + SPLIT_TAIL + DECODE_WEIGHT * sum(b - a for a, b in spans if b <= lo2)
+        second = total - lo2 + DECODE_WEIGHT * sum(b - a for a, b in spans if b > lo2)
+        return first - second
+
+    lo, hi = SPLIT_PREROLL // AAC_FRAME + 1, total // AAC_FRAME - 1  # AAC frames
+    while lo < hi:  # the first k whose excess is >= 0: the excess grows with the split
+        mid = (lo + hi) // 2
+        if excess(mid * AAC_FRAME) < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    best = min((k for k in (lo - 1, lo) if k * AAC_FRAME > SPLIT_PREROLL),
+               key=lambda k: abs(excess(k * AAC_FRAME)))
+    return best * AAC_FRAME
+
+
 class AudioMixer:
     """The film's sound, mixed in background threads straight into AAC while the video is being
     assembled. AAC encoding is single-threaded and the slowest step of a hard-cut film, so a long
@@ -1013,69 +1069,72 @@ class AudioMixer:
     encoder starts ~1 s before the split (discarded) so its state has settled, the first runs a
     few frames past it, and every kept frame was encoded with its real neighbours."""
 
-    def __init__(self, workdir: Path, frames: int):
-        total = frames * SPF
-        # equal work per encoder: the second also encodes the pre-roll
-        self.split = AAC_FRAME * ((total + SPLIT_PREROLL - SPLIT_TAIL) // 2 // AAC_FRAME) \
-            if total >= SPLIT_MIN * RATE else None
+    def __init__(self, workdir: Path, slots: list[Slot]):
+        layout, frames = sound_layout(slots)
+        self.samples = frames * SPF
+        spans = [sound_span(slot, position) for slot, _, position in layout]
+        self.split = balanced_split(spans, self.samples) \
+            if self.samples >= SPLIT_MIN * RATE else None
         ranges = [(0, None)] if self.split is None else \
             [(0, self.split + SPLIT_TAIL), (self.split - SPLIT_PREROLL, None)]
         self.parts: list[AudioPart] = []
         try:
             for n, (lo, hi) in enumerate(ranges, 1):
                 self.parts.append(AudioPart(lo, hi, workdir / f"audio{n}.m4a"))
+            for slot, next_join, position in layout:
+                users = [part for part in self.parts if part.wants(slot, position)]
+                sound = ClipSound(slot, next_join, len(users))  # decoded by the parts using it
+                for part in users:
+                    part.queue.put((sound, position))
+            for part in self.parts:  # every clip is queued: each part finishes when it can
+                part.end_input()
         except BaseException:
             self.abort()
             raise
-        self.at = 0  # film frame where the next slot would start, before its overlap
 
-    def put(self, slot: Slot, next_join: Join) -> None:
-        position = self.at - slot.join.overlap
-        users = [part for part in self.parts if part.wants(slot, position)]
-        sound = ClipSound(slot, next_join, len(users))  # a part out of range never decodes it
-        for part in users:
-            part.queue.put((sound, position))
-        self.at = position + slot.frames
+    def runs(self) -> list[AacRun]:
+        """The packet runs that make the film's AAC track, each waiting for its encoder: the mux
+        can take the first part while the second is still encoding."""
+        first, *rest = self.parts
+        if self.split is None:
+            return [AacRun(first.out, wait=first.finish)]
+        return [AacRun(first.out, stop=self.split, wait=first.finish),
+                AacRun(rest[0].out, start=SPLIT_PREROLL, shift=self.split - SPLIT_PREROLL,
+                       wait=rest[0].finish)]
 
-    def end_input(self) -> None:
-        """Every slot has been put: each part finishes its encode as soon as it can."""
-        for part in self.parts:
-            part.end_input()
-
-    def finish(self) -> tuple[list[AacRun], int]:
-        """Wait for the encoders; returns the packet runs that make the film's AAC track and the
-        number of samples mixed."""
+    def finish(self) -> None:
+        """Wait for the encoders; raises the first part's failure."""
         try:
-            self.end_input()
             for part in self.parts:
                 part.finish()
         except BaseException:
             self.abort()
             raise
-        total = self.at * SPF
-        if self.split is None:
-            return [AacRun(self.parts[0].out)], total
-        return [AacRun(self.parts[0].out, stop=self.split),
-                AacRun(self.parts[1].out, start=SPLIT_PREROLL,
-                       shift=self.split - SPLIT_PREROLL)], total
 
     def abort(self) -> None:
         for part in self.parts:
             part.abort()
 
 
+def ready() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class AacRun:
-    """AAC packets of `path` with start <= pts < stop, moved by `shift` samples."""
+    """AAC packets of `path` with start <= pts < stop, moved by `shift` samples; `wait` returns
+    once the file is complete (or raises why it never will be)."""
 
     path: Path
     start: int | None = None
     stop: int | None = None
     shift: int = 0
+    wait: Callable[[], None] = ready
 
 
 def aac_packets(runs: list[AacRun], stack: ExitStack) -> Iterator[av.Packet]:
     for run in runs:
+        run.wait()
         container = stack.enter_context(av.open(str(run.path)))
         stream = container.streams.audio[0]
         if stream.time_base != Fraction(1, RATE):
@@ -1089,20 +1148,59 @@ def aac_packets(runs: list[AacRun], stack: ExitStack) -> Iterator[av.Packet]:
             yield packet
 
 
-def mux_film(video: Path, audio: list[AacRun], out: Path) -> tuple[list[int], Fraction]:
+class DecodeOrderTooShallow(StitchError):
+    """A piece reorders frames more deeply than its keyframes showed (mux_film then measures)."""
+
+    def __init__(self) -> None:
+        super().__init__("internal: the video's decode order could not be laid out")
+
+
+def required_delay(video: Video) -> int:
+    """The decoding delay the joined pieces really need: how far behind its decode position any
+    frame is presented (one pass over the packets, no decoding)."""
+    with av.open(str(video.path)) as container:
+        stream = container.streams.video[0]
+        step = round(1 / (FPS * stream.time_base))
+        packets = (p for p in container.demux(stream) if p.size)
+        need, base = 0, None
+        for k, packet in enumerate(packets):
+            base = packet.pts if base is None else base
+            need = max(need, -((packet.pts - base - k * step) // step))
+    return need
+
+
+def mux_film(video: Video, audio: list[AacRun], out: Path) -> tuple[list[int], Fraction]:
     """Interleave the joined video and the AAC runs into the film (packet copy, faststart);
-    returns the presentation times of the video frames written and their time base. Splicing two AAC encodes at a
-    frame boundary is just a change of packet source here."""
+    returns the presentation times of the video frames written and their time base. Splicing two
+    AAC encodes at a frame boundary is just a change of packet source here."""
+    try:
+        return mux_once(video, audio, out)
+    except DecodeOrderTooShallow:
+        return mux_once(replace(video, delay=required_delay(video)), audio, out)
+
+
+def mux_once(video: Video, audio: list[AacRun], out: Path) -> tuple[list[int], Fraction]:
     times: list[int] = []
 
     def video_packets(container: av.container.InputContainer) -> Iterator[av.Packet]:
-        for packet in container.demux(container.streams.video[0]):
-            if packet.size:
-                times.append(packet.pts)
-                yield packet
+        stream = container.streams.video[0]
+        step = round(1 / (FPS * stream.time_base))
+        base = None
+        for k, packet in enumerate(p for p in container.demux(stream) if p.size):
+            base = packet.pts if base is None else base
+            # Pieces reorder frames by different depths (a clip without B-frames next to a window
+            # with them), so their own DTS would fall back at a join and the track would be as
+            # long as its DTS span, not its frames. Decode order at the frame rate, trailing by
+            # the deepest reordering of any piece, rises steadily and spans every frame.
+            packet.dts = base + (k - video.delay) * step
+            if packet.dts > packet.pts:
+                raise DecodeOrderTooShallow()
+            times.append(packet.pts)
+            yield packet
 
     with ExitStack() as stack:
-        vin = stack.enter_context(av.open(str(video)))
+        vin = stack.enter_context(av.open(str(video.path)))
+        audio[0].wait()
         first = stack.enter_context(av.open(str(audio[0].path)))
         o = stack.enter_context(av.open(str(out), "w", format="mp4",
                                         options={"movflags": "+faststart"}))
@@ -1169,17 +1267,18 @@ def subtitle_windows(cues: list[tuple[float, float, str]],
     return spans
 
 
-def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
-                      note: Callable[[str], None]) -> Path:
-    """Burn the cues into the GOPs that show them (moviepy) and copy the rest; returns the new
-    video file."""
+def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
+                      note: Callable[[str], None]) -> Video:
+    """Burn the cues into the GOPs that show them (moviepy) and copy the rest of the joined video;
+    returns the pieces of the new video."""
     from moviepy import CompositeVideoClip, TextClip, VideoFileClip
 
     cues = parse_srt(srt)
+    video = joined.path
     scan = scan_video(video)
     spans = subtitle_windows(cues, scan)
     slot = Slot("film", Join("cut"), video, scan, AudioSource(None), 0, scan.frames)
-    lines, at = ["ffconcat version 1.0"], 0
+    lines, at, delays = ["ffconcat version 1.0"], 0, [joined.delay]
     film = VideoFileClip(str(video), audio=False)
     try:
         w, h = film.size
@@ -1203,10 +1302,11 @@ def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
                                  ffmpeg_params=enc.moviepy_params(), logger=None,
                                  temp_audiofile_path=str(ws.run))
             comp.close()
-            got = scan_video(out).frames
-            if got != b - a:
+            made = scan_video(out)
+            if made.frames != b - a:
                 raise StitchError(
-                    f"subtitle window {a}-{b} came out with {got} frames, not {b - a}")
+                    f"subtitle window {a}-{b} came out with {made.frames} frames, not {b - a}")
+            delays.append(made.delay)
             lines += [concat_line(out), f"duration {(b - a) / FPS:.6f}"]
             at = b
         if at < scan.frames:
@@ -1217,9 +1317,7 @@ def burn_in_subtitles(video: Path, srt: Path, ws: Workspace, enc: Encoder,
          f"({sum(b - a for a, b in spans)} frames re-encoded with moviepy)")
     listing = ws.run / "subtitled.ffconcat"
     listing.write_text("\n".join(lines) + "\n")
-    out = ws.run / "subtitled.mp4"
-    join_video(listing, out)
-    return out
+    return Video(listing, max(delays))
 
 
 # ---- film key and reuse ----------------------------------------------------------------------
@@ -1259,12 +1357,13 @@ def reusable(out: Path, key: str) -> dict | None:
 
 # ---- final mux and verification --------------------------------------------------------------
 
-def join_video(listing: Path, out: Path) -> None:
+def join_video(pieces: Video, out: Path) -> Video:
     """Concatenate the video pieces by stream copy (video only; nothing is encoded here)."""
     # -copyts: with explicit inpoints the demuxer's timestamps are already right; without it the
     # first file's AAC priming (audio starts at -21 ms) would shift the whole video (§5.5.3)
-    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0",
+    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(pieces.path), "-map", "0:v:0",
             "-c", "copy", "-f", "mp4", str(out)], "joining the video")
+    return Video(out, pieces.delay)
 
 
 def verify(path: Path, frames: int, written: tuple[list[int], Fraction]) -> float:
@@ -1401,27 +1500,26 @@ class Stitcher:
             self.note(f"the clips as rendered play {frames / FPS:.3f} s; the plan expected "
                       f"{self.plan.total_seconds:.3f} s")
         # the sound is mixed and encoded in background threads while the video is assembled
-        mixer = AudioMixer(self.ws.run, frames)
+        mixer = AudioMixer(self.ws.run, slots)
         try:
-            for i, slot in enumerate(slots):
-                mixer.put(slot, slots[i + 1].join if i + 1 < len(slots) else Join("cut"))
-            mixer.end_input()
-            listing = render_video(plan_pieces(slots), slots, self.ws, self.enc, self.note)
-            video = self.ws.run / "video.mp4"
-            join_video(listing, video)
+            if mixer.samples != frames * SPF:
+                raise StitchError(
+                    f"internal: mixed {mixer.samples} audio samples for {frames} frames")
+            pieces = render_video(plan_pieces(slots), slots, self.ws, self.enc, self.note)
+            video = join_video(pieces, self.ws.run / "video.mp4")
             if subs is not None:
-                video = burn_in_subtitles(video, subs, self.ws, self.enc, self.note)
-            audio, samples = mixer.finish()
+                pieces = burn_in_subtitles(video, subs, self.ws, self.enc, self.note)
+                video = join_video(pieces, self.ws.run / "subtitled.mp4")
+            # muxing starts as soon as the first encoder is done, while the second may still run
+            written = mux_film(video, mixer.runs(), out)
+            mixer.finish()
         except BaseException:
             mixer.abort()
             raise
-        if samples != frames * SPF:
-            raise StitchError(f"internal: mixed {samples} audio samples for {frames} frames")
-        parts = f", as {len(mixer.parts)} parallel parts spliced at AAC frame boundaries" \
-            if len(mixer.parts) > 1 else ""
+        parts = "" if mixer.split is None else \
+            f", as 2 parallel parts spliced at {mixer.split / RATE:.3f} s (an AAC frame boundary)"
         self.note("mixed the sound and encoded it once for the whole film "
                   f"(AAC 48 kHz stereo{parts})")
-        written = mux_film(video, audio, out)
         return verify(out, frames, written), frames
 
 

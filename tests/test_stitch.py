@@ -22,8 +22,8 @@ import pytest
 import storyboard.stitch as stitch_module
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
 from storyboard.stitch import (
-    Join, Slot, StitchError, VideoScan, AudioSource, plan_pieces, read_timeline, stitch,
-    total_frames, verify,
+    AacRun, AudioSource, Join, Slot, StitchError, Video, VideoScan, balanced_split, mux_film,
+    plan_pieces, read_timeline, required_delay, scan_video, stitch, total_frames, verify,
 )
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
@@ -43,12 +43,13 @@ CLIPS = {
     "f25": (2, 90, 760, {"rate": 25}),
     "s441": (2, 150, 820, {"sample_rate": 44100, "channels": 1}),
     "mute": (2, 210, 0, {"audio": False}),
+    "nob": (2, 270, 880, {"bframes": False}),  # no B-frames: no decoding delay
 }
 
 
 def make_clip(path: Path, seconds: float, hue: int, freq: int, *, size: str = "320x180",
               rate: int = FPS, sample_rate: int = RATE, channels: int = 2, audio: bool = True,
-              skip_frames: int = 0) -> Path:
+              skip_frames: int = 0, bframes: bool = True) -> Path:
     vf = f"testsrc2=size={size}:rate={rate}:duration={seconds},hue=h={hue}"
     af = f"sine=frequency={freq}:sample_rate={sample_rate}:duration={seconds}"
     if skip_frames:  # start later in the same source: an extension that repeats a frame
@@ -57,6 +58,7 @@ def make_clip(path: Path, seconds: float, hue: int, freq: int, *, size: str = "3
     args = [FF, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", vf]
     if audio:
         args += ["-f", "lavfi", "-i", af, "-ac", str(channels), "-c:a", "aac", "-b:a", "96k"]
+    args += [] if bframes else ["-bf", "0"]
     args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
              "-x264-params", f"keyint={rate}:min-keyint={rate}:scenecut=0", str(path)]
     subprocess.run(args, check=True)
@@ -238,7 +240,10 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     assert sorted(decoded) == sorted(clips[n] for n in names)
     assert not any("re-encoded" in a or "conformed" in a for a in result.actions), result.actions
     assert sum(a.startswith("copied") for a in result.actions) == 5  # one line per clip
-    assert any("as 2 parallel parts" in a for a in result.actions)
+    spliced = [a for a in result.actions if "as 2 parallel parts" in a]
+    assert len(spliced) == 1, result.actions
+    split = round(float(spliced[0].split("spliced at ")[1].split(" s")[0]) * RATE)
+    assert split % 1024 == 0 and 11 * RATE < split < 14 * RATE  # inside e, the clip decoded once
     frames = check_film(out, plan.total_seconds)
     assert len(frames) == 23 * FPS
 
@@ -258,12 +263,39 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     for prev, name, t in zip(names, names[1:], starts[1:]):
         assert tone(pcm, t - 0.015, freqs, 480) == prev
         assert tone(pcm, t + 0.005, freqs, 480) == name
-    # the two AAC parts meet at 11.95 s, in the middle of e (11-14 s): no dip, no click
-    split = 1024 * ((23 * RATE + 47 * 1024 - 4 * 1024) // 2 // 1024)
+    # where the two AAC parts meet: no dip, no click
     levels = [float(np.sqrt((pcm[k:k + 240] ** 2).mean()))
               for k in range(split - 2400, split + 2400, 240)]
     steady = float(np.sqrt((pcm[split - RATE // 2:split - RATE // 4] ** 2).mean()))
     assert max(abs(v - steady) for v in levels) < 0.05 * steady
+
+
+def test_pieces_with_different_decoding_delays_join(clips, tmp_path):
+    """A clip without B-frames next to windows and clips with them: where a piece with more delay
+    follows, its first DTS are behind; the film still has rising DTS and PTS >= DTS."""
+    plan = make_plan(("nob", "shot", 2), ("dissolve", 0.5), ("a", "shot", 3), ("cut", 0.0),
+                     ("nob", "shot", 2), ("fade", 1.0), ("b", "shot", 3))
+    out = tmp_path / "delays.mp4"
+    result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    assert any(a.startswith("copied") for a in result.actions)
+    check_film(out, plan.total_seconds)
+    with av.open(str(out)) as c:
+        stamps = [(p.pts, p.dts) for p in c.demux(video=0) if p.size]
+    assert all(b[1] > a[1] for a, b in zip(stamps, stamps[1:]))
+    assert all(pts >= dts for pts, dts in stamps)
+    assert sorted(pts for pts, _ in stamps) == [k * 512 for k in range(len(stamps))]
+
+
+def test_mux_measures_the_decode_delay_when_keyframes_understate_it(clips, tmp_path):
+    def listing(name: str) -> Video:
+        return Video(clips[name], 0)  # a joined video as mux_film gets it, its delay unknown
+
+    delay = scan_video(clips["a"]).delay
+    assert delay >= 1 and scan_video(clips["nob"]).delay == 0
+    assert required_delay(listing("a")) == delay and required_delay(listing("nob")) == 0
+    out = tmp_path / "a.mp4"
+    written = mux_film(listing("a"), [AacRun(clips["a"])], out)  # told 0: measures, muxes again
+    assert verify(out, 72, written) == 3.0
 
 
 def test_mixed_formats_are_conformed(clips, tmp_path):
@@ -481,6 +513,21 @@ def test_plan_pieces_rejects_transitions_longer_than_the_clip():
              fake_slot("c", Join("dissolve", 1.5), 48, 24)]
     with pytest.raises(StitchError, match="clip 'b'.*too short"):
         plan_pieces(slots)
+
+
+def test_balanced_split_gives_the_clip_decodes_to_the_second_encoder(monkeypatch):
+    five = 5 * RATE
+    spans = [(i * five, (i + 1) * five) for i in range(8)]  # 40 s of 5-s clips
+    preroll, tail = stitch_module.SPLIT_PREROLL, stitch_module.SPLIT_TAIL
+    monkeypatch.setattr(stitch_module, "DECODE_WEIGHT", 0.0)  # encoding only: equal ranges
+    even = balanced_split(spans, 8 * five)
+    assert even % 1024 == 0 and abs((even + tail) - (8 * five - even + preroll)) <= 1024
+    monkeypatch.setattr(stitch_module, "DECODE_WEIGHT", 0.15)
+    split = balanced_split(spans, 8 * five)
+    # the second part decodes the clips across the split (and all after): the first gets more
+    assert split % 1024 == 0 and even < split < even + five
+    one = balanced_split([(0, 8 * five)], 8 * five)  # one long clip: decoded by the second part
+    assert one > split
 
 
 def test_read_timeline_joins():
