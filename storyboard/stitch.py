@@ -1202,8 +1202,10 @@ def mux_once(video: Video, audio: list[AacRun], out: Path) -> tuple[list[int], F
         vin = stack.enter_context(av.open(str(video.path)))
         audio[0].wait()
         first = stack.enter_context(av.open(str(audio[0].path)))
-        o = stack.enter_context(av.open(str(out), "w", format="mp4",
-                                        options={"movflags": "+faststart"}))
+        # edit lists count in the movie time scale: at the default 1/1000 s the sound's would
+        # lose up to a millisecond at the end; 1/48000 s is exact for samples and for frames
+        o = stack.enter_context(av.open(str(out), "w", format="mp4", options={
+            "movflags": "+faststart", "movie_timescale": str(RATE)}))
         vs = vin.streams.video[0]
         vo = o.add_stream_from_template(vs)
         ao = o.add_stream_from_template(first.streams.audio[0])

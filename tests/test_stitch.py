@@ -286,6 +286,20 @@ def test_pieces_with_different_decoding_delays_join(clips, tmp_path):
     assert sorted(pts for pts, _ in stamps) == [k * 512 for k in range(len(stamps))]
 
 
+def test_sound_lasts_exactly_as_long_as_the_picture(clips, tmp_path):
+    """143 frames = 5.958333 s: not a whole millisecond, the default MP4 movie time scale."""
+    plan = make_plan(("a", "shot", 3, 71 / FPS), ("b", "shot", 3))
+    out = tmp_path / "odd.mp4"
+    stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
+    with av.open(str(out)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert v.frames == 143 and v.duration * v.time_base == Fraction(143, FPS)
+        assert a.duration * a.time_base == Fraction(143, FPS)  # 286,000 samples, not 285,984
+    decoded = subprocess.run([FF, "-v", "error", "-i", str(out), "-map", "0:a", "-f", "s16le",
+                              "-ac", "1", "-"], capture_output=True, check=True).stdout
+    assert len(decoded) // 2 == 143 * RATE // FPS  # ffmpeg applies the edit list
+
+
 def test_mux_measures_the_decode_delay_when_keyframes_understate_it(clips, tmp_path):
     def listing(name: str) -> Video:
         return Video(clips[name], 0)  # a joined video as mux_film gets it, its delay unknown
