@@ -300,6 +300,17 @@ def test_sound_lasts_exactly_as_long_as_the_picture(clips, tmp_path):
     assert len(decoded) // 2 == 143 * RATE // FPS  # ffmpeg applies the edit list
 
 
+@pytest.mark.parametrize("suffix", [".ts", ".mp3"])
+def test_sound_decodes_from_formats_that_find_their_streams_late(suffix, clips, tmp_path):
+    """MPEG-TS has no stream list before probing, so the probe shortcut cannot apply."""
+    other = tmp_path / f"a{suffix}"
+    subprocess.run([FF, "-v", "error", "-i", str(clips["a"]), str(other)], check=True)
+    pcm, _ = stitch_module.decode_pcm(AudioSource(other))
+    mp4, _ = stitch_module.decode_pcm(AudioSource(clips["a"]))
+    assert pcm.shape[1] == 2 and abs(len(pcm) - len(mp4)) < 3 * 1152  # codec padding only
+    assert tone(pcm[:, 0], 1.0, {"a": 220, "b": 300}) == "a"
+
+
 def test_mux_measures_the_decode_delay_when_keyframes_understate_it(clips, tmp_path):
     def listing(name: str) -> Video:
         return Video(clips[name], 0)  # a joined video as mux_film gets it, its delay unknown
