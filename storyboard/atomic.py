@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
+
+
+def temp_sibling(path: Path, suffix: str | None = None) -> Path:
+    """A unique temp name next to `path`, so the final os.replace is atomic (same filesystem).
+    The pid in the name lets a later run tell a crash's leftover from a live writer's file."""
+    return path.with_name(
+        f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix or path.suffix}")
 
 
 def fsync_dir(folder: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal, Sequence
 
 import av
+
+from .atomic import temp_sibling  # noqa: F401 - media.temp_sibling is part of this module's API
 
 
 class MediaError(Exception):
@@ -67,11 +68,6 @@ def run_ffmpeg(args: Sequence[str], *, what: str, error: type[Exception] = Media
     if proc.returncode != 0:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-8:]
         raise error(f"{what}: ffmpeg exited with {proc.returncode}:\n  " + "\n  ".join(tail or ["(no output)"]))
-
-
-def temp_sibling(path: Path, suffix: str | None = None) -> Path:
-    """A unique temp name next to `path`, so the final os.replace is atomic (same filesystem)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix or path.suffix}")
 
 
 # ---- probe -----------------------------------------------------------------------------------

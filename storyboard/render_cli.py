@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import render as engine
+from .filmkey import up_to_date
 from .render import RenderEvent, RenderReport, RenderSummary
 
 EXIT_OK, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -285,31 +286,42 @@ def _finish(opts: RenderOptions, plan, report: RenderReport, state_dir: Path, er
 
 
 def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, err: Console) -> Path:
-    try:
-        from .stitch import StitchError, stitch
-    except ImportError as exc:  # not there yet: the clips are still rendered and cached
-        raise Fail(f"stitching is not available ({exc}); the clips are in {state_dir / 'cache'}") from None
     out_dir = Path(opts.out_dir) if opts.out_dir else Path(plan.base_dir) / "build"
     out_path = out_dir / f"{film_file_name(plan.title)}.mp4"
+    log = lambda m: err.print(m, markup=False, soft_wrap=True)  # noqa: E731
     srt = None
     try:
         if opts.burn_subtitles:
             from .subtitles import srt_path, write_srt
 
             srt = write_srt(plan, srt_path(plan, out_dir))
-        res = stitch(plan, report.clips, out_path, workdir=state_dir / "stitch",
-                     log=lambda m: err.print(m, markup=False, soft_wrap=True), burn_subtitles=srt)
+        # nothing changed: answered before the stitcher's media stack (PyAV, numpy) is imported
+        if up_to_date(plan, report.clips, out_path, srt, log) is not None:
+            return out_path
+    except OSError as exc:
+        raise _cannot_write_film(exc, out_dir, state_dir) from None
+    try:
+        from .stitch import StitchError, stitch
+    except ImportError as exc:  # not there yet: the clips are still rendered and cached
+        raise Fail(f"stitching is not available ({exc}); the clips are in {state_dir / 'cache'}") from None
+    try:
+        res = stitch(plan, report.clips, out_path, workdir=state_dir / "stitch", log=log, burn_subtitles=srt)
     except StitchError as exc:  # ffmpeg's last lines, joined: one message, one line
         text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         hint = (f"; free some space in {out_dir} (and {state_dir / 'stitch'}) and run the same command again; "
                 "the clips are rendered and cached" if "No space left" in text else "")
         raise Fail(f"stitching failed: {text}{hint}") from None
-    except OSError as exc:  # name the folder that failed: the film's, or the stitcher's work folder
-        where = Path(exc.filename).parent if getattr(exc, "filename", None) else \
-            f"{out_dir} or {state_dir / 'stitch'}"  # a failed write() does not say which file
-        raise Fail(f"cannot write the film in {where}: {exc.strerror or exc}; {_remedy(exc)} "
-                   "(the clips are rendered and cached)") from None
+    except OSError as exc:
+        raise _cannot_write_film(exc, out_dir, state_dir) from None
     return Path(res.path)
+
+
+def _cannot_write_film(exc: OSError, out_dir: Path, state_dir: Path) -> Fail:
+    """Name the folder that failed: the film's, or the stitcher's work folder."""
+    where = Path(exc.filename).parent if getattr(exc, "filename", None) else \
+        f"{out_dir} or {state_dir / 'stitch'}"  # a failed write() does not say which file
+    return Fail(f"cannot write the film in {where}: {exc.strerror or exc}; {_remedy(exc)} "
+                "(the clips are rendered and cached)")
 
 
 def film_file_name(title: str) -> str:

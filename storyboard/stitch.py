@@ -53,9 +53,9 @@ import av
 import numpy as np
 
 from . import media
+from .filmkey import STITCH_VERSION, film_key, remember, up_to_date
 from .plan import RenderPlan
 
-STITCH_VERSION = "1"
 FPS = 24
 RATE = 48000
 SPF = RATE // FPS  # audio samples per video frame: every frame boundary is a sample boundary
@@ -1331,41 +1331,6 @@ def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
     return Video(listing, max(delays))
 
 
-# ---- film key and reuse ----------------------------------------------------------------------
-
-def file_identity(path: Path) -> dict:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def film_key(plan: RenderPlan, entries: list[Entry], clips: dict[str, Path],
-             subtitles: Path | None) -> str:
-    data = {
-        "stitcher": STITCH_VERSION,
-        "timeline": [e.model_dump(mode="json", exclude_none=True) for e in plan.timeline],
-        "clips": {e.name: {"key": plan.clip(e.name).key, **file_identity(clips[e.name])}
-                  for e in entries},
-        "subtitles": hashlib.sha256(subtitles.read_bytes()).hexdigest() if subtitles else None,
-    }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def key_path(out: Path) -> Path:
-    return out.with_name(out.name + ".key")
-
-
-def reusable(out: Path, key: str) -> dict | None:
-    try:
-        record = json.loads(key_path(out).read_text())
-        st = out.stat()
-    except (OSError, ValueError):
-        return None
-    if record.get("key") == key and record.get("size") == st.st_size \
-            and record.get("mtime_ns") == st.st_mtime_ns:
-        return record
-    return None
-
-
 # ---- final mux and verification --------------------------------------------------------------
 
 def join_video(pieces: Video, out: Path) -> Video:
@@ -1534,23 +1499,6 @@ class Stitcher:
         return verify(out, frames, written), frames
 
 
-def remember(out: Path, key: str, duration: float) -> None:
-    """Write the film key beside the film (after the film itself: a crash in between rebuilds)."""
-    st = out.stat()
-    record = json.dumps({"key": key, "duration": duration, "size": st.st_size,
-                         "mtime_ns": st.st_mtime_ns}) + "\n"
-    target = key_path(out)
-    tmp = media.temp_sibling(target)  # pid in the name: a crash leftover is swept next time
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(record)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path,
            log: Callable[[str], None] = print, burn_subtitles: Path | None = None) -> StitchResult:
     """Join the plan's clips in timeline order with their transitions into `out` (MP4, H.264 +
@@ -1569,11 +1517,10 @@ def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path
     if out.parent.is_dir():  # temp films of killed stitches of this film
         sweep(out.parent, f".{glob.escape(out.stem)}.*.tmp.mp4")
         sweep(out.parent, f".{glob.escape(out.name)}.*.tmp.key")
-    key = film_key(plan, entries, clips, subs)
-    record = reusable(out, key)
+    record = up_to_date(plan, clips, out, subs, log)
     if record is not None:
-        log(f"{out} is up to date")
         return StitchResult(out, float(record["duration"]), ["reused"], True)
+    key = film_key(plan, clips, subs)
 
     workdir.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -516,8 +518,6 @@ sys.exit(report.exit_code)
 @pytest.mark.slow
 def test_kill_9_mid_render_then_resume_creates_nothing_twice(tmp_path, fake_together):
     import signal
-    import subprocess
-    import sys
 
     fake = fake_together(latency=2.0)
     spec = [clip("a", cost=0.28), clip("b", cost=0.28), clip("c", after=("a",), cost=0.28),
@@ -582,6 +582,16 @@ def test_cli_preview_renders_and_stitches(story):
     r2 = cli(["render", str(story), "--json"])
     data = json.loads(r2.stdout)
     assert data["film"] == str(film) and {c["status"] for c in data["clips"]} == {"cached"}
+    # nothing changed: the film is reused before the stitcher's media stack is even imported
+    script = ("import sys\n"
+              "sys.argv = ['storyboard', 'render', sys.argv[1]]\n"
+              "from storyboard.cli import main\n"
+              "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+              "print([m for m in ('storyboard.stitch', 'numpy', 'moviepy') if m in sys.modules])\n")
+    r3 = subprocess.run([sys.executable, "-c", script, str(story)], capture_output=True, text=True,
+                        timeout=120)
+    assert r3.returncode == 0, r3.stderr
+    assert r3.stdout.splitlines() == [str(film), "[]"] and "is up to date" in r3.stderr
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import storyboard.stitch as stitch_module
+from storyboard.filmkey import up_to_date
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
 from storyboard.stitch import (
     AacRun, AudioSource, Join, Slot, StitchError, Video, VideoScan, balanced_split, mux_film,
@@ -366,6 +367,11 @@ def test_rerun_reuses_and_changes_rebuild(clips, tmp_path):
     stamp = out.stat().st_mtime_ns
     again = stitch(plan, clips, out, workdir=work, log=lambda m: None)
     assert again.reused and again.duration == first.duration and out.stat().st_mtime_ns == stamp
+    said: list[str] = []
+    assert up_to_date(plan, clips, out, None, said.append)["duration"] == first.duration
+    assert said == [f"{out} is up to date"]
+    gone = dict(clips, a=tmp_path / "nowhere.mp4")  # the stitch will say which: not up to date
+    assert up_to_date(plan, gone, out, None, said.append) is None
     changed = shots("b", "a")
     assert not stitch(changed, clips, out, workdir=work, log=lambda m: None).reused
     assert not list(work.glob("stitch-run-*")) and not list(tmp_path.glob(".film.*"))
