@@ -8,11 +8,11 @@ import os
 import re
 from pathlib import Path
 
-from .compiler import Inputs, Unit, beat_seconds, compose_prompt, expand, gather_inputs, mentions, prompts
+from .compiler import Inputs, Unit, compose_prompt, expand, gather_inputs, prompts
 from .errors import Diagnostic, Severity, Span
 from .load import Film
 from .model import (
-    CAST_FIELDS, CLIP_SETTINGS, CastMember, FILM_SETTINGS, Beat, Clip, Dialogue, Prose, Setting, Transition,
+    CAST_FIELDS, CLIP_SETTINGS, CastMember, FILM_SETTINGS, Beat, Clip, Prose, Setting, Transition,
     WIPE_DIRECTIONS,
 )
 from .providers.base import Provider

@@ -142,7 +142,7 @@ def check_money_options(max_cost: float | None = None, job_timeout: float | None
 def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False):
     """Load, check and compile; print diagnostics; exit 1 on errors. Returns the CompileResult."""
     from .compiler import compile_file
-    from .errors import render, render_json, summary
+    from .errors import render, summary
 
     p = story_path(path)
     try:

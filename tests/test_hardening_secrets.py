@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import os
 import shutil
@@ -23,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from render_helpers import (FAST_POLL, FAST_RETRY, FakeMedia, ScriptedProvider, clip, cli, compile_story, fast_cli,
+from render_helpers import (FakeMedia, ScriptedProvider, clip, cli, compile_story, fast_cli,
                             make_plan, run, server_jobs, together, trun, write_film)
 from storyboard.providers.together import TogetherProvider
-from storyboard.render import RenderError, inspect_render, render_plan
+from storyboard.render import RenderError, inspect_render
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-SECRET-9f8e7d6c5b4a"

@@ -385,7 +385,7 @@ def render_testcard(body: dict[str, Any], out: Path) -> None:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
            "-f", "lavfi", "-i", f"color=c=0x{colour}:s={w}x{h}:r=24:d={seconds}"]
     if audio_enabled(body):
-        cmd += ["-f", "lavfi", "-i", f"anullsrc=r=48000:cl=stereo", "-c:a", "aac", "-t", str(seconds)]
+        cmd += ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-c:a", "aac", "-t", str(seconds)]
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-threads", "1",
             "-movflags", "+faststart", "-f", "mp4", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
