@@ -40,6 +40,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -384,13 +385,37 @@ class Workspace:
         sweep(self.cache)
         sweep(workdir)
         self.run = Path(tempfile.mkdtemp(prefix=f"stitch-run-{os.getpid()}-", dir=workdir))
+        self.started = time.time()
+        self.used: set[Path] = set()
 
     def cached(self, src: Path, op: dict, suffix: str) -> Path:
         st = src.stat()
         ident = {"src": str(src.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns,
                  "op": op, "v": STITCH_VERSION}
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
-        return self.cache / f"{digest}{suffix}"
+        path = self.cache / f"{digest}{suffix}"
+        self.used.add(path)
+        try:
+            os.utime(path)  # in use: another stitch's prune (see prune) leaves it alone
+        except OSError:
+            pass  # not made yet
+        return path
+
+    def prune(self) -> list[Path]:
+        """After a film is written: drop the intermediates it did not use (clips edited, re-rendered
+        or taken out of the timeline), so the cache holds one film's worth, not every version's.
+        Entries touched since this stitch started belong to another one running: kept."""
+        gone = []
+        for path in self.cache.iterdir():
+            try:
+                if path in self.used or not path.is_file() or ".tmp" in path.name \
+                        or path.stat().st_mtime >= self.started:
+                    continue
+                path.unlink()
+                gone.append(path)
+            except OSError:
+                pass  # gone already, or not ours to delete: the next prune tries again
+        return gone
 
     def cleanup(self) -> None:
         shutil.rmtree(self.run, ignore_errors=True)
@@ -1532,6 +1557,9 @@ def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path
         os.replace(tmp, out)
         remember(out, key, duration)
         st.note(f"wrote {out} ({duration:.3f} s, {frames} frames)")
+        gone = ws.prune()
+        if gone:
+            st.note(f"removed {len(gone)} intermediate file(s) no longer used from {ws.cache}")
         return StitchResult(out, duration, st.actions, False)
     finally:
         tmp.unlink(missing_ok=True)

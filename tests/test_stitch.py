@@ -377,6 +377,20 @@ def test_rerun_reuses_and_changes_rebuild(clips, tmp_path):
     assert not list(work.glob("stitch-run-*")) and not list(tmp_path.glob(".film.*"))
 
 
+def test_the_cache_keeps_only_what_the_last_film_used(clips, tmp_path):
+    work = tmp_path / "work"
+    stitch(shots("a", "big"), clips, tmp_path / "film.mp4", workdir=work, log=lambda m: None)
+    first = set((work / "stitch-cache").iterdir())
+    assert len(first) == 1  # big, conformed to a's size
+    said: list[str] = []
+    stitch(shots("a", "f25", "b"), clips, tmp_path / "film.mp4", workdir=work, log=said.append)
+    second = set((work / "stitch-cache").iterdir())
+    assert len(second) == 1 and not first & second  # f25's conform; big's is gone
+    assert any(m.startswith("removed 1 intermediate file(s) no longer used") for m in said)
+    stitch(shots("a", "f25"), clips, tmp_path / "film.mp4", workdir=work, log=said.append)
+    assert set((work / "stitch-cache").iterdir()) == second  # still used: kept
+
+
 def test_killed_stitch_leaves_no_partial_film(clips, tmp_path):
     plan = make_plan(("a", "shot", 3), ("dissolve", 0.5), ("b", "shot", 3), ("fade", 1.0),
                      ("d", "shot", 3))
