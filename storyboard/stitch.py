@@ -1518,9 +1518,9 @@ class Stitcher:
             mixer.abort()
             raise
         parts = "" if mixer.split is None else \
-            f", as 2 parallel parts spliced at {mixer.split / RATE:.3f} s (an AAC frame boundary)"
-        self.note("mixed the sound and encoded it once for the whole film "
-                  f"(AAC 48 kHz stereo{parts})")
+            f"; as 2 parallel parts spliced at {mixer.split / RATE:.3f} s, an AAC frame boundary"
+        self.note("mixed the sound and encoded it once for the whole film (AAC 48 kHz stereo, "
+                  f"{AAC_BIT_RATE // 1000} kbit/s{parts})")
         return verify(out, frames, written), frames
 
 
