@@ -1,6 +1,6 @@
 """Subtitles for the stitched film: `build/<title>.srt` from the plan's dialogue lines.
 
-Timing follows the film as `stitch.py` cuts it (pure; no media is read):
+Timing follows the film as `storyboard.stitch` cuts it (pure; no media is read):
 
 - clips play in timeline order at their planned length (a morph at its transition's length);
 - a dissolve or wipe of d seconds overlaps the two clips by d; a fade (out to black and back in)

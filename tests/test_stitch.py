@@ -19,7 +19,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-import storyboard.stitch as stitch_module
+import storyboard.stitch.sound as sound_module
 from storyboard.filmkey import up_to_date
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
 from storyboard.stitch import (
@@ -233,8 +233,8 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     plan = shots(*names)
     out = tmp_path / "cuts.mp4"
     decoded: list[Path] = []
-    real_decode = stitch_module.decode_pcm
-    monkeypatch.setattr(stitch_module, "decode_pcm",
+    real_decode = sound_module.decode_pcm
+    monkeypatch.setattr(sound_module, "decode_pcm",
                         lambda src: decoded.append(src.path) or real_decode(src))
     result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
     # e spans the split: both encoders take its sound, but it is decoded once
@@ -306,8 +306,8 @@ def test_sound_decodes_from_formats_that_find_their_streams_late(suffix, clips, 
     """MPEG-TS has no stream list before probing, so the probe shortcut cannot apply."""
     other = tmp_path / f"a{suffix}"
     subprocess.run([FF, "-v", "error", "-i", str(clips["a"]), str(other)], check=True)
-    pcm, _ = stitch_module.decode_pcm(AudioSource(other))
-    mp4, _ = stitch_module.decode_pcm(AudioSource(clips["a"]))
+    pcm, _ = sound_module.decode_pcm(AudioSource(other))
+    mp4, _ = sound_module.decode_pcm(AudioSource(clips["a"]))
     assert pcm.shape[1] == 2 and abs(len(pcm) - len(mp4)) < 3 * 1152  # codec padding only
     assert tone(pcm[:, 0], 1.0, {"a": 220, "b": 300}) == "a"
 
@@ -460,13 +460,13 @@ def test_audio_encoder_failure_is_one_error_and_no_film(clips, tmp_path, monkeyp
         def close(self):
             self.real.close()
 
-    real_init = stitch_module.AacWriter.__init__
+    real_init = sound_module.AacWriter.__init__
 
     def init(self, out):
         real_init(self, out)
         self.container = FullDisk(self.container)
 
-    monkeypatch.setattr(stitch_module.AacWriter, "__init__", init)
+    monkeypatch.setattr(sound_module.AacWriter, "__init__", init)
     out = tmp_path / "film.mp4"
     threads = threading.active_count()
     with pytest.raises(StitchError, match=r"encoding the film's audio failed: .*No space left"):
@@ -563,11 +563,11 @@ def test_plan_pieces_rejects_transitions_longer_than_the_clip():
 def test_balanced_split_gives_the_clip_decodes_to_the_second_encoder(monkeypatch):
     five = 5 * RATE
     spans = [(i * five, (i + 1) * five) for i in range(8)]  # 40 s of 5-s clips
-    preroll, tail = stitch_module.SPLIT_PREROLL, stitch_module.SPLIT_TAIL
-    monkeypatch.setattr(stitch_module, "DECODE_WEIGHT", 0.0)  # encoding only: equal ranges
+    preroll, tail = sound_module.SPLIT_PREROLL, sound_module.SPLIT_TAIL
+    monkeypatch.setattr(sound_module, "DECODE_WEIGHT", 0.0)  # encoding only: equal ranges
     even = balanced_split(spans, 8 * five)
     assert even % 1024 == 0 and abs((even + tail) - (8 * five - even + preroll)) <= 1024
-    monkeypatch.setattr(stitch_module, "DECODE_WEIGHT", 0.15)
+    monkeypatch.setattr(sound_module, "DECODE_WEIGHT", 0.15)
     split = balanced_split(spans, 8 * five)
     # the second part decodes the clips across the split (and all after): the first gets more
     assert split % 1024 == 0 and even < split < even + five

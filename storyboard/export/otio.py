@@ -5,7 +5,7 @@
 
 One video track (and an audio track with the same cut; a clip with its audio off is a Gap there)
 holds one OTIO clip per shot, scene, extension and morph, each with an ExternalReference to its
-rendered file whose available range is the file's real duration. The cut matches `stitch.py`
+rendered file whose available range is the file's real duration. The cut matches `storyboard.stitch`
 frame for frame at 24 fps:
 
 - dissolve / wipe of d: the clips overlap by d. OTIO puts a transition centred on the cut, whose
@@ -40,7 +40,7 @@ DISSOLVE = otio.schema.TransitionTypes.SMPTE_Dissolve
 WIPE = "SMPTE_Wipe"
 FADE_OUT = "Fade_To_Black"
 FADE_IN = "Fade_From_Black"
-EXTEND_TOLERANCE = 0.5  # s, as in stitch.py: "file = target + continuation" is decided by duration
+EXTEND_TOLERANCE = 0.5  # s, as in storyboard.stitch.clips: "file = target + continuation" is decided by duration
 
 ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml"}
 ADAPTER_PACKAGES = {"cmx_3600": "otio-cmx3600-adapter", "fcp_xml": "otio-fcp-adapter"}
@@ -81,7 +81,7 @@ def _real_frames(path: Path | None) -> int | None:
 
 
 def _transition_frames(kind: str, seconds: float) -> tuple[int, int]:
-    """(in_offset, out_offset) in frames, as stitch.py counts them."""
+    """(in_offset, out_offset) in frames, as storyboard.stitch counts them."""
     if kind in ("dissolve", "wipe"):
         total = max(1, frames(seconds))
         return total // 2, total - total // 2

@@ -1,0 +1,51 @@
+"""Stitch rendered clips into one film: plan + clip files -> film.mp4.
+
+One stage in a package of small modules, in the order a stitch goes through them:
+base (format, timeline, errors; pure) -> probe (what each clip file is) -> clips (each made
+ready to be placed; workspace keeps the intermediates) -> video (copied GOP runs and re-encoded
+windows) and sound (decoded, mixed, encoded in parallel) -> mux (the film file, checked) ->
+stage (the whole, and reuse). burnin is the only module importing moviepy.
+
+Which tool does what, and why (measurements in /work/shared/reference/stitching.md, "§" below):
+
+- ffmpeg (imageio-ffmpeg's binary) moves the pictures. Hard cuts between clips in the film format
+  are never decoded: the concat demuxer stream-copies whole GOPs straight from the clip files
+  (explicit inpoints plus -copyts keep the AAC priming from shifting the video, §5.5.3; a file
+  whose video is not stream 0 in the common time base is remuxed first). A transition re-encodes
+  only its window, from the last keyframe before it to the first keyframe after it (the hybrid of
+  §5.5), in its own filter graph of at most two inputs (xfade has every wipe and is frame-exact),
+  two windows at a time. Memory therefore does not grow with the number of clips (§5.6). Pieces
+  may reorder frames by different depths (B-frames or not), so the final mux lays out the decode
+  order afresh: DTS rise steadily and the track lasts exactly as long as its frames.
+- The sound is decoded per clip (PyAV) and mixed sample-exactly in numpy (crossfades, fades,
+  10 ms fades at cuts, 30 ms crossfades at extension seams, silence for clips without audio), one
+  clip at a time, in background threads that encode it in process (PyAV's AAC encoder releases
+  the GIL) while the video is assembled. It is encoded once for the whole film (stream-copying
+  AAC drifts ~35 ms per join, §5.7); long films use two encoders in parallel, spliced at an AAC
+  frame boundary, and the mux takes the first part while the second finishes. The final file is
+  muxed by PyAV (packet copy, faststart) and checked against what was muxed into it.
+- moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
+  compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. It is
+  not used for transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a
+  whole-film moviepy render keeps 2 ffmpeg readers per clip open (§2.4).
+
+The core is pure (timeline -> slots -> pieces -> film positions); ffmpeg, PyAV and moviepy sit at
+the edges. The film is written to a temp file beside `out`, verified, and renamed; a sidecar
+`<out>.key` holds the film key so an unchanged re-run returns at once.
+"""
+
+from .base import FPS, RATE, Join, StitchError, StitchResult, read_timeline
+from .burnin import parse_srt
+from .clips import AudioSource, Slot
+from .mux import AacRun, mux_film, required_delay, verify
+from .probe import VideoScan, scan_video
+from .sound import AAC_BIT_RATE, AAC_OPTIONS, AacWriter, balanced_split
+from .stage import stitch
+from .video import Video, plan_pieces, total_frames
+
+__all__ = [
+    "AAC_BIT_RATE", "AAC_OPTIONS", "FPS", "RATE", "AacRun", "AacWriter", "AudioSource", "Join",
+    "Slot", "StitchError", "StitchResult", "Video", "VideoScan", "balanced_split", "mux_film",
+    "parse_srt", "plan_pieces", "read_timeline", "required_delay", "scan_video", "stitch",
+    "total_frames", "verify",
+]

@@ -1,0 +1,108 @@
+"""Subtitles burned into the GOPs that show a cue (moviepy: the only place it is used)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .base import Encoder, FPS, Join, StitchError
+from .clips import AudioSource, Slot
+from .probe import scan_video, VideoScan
+from .video import (
+    concat_line, copy_entry, first_key_at_or_after, last_key_at_or_before, Strand, Video,
+)
+from .workspace import Workspace
+
+
+def parse_srt(path: Path) -> list[tuple[float, float, str]]:
+    """Cues of an .srt file as (start s, end s, text)."""
+    def seconds(stamp: str) -> float:
+        hms, _, ms = stamp.strip().replace(".", ",").partition(",")
+        h, m, s = (int(x) for x in hms.split(":"))
+        return h * 3600 + m * 60 + s + int(ms or 0) / 1000
+
+    cues = []
+    text = path.read_text(encoding="utf-8-sig", errors="replace").replace("\r\n", "\n")
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.strip().split("\n") if ln.strip()]
+        timing = next((k for k, ln in enumerate(lines) if "-->" in ln), None)
+        if timing is None:
+            continue
+        start, _, end = lines[timing].partition("-->")
+        body = "\n".join(lines[timing + 1:]).strip()
+        if body:
+            cues.append((seconds(start), seconds(end.split()[0]), body))
+    return cues
+
+
+def subtitle_windows(cues: list[tuple[float, float, str]],
+                     scan: VideoScan) -> list[tuple[int, int]]:
+    """Frame ranges to re-render: each cue widened to the keyframes around it, merged."""
+    spans: list[tuple[int, int]] = []
+    for start, end, _ in sorted(cues):
+        a = max(0, int(start * FPS))
+        b = min(scan.frames, int(np.ceil(end * FPS)))
+        if b <= a:
+            continue
+        a = last_key_at_or_before(scan.keyframes, a) or 0
+        b = first_key_at_or_after(scan.keyframes, b, scan.frames)
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
+                      note: Callable[[str], None]) -> Video:
+    """Burn the cues into the GOPs that show them (moviepy) and copy the rest of the joined video;
+    returns the pieces of the new video."""
+    from moviepy import CompositeVideoClip, TextClip, VideoFileClip
+
+    cues = parse_srt(srt)
+    video = joined.path
+    scan = scan_video(video)
+    spans = subtitle_windows(cues, scan)
+    slot = Slot("film", Join("cut"), video, scan, AudioSource(None), 0, scan.frames)
+    lines, at, delays = ["ffconcat version 1.0"], 0, [joined.delay]
+    film = VideoFileClip(str(video), audio=False)
+    try:
+        w, h = film.size
+        for n, (a, b) in enumerate(spans):
+            if a > at:
+                lines += copy_entry(slot, Strand(0, at, a - at))
+            out = ws.run / f"subs{n:04d}.mp4"
+            seg = film.subclipped(a / FPS, b / FPS).with_duration((b - a + 0.5) / FPS)
+            texts = []
+            for start, end, body in cues:
+                s, e = max(start, a / FPS), min(end, b / FPS)
+                if e > s:
+                    clip = TextClip(text=body, font_size=max(12, h // 18), color="white",
+                                    stroke_color="black", stroke_width=2, method="caption",
+                                    size=(int(w * 0.9), None), text_align="center")
+                    texts.append(clip.with_start(s - a / FPS).with_end(e - a / FPS)
+                                 .with_position(("center", h - clip.h - h // 20)))
+            comp = CompositeVideoClip([seg, *texts], size=(w, h), bg_color=(0, 0, 0))
+            comp = comp.with_duration((b - a + 0.5) / FPS)
+            comp.write_videofile(str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",
+                                 ffmpeg_params=enc.moviepy_params(), logger=None,
+                                 temp_audiofile_path=str(ws.run))
+            comp.close()
+            made = scan_video(out)
+            if made.frames != b - a:
+                raise StitchError(
+                    f"subtitle window {a}-{b} came out with {made.frames} frames, not {b - a}")
+            delays.append(made.delay)
+            lines += [concat_line(out), f"duration {(b - a) / FPS:.6f}"]
+            at = b
+        if at < scan.frames:
+            lines += copy_entry(slot, Strand(0, at, scan.frames - at))
+    finally:
+        film.close()
+    note(f"burned {len(cues)} subtitles from {srt.name} into {len(spans)} windows "
+         f"({sum(b - a for a, b in spans)} frames re-encoded with moviepy)")
+    listing = ws.run / "subtitled.ffconcat"
+    listing.write_text("\n".join(lines) + "\n")
+    return Video(listing, max(delays))

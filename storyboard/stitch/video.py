@@ -1,0 +1,226 @@
+"""The film's pictures: which frames are copied as whole GOPs and which small windows are
+re-encoded (pure), the windows' encodes, and the stream-copy join of all the pieces."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+from .base import Encoder, FPS, Join, StitchError
+from .clips import Slot
+from .probe import scan_video
+from .workspace import ffmpeg, Workspace
+
+# Transition windows are ~1-2 s and decide the speed of a film with transitions: superfast keeps
+# CABAC and deblocking (ultrafast drops both and nearly doubles their size) at ~3/4 of veryfast's
+# cost. Whole clips being conformed keep veryfast: their size matters more than their speed.
+WINDOW_PRESET = "superfast"
+WINDOW_WORKERS = 2  # windows are short: two small encodes use 2 cores better than one x264
+
+
+@dataclass(frozen=True)
+class Video:
+    """The film's video: a concat list of its pieces (copied runs and encoded windows) or the file
+    joining them, and the deepest frame reordering (decoding delay, frames) of any piece."""
+
+    path: Path
+    delay: int
+
+
+@dataclass(frozen=True)
+class Strand:
+    """Frames [start, start + frames) of a slot's video, optionally faded in/out (frames)."""
+
+    slot: int
+    start: int
+    frames: int
+    fade_in: int = 0
+    fade_out: int = 0
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of the film's video: copied (one strand, whole GOPs) or encoded (one strand, or
+    two joined by an xfade of `overlap` frames)."""
+
+    kind: Literal["copy", "encode"]
+    strands: tuple[Strand, ...]
+    xfade: str | None = None
+    overlap: int = 0
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.strands) - self.overlap
+
+
+def first_key_at_or_after(keys: tuple[int, ...], frame: int, limit: int) -> int:
+    i = bisect_left(keys, frame)
+    return keys[i] if i < len(keys) and keys[i] < limit else limit
+
+
+def last_key_at_or_before(keys: tuple[int, ...], frame: int) -> int | None:
+    i = bisect_right(keys, frame) - 1
+    return keys[i] if i >= 0 else None
+
+
+def plan_pieces(slots: list[Slot]) -> list[Piece]:
+    """Split the film into copied GOP runs and small encoded windows. Only the frames a transition
+    touches, widened to the nearest keyframes, are re-encoded; everything else is copied."""
+    n = len(slots)
+    joins_out = [slots[i + 1].join for i in range(n - 1)] + [Join("cut")]
+    pieces: list[Piece] = []
+    carry: Strand | None = None  # tail of the previous slot, waiting for its xfade partner
+    for i, slot in enumerate(slots):
+        jin, jout = slot.join, joins_out[i]
+        tin = jin.frames if i > 0 else 0
+        tout = jout.frames
+        if tin + tout > slot.frames:
+            raise StitchError(
+                f"clip {slot.name!r} plays {slot.frames} frames, too short for its transitions "
+                f"({tin} + {tout} frames)")
+        s, e, keys = slot.start, slot.end, slot.scan.keyframes
+        h = first_key_at_or_after(keys, s + tin, e)
+        t = e if tout == 0 else last_key_at_or_before(keys, e - tout)
+        fin = jin.frames if jin.kind == "fade" and i > 0 else 0
+        fout = jout.frames if jout.kind == "fade" else 0
+        items: list[tuple[str, Strand]] = []
+        if t is not None and h < t:
+            if h > s:
+                items.append(("encode", Strand(i, s, h - s, fade_in=fin)))
+            items.append(("copy", Strand(i, h, t - h)))
+            if t < e:
+                items.append(("encode", Strand(i, t, e - t, fade_out=fout)))
+        elif jin.xfade and i > 0 and jout.xfade:
+            # one GOP spans both transitions: split so each graph has only two inputs
+            items.append(("encode", Strand(i, s, tin)))
+            items.append(("encode", Strand(i, s + tin, e - s - tin)))
+        else:
+            items.append(("encode", Strand(i, s, e - s, fade_in=fin, fade_out=fout)))
+        for k, (kind, strand) in enumerate(items):
+            if kind == "copy":
+                pieces.append(Piece("copy", (strand,)))
+            elif k == 0 and carry is not None:
+                pieces.append(Piece("encode", (carry, strand), jin.xfade, jin.overlap))
+                carry = None
+            elif k == len(items) - 1 and jout.xfade:
+                carry = strand
+            else:
+                pieces.append(Piece("encode", (strand,)))
+    assert carry is None
+    return pieces
+
+
+def total_frames(slots: list[Slot]) -> int:
+    return sum(s.frames for s in slots) - sum(s.join.overlap for s in slots[1:])
+
+
+def strand_input(slot: Slot, strand: Strand) -> list[str]:
+    """Input options that start decoding at the keyframe at or before the strand (no wasted GOP):
+    the demuxer lands on a keyframe at or before -ss; the strand is then cut out by timestamps."""
+    k = bisect_right(slot.scan.keyframes, strand.start) - 1
+    if k <= 0:
+        return ["-i", str(slot.video)]
+    ss = slot.scan.key_pts[k] - slot.scan.file_start + 0.001  # -ss counts from the file's start
+    return ["-noaccurate_seek", "-ss", f"{ss:.6f}", "-i", str(slot.video)]
+
+
+def strand_filter(k: int, slot: Slot, strand: Strand) -> str:
+    # -copyts keeps the file's own timestamps, so the half-frame margins select exact frames
+    t0 = slot.scan.start + (strand.start - 0.5) / FPS
+    t1 = t0 + strand.frames / FPS
+    chain = [f"trim=start={t0:.6f}:end={t1:.6f}", "setpts=PTS-STARTPTS"]
+    if strand.fade_in:
+        chain.append(f"fade=t=in:s=0:n={strand.fade_in}")
+    if strand.fade_out:
+        chain.append(f"fade=t=out:s={strand.frames - strand.fade_out}:n={strand.fade_out}")
+    chain.append("settb=AVTB")  # xfade wants equal time bases on both inputs
+    return f"[{k}:v]" + ",".join(chain) + f"[s{k}]"
+
+
+def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> int:
+    """Encode the window into `out`; returns its decoding delay (frames)."""
+    args: list[str] = ["-copyts"]
+    for strand in piece.strands:
+        args += strand_input(slots[strand.slot], strand)
+    graph = [strand_filter(k, slots[s.slot], s) for k, s in enumerate(piece.strands)]
+    if len(piece.strands) == 2:
+        offset = (piece.strands[0].frames - piece.overlap) / FPS
+        graph.append(f"[s0][s1]xfade=transition={piece.xfade}:duration={piece.overlap / FPS:.6f}"
+                     f":offset={offset:.6f}[v]")
+        label = "[v]"
+    else:
+        label = "[s0]"
+    what = f"re-encoding the window {describe(piece, slots)}"
+    ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", label, "-an",
+            *enc.ffmpeg_args(WINDOW_PRESET), "-r", str(FPS), "-frames:v", str(piece.frames),
+            "-f", "mp4", str(out)], what)
+    scan = scan_video(out)
+    if scan.frames != piece.frames:
+        raise StitchError(f"{what}: got {scan.frames} frames instead of {piece.frames}")
+    return scan.delay
+
+
+def concat_line(path: Path) -> str:
+    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+def copy_entry(slot: Slot, strand: Strand) -> list[str]:
+    scan = slot.scan
+    k = scan.keyframes.index(strand.start)
+    lines = [concat_line(slot.video), f"inpoint {scan.key_pts[k]:.6f}"]
+    stop = strand.start + strand.frames
+    if stop < scan.frames:
+        # outpoint is exclusive and compared with DTS: stop just before the next keyframe's DTS
+        j = scan.keyframes.index(stop)
+        lines.append(f"outpoint {scan.key_dts[j] - 0.5 / FPS:.6f}")
+    lines.append(f"duration {strand.frames / FPS:.6f}")
+    return lines
+
+
+def describe(piece: Piece, slots: list[Slot]) -> str:
+    parts = [f"{slots[s.slot].name}[{s.start}:{s.start + s.frames}]" for s in piece.strands]
+    what = f" {piece.xfade} ".join(parts) if piece.xfade else parts[0]
+    fades = [f"fade {'in' if s.fade_in else 'out'}" for s in piece.strands
+             if s.fade_in or s.fade_out]
+    return what + (f" ({', '.join(fades)})" if fades else "")
+
+
+def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Encoder,
+                 note: Callable[[str], None]) -> Video:
+    """Encode the windows and write the concat list that joins them with the copied runs."""
+    lines = ["ffconcat version 1.0"]
+    copied: Counter[str] = Counter()
+    delays = [0]
+    jobs = []
+    with ThreadPoolExecutor(max_workers=WINDOW_WORKERS) as pool:
+        for n, piece in enumerate(pieces):
+            if piece.kind == "copy":
+                strand = piece.strands[0]
+                lines += copy_entry(slots[strand.slot], strand)
+                copied[slots[strand.slot].name] += strand.frames
+                delays.append(slots[strand.slot].scan.delay)
+                continue
+            out = ws.run / f"piece{n:04d}.mp4"
+            jobs.append((pool.submit(encode_piece, piece, slots, out, enc), piece))
+            lines += [concat_line(out), f"duration {piece.frames / FPS:.6f}"]
+        for job, piece in jobs:
+            delays.append(job.result())  # re-raises the first failure; the pool finishes the rest
+            note(f"re-encoded window {describe(piece, slots)}: {piece.frames} frames")
+    for name, frames in copied.items():
+        note(f"copied {frames} frames of {name} without re-encoding")
+    listing = ws.run / "video.ffconcat"
+    listing.write_text("\n".join(lines) + "\n")
+    return Video(listing, max(delays))
+
+
+def join_video(pieces: Video, out: Path) -> Video:
+    """Concatenate the video pieces by stream copy (video only; nothing is encoded here)."""
+    # -copyts: with explicit inpoints the demuxer's timestamps are already right; without it the
+    # first file's AAC priming (audio starts at -21 ms) would shift the whole video (§5.5.3)
+    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(pieces.path), "-map", "0:v:0",
+            "-c", "copy", "-f", "mp4", str(out)], "joining the video")
+    return Video(out, pieces.delay)
