@@ -186,7 +186,9 @@ def test_every_transition(clips, tmp_path):
     log = "\n".join(result.actions)
     assert "trimmed extension overlap of 3.0 s from x" in log
     assert "retimed clip m from 4.00 s to 1.00 s" in log
-    assert "wipeleft" in log and "re-encoded window" in log and "copied" in log
+    assert "re-encoded window c[0:48] (fade in) wipe left to d[0:24]: 60 frames" in log, log
+    assert "re-encoded window a[48:72] dissolve to b[0:24]: 36 frames" in log, log
+    assert "copied" in log
 
     src = {n: grey_frames(clips[n]) for n in "abcdmex"}
     # film frame -> (clip, source frame) wherever no transition blends or fades the picture

@@ -182,11 +182,17 @@ def copy_entry(slot: Slot, strand: Strand) -> list[str]:
 
 
 def describe(piece: Piece, slots: list[Slot]) -> str:
-    parts = [f"{slots[s.slot].name}[{s.start}:{s.start + s.frames}]" for s in piece.strands]
-    what = f" {piece.xfade} ".join(parts) if piece.xfade else parts[0]
-    fades = [f"fade {'in' if s.fade_in else 'out'}" for s in piece.strands
-             if s.fade_in or s.fade_out]
-    return what + (f" ({', '.join(fades)})" if fades else "")
+    """The window in the story's words, e.g. "a[96:120] (fade in) dissolve to b[0:24]"."""
+    def part(s: Strand) -> str:
+        fade = " (fade in)" if s.fade_in else " (fade out)" if s.fade_out else ""
+        return f"{slots[s.slot].name}[{s.start}:{s.start + s.frames}]{fade}"
+
+    parts = [part(s) for s in piece.strands]
+    if not piece.xfade:
+        return parts[0]
+    # xfade's names: "fade" is a dissolve, "wipeleft" a wipe to the left
+    words = "dissolve" if piece.xfade == "fade" else f"wipe {piece.xfade.removeprefix('wipe')}"
+    return f" {words} to ".join(parts)
 
 
 def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Encoder,
