@@ -306,7 +306,7 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
     raise typer.Exit(status)
 
 
-# ---- render (the engine is storyboard/render.py; the terminal side storyboard/render_cli.py) --
+# ---- render (the engine is storyboard/render/; the terminal side storyboard/render_cli.py) ---
 
 @app.command()
 def render(file: str = typer.Argument(..., help="The .story file."),

@@ -1,504 +1,31 @@
-"""The render engine: a `RenderPlan` in, clip files out, through a provider's asynchronous jobs.
-
-    summary = inspect_render(plan, provider)             # what would happen (no side effects)
-    report = await render_plan(plan, provider, approve=...)   # do it
-    report = render(plan, provider, approve=...)         # the same, synchronously, Ctrl-C aware
-
-The engine names no vendor and draws nothing: it talks to `Provider` and reports through an
-`on_event` callback, so the CLI, the preview page and watch mode can all drive it.
-
-Money rules, in the order they apply:
-- Nothing is submitted for a clip whose file is in the cache (content-addressed by the
-  compiler's key), or whose job is already known to the journal (it is polled instead).
-- A paid provider submits nothing unless `approve(summary)` says yes; `max_cost` refuses a plan
-  whose estimate is above it or unknown. Both are decided before the first request.
-- The journal records `submitting` before each create and the job id as soon as it is known.
-  A create that may have reached the provider without us learning the id (AmbiguousSubmit, a
-  crash mid-request) is IN DOUBT: it is never sent again automatically (`resubmit_in_doubt`
-  or `forget` are the user's explicit decisions).
-- Only errors that prove nothing was created (`ProviderError.retryable`) are retried.
-
-`--shot` semantics (`only`): the named clips are rendered, plus every clip they depend on that
-is not already in the cache (an extension needs its target's video); everything else is left
-alone and reported as "not requested".
-"""
+"""Running a render: the approval and cost gate, then the scheduler that submits, polls and
+downloads, journaling every create before and after it is sent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import importlib
 import inspect
-import json
-import mimetypes
 import os
-import random
 import signal
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
-from urllib.parse import urlsplit
-
-from .cache import Cache, CacheRecord, Expectation, check_media, probe_summary
-from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
-from .plan import PlannedClip, RenderPlan, parse_placeholder
-from .providers.base import AmbiguousSubmit, Job, Provider, ProviderError
-
-STATE_DIR_NAME = ".storyboard"
-
-ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
-                     "interrupted"]
-Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
-OK_STATUSES = ("cached", "rendered")
-
-
-# ---- policies ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """When to GET a running job.
-
-    Before any job of this run has finished, the shortest clips in flight are polled on a
-    geometric schedule (`first`, then x`factor`, at most `cap` apart); longer clips start later in
-    proportion to their length (a job's time grows with its seconds of video), so they mostly wait
-    for the first finished job to tell how long jobs take. From then on a job's duration is
-    predicted from the fastest seconds-of-work per second-of-video seen so far: it is polled at
-    `lead` x that prediction, then every `precision` of its elapsed time up to 1.5x the
-    prediction (a finished job is noticed within ~5%), then geometrically again.
-    """
-
-    first: float = 5.0  # for the shortest clip in flight (the Seedance docs' example polls every 15 s)
-    factor: float = 1.5
-    cap: float = 30.0
-    min_interval: float = 1.0
-    lead: float = 1.0
-    precision: float = 0.05
-    adaptive: bool = True
-    deadline: float = 30 * 60.0  # per job, from when this run starts waiting for it
-
-    @classmethod
-    def fixed(cls, interval: float, deadline: float = 30 * 60.0) -> "PollPolicy":
-        return cls(first=interval, factor=1.0, cap=interval, min_interval=interval, adaptive=False,
-                   deadline=deadline)
-
-    def scaled(self, k: float) -> "PollPolicy":
-        """The same shape with every duration multiplied by k (tests, benchmarks)."""
-        return replace(self, first=self.first * k, cap=self.cap * k, min_interval=self.min_interval * k,
-                       deadline=self.deadline * k)
-
-
-def next_poll_at(policy: PollPolicy, last: float, predicted: float | None, scale: float = 1.0) -> float:
-    """Seconds since the job's create of its next GET, given the previous GET's time (0: none
-    yet), the predicted duration if any, and (without one) the clip's length relative to the
-    shortest clip in flight. Pure."""
-    if policy.adaptive and predicted is not None:
-        if last < policy.lead * predicted:
-            return max(last + policy.min_interval, policy.lead * predicted)
-        if last < 1.5 * predicted:
-            return last + min(policy.cap, max(policy.min_interval, policy.precision * last))
-    # No estimate: the shortest clips in flight poll geometrically; longer ones (scale > 1) on the
-    # same schedule stretched by twice their relative length, as they should finish later and an
-    # estimate will usually arrive first. The stretch keeps them polling if it does not.
-    stretch = 2.0 * scale if policy.adaptive and scale > 1.0 + 1e-9 else 1.0
-    t = last / stretch
-    if t <= 0:
-        return policy.first * stretch
-    return (t + min(policy.cap, max(policy.min_interval, (policy.factor - 1.0) * t))) * stretch
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for create errors that prove nothing was created (429, 5xx answered, refused
-    connection): 0.5 s doubling to 8 s, with jitter, `Retry-After` honoured (up to `max_wait`)."""
-
-    attempts: int = 6
-    base: float = 0.5
-    cap: float = 8.0
-    max_wait: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random = random.Random()) -> float:
-        backoff = min(self.cap, self.base * (2 ** attempt))
-        backoff = backoff * (0.5 + rng.random() / 2)  # jitter: many clients must not retry in step
-        if retry_after is not None and retry_after > 0:
-            return min(self.max_wait, max(retry_after, backoff))
-        return backoff
-
-
-# ---- results and events --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RenderEvent:
-    """One thing that happened to one clip. `state` is one of: queued, waiting, submitting,
-    retrying, running, downloading, done, cached, failed, skipped, in-doubt, interrupted, note."""
-
-    clip: str
-    state: str
-    message: str = ""
-    job_id: str | None = None
-    seconds: int | None = None
-    time: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class ClipTask:
-    """What the engine will do for one clip (decided before anything is sent)."""
-
-    name: str
-    key: str
-    seconds: int
-    source: str
-    action: Action
-    estimated_cost_usd: float | None = None
-    job_id: str | None = None
-    reason: str | None = None  # why this action, for the user (corrupt cache, resumed job, ...)
-    corrupt: str | None = None  # the problem of a cached file to be moved aside
-    priority: float = 0.0  # seconds of video on the longest path from here to the end
-
-
-@dataclass(frozen=True)
-class RenderSummary:
-    provider: str
-    paid: bool
-    tasks: tuple[ClipTask, ...]
-
-    def with_action(self, *actions: Action) -> list[ClipTask]:
-        return [t for t in self.tasks if t.action in actions]
-
-    @property
-    def submits(self) -> list[ClipTask]:
-        return self.with_action("submit")
-
-    @property
-    def seconds_to_submit(self) -> int:
-        return sum(t.seconds for t in self.submits)
-
-    @property
-    def estimated_cost_usd(self) -> float | None:
-        """The estimate of what would be submitted; None when any part is unknown."""
-        costs = [t.estimated_cost_usd for t in self.submits]
-        if any(c is None for c in costs):
-            return None
-        return round(sum(costs), 4)  # type: ignore[arg-type]
-
-    def lines(self) -> list[str]:
-        """The plan for a human, before anything is spent."""
-        subs = self.submits
-        cost = self.estimated_cost_usd
-        unknown = [t.name for t in subs if t.estimated_cost_usd is None]
-        money = (f"${cost:.2f}" if cost is not None else
-                 f"unknown (no price for {', '.join(unknown)})")
-        out = [f"provider {self.provider}: {len(subs)} clip(s) to generate "
-               f"({self.seconds_to_submit} s, estimated {money}), "
-               f"{len(self.with_action('cached'))} cached, "
-               f"{len(self.with_action('resume', 'redownload'))} resumed (already paid), "
-               f"{len(self.with_action('in-doubt'))} in doubt"]
-        for t in self.tasks:
-            if t.action == "not-requested":
-                continue
-            price = "" if t.action != "submit" else (
-                "  cost unknown" if t.estimated_cost_usd is None else f"  ${t.estimated_cost_usd:.2f}")
-            why = f"  ({t.reason})" if t.reason else ""
-            out.append(f"  {t.action:<10} {t.name:<20} {t.seconds:>3} s{price}{why}")
-        return out
-
-
-@dataclass(frozen=True)
-class ClipOutcome:
-    name: str
-    key: str
-    status: ClipStatus
-    source: str
-    seconds: int
-    path: Path | None = None
-    job_id: str | None = None
-    cost: float | None = None
-    error: str | None = None
-    provider_seconds: float | None = None  # how long the provider's job took (its own clock)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in OK_STATUSES
-
-
-@dataclass(frozen=True)
-class RenderReport:
-    outcomes: tuple[ClipOutcome, ...]  # plan order
-    summary: RenderSummary
-    interrupted: bool = False
-    elapsed: float = 0.0
-
-    def __getitem__(self, name: str) -> ClipOutcome:
-        for o in self.outcomes:
-            if o.name == name:
-                return o
-        raise KeyError(name)
-
-    @property
-    def clips(self) -> dict[str, Path]:
-        """Every clip that is available (rendered now or cached)."""
-        return {o.name: o.path for o in self.outcomes if o.ok and o.path is not None}
-
-    @property
-    def complete(self) -> bool:
-        """Every clip of the plan is available: the film can be stitched."""
-        return all(o.ok for o in self.outcomes)
-
-    @property
-    def problems(self) -> list[ClipOutcome]:
-        return [o for o in self.outcomes if o.status in ("failed", "skipped", "in-doubt")]
-
-    @property
-    def exit_code(self) -> int:
-        if self.interrupted:
-            return 130
-        return 3 if self.problems else 0
-
-    @property
-    def cost_usd(self) -> float:
-        return round(sum(o.cost or 0.0 for o in self.outcomes if o.status == "rendered"), 4)
-
-
-class RenderError(Exception):
-    """The render could not start; nothing was submitted."""
-
-    exit_code = 2
-
-
-class RenderLocked(RenderError):
-    pass
-
-
-class ApprovalRequired(RenderError):
-    """A paid provider would be sent jobs and nobody approved them."""
-
-    def __init__(self, message: str, summary: RenderSummary):
-        super().__init__(message)
-        self.summary = summary
-
-
-class NotApproved(RenderError):
-    exit_code = 130
-
-    def __init__(self, message: str, summary: RenderSummary):
-        super().__init__(message)
-        self.summary = summary
-
-
-class CostLimitExceeded(RenderError):
-    def __init__(self, message: str, summary: RenderSummary):
-        super().__init__(message)
-        self.summary = summary
-
-
-# ---- the plan as a graph -------------------------------------------------------------------
-
-def topo_order(plan: RenderPlan) -> list[PlannedClip]:
-    """Clips with every dependency before its dependants (plan order among equals)."""
-    by_name = {c.name: c for c in plan.clips}
-    for c in plan.clips:
-        for d in c.after:
-            if d not in by_name:
-                raise RenderError(f"{c.source}: clip {c.name} depends on unknown clip {d!r}")
-    order: list[PlannedClip] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(c: PlannedClip, trail: tuple[str, ...]) -> None:
-        if state.get(c.name) == 2:
-            return
-        if state.get(c.name) == 1:
-            raise RenderError(f"dependency cycle: {' -> '.join(trail + (c.name,))}")
-        state[c.name] = 1
-        for d in c.after:
-            visit(by_name[d], trail + (c.name,))
-        state[c.name] = 2
-        order.append(c)
-
-    for c in plan.clips:
-        visit(c, ())
-    return order
-
-
-def bottom_levels(plan: RenderPlan) -> dict[str, float]:
-    """Seconds of video on the longest path from each clip to the end of the graph: the
-    scheduler starts the clips on the critical path first."""
-    dependants: dict[str, list[str]] = {c.name: [] for c in plan.clips}
-    for c in plan.clips:
-        for d in c.after:
-            dependants[d].append(c.name)
-    level: dict[str, float] = {}
-    for c in reversed(topo_order(plan)):
-        level[c.name] = c.seconds + max((level[n] for n in dependants[c.name]), default=0.0)
-    return level
-
-
-def needed_closure(plan: RenderPlan, only: Iterable[str], available: set[str]) -> set[str]:
-    """The requested clips plus the dependencies they need that are not available. Pure."""
-    by_name = {c.name: c for c in plan.clips}
-    unknown = [n for n in only if n not in by_name]
-    if unknown:
-        raise RenderError(f"no clip named {', '.join(map(repr, unknown))} in this film "
-                          f"(clips: {', '.join(by_name)})")
-    out: set[str] = set()
-    stack = list(only)
-    while stack:
-        name = stack.pop()
-        if name in out:
-            continue
-        out.add(name)
-        if name in available:
-            continue
-        stack.extend(d for d in by_name[name].after if d not in out)
-    return out
-
-
-def expectation(clip: PlannedClip, durations: dict[str, float]) -> Expectation:
-    """What a clip's file must be. An extension may come back as the continuation alone or as
-    its source followed by the continuation (providers differ), so both lengths are accepted."""
-    options = [float(clip.seconds)]
-    if clip.kind == "extend" and clip.after:
-        target = clip.after[0]
-        if target in durations:
-            options.append(durations[target] + clip.seconds)
-    return Expectation(durations=tuple(options), audio=clip.audio)
-
-
-# ---- deciding what to do -------------------------------------------------------------------
-
-Probe = Callable[[Path], Any]
-
-
-def _media_module() -> Any:
-    return importlib.import_module("storyboard.media")
-
-
-def default_state_dir(plan: RenderPlan) -> Path:
-    return Path(plan.base_dir) / STATE_DIR_NAME
-
-
-def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
-                   only: Iterable[str] | None = None, resubmit_in_doubt: bool = False,
-                   media: Any = None) -> RenderSummary:
-    """What a render would do now, clip by clip. Reads the cache and journal; changes nothing."""
-    check_references(plan)
-    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    cache, journal = Cache(state_dir, provider.namespace), Journal(state_dir, provider.namespace)
-    probe: Probe = (media or _media_module()).probe
-    levels = bottom_levels(plan)
-    durations: dict[str, float] = {}
-    tasks: dict[str, ClipTask] = {}
-    for clip in topo_order(plan):
-        base = ClipTask(clip.name, clip.key, clip.seconds, clip.source, "submit",
-                        estimated_cost_usd=clip.estimated_cost_usd, priority=levels[clip.name])
-        tasks[clip.name] = _decide(base, clip, provider, cache, journal, probe, durations,
-                                   resubmit_in_doubt)
-    if only is not None:
-        available = {n for n, t in tasks.items() if t.action == "cached"}
-        keep = needed_closure(plan, list(only), available)
-        for name, t in tasks.items():
-            if name not in keep:
-                tasks[name] = replace(t, action="not-requested", reason=None)
-            elif name not in set(only) and t.action != "cached":
-                tasks[name] = replace(t, reason=_join(t.reason, "needed by a requested clip"))
-    return RenderSummary(provider.name, provider.paid, tuple(tasks[c.name] for c in plan.clips))
-
-
-def check_references(plan: RenderPlan) -> None:
-    """Refuse a plan whose requests would make the engine read a file outside the story's folder
-    (`../`, an absolute path, a symlink pointing out) or send anything but an http(s) URL or a
-    file of the story. The compiler never writes such a plan; one edited by hand, or from
-    elsewhere, is refused as a whole before anything is sent. Raises RenderError."""
-    base = Path(plan.base_dir).resolve()
-    names = {c.name for c in plan.clips}
-    for clip in plan.clips:
-        where = f"{clip.source}: clip {clip.name}"
-        for _kind, raw, (ph_kind, arg) in _placeholders(clip.request):
-            if ph_kind == "file":
-                if not (base / arg).resolve().is_relative_to(base):
-                    raise RenderError(f"{where}: {raw} points outside the story's folder {base}; "
-                                      "references must be files inside it (compile the story again)")
-            elif arg not in names:
-                raise RenderError(f"{where}: {raw} refers to no clip of this film")
-        for value in _media_values(clip.request.get("media")):
-            if parse_placeholder(value):
-                continue
-            parts = urlsplit(value)
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-                shown = value if len(value) <= 80 else value[:77] + "..."
-                raise RenderError(f"{where}: {shown!r} is neither an http(s) URL nor a file of the story; "
-                                  "only those can be sent (compile the story again)")
-
-
-def _media_values(value: Any, key: str | None = None) -> Iterable[str]:
-    """Every string of a request's `media` that names an input (not the `frame` selectors)."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _media_values(v, k)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _media_values(v, key)
-    elif isinstance(value, str) and key != "frame":
-        yield value
-
-
-def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache, journal: Journal,
-            probe: Probe, durations: dict[str, float], resubmit_in_doubt: bool) -> ClipTask:
-    unreadable: str | None = None
-    try:
-        record = journal.get(clip.key)
-    except JournalError as exc:  # it may hide a paid job: in doubt, like an interrupted create
-        record, unreadable = None, str(exc)
-    if cache.has_file(clip.key):
-        summary, problem = cache.verify(clip.key, expectation(clip, durations), probe)
-        if problem is None:
-            durations[clip.name] = float(summary["duration"])  # type: ignore[index]
-            return replace(task, action="cached")
-        crec = cache.read_record(clip.key)
-        job_id = (crec.job_id if crec else None) or (record.job_id if record else None)
-        if provider.paid and job_id:
-            return replace(task, action="redownload", job_id=job_id, corrupt=problem,
-                           reason=f"cached file {problem}; downloading job {job_id} again, not resubmitting")
-        return replace(task, corrupt=problem, reason=f"cached file {problem}; moving it aside and rendering again")
-    if unreadable is not None:
-        if not provider.paid:
-            return replace(task, reason=f"{unreadable}; free provider, rendering again")
-        if resubmit_in_doubt:
-            return replace(task, reason=f"{unreadable}; resubmitting as asked (--resubmit-in-doubt)")
-        return replace(task, action="in-doubt", reason=(
-            f"{unreadable}; a job may exist for this clip, so it was NOT resubmitted. If the record or "
-            f"the provider's dashboard shows a job: `storyboard render --adopt {clip.name}=JOB_ID`; if not: "
-            f"`storyboard render --forget {clip.name}` (or --resubmit-in-doubt) to submit it again"))
-    if record is None or record.state == "unsent":
-        return task
-    if record.state in HAS_JOB and record.job_id:
-        return replace(task, action="resume", job_id=record.job_id,
-                       reason=f"job {record.job_id} already submitted ({record.state})")
-    if record.state in IN_DOUBT:
-        if not provider.paid:  # nothing to pay twice for
-            return replace(task, reason="an earlier create was interrupted; free provider, rendering again")
-        if resubmit_in_doubt:
-            return replace(task, reason="create was in doubt; resubmitting as asked (--resubmit-in-doubt)")
-        return replace(task, action="in-doubt", reason=in_doubt_message(record))
-    # failed / rejected: the job ran and did not give a usable clip; a new job is a new decision,
-    # which the summary shows before anything is sent.
-    return replace(task, reason=f"previous job {record.job_id or ''} {record.state}: {record.error or ''}".strip())
-
-
-def in_doubt_message(record: JobRecord) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.submitted_at or record.updated_at))
-    return (f"a create request sent at {when} may have reached the provider but its job id is unknown"
-            + (f" ({record.error})" if record.error else "")
-            + "; it was NOT resubmitted. Check the provider's dashboard: if the job exists, "
-            f"`storyboard render --adopt {record.clip}=JOB_ID`; if not, `storyboard render --forget {record.clip}` "
-            "(or --resubmit-in-doubt) to submit it again")
-
-
-def _join(a: str | None, b: str) -> str:
-    return f"{a}; {b}" if a else b
-
-
-# ---- running -------------------------------------------------------------------------------
+from typing import Any, Callable, Iterable
+
+from ..cache import Cache, CacheRecord, check_media, probe_summary
+from ..journal import Journal, JournalError, JobRecord
+from ..plan import PlannedClip, RenderPlan
+from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
+from .decide import default_state_dir, in_doubt_message, inspect_render, media_module
+from .graph import expectation
+from .lock import StoryLock
+from .placeholders import media_kind, placeholders_in, substitute
+from .policy import LatencyEstimator, next_poll_at, PollPolicy, RetryPolicy, Slots
+from .results import (
+    ApprovalRequired, ClipOutcome, ClipStatus, ClipTask, CostLimitExceeded, NotApproved,
+    RenderError, RenderEvent, RenderReport, RenderSummary,
+)
 
 EventSink = Callable[[RenderEvent], None]
 CREATE_GRACE = 60.0  # seconds to wait for an in-flight create's answer after a cancel
@@ -524,7 +51,7 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
     if concurrency < 1:
         raise RenderError("concurrency must be at least 1")
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    media = media or _media_module()
+    media = media or media_module()
     started = time.monotonic()
     with StoryLock(state_dir):
         summary = inspect_render(plan, provider, state_dir=state_dir, only=only,
@@ -588,8 +115,8 @@ class _Run:
         self.clips = {c.name: c for c in plan.clips}
         self.tasks = {t.name: t for t in summary.tasks}
         self.poll, self.retry, self.stop, self.media = poll, retry, stop, media
-        self.slots = _Slots(concurrency)
-        self.estimator = _LatencyEstimator()
+        self.slots = Slots(concurrency)
+        self.estimator = LatencyEstimator()
         self.results: dict[str, ClipOutcome] = {}
         self.durations: dict[str, float] = {}  # actual lengths of available clips (extend checks)
         self._run_urls: dict[str, str] = {}  # provider URLs of clips rendered in this run
@@ -666,7 +193,7 @@ class _Run:
         return out
 
     def _reserve_for_dependants(self, name: str) -> None:
-        """Queue, right now, the dependants this clip's completion makes ready (see _Slots)."""
+        """Queue, right now, the dependants this clip's completion makes ready (see Slots)."""
         for dep in self.dependants.get(name, ()):
             t = self.tasks[dep]
             if (t.action in ("submit", "resume", "redownload") and dep not in self._tickets
@@ -1063,10 +590,10 @@ class _Run:
     async def _resolve(self, clip: PlannedClip) -> dict[str, Any]:
         """The request body with every placeholder replaced by what the provider accepts."""
         found: dict[str, str] = {}
-        for kind, raw, value in _placeholders(clip.request):
+        for kind, raw, value in placeholders_in(clip.request):
             if raw not in found:
                 found[raw] = await self._resolve_one(clip, kind, raw, value)
-        return _substitute(clip.request, found)
+        return substitute(clip.request, found)
 
     async def _resolve_one(self, clip: PlannedClip, kind: str, raw: str, value: tuple[str, str]) -> str:
         ph_kind, arg = value
@@ -1077,7 +604,7 @@ class _Run:
                 raise ValueError(f"{raw} points outside the story's folder {base}")
             if not path.is_file():
                 raise ValueError(f"{arg} does not exist (looked in {Path(self.plan.base_dir).resolve()})")
-            return self.provider.resolve_media(_media_kind(kind, path), path=path, url=None)
+            return self.provider.resolve_media(media_kind(kind, path), path=path, url=None)
         dep = self.results.get(arg)
         if dep is None or not dep.ok or dep.path is None:
             raise ValueError(f"{raw} refers to clip {arg!r}, which is not rendered")
@@ -1160,227 +687,6 @@ def clip_captions(clip: PlannedClip) -> list[str]:
     return [line for line in lines if line]
 
 
-# ---- placeholder walking (pure) ------------------------------------------------------------
-
-_EXT_KINDS = {".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image",
-              ".mp4": "video", ".mov": "video", ".mp3": "audio", ".wav": "audio"}
-
-
-def _key_kind(key: str) -> str | None:
-    for kind in ("image", "video", "audio"):
-        if kind in key:
-            return kind
-    return None
-
-
-def _placeholders(value: Any, kind: str | None = None) -> Iterable[tuple[str | None, str, tuple[str, str]]]:
-    """(media kind from the field it sits in, raw string, parsed placeholder) for each one."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _placeholders(v, _key_kind(k) or kind)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _placeholders(v, kind)
-    else:
-        parsed = parse_placeholder(value)
-        if parsed:
-            yield kind, value, parsed
-
-
-def _substitute(value: Any, found: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, found) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, found) for v in value]
-    if isinstance(value, str) and value in found:
-        return found[value]
-    return value
-
-
-def _media_kind(kind: str | None, path: Path) -> str:
-    if kind in ("image", "video", "audio"):
-        return kind
-    guess = _EXT_KINDS.get(path.suffix.lower())
-    if guess:
-        return guess
-    mime = (mimetypes.guess_type(path.name)[0] or "").split("/")[0]
-    return mime if mime in ("image", "video", "audio") else "image"
-
-
-# ---- scheduling helpers --------------------------------------------------------------------
-
-class _Slots:
-    """A semaphore whose waiters are served highest priority first (critical path first).
-
-    `reserve` queues a request synchronously, so a clip made ready by its input's completion is
-    in the queue before that input's slot is handed on (a task waking up later would lose it)."""
-
-    def __init__(self, n: int):
-        self.free = n
-        self._waiters: list[tuple[float, int, asyncio.Future]] = []
-        self._seq = 0
-
-    def reserve(self, priority: float) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
-            fut.set_result(None)
-        else:
-            self._seq += 1
-            heapq.heappush(self._waiters, (-priority, self._seq, fut))
-        return fut
-
-    def cancel(self, ticket: asyncio.Future) -> None:
-        """Give up a reservation (granted or not)."""
-        if ticket.done():
-            if not ticket.cancelled():
-                self._release()
-        else:
-            ticket.cancel()
-
-    @contextlib.asynccontextmanager
-    async def slot(self, priority: float, ticket: asyncio.Future | None = None):
-        ticket = ticket or self.reserve(priority)
-        try:
-            await asyncio.shield(ticket)
-        except asyncio.CancelledError:
-            self.cancel(ticket)  # granted just as we were cancelled: pass it on
-            raise
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():
-                fut.set_result(None)
-                return
-        self.free += 1
-
-
-class _LatencyEstimator:
-    """Seconds of provider work per second of video, learnt from this run's finished jobs.
-    The fastest rate seen is used so a prediction errs early (a wasted GET) rather than late
-    (a finished clip left waiting). Pollers are woken when it changes. It also knows the clips
-    being waited for, so that without an estimate longer clips poll later than the shortest."""
-
-    def __init__(self) -> None:
-        self.rates: list[float] = []
-        self.changed = asyncio.Event()
-        self._waiting: dict[int, int] = {}
-        self._next = 0
-
-    def observe(self, seconds: int, took: float) -> None:
-        if took <= 0 or seconds <= 0:
-            return
-        self.rates.append(took / seconds)
-        self.changed.set()
-        self.changed = asyncio.Event()
-
-    def predict(self, seconds: int) -> float | None:
-        return min(self.rates) * seconds if self.rates else None
-
-    def enter(self, seconds: int) -> int:
-        self._next += 1
-        self._waiting[self._next] = max(1, seconds)
-        return self._next
-
-    def leave(self, token: int) -> None:
-        self._waiting.pop(token, None)
-
-    def scale(self, seconds: int) -> float:
-        shortest = min(self._waiting.values(), default=seconds)
-        return max(1.0, seconds / max(1, shortest))
-
-
-# ---- the lock ------------------------------------------------------------------------------
-
-class StoryLock:
-    """One render per story state folder at a time. An OS lock (flock), so a killed render
-    never leaves a stale lock behind."""
-
-    def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / "render.lock"
-        self._fd: int | None = None
-
-    def __enter__(self) -> "StoryLock":
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        ignore = self.path.parent / ".gitignore"
-        if not ignore.exists():  # job ids and signed video URLs do not belong in a repository
-            with contextlib.suppress(OSError):
-                ignore.write_text("# storyboard's render state (cache, job journal): not for version control\n*\n")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            finally:
-                os.close(fd)
-            raise RenderLocked(f"another render of this story is running (pid {pid}; lock {self.path}); "
-                               "wait for it to finish or stop it first") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-# ---- maintenance ---------------------------------------------------------------------------
-
-def forget(plan: RenderPlan, provider: Provider, names: Iterable[str], *,
-           state_dir: Path | None = None) -> list[str]:
-    """Drop the journal records of these clips (an in-doubt create the user checked, a job to
-    give up on), so the next render submits them again. Returns what was forgotten."""
-    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    journal = Journal(state_dir, provider.namespace)
-    out = []
-    with StoryLock(state_dir):
-        for name in names:
-            clip = _clip_named(plan, name)
-            if journal.forget(clip.key):
-                out.append(name)
-    return out
-
-
-def adopt(plan: RenderPlan, provider: Provider, name: str, job_id: str, *,
-          state_dir: Path | None = None) -> JobRecord:
-    """Record a job id found on the provider's dashboard for an in-doubt clip: the next render
-    polls and downloads it instead of submitting."""
-    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    journal = Journal(state_dir, provider.namespace)
-    clip = _clip_named(plan, name)
-    with StoryLock(state_dir):
-        try:
-            rec = journal.get(clip.key)
-        except JournalError:  # the user read it (or the dashboard) and decided: keep it aside
-            rec = None
-            journal.set_aside(clip.key)
-        rec = rec or JobRecord(key=clip.key, clip=name, provider=provider.namespace,
-                               state="submitting", source=clip.source)
-        return journal.put(rec.advance("submitted", job_id=job_id, error=None))
-
-
-def _clip_named(plan: RenderPlan, name: str) -> PlannedClip:
-    try:
-        return plan.clip(name)
-    except KeyError:
-        raise RenderError(f"no clip named {name!r} in this film") from None
-
-
-# ---- synchronous entry point ---------------------------------------------------------------
-
 def render(plan: RenderPlan, provider: Provider, *, close_provider: bool = False, **kwargs: Any) -> RenderReport:
     """`render_plan` on a fresh event loop. The first Ctrl-C stops gracefully (no new jobs,
     in-flight requests answered and journaled); a second one cancels at once (raises
@@ -1419,15 +725,3 @@ def render(plan: RenderPlan, provider: Provider, *, close_provider: bool = False
         return asyncio.run(main())
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
-
-
-def report_json(report: RenderReport) -> str:
-    """The report for machines (`--json`)."""
-    return json.dumps({
-        "interrupted": report.interrupted,
-        "exit_code": report.exit_code,
-        "elapsed": round(report.elapsed, 3),
-        "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
-                   "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
-                   "error": o.error} for o in report.outcomes],
-    }, indent=2, ensure_ascii=False)

@@ -1,0 +1,48 @@
+"""The render engine: a `RenderPlan` in, clip files out, through a provider's asynchronous jobs.
+
+    summary = inspect_render(plan, provider)             # what would happen (no side effects)
+    report = await render_plan(plan, provider, approve=...)   # do it
+    report = render(plan, provider, approve=...)         # the same, synchronously, Ctrl-C aware
+
+The engine names no vendor and draws nothing: it talks to `Provider` and reports through an
+`on_event` callback, so the CLI, the preview page and watch mode can all drive it.
+
+Money rules, in the order they apply:
+- Nothing is submitted for a clip whose file is in the cache (content-addressed by the
+  compiler's key), or whose job is already known to the journal (it is polled instead).
+- A paid provider submits nothing unless `approve(summary)` says yes; `max_cost` refuses a plan
+  whose estimate is above it or unknown. Both are decided before the first request.
+- The journal records `submitting` before each create and the job id as soon as it is known.
+  A create that may have reached the provider without us learning the id (AmbiguousSubmit, a
+  crash mid-request) is IN DOUBT: it is never sent again automatically (`resubmit_in_doubt`
+  or `forget` are the user's explicit decisions).
+- Only errors that prove nothing was created (`ProviderError.retryable`) are retried.
+
+The package, in the order a render goes through it: results (events, summary, report, errors),
+graph (the plan as a DAG; pure), placeholders (pure), decide (cache and journal -> what to do),
+policy (polling, retries, slots), lock, run (the gate and the scheduler), maintenance (forget,
+adopt).
+
+`--shot` semantics (`only`): the named clips are rendered, plus every clip they depend on that
+is not already in the cache (an extension needs its target's video); everything else is left
+alone and reported as "not requested".
+"""
+
+from .decide import STATE_DIR_NAME, default_state_dir, inspect_render
+from .graph import expectation
+from .lock import StoryLock
+from .maintenance import adopt, forget
+from .policy import PollPolicy, RetryPolicy, next_poll_at
+from .results import (
+    ApprovalRequired, ClipOutcome, ClipTask, CostLimitExceeded, NotApproved, RenderError,
+    RenderEvent, RenderLocked, RenderReport, RenderSummary, report_json,
+)
+from .run import approved_subset, check_cost, clip_captions, render, render_plan
+
+__all__ = [
+    "STATE_DIR_NAME", "ApprovalRequired", "ClipOutcome", "ClipTask", "CostLimitExceeded",
+    "NotApproved", "PollPolicy", "RenderError", "RenderEvent", "RenderLocked", "RenderReport",
+    "RenderSummary", "RetryPolicy", "StoryLock", "adopt", "approved_subset", "check_cost",
+    "clip_captions", "default_state_dir", "expectation", "forget", "inspect_render",
+    "next_poll_at", "render", "render_plan", "report_json",
+]

@@ -1,0 +1,151 @@
+"""What to do with each clip, from the cache and the journal, before anything is sent: use the
+cached file, resume a known job, download it again, submit it, or leave it in doubt."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
+
+from ..cache import Cache
+from ..journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
+from ..plan import PlannedClip, RenderPlan, parse_placeholder
+from ..providers.base import Provider
+from .graph import bottom_levels, expectation, needed_closure, topo_order
+from .placeholders import placeholders_in
+from .results import ClipTask, RenderError, RenderSummary
+
+STATE_DIR_NAME = ".storyboard"
+Probe = Callable[[Path], Any]
+
+
+def media_module() -> Any:
+    return importlib.import_module("storyboard.media")
+
+
+def default_state_dir(plan: RenderPlan) -> Path:
+    return Path(plan.base_dir) / STATE_DIR_NAME
+
+
+def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
+                   only: Iterable[str] | None = None, resubmit_in_doubt: bool = False,
+                   media: Any = None) -> RenderSummary:
+    """What a render would do now, clip by clip. Reads the cache and journal; changes nothing."""
+    check_references(plan)
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    cache, journal = Cache(state_dir, provider.namespace), Journal(state_dir, provider.namespace)
+    probe: Probe = (media or media_module()).probe
+    levels = bottom_levels(plan)
+    durations: dict[str, float] = {}
+    tasks: dict[str, ClipTask] = {}
+    for clip in topo_order(plan):
+        base = ClipTask(clip.name, clip.key, clip.seconds, clip.source, "submit",
+                        estimated_cost_usd=clip.estimated_cost_usd, priority=levels[clip.name])
+        tasks[clip.name] = _decide(base, clip, provider, cache, journal, probe, durations,
+                                   resubmit_in_doubt)
+    if only is not None:
+        available = {n for n, t in tasks.items() if t.action == "cached"}
+        keep = needed_closure(plan, list(only), available)
+        for name, t in tasks.items():
+            if name not in keep:
+                tasks[name] = replace(t, action="not-requested", reason=None)
+            elif name not in set(only) and t.action != "cached":
+                tasks[name] = replace(t, reason=_join(t.reason, "needed by a requested clip"))
+    return RenderSummary(provider.name, provider.paid, tuple(tasks[c.name] for c in plan.clips))
+
+
+def check_references(plan: RenderPlan) -> None:
+    """Refuse a plan whose requests would make the engine read a file outside the story's folder
+    (`../`, an absolute path, a symlink pointing out) or send anything but an http(s) URL or a
+    file of the story. The compiler never writes such a plan; one edited by hand, or from
+    elsewhere, is refused as a whole before anything is sent. Raises RenderError."""
+    base = Path(plan.base_dir).resolve()
+    names = {c.name for c in plan.clips}
+    for clip in plan.clips:
+        where = f"{clip.source}: clip {clip.name}"
+        for _kind, raw, (ph_kind, arg) in placeholders_in(clip.request):
+            if ph_kind == "file":
+                if not (base / arg).resolve().is_relative_to(base):
+                    raise RenderError(f"{where}: {raw} points outside the story's folder {base}; "
+                                      "references must be files inside it (compile the story again)")
+            elif arg not in names:
+                raise RenderError(f"{where}: {raw} refers to no clip of this film")
+        for value in _media_values(clip.request.get("media")):
+            if parse_placeholder(value):
+                continue
+            parts = urlsplit(value)
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+                shown = value if len(value) <= 80 else value[:77] + "..."
+                raise RenderError(f"{where}: {shown!r} is neither an http(s) URL nor a file of the story; "
+                                  "only those can be sent (compile the story again)")
+
+
+def _media_values(value: Any, key: str | None = None) -> Iterable[str]:
+    """Every string of a request's `media` that names an input (not the `frame` selectors)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _media_values(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _media_values(v, key)
+    elif isinstance(value, str) and key != "frame":
+        yield value
+
+
+def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache, journal: Journal,
+            probe: Probe, durations: dict[str, float], resubmit_in_doubt: bool) -> ClipTask:
+    unreadable: str | None = None
+    try:
+        record = journal.get(clip.key)
+    except JournalError as exc:  # it may hide a paid job: in doubt, like an interrupted create
+        record, unreadable = None, str(exc)
+    if cache.has_file(clip.key):
+        summary, problem = cache.verify(clip.key, expectation(clip, durations), probe)
+        if problem is None:
+            durations[clip.name] = float(summary["duration"])  # type: ignore[index]
+            return replace(task, action="cached")
+        crec = cache.read_record(clip.key)
+        job_id = (crec.job_id if crec else None) or (record.job_id if record else None)
+        if provider.paid and job_id:
+            return replace(task, action="redownload", job_id=job_id, corrupt=problem,
+                           reason=f"cached file {problem}; downloading job {job_id} again, not resubmitting")
+        return replace(task, corrupt=problem, reason=f"cached file {problem}; moving it aside and rendering again")
+    if unreadable is not None:
+        if not provider.paid:
+            return replace(task, reason=f"{unreadable}; free provider, rendering again")
+        if resubmit_in_doubt:
+            return replace(task, reason=f"{unreadable}; resubmitting as asked (--resubmit-in-doubt)")
+        return replace(task, action="in-doubt", reason=(
+            f"{unreadable}; a job may exist for this clip, so it was NOT resubmitted. If the record or "
+            f"the provider's dashboard shows a job: `storyboard render --adopt {clip.name}=JOB_ID`; if not: "
+            f"`storyboard render --forget {clip.name}` (or --resubmit-in-doubt) to submit it again"))
+    if record is None or record.state == "unsent":
+        return task
+    if record.state in HAS_JOB and record.job_id:
+        return replace(task, action="resume", job_id=record.job_id,
+                       reason=f"job {record.job_id} already submitted ({record.state})")
+    if record.state in IN_DOUBT:
+        if not provider.paid:  # nothing to pay twice for
+            return replace(task, reason="an earlier create was interrupted; free provider, rendering again")
+        if resubmit_in_doubt:
+            return replace(task, reason="create was in doubt; resubmitting as asked (--resubmit-in-doubt)")
+        return replace(task, action="in-doubt", reason=in_doubt_message(record))
+    # failed / rejected: the job ran and did not give a usable clip; a new job is a new decision,
+    # which the summary shows before anything is sent.
+    return replace(task, reason=f"previous job {record.job_id or ''} {record.state}: {record.error or ''}".strip())
+
+
+def in_doubt_message(record: JobRecord) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.submitted_at or record.updated_at))
+    return (f"a create request sent at {when} may have reached the provider but its job id is unknown"
+            + (f" ({record.error})" if record.error else "")
+            + "; it was NOT resubmitted. Check the provider's dashboard: if the job exists, "
+            f"`storyboard render --adopt {record.clip}=JOB_ID`; if not, `storyboard render --forget {record.clip}` "
+            "(or --resubmit-in-doubt) to submit it again")
+
+
+def _join(a: str | None, b: str) -> str:
+    return f"{a}; {b}" if a else b

@@ -1,0 +1,191 @@
+"""What a render reports: events as they happen, the summary of what it would do, each clip's
+outcome and the report, and the errors that stop a render before it starts."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
+                     "interrupted"]
+Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
+OK_STATUSES = ("cached", "rendered")
+
+
+@dataclass(frozen=True)
+class RenderEvent:
+    """One thing that happened to one clip. `state` is one of: queued, waiting, submitting,
+    retrying, running, downloading, done, cached, failed, skipped, in-doubt, interrupted, note."""
+
+    clip: str
+    state: str
+    message: str = ""
+    job_id: str | None = None
+    seconds: int | None = None
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """What the engine will do for one clip (decided before anything is sent)."""
+
+    name: str
+    key: str
+    seconds: int
+    source: str
+    action: Action
+    estimated_cost_usd: float | None = None
+    job_id: str | None = None
+    reason: str | None = None  # why this action, for the user (corrupt cache, resumed job, ...)
+    corrupt: str | None = None  # the problem of a cached file to be moved aside
+    priority: float = 0.0  # seconds of video on the longest path from here to the end
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    provider: str
+    paid: bool
+    tasks: tuple[ClipTask, ...]
+
+    def with_action(self, *actions: Action) -> list[ClipTask]:
+        return [t for t in self.tasks if t.action in actions]
+
+    @property
+    def submits(self) -> list[ClipTask]:
+        return self.with_action("submit")
+
+    @property
+    def seconds_to_submit(self) -> int:
+        return sum(t.seconds for t in self.submits)
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """The estimate of what would be submitted; None when any part is unknown."""
+        costs = [t.estimated_cost_usd for t in self.submits]
+        if any(c is None for c in costs):
+            return None
+        return round(sum(costs), 4)  # type: ignore[arg-type]
+
+    def lines(self) -> list[str]:
+        """The plan for a human, before anything is spent."""
+        subs = self.submits
+        cost = self.estimated_cost_usd
+        unknown = [t.name for t in subs if t.estimated_cost_usd is None]
+        money = (f"${cost:.2f}" if cost is not None else
+                 f"unknown (no price for {', '.join(unknown)})")
+        out = [f"provider {self.provider}: {len(subs)} clip(s) to generate "
+               f"({self.seconds_to_submit} s, estimated {money}), "
+               f"{len(self.with_action('cached'))} cached, "
+               f"{len(self.with_action('resume', 'redownload'))} resumed (already paid), "
+               f"{len(self.with_action('in-doubt'))} in doubt"]
+        for t in self.tasks:
+            if t.action == "not-requested":
+                continue
+            price = "" if t.action != "submit" else (
+                "  cost unknown" if t.estimated_cost_usd is None else f"  ${t.estimated_cost_usd:.2f}")
+            why = f"  ({t.reason})" if t.reason else ""
+            out.append(f"  {t.action:<10} {t.name:<20} {t.seconds:>3} s{price}{why}")
+        return out
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    name: str
+    key: str
+    status: ClipStatus
+    source: str
+    seconds: int
+    path: Path | None = None
+    job_id: str | None = None
+    cost: float | None = None
+    error: str | None = None
+    provider_seconds: float | None = None  # how long the provider's job took (its own clock)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    outcomes: tuple[ClipOutcome, ...]  # plan order
+    summary: RenderSummary
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    def __getitem__(self, name: str) -> ClipOutcome:
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+    @property
+    def clips(self) -> dict[str, Path]:
+        """Every clip that is available (rendered now or cached)."""
+        return {o.name: o.path for o in self.outcomes if o.ok and o.path is not None}
+
+    @property
+    def complete(self) -> bool:
+        """Every clip of the plan is available: the film can be stitched."""
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def problems(self) -> list[ClipOutcome]:
+        return [o for o in self.outcomes if o.status in ("failed", "skipped", "in-doubt")]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 3 if self.problems else 0
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(o.cost or 0.0 for o in self.outcomes if o.status == "rendered"), 4)
+
+
+class RenderError(Exception):
+    """The render could not start; nothing was submitted."""
+
+    exit_code = 2
+
+
+class RenderLocked(RenderError):
+    pass
+
+
+class ApprovalRequired(RenderError):
+    """A paid provider would be sent jobs and nobody approved them."""
+
+    def __init__(self, message: str, summary: RenderSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+class NotApproved(RenderError):
+    exit_code = 130
+
+    def __init__(self, message: str, summary: RenderSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+class CostLimitExceeded(RenderError):
+    def __init__(self, message: str, summary: RenderSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+def report_json(report: RenderReport) -> str:
+    """The report for machines (`--json`)."""
+    return json.dumps({
+        "interrupted": report.interrupted,
+        "exit_code": report.exit_code,
+        "elapsed": round(report.elapsed, 3),
+        "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
+                   "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
+                   "error": o.error} for o in report.outcomes],
+    }, indent=2, ensure_ascii=False)
