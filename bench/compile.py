@@ -60,6 +60,7 @@ def make_story(folder: Path, clips: int) -> Path:
 
     t = 0
     previous = None  # the kind of the block before, to keep transitions legal
+    previous_root = None  # the scene an extension continues (set by pattern 1 first)
     for i in range(clips):
         pattern = i % 10
         name = f"c{i:04d}"

@@ -30,10 +30,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: str | Path, data: bytes, *, mode: int | None = None) -> None:
+def write_bytes(path: str | Path, data: bytes, *, mode: int | None = None,
+                tmp: Path | None = None) -> None:
+    """`tmp`: the temp file's name when a sweep must recognise it (temp_sibling), else mkstemp's."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if tmp is None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    else:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -51,5 +56,6 @@ def write_bytes(path: str | Path, data: bytes, *, mode: int | None = None) -> No
     fsync_dir(folder)
 
 
-def write_text(path: str | Path, text: str, *, mode: int | None = None) -> None:
-    write_bytes(path, text.encode("utf-8"), mode=mode)
+def write_text(path: str | Path, text: str, *, mode: int | None = None,
+               tmp: Path | None = None) -> None:
+    write_bytes(path, text.encode("utf-8"), mode=mode, tmp=tmp)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
-from .atomic import temp_sibling
+from .atomic import temp_sibling, write_text
 from .plan import RenderPlan
 
 # Part of every film key and of the stitcher's cached intermediates: bump it when the stitcher
@@ -74,12 +73,5 @@ def remember(out: Path, key: str, duration: float) -> None:
     record = json.dumps({"key": key, "duration": duration, "size": st.st_size,
                          "mtime_ns": st.st_mtime_ns}) + "\n"
     target = key_path(out)
-    tmp = temp_sibling(target)  # pid in the name: a crash leftover is swept next time
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(record)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # pid in the temp's name: the stitcher sweeps a crash's leftover next time
+    write_text(target, record, tmp=temp_sibling(target))

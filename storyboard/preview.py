@@ -14,6 +14,7 @@ files of ours that the page no longer uses are removed.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
+from .atomic import write_bytes, write_text
 from .plan import PlannedClip, RenderPlan, parse_placeholder
 
 PAGE_NAME = "storyboard.html"
@@ -146,9 +148,9 @@ def _save_jpeg(im, dest: Path) -> Path:
     elif im.mode != "RGB":
         im = im.convert("RGB")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    im.save(tmp, "JPEG", quality=82, optimize=True, progressive=True)
-    os.replace(tmp, dest)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=82, optimize=True, progressive=True)
+    write_bytes(dest, buf.getvalue())
     return dest
 
 
@@ -480,8 +482,6 @@ def write_page(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
     `ClipState` (job id, cost, error). `film`: the stitched film, shown at the top if it exists.
     `live`: the page reloads itself when `live.js` beside it changes (watch mode).
     """
-    from .atomic import write_text
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = None
@@ -571,7 +571,6 @@ def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path:
     rendered yet), in film order. Size: see `contact_sheet_size`."""
     from PIL import Image, ImageDraw
 
-    from .atomic import write_bytes
     from .subtitles import film_layout
 
     layout = film_layout(plan)
@@ -611,8 +610,6 @@ def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path:
         draw.text((x + tw - meta_w, y + th + 7), meta, font=small, fill=SHEET_MUTED)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    import io
-
     buf = io.BytesIO()
     sheet.save(buf, "PNG", optimize=True)
     write_bytes(out_path, buf.getvalue())

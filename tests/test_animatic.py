@@ -37,6 +37,14 @@ def data_uri(colour: tuple[int, int, int]) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def first_and_last(folder: Path) -> dict:
+    """red.png and blue.png in `folder`, and the request media that makes them the first and the
+    last frame."""
+    red, blue = png(folder / "red.png", (220, 30, 30)), png(folder / "blue.png", (30, 30, 220))
+    return {"frame_images": [{"input_image": str(red), "frame": "first"},
+                             {"input_image": str(blue), "frame": "last"}]}
+
+
 def top_pixel(video: Path, which: str, tmp_path: Path) -> tuple[int, int, int]:
     """A pixel near the top centre (above the caption band)."""
     frame = extract_frame(video, which, tmp_path / f"{video.stem}-{which}.png")
@@ -89,8 +97,7 @@ def test_first_frame_image_starts_exactly_on_it(tmp_path):
 
 
 def test_first_and_last_frames_cross_fade(tmp_path):
-    red, blue = png(tmp_path / "red.png", (220, 30, 30)), png(tmp_path / "blue.png", (30, 30, 220))
-    media = {"frame_images": [{"input_image": str(red), "frame": "first"}, {"input_image": str(blue), "frame": "last"}]}
+    media = first_and_last(tmp_path)
     out = tmp_path / "fl.mp4"
     render_animatic(body(media=media, seconds="5"), out)
     assert_clip(out, seconds=5, size=(320, 180), audio=True)
@@ -99,7 +106,7 @@ def test_first_and_last_frames_cross_fade(tmp_path):
 
 
 def test_untagged_frames_are_first_then_last(tmp_path):
-    red, blue = png(tmp_path / "red.png", (220, 30, 30)), png(tmp_path / "blue.png", (30, 30, 220))
+    first_and_last(tmp_path)  # red.png and blue.png in tmp_path
     out = tmp_path / "fl.mp4"
     render_animatic(body(media={"frame_images": [{"input_image": "red.png"}, {"input_image": "blue.png"}]}),
                     out, base_dir=tmp_path)  # relative paths resolve in base_dir
@@ -115,8 +122,7 @@ def test_reference_image_as_data_uri(tmp_path):
 
 
 def test_extension_starts_from_its_reference_videos_last_frame(tmp_path):
-    red, blue = png(tmp_path / "red.png", (220, 30, 30)), png(tmp_path / "blue.png", (30, 30, 220))
-    media = {"frame_images": [{"input_image": str(red), "frame": "first"}, {"input_image": str(blue), "frame": "last"}]}
+    media = first_and_last(tmp_path)
     source = tmp_path / "source.mp4"
     render_animatic(body(media=media, settings={"audio": False}), source)
     out = tmp_path / "extend.mp4"

@@ -199,7 +199,8 @@ class AacWriter:
     """An AAC-LC 48 kHz stereo .m4a encoded in this process. PyAV releases the GIL while it
     encodes, so two writers use two cores; no PCM goes through pipes."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, bit_rate: int = AAC_BIT_RATE,
+                 options: dict[str, str] = AAC_OPTIONS):
         self.out = out
         try:
             self.container = av.open(str(out), "w", format="mp4")
@@ -207,8 +208,8 @@ class AacWriter:
             raise StitchError(f"cannot write the film's sound to {out}: {e}") from e
         try:
             self.stream = self.container.add_stream("aac", rate=RATE, layout="stereo")
-            self.stream.bit_rate = AAC_BIT_RATE
-            self.stream.codec_context.options = dict(AAC_OPTIONS)
+            self.stream.bit_rate = bit_rate
+            self.stream.codec_context.options = dict(options)
         except BaseException:
             self.container.close()
             raise
