@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from storyboard import media  # noqa: E402
+from storyboard.media import probe as media  # noqa: E402
 from storyboard.stitch import AAC_BIT_RATE, AAC_OPTIONS, RATE, AacWriter  # noqa: E402
 
 SECONDS = 20

@@ -2,7 +2,7 @@
 
 Generates a story in a temp dir (a cast of 20 with images; shots, scenes with beats, extensions
 and extensions of extensions, frames, dialogue, per-clip overrides, every transition), then
-times `compile_file(path, together)` and `storyboard.parser.raw_parse(text)` (best CPU time of a
+times `compile_file(path, together)` and `storyboard.language.parser.raw_parse(text)` (best CPU time of a
 few runs each, the grammar already built) and prints their ratio. Exit 1 if the ratio is over the target.
 
     .venv/bin/python bench/compile.py [--clips 1000] [--runs 3] [--target 3] [--profile]
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from storyboard.compiler import compile_file
-from storyboard.errors import render
-from storyboard.parser import raw_parse
+from storyboard.api import compile_file
+from storyboard.diagnostics import render
+from storyboard.language.parser import raw_parse
 from storyboard.providers import get
 
 CAST = 20

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storyboard.parser import raw_parse  # noqa: E402
+from storyboard.language.parser import raw_parse  # noqa: E402
 from storyboard.providers import get  # noqa: E402
 from storyboard.testing.fuzz import mutate, run_one  # noqa: E402
 

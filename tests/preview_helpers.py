@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from storyboard.compiler import compile_file
-from storyboard.media import ffmpeg_exe
+from storyboard.api import compile_file
+from storyboard.media.probe import ffmpeg_exe
 from storyboard.providers import get
 
 SCRIPT = "<script>alert(1)</script>"

@@ -243,13 +243,13 @@ def write_film(folder: Path, shots: int = 15, *, size: str = "320x180", title: s
 
 def fast_cli(monkeypatch, poll: PollPolicy | None = None, retry: RetryPolicy | None = None) -> None:
     """The CLI's render command with test-speed polling and create retries."""
-    monkeypatch.setattr("storyboard.render_cli.DEFAULT_POLL",
+    monkeypatch.setattr("storyboard.cli.render.DEFAULT_POLL",
                         poll or PollPolicy(first=0.05, factor=1.5, cap=0.3, min_interval=0.02, deadline=60))
-    monkeypatch.setattr("storyboard.render_cli.DEFAULT_RETRY", retry or RetryPolicy(attempts=6, base=0.05, cap=0.4))
+    monkeypatch.setattr("storyboard.cli.render.DEFAULT_RETRY", retry or RetryPolicy(attempts=6, base=0.05, cap=0.4))
 
 
 def compile_story(story: Path, provider) -> RenderPlan:
-    from storyboard.compiler import compile_file
+    from storyboard.api import compile_file
 
     result = compile_file(story, provider)
     assert result.ok, [str(d) for d in result.diagnostics]
@@ -284,7 +284,7 @@ def resolve_in_doubt(story: Path, plan: RenderPlan, fake, base_args: list[str], 
     """What a user does with in-doubt clips: look each one up on the dashboard (the fake's stats);
     if its job exists and did not fail, `--adopt CLIP=JOB_ID`; otherwise `--forget CLIP` (nothing
     to pay twice for). Returns {clip: "adopted <id>" | "forgotten"}."""
-    from storyboard.journal import IN_DOUBT, Journal
+    from storyboard.render.journal import IN_DOUBT, Journal
     from storyboard.render import default_state_dir
 
     journal = Journal(default_state_dir(plan), _namespace(plan, fake))
@@ -319,7 +319,7 @@ def two_shot_film(tmp_path: Path, fake_together, monkeypatch, *, size: str = "16
                   latency: float = 0.05) -> dict:
     """A two-shot story wired to a fresh fake Together server: the fixture of the damage and
     disk tests (`fake`, `story`, `env`, `base` CLI args, `provider`, `plan`, `state`, `journal`)."""
-    from storyboard.journal import Journal
+    from storyboard.render.journal import Journal
     from storyboard.providers.together import TogetherProvider
     from storyboard.render import default_state_dir
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from storyboard.animatic import AnimaticError, Captions, _motion, _wrap, _font, render_animatic
-from storyboard.media import extract_frame, ffmpeg_exe, probe
+from storyboard.animatic.render import AnimaticError, Captions, _motion, _wrap, _font, render_animatic
+from storyboard.media.probe import extract_frame, ffmpeg_exe, probe
 from storyboard.providers import ProviderError, get as get_provider
 
 FRAME = 1 / 24

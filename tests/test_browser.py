@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from preview_helpers import SCRIPT, compile_story, make_clip, make_clips, write_story
-from storyboard.preview import write_all
+from storyboard.present.page import write_all
 
 # the first test may install chromium (apt-get) in its set-up: allow for it
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -229,7 +229,7 @@ def test_narrow_window_has_one_column(browser, tmp_path):
 def test_watch_page_reloads_itself_when_rewritten(browser, tmp_path):
     """Watch mode's page polls live.js (a script file: fetch() is not allowed on file://) and
     reloads when the build stamp changes."""
-    from storyboard.preview import write_page
+    from storyboard.present.page import write_page
 
     story = write_story(tmp_path / "film")
     plan = compile_story(story)

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from storyboard.cache import Cache, CacheRecord, Expectation, check_media, probe_summary
-from storyboard.journal import Journal, JournalError, JobRecord, atomic_write
+from storyboard.render.cache import Cache, CacheRecord, Expectation, check_media, probe_summary
+from storyboard.render.journal import Journal, JournalError, JobRecord, atomic_write
 from storyboard.plan import PlannedClip
 from storyboard.render import expectation, next_poll_at, PollPolicy, RetryPolicy
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from storyboard.cli import app
-from storyboard.fmt import format_source
+from storyboard.language.fmt import format_source
 
 MESSY = "title:   A film   # the title\nshot   a 5.0s :\n    @K  waves.\n    camera :   pan\ncut\nshot b:\n  x\n"
 CANONICAL = "title: A film  # the title\n\nshot a 5s:\n  @K  waves.\n  camera: pan\n\ncut\n\nshot b:\n  x\n"

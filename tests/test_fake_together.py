@@ -205,7 +205,7 @@ def test_clip_has_the_requested_duration_even_when_rendered_small(tmp_path):
 
 
 def test_animatic_renderer_is_the_default(tmp_path):
-    pytest.importorskip("storyboard.animatic")
+    pytest.importorskip("storyboard.animatic.render")
     with FakeTogether(api_key=KEY, latency=0.1, clip_size=(96, 54)) as f, client(f) as c:
         job = c.post("/v2/videos", json=body(seconds="4", media={"reference_images": [png_data_uri()]})).json()
         done = wait_finished(c, job["id"], timeout=60)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from golden_util import assert_golden
-from storyboard.fmt import format_duration, format_source, format_story
-from storyboard.model import Beat, Clip, Prose, Story, Transition
-from storyboard.parser import parse
+from storyboard.language.fmt import format_duration, format_source, format_story
+from storyboard.language.model import Beat, Clip, Prose, Story, Transition
+from storyboard.language.parser import parse
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "fmt"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.story"))
@@ -26,7 +26,7 @@ CASES = sorted(p.stem for p in GOLDEN.glob("*.story"))
 def _comment_lexer():
     from lark import Lark
 
-    from storyboard.parser import _StoryIndenter, grammar_text
+    from storyboard.language.parser import _StoryIndenter, grammar_text
 
     found: list[str] = []
 

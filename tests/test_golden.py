@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from golden_util import assert_golden
-from storyboard.compiler import compile_file
-from storyboard.errors import render
-from storyboard.parser import parse
+from storyboard.api import compile_file
+from storyboard.diagnostics import render
+from storyboard.language.parser import parse
 from storyboard.providers import get
 
 HERE = Path(__file__).resolve().parent

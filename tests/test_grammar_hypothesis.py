@@ -18,12 +18,12 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storyboard.fmt import format_duration, format_story
-from storyboard.model import (
+from storyboard.language.fmt import format_duration, format_story
+from storyboard.language.model import (
     CAST_FIELDS, CAST_KINDS, CLIP_SETTINGS, FILM_SETTINGS, WIPE_DIRECTIONS,
     Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition,
 )
-from storyboard.parser import parse
+from storyboard.language.parser import parse
 from test_fmt import lexed_comments
 
 PATH = "gen.story"

@@ -24,8 +24,8 @@ import pytest
 
 from render_helpers import (two_shot_film, SOAK_KEY, cli, compile_story, fast_cli, resolve_in_doubt, server_jobs,
                             sha256_file, write_film)
-from storyboard.cache import Cache
-from storyboard.journal import Journal
+from storyboard.render.cache import Cache
+from storyboard.render.journal import Journal
 from storyboard.providers.together import TogetherProvider
 from storyboard.render import PollPolicy, default_state_dir, inspect_render
 
@@ -36,8 +36,9 @@ POLL = PollPolicy(first=0.03, factor=1.5, cap=0.2, min_interval=0.01, deadline=6
 # the previous trial resumes and the kill times are measured from the moment it really starts.
 DRIVER = """
 import sys
-from storyboard import render as engine, render_cli
-import storyboard.cli, storyboard.compiler, storyboard.providers.together, storyboard.stitch, storyboard.media
+from storyboard import render as engine
+from storyboard.cli import render as render_cli
+import storyboard.cli, storyboard.api, storyboard.providers.together, storyboard.stitch, storyboard.media.probe
 render_cli.DEFAULT_POLL = engine.PollPolicy(first=0.03, factor=1.5, cap=0.2, min_interval=0.01, deadline=60)
 sys.argv[0] = "storyboard"
 sys.stdin.readline()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from render_helpers import FakeMedia, ScriptedProvider, clip, cli, make_plan, run, two_shot_film, write_film
-from storyboard.journal import Journal
+from storyboard.render.journal import Journal
 PAGE = 4096
 
 
@@ -194,7 +194,7 @@ def _raiser(code: int):
 def test_simulated_journal_write_failure_sends_nothing(code, tmp_path, monkeypatch):
     plan = make_plan(tmp_path, [clip("a"), clip("b")])
     p = ScriptedProvider(paid=True)
-    monkeypatch.setattr("storyboard.journal.Journal.put", _raiser(code))
+    monkeypatch.setattr("storyboard.render.journal.Journal.put", _raiser(code))
     report = run(plan, p, approve=lambda s: True)
     assert p.create_calls == 0 and report.exit_code == 3
     for o in report.outcomes:
@@ -202,7 +202,7 @@ def test_simulated_journal_write_failure_sends_nothing(code, tmp_path, monkeypat
 
 
 def test_simulated_journal_failure_after_create_names_the_job(tmp_path, monkeypatch):
-    from storyboard.journal import Journal as J
+    from storyboard.render.journal import Journal as J
 
     real_put = J.put
 
@@ -241,7 +241,7 @@ def test_simulated_disk_full_during_download_keeps_the_job(tmp_path, monkeypatch
 def test_simulated_disk_full_while_storing_leaves_no_partial_file(tmp_path, monkeypatch):
     plan = make_plan(tmp_path, [clip("a")])
     p = ScriptedProvider(paid=True)
-    monkeypatch.setattr("storyboard.cache.Cache.store", _raiser(errno.ENOSPC))
+    monkeypatch.setattr("storyboard.render.cache.Cache.store", _raiser(errno.ENOSPC))
     report = run(plan, p, approve=lambda s: True)
     assert report["a"].status == "failed" and "No space left on device" in report["a"].error
     assert not list((tmp_path / ".storyboard" / "cache" / "scripted" / "tmp").glob("*"))

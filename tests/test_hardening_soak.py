@@ -19,8 +19,8 @@ import pytest
 
 from render_helpers import (SOAK_KEY, cli, compile_story, fast_cli, resolve_in_doubt, server_jobs,
                             write_film)
-from storyboard.cache import Cache
-from storyboard.journal import Journal
+from storyboard.render.cache import Cache
+from storyboard.render.journal import Journal
 from storyboard.providers.together import TogetherProvider
 from storyboard.render import default_state_dir, inspect_render
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from storyboard.animatic import render_animatic
-from storyboard.media import MediaError, extract_frame, ffmpeg_exe, probe
+from storyboard.animatic.render import render_animatic
+from storyboard.media.probe import MediaError, extract_frame, ffmpeg_exe, probe
 
 
 @pytest.fixture(scope="module")

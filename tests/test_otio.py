@@ -12,10 +12,10 @@ import opentimelineio as otio
 import pytest
 
 from preview_helpers import FILM_SECONDS, SCRIPT, compile_story, make_clip, make_clips, write_story
-from storyboard.export.otio import (
+from storyboard.present.export import (
     DISSOLVE, FADE_IN, FADE_OUT, WIPE, ExportError, adapter_for, build_timeline, write_timeline,
 )
-from storyboard.preview import ClipState
+from storyboard.present.page import ClipState
 
 FPS = 24
 FILM_FRAMES = round(FILM_SECONDS * FPS)  # 576
@@ -151,7 +151,7 @@ def test_adapter_choice():
 def test_export_command(film, tmp_path):
     """`storyboard export FILE --otio PATH` takes the clips from the render cache."""
     plan, clips, _, root = film
-    from storyboard.cache import Cache
+    from storyboard.render.cache import Cache
     from storyboard.render import default_state_dir
 
     cache = Cache(default_state_dir(plan), "preview")

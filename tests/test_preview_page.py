@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from preview_helpers import SCRIPT, compile_story, make_clip, make_clips, write_story
-from storyboard.preview import (
+from storyboard.present.page import (
     THUMB_BOX, ClipState, contact_sheet_size, tier_costs, write_all, write_contact_sheet, write_page,
 )
 

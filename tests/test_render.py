@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from storyboard.journal import Journal
+from storyboard.render.journal import Journal
 from storyboard.plan import RenderPlan
 from storyboard.providers.base import AmbiguousSubmit, ProviderError
 from storyboard.render import (ApprovalRequired, CostLimitExceeded, NotApproved, RenderEvent,
@@ -381,7 +381,7 @@ def test_sync_wrapper(tmp_path):
 
 @pytest.mark.slow
 def test_preview_end_to_end_with_extend_and_frames(tmp_path):
-    from storyboard import media
+    from storyboard.media import probe as media
     from storyboard.providers.preview import PreviewProvider
 
     spec = [clip("a"),
@@ -566,7 +566,7 @@ shot b 4s:
 
 @pytest.fixture
 def story(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setattr("storyboard.render_cli.DEFAULT_POLL", FAST_POLL)
+    monkeypatch.setattr("storyboard.cli.render.DEFAULT_POLL", FAST_POLL)
     p = tmp_path / "film" / "cli.story"
     p.parent.mkdir()
     p.write_text(STORY)

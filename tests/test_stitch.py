@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import storyboard.stitch.sound as sound_module
-from storyboard.filmkey import up_to_date
+from storyboard.stitch.filmkey import up_to_date
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
 from storyboard.stitch import (
     AacRun, AudioSource, Join, Slot, StitchError, Video, VideoScan, balanced_split, mux_film,

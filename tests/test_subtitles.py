@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from preview_helpers import FILM_SECONDS, compile_story, write_story
-from storyboard.subtitles import (
+from storyboard.present.subtitles import (
     MIN_CUE, build_cues, film_layout, safe_stem, srt_path, srt_timestamp, to_srt, write_srt,
 )
 
@@ -66,7 +66,7 @@ def test_timestamps():
 
 
 def test_file_name_matches_the_film():
-    from storyboard.render_cli import film_file_name
+    from storyboard.cli.render import film_file_name
 
     for title in ("The Kitten General", "Test <Film>", "a/b: c?", "  ", "..x.."):
         assert safe_stem(title) == film_file_name(title)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from storyboard.watch import Cycle, watch
+from storyboard.cli.watch import Cycle, watch
 
 STORY = """\
 title: Watched

@@ -55,24 +55,24 @@ def venv(wheel: Path, tmp_path_factory) -> Path:
 
 def test_wheel_contains_the_grammar_and_templates(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "storyboard/grammar/story.lark" in names
-    templates = sorted(p.name for p in (ROOT / "storyboard" / "templates").glob("*.j2"))
-    assert templates
+    assert "storyboard/language/story.lark" in names
+    templates = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "storyboard").rglob("templates/*.j2"))
+    assert len(templates) >= 2  # the prompt template and the page template
     for t in templates:
-        assert f"storyboard/templates/{t}" in names
+        assert t in names
     assert "storyboard/__init__.py" in names and "storyboard/providers/together.py" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "storyboard = storyboard.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
-    packaged = zipfile.ZipFile(wheel).read("storyboard/grammar/story.lark").decode("utf-8")
-    assert packaged == (ROOT / "grammar" / "story.lark").read_text(encoding="utf-8")
+    packaged = zipfile.ZipFile(wheel).read("storyboard/language/story.lark").decode("utf-8")
+    assert packaged == (ROOT / "storyboard" / "language" / "story.lark").read_text(encoding="utf-8")
     assert not any(n.startswith(("tests/", "examples/", "bench/")) for n in names)
 
 
 def test_installed_package_is_the_wheels(venv: Path, tmp_path: Path):
     py = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    code = ("import json, storyboard, storyboard.parser as p; "
+    code = ("import json, storyboard, storyboard.language.parser as p; "
             "print(json.dumps([storyboard.__file__, p.grammar_text() == "
-            "(__import__('importlib.resources').resources.files('storyboard') / 'grammar' / 'story.lark')"
+            "(__import__('importlib.resources').resources.files('storyboard.language') / 'story.lark')"
             ".read_text(encoding='utf-8')]))")
     where, packaged_grammar = json.loads(_run([py, "-c", code], cwd=tmp_path).stdout)
     assert Path(where).resolve().is_relative_to(venv.resolve()), where

@@ -44,7 +44,7 @@ class PreviewProvider(Provider):
         """Render the clip now. `captions` may be an `animatic.Captions`, a PlannedClip, or a list
         of caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]. A body the
         renderer cannot draw (unreadable image, bad size) raises ProviderError(retryable=False)."""
-        from ..animatic import AnimaticError, Captions, render_animatic
+        from ..animatic.render import AnimaticError, Captions, render_animatic
 
         caps = Captions.coerce(captions)
         job_id = _job_id(body, caps, title)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
-from ..cache import Cache
-from ..journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
+from .cache import Cache
+from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan, parse_placeholder
 from ..providers.base import Provider
 from .graph import bottom_levels, expectation, needed_closure, topo_order
@@ -23,7 +23,7 @@ Probe = Callable[[Path], Any]
 
 
 def media_module() -> Any:
-    return importlib.import_module("storyboard.media")
+    return importlib.import_module("storyboard.media.probe")
 
 
 def default_state_dir(plan: RenderPlan) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..cache import Expectation
+from .cache import Expectation
 from ..plan import PlannedClip, RenderPlan
 from .results import RenderError
 

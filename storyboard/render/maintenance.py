@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ..journal import Journal, JournalError, JobRecord
+from .journal import Journal, JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import Provider
 from .decide import default_state_dir

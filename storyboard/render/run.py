@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..cache import Cache, CacheRecord, check_media, probe_summary
-from ..journal import Journal, JournalError, JobRecord
+from .cache import Cache, CacheRecord, check_media, probe_summary
+from .journal import Journal, JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
 from .decide import default_state_dir, in_doubt_message, inspect_render, media_module

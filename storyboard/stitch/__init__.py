@@ -6,7 +6,8 @@ ready to be placed; workspace keeps the intermediates) -> video (copied GOP runs
 windows) and sound (decoded, mixed, encoded in parallel) -> mux (the film file, checked) ->
 stage (the whole, and reuse). burnin is the only module importing moviepy.
 
-Which tool does what, and why (measurements in /work/shared/reference/stitching.md, "§" below):
+Which tool does what, and why ("§" below are sections of the stitching reference the design was measured against, kept
+with the project's design notes):
 
 - ffmpeg (imageio-ffmpeg's binary) moves the pictures. Hard cuts between clips in the film format
   are never decoded: the concat demuxer stream-copies whole GOPs straight from the clip files
@@ -34,18 +35,25 @@ the edges. The film is written to a temp file beside `out`, verified, and rename
 `<out>.key` holds the film key so an unchanged re-run returns at once.
 """
 
-from .base import FPS, RATE, Join, StitchError, StitchResult, read_timeline
-from .burnin import parse_srt
-from .clips import AudioSource, Slot
-from .mux import AacRun, mux_film, required_delay, verify
-from .probe import VideoScan, scan_video
-from .sound import AAC_BIT_RATE, AAC_OPTIONS, AacWriter, balanced_split
-from .stage import stitch
-from .video import Video, plan_pieces, total_frames
+# The submodules load on first use: `storyboard.stitch.filmkey` must stay importable without
+# PyAV, numpy or moviepy, so an unchanged re-render never pays for loading the media stack.
+_EXPORTS = {
+    "base": ("FPS", "RATE", "Join", "StitchError", "StitchResult", "read_timeline"),
+    "burnin": ("parse_srt",),
+    "clips": ("AudioSource", "Slot"),
+    "mux": ("AacRun", "mux_film", "required_delay", "verify"),
+    "probe": ("VideoScan", "scan_video"),
+    "sound": ("AAC_BIT_RATE", "AAC_OPTIONS", "AacWriter", "balanced_split"),
+    "stage": ("stitch",),
+    "video": ("Video", "plan_pieces", "total_frames"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_HOME)
 
-__all__ = [
-    "AAC_BIT_RATE", "AAC_OPTIONS", "FPS", "RATE", "AacRun", "AacWriter", "AudioSource", "Join",
-    "Slot", "StitchError", "StitchResult", "Video", "VideoScan", "balanced_split", "mux_film",
-    "parse_srt", "plan_pieces", "read_timeline", "required_delay", "scan_video", "stitch",
-    "total_frames", "verify",
-]
+
+def __getattr__(name: str):
+    if name in _HOME:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(name)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from .. import media
-from ..filmkey import film_key, remember, up_to_date
+from ..media import probe as media
+from .filmkey import film_key, remember, up_to_date
 from ..plan import RenderPlan
 from .base import Encoder, Entry, FPS, RATE, read_timeline, SPF, StitchError, StitchResult
 from .burnin import burn_in_subtitles

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .. import media
-from ..filmkey import STITCH_VERSION
+from ..media import probe as media
+from .filmkey import STITCH_VERSION
 from .base import StitchError
 
 

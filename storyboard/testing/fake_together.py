@@ -1,7 +1,7 @@
 """A fake Together video API: a real HTTP server on loopback (standard library only).
 
 It speaks the protocol of `POST /v2/videos` and `GET /v2/videos/{id}` as the Seedance 2.0 page
-and the OpenAPI spec describe it (see /work/shared/reference): Bearer auth, the Seedance 2.0
+and the OpenAPI spec describe it (see the provider survey in the design notes): Bearer auth, the Seedance 2.0
 validation rules with Together's error body, `VideoJob` answers, a job lifecycle driven by a
 clock, and signed-looking video URLs that expire. Clips are real MP4 files made by the preview
 animatic renderer (or a fast solid-colour "testcard"), so downstream stages can stitch them.
@@ -392,7 +392,7 @@ def render_testcard(body: dict[str, Any], out: Path) -> None:
 
 
 def render_animatic(body: dict[str, Any], out: Path) -> None:
-    from ..animatic import render_animatic as render  # written alongside; imported late
+    from ..animatic.render import render_animatic as render  # written alongside; imported late
 
     render(body, out)
 

@@ -75,9 +75,9 @@ def _positions_ok(diags, path: str, text: str) -> str | None:
 
 def run_one(text: str, folder: Path, providers) -> Finding | None:
     """Write `text` as a story in `folder` and push it through check, compile and fmt."""
-    from ..compiler import compile_file
-    from ..errors import render
-    from ..parser import parse
+    from ..api import compile_file
+    from ..diagnostics import render
+    from ..language.parser import parse
 
     path = folder / "fuzz.story"
     try:
@@ -96,7 +96,7 @@ def run_one(text: str, folder: Path, providers) -> Finding | None:
         story, diags = parse(path.read_text(encoding="utf-8"), str(path))
         if not any(d.is_error for d in diags):
             try:
-                from ..fmt import format_story
+                from ..language.fmt import format_story
             except ImportError:
                 return None
             formatted = format_story(story, path.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
-from .errors import Diagnostic, Span
+from ..diagnostics import Diagnostic, Span
 from .model import (
     Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Text, Transition,
 )
@@ -36,11 +36,8 @@ class _StoryIndenter(Indenter):
 
 
 def grammar_text() -> str:
-    """The grammar ships inside the package (wheel) and lives at grammar/ in a checkout."""
-    packaged = resources.files("storyboard") / "grammar" / "story.lark"
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "story.lark").read_text(encoding="utf-8")
+    """The grammar lives beside this module, so a checkout and the wheel read the same file."""
+    return (resources.files(__package__) / "story.lark").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .atomic import temp_sibling, write_text
-from .plan import RenderPlan
+from ..atomic import temp_sibling, write_text
+from ..plan import RenderPlan
 
 # Part of every film key and of the stitcher's cached intermediates: bump it when the stitcher
 # makes a different film from the same inputs, so films made before are rebuilt once.

@@ -25,9 +25,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from . import render as engine
-from .filmkey import up_to_date
-from .render import RenderEvent, RenderReport, RenderSummary
+from .. import render as engine
+from ..stitch.filmkey import up_to_date
+from ..render import RenderEvent, RenderReport, RenderSummary
 
 EXIT_OK, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -292,7 +292,7 @@ def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, er
     srt = None
     try:
         if opts.burn_subtitles:
-            from .subtitles import srt_path, write_srt
+            from ..present.subtitles import srt_path, write_srt
 
             srt = write_srt(plan, srt_path(plan, out_dir))
         # nothing changed: answered before the stitcher's media stack (PyAV, numpy) is imported
@@ -301,7 +301,7 @@ def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, er
     except OSError as exc:
         raise _cannot_write_film(exc, out_dir, state_dir) from None
     try:
-        from .stitch import StitchError, stitch
+        from ..stitch import StitchError, stitch
     except ImportError as exc:  # not there yet: the clips are still rendered and cached
         raise Fail(f"stitching is not available ({exc}); the clips are in {state_dir / 'cache'}") from None
     try:

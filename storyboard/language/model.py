@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import Span
+from ..diagnostics import Span
 
 NAME_RE = r"[A-Za-z_][A-Za-z0-9_-]*"
 # A mention is `@Name` not glued to a preceding word (so e-mail addresses are not mentions).

@@ -117,7 +117,7 @@ def story_path(path: str):
 def provider_named(name: str, **options):
     from urllib.parse import urlsplit
 
-    from .providers import NAMES, get
+    from ..providers import NAMES, get
 
     if name not in NAMES:
         raise fail(f"unknown provider {name!r}; choose one of: {', '.join(NAMES)}")
@@ -141,8 +141,8 @@ def check_money_options(max_cost: float | None = None, job_timeout: float | None
 
 def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False):
     """Load, check and compile; print diagnostics; exit 1 on errors. Returns the CompileResult."""
-    from .compiler import compile_file
-    from .errors import render, summary
+    from ..api import compile_file
+    from ..diagnostics import render, summary
 
     p = story_path(path)
     try:
@@ -168,8 +168,8 @@ def check(files: list[str] = typer.Argument(..., help="One or more .story files.
           provider: str = typer.Option("preview", "--provider", "-p", help="Check against this provider's limits."),
           json_: bool = typer.Option(False, "--json", help="Diagnostics as JSON on stdout.")):
     """Report every problem in the stories (exit 0 if none, 1 if any error)."""
-    from .compiler import compile_file
-    from .errors import render, render_json, summary
+    from ..api import compile_file
+    from ..diagnostics import render, render_json, summary
 
     prov = provider_named(provider)
     status = EXIT_OK
@@ -201,7 +201,7 @@ def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
     result = compile_or_exit(file, prov)
     text = result.plan.to_json()
     if output:
-        from .atomic import write_text
+        from ..atomic import write_text
 
         try:
             write_text(output, text)
@@ -261,8 +261,8 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
             check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if any file would change."),
             diff: bool = typer.Option(False, "--diff", help="Write nothing; print a unified diff on stdout.")):
     """Rewrite stories in the canonical layout, keeping comments (files with syntax errors are left alone)."""
-    from .errors import render, summary
-    from .fmt import format_source, unified_diff, write_formatted
+    from ..diagnostics import render, summary
+    from ..language.fmt import format_source, unified_diff, write_formatted
 
     def say(message: str) -> None:  # file names are not markup or :emoji: codes
         err.print(message, markup=False, emoji=False)
@@ -337,7 +337,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
     if concurrency < 1:
         raise fail("--concurrency must be at least 1")
 
-    from .render_cli import Fail, RenderOptions, run
+    from .render import Fail, RenderOptions, run
 
     opts = RenderOptions(file=file, provider=provider, shots=shot or None, concurrency=concurrency, yes=yes,
                          max_cost=max_cost, out_dir=out_dir, base_url=base_url, forget=forget or None,
@@ -374,9 +374,9 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
     sheet; prints the page's path."""
     from pathlib import Path
 
-    from . import render as engine
-    from .preview import ClipState, rendered_clips, write_all
-    from .render_cli import Fail, RenderOptions, _decide_spending, _progress
+    from .. import render as engine
+    from ..present.page import ClipState, rendered_clips, write_all
+    from .render import Fail, RenderOptions, _decide_spending, _progress
 
     check_money_options(max_cost)
     prov = provider_named(provider, **({"base_url": base_url} if base_url else {}))
@@ -484,8 +484,8 @@ def export(file: str = typer.Argument(..., help="The .story file."),
     result = compile_or_exit(file, prov, quiet_warnings=True)
     plan = result.plan
     if otio_path:
-        from .export.otio import ExportError, write_timeline
-        from .preview import rendered_clips
+        from ..present.export import ExportError, write_timeline
+        from ..present.page import rendered_clips
 
         clips, states = rendered_clips(plan, prov)
         missing = [c.name for c in plan.clips if c.name not in clips]
@@ -502,7 +502,7 @@ def export(file: str = typer.Argument(..., help="The .story file."),
             raise fail(f"cannot write {otio_path}: {type(exc).__name__}: {exc}")
         sys.stdout.write(f"{written}\n")
     if srt:
-        from .subtitles import write_srt
+        from ..present.subtitles import write_srt
 
         try:
             sys.stdout.write(f"{write_srt(plan, Path(srt))}\n")

@@ -63,7 +63,7 @@ class Watcher:
 
     def __init__(self, path: Path | str, *, out_dir: Path | str | None = None,
                  state_dir: Path | str | None = None, log: Log = _stderr, live: bool = True):
-        from .providers import get
+        from ..providers import get
 
         self.path = Path(path)
         self.out_dir = Path(out_dir) if out_dir else self.path.resolve().parent / "build"
@@ -76,10 +76,10 @@ class Watcher:
         self.cycles = 0
 
     def build(self, changed: list[Path] | None = None) -> Cycle:
-        from .compiler import compile_file
-        from .errors import render as render_diagnostics
-        from .preview import iter_local_inputs, write_all
-        from .render import RenderError, render
+        from ..api import compile_file
+        from ..diagnostics import render as render_diagnostics
+        from ..present.page import iter_local_inputs, write_all
+        from ..render import RenderError, render
 
         self.cycles += 1
         t0 = time.monotonic()

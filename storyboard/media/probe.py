@@ -12,7 +12,7 @@ from typing import Literal, Sequence
 
 import av
 
-from .atomic import temp_sibling  # noqa: F401 - media.temp_sibling is part of this module's API
+from ..atomic import temp_sibling  # noqa: F401 - media.temp_sibling is part of this module's API
 
 
 class MediaError(Exception):

@@ -8,14 +8,15 @@ import os
 import re
 from pathlib import Path
 
-from .compiler import Inputs, Unit, compose_prompt, expand, gather_inputs, prompts
-from .errors import Diagnostic, Severity, Span
-from .load import Film
-from .model import (
+from . import prompts
+from .requests import Inputs, Unit, compose_prompt, expand, gather_inputs
+from ..diagnostics import Diagnostic, Severity, Span
+from ..language.load import Film
+from ..language.model import (
     CAST_FIELDS, CLIP_SETTINGS, CastMember, FILM_SETTINGS, Beat, Clip, Prose, Setting, Transition,
     WIPE_DIRECTIONS,
 )
-from .providers.base import Provider
+from ..providers.base import Provider
 
 TYPE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "mp4": "MP4", "mov": "MOV", "mp3": "MP3", "wav": "WAV",
               "gif": "GIF", "bmp": "BMP", "pdf": "PDF", "text": "text"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from .model import MENTION_RE
+from ..language.model import MENTION_RE
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class PromptParts:
 
 @lru_cache(maxsize=1)
 def _package_env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("storyboard", "templates"),
+    return jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .plan import RenderPlan, TimelineEntry
+from ..plan import RenderPlan, TimelineEntry
 
 OVERLAPPING = ("dissolve", "wipe")
 MIN_WEIGHT = 12  # characters: a short line ("No!") still gets time to be read
@@ -156,7 +156,7 @@ def srt_path(plan: RenderPlan, out_dir: Path) -> Path:
 def write_srt(plan: RenderPlan, out: Path) -> Path:
     """Write the film's subtitles (UTF-8) atomically and return the path. A film without
     dialogue gets an empty file."""
-    from .atomic import write_text
+    from ..atomic import write_text
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,7 @@ def tr(start: int, duration: int) -> otio.opentime.TimeRange:
 def _real_frames(path: Path | None) -> int | None:
     if path is None or not Path(path).is_file():
         return None
-    from .. import media
+    from ..media import probe as media
 
     try:
         info = media.probe(path)
@@ -124,8 +124,8 @@ def build_timeline(plan: RenderPlan, clips: Mapping[str, Path], *,
     file gets a MissingReference of its planned length. `provenance`: name -> a render
     `ClipOutcome` / `preview.ClipState` (job id, cost, status). `durations`: real lengths in
     frames (probed from the files when not given)."""
-    from ..preview import as_state
-    from ..subtitles import film_layout
+    from .page import as_state
+    from .subtitles import film_layout
 
     provenance = provenance or {}
     layout = film_layout(plan)

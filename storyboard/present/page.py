@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
-from .atomic import write_bytes, write_text
-from .plan import PlannedClip, RenderPlan, parse_placeholder
+from ..atomic import write_bytes, write_text
+from ..plan import PlannedClip, RenderPlan, parse_placeholder
 
 PAGE_NAME = "storyboard.html"
 CONTACT_SHEET_NAME = "contact-sheet.png"
@@ -73,8 +73,8 @@ def rendered_clips(plan: RenderPlan, provider: Any, *, state_dir: Path | None = 
                    ) -> tuple[dict[str, Path], dict[str, ClipState]]:
     """The clips of `plan` already in the render cache (no render, no network): files and states.
     `provider` is a Provider (its cache namespace is used) or a namespace string."""
-    from .cache import Cache
-    from .render import default_state_dir
+    from ..render.cache import Cache
+    from ..render import default_state_dir
 
     namespace = provider if isinstance(provider, str) else provider.namespace
     cache = Cache(Path(state_dir) if state_dir else default_state_dir(plan), namespace)
@@ -101,14 +101,14 @@ class TierCost:
 
 
 def clip_has_video_input(clip: PlannedClip) -> bool:
-    from .providers.seedance import media_lists
+    from ..providers.seedance import media_lists
 
     return bool(media_lists(clip.request)["reference_videos"])
 
 
 def clip_tier_cost(clip: PlannedClip, tier: str) -> float | None:
     """What Together would charge for this clip rendered at `tier` (None: no published price)."""
-    from .providers.together import PRICES
+    from ..providers.together import PRICES
 
     rate = PRICES["video" if clip_has_video_input(clip) else "text"].get(tier)
     return None if rate is None else round(rate * clip.seconds, 4)
@@ -460,7 +460,7 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    env = Environment(loader=PackageLoader("storyboard", "templates"),
+    env = Environment(loader=PackageLoader(__package__, "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html", "j2", "html.j2"),
                                                    default_for_string=True, default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

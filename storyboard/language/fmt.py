@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .errors import Diagnostic
+from ..diagnostics import Diagnostic
 from .model import Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
 
 INDENT = "  "
@@ -281,7 +281,7 @@ def write_formatted(path, text: str) -> None:
     import os
     from pathlib import Path
 
-    from .atomic import write_text
+    from ..atomic import write_text
 
     target = Path(os.path.realpath(path))
     write_text(target, text, mode=target.stat().st_mode & 0o7777)

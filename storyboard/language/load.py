@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Diagnostic, Severity
+from ..diagnostics import Diagnostic, Severity
 from .model import CastMember, Clip, Setting, Story, Transition
 from .parser import parse
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from .atomic import fsync_dir, write_text
+from ..atomic import fsync_dir, write_text
 
 JobState = Literal["submitting", "submitted", "completed", "downloaded", "failed", "in_doubt",
                    "unsent", "rejected"]

@@ -31,8 +31,8 @@ from typing import Any, Sequence
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .media import MediaError, extract_frame, probe, run_ffmpeg, temp_sibling
-from .providers.seedance import audio_enabled, body_size, media_lists
+from ..media.probe import MediaError, extract_frame, probe, run_ffmpeg, temp_sibling
+from ..providers.seedance import audio_enabled, body_size, media_lists
 
 FPS = 24
 SAMPLE_RATE = 48000

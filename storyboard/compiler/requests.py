@@ -6,24 +6,22 @@ runs first and uses `expand` and `gather_inputs` from here, so both see the same
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import math
 import os
 import posixpath
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from . import prompts
-from .errors import Diagnostic, Span
-from .load import CastEntry, Film, load
-from .model import Beat, Clip, Dialogue, Prose, Setting, Transition
-from .plan import (
+from ..diagnostics import Span
+from ..language.load import CastEntry, Film
+from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
+from ..plan import (
     DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry, canonical_json, parse_placeholder, placeholder,
 )
-from .providers.base import ClipSpec, FrameImage, Provider
+from ..providers.base import ClipSpec, FrameImage, Provider
 
 PLAN_VERSION = 1
 DEFAULT_SECONDS = 5
@@ -160,7 +158,7 @@ def media_value(value: str, rel_dir: str) -> str:
 def mentions(unit: Unit):
     """Every mention in a unit, in source order (prose, dialogue, beats)."""
     if unit.clip is None:
-        from .model import Prose as _P  # morph text may mention cast too
+        from ..language.model import Prose as _P  # morph text may mention cast too
 
         return _P(text=unit.transition.text or "", span=unit.transition.span).mentions() if unit.transition else []
     found = []
@@ -432,17 +430,6 @@ def _keys_in_dependency_order(provider: str, nodes: dict[str, tuple[dict, list[s
     return keys
 
 
-@dataclass
-class CompileResult:
-    plan: RenderPlan | None
-    diagnostics: list[Diagnostic]
-    sources: dict[str, str]
-
-    @property
-    def ok(self) -> bool:
-        return self.plan is not None
-
-
 def compile_film(film: Film, provider: Provider) -> RenderPlan:
     """Compile a film the checker found no errors in."""
     units, timeline = expand(film)
@@ -499,29 +486,3 @@ def compile_film(film: Film, provider: Provider) -> RenderPlan:
     return RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
                       estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings)
-
-
-@contextmanager
-def _rare_gc_passes(threshold: int = 100_000):
-    """The front half allocates many small objects that all live to the end (nodes, spans,
-    inputs, requests) and makes no garbage cycles to speak of: the cyclic collector's repeated
-    passes over them cost a sixth of a 1,000-clip compile. Collect rarely meanwhile (as mypy
-    does), then restore the thresholds."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], threshold), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
-def compile_file(path: Path | str, provider: Provider) -> CompileResult:
-    """Load, check and compile. Raises OSError only if the story file itself can't be read."""
-    from .check import check
-
-    with _rare_gc_passes():
-        film = load(path)
-        diags = check(film, provider)
-        if any(d.is_error for d in diags):
-            return CompileResult(None, diags, film.sources)
-        return CompileResult(compile_film(film, provider), diags, film.sources)

@@ -1,0 +1,1 @@
+"""The free animatic renderer behind the `preview` provider."""

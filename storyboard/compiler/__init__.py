@@ -1,0 +1,1 @@
+"""From a loaded film to provider requests: expansion into units, the checker, prompts."""

@@ -1,0 +1,1 @@
+"""The language: grammar, syntax tree, parser, includes and the canonical formatter."""

@@ -1,0 +1,1 @@
+"""Media primitives shared by every stage: probing files, grabbing frames, running ffmpeg."""

@@ -1,0 +1,1 @@
+"""What a person looks at: the storyboard page, contact sheet, subtitles, timeline exports."""
