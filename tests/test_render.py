@@ -587,7 +587,7 @@ def test_cli_preview_renders_and_stitches(story):
               "sys.argv = ['storyboard', 'render', sys.argv[1]]\n"
               "from storyboard.cli import main\n"
               "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-              "print([m for m in ('storyboard.stitch', 'numpy', 'moviepy') if m in sys.modules])\n")
+              "print([m for m in ('storyboard.stitch.stage', 'numpy', 'moviepy') if m in sys.modules])\n")
     r3 = subprocess.run([sys.executable, "-c", script, str(story)], capture_output=True, text=True,
                         timeout=120)
     assert r3.returncode == 0, r3.stderr
