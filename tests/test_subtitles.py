@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 
 import pytest
 
 from preview_helpers import FILM_SECONDS, compile_story, write_story
 from storyboard.present.subtitles import (
-    MIN_CUE, build_cues, film_layout, safe_stem, srt_path, srt_timestamp, to_srt, write_srt,
+    MIN_CUE, build_cues, film_layout, srt_path, srt_timestamp, to_srt, write_srt,
 )
 
 
@@ -65,11 +66,12 @@ def test_timestamps():
     assert srt_timestamp(59.9996) == "00:01:00,000"
 
 
-def test_file_name_matches_the_film():
-    from storyboard.cli.render import film_file_name
+def test_file_name_matches_the_film(tmp_path):
+    from storyboard.present.page import film_path
 
     for title in ("The Kitten General", "Test <Film>", "a/b: c?", "  ", "..x.."):
-        assert safe_stem(title) == film_file_name(title)
+        plan = SimpleNamespace(title=title)
+        assert srt_path(plan, tmp_path).stem == film_path(plan, tmp_path).stem
 
 
 def test_no_dialogue_gives_an_empty_file(tmp_path):

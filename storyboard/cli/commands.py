@@ -38,8 +38,12 @@ def main() -> None:
             err.print("aborted")
             sys.exit(EXIT_INTERRUPTED)
         if isinstance(exc, OSError):  # a file or folder the system refused: say which, in one line
+            from ..disk import DISK_ERRNOS, disk_message
+
             where = f"{exc.filename}: " if exc.filename else ""
-            err.print(f"storyboard: {where}{exc.strerror or exc}", markup=False)
+            line = disk_message(exc, "") if exc.errno in DISK_ERRNOS and exc.filename else \
+                f"{where}{exc.strerror or exc}"
+            err.print(f"storyboard: {line}", markup=False)
             sys.exit(EXIT_USAGE)
         err.print(f"storyboard: internal error: {type(exc).__name__}: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
@@ -85,6 +89,21 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """One line on stderr and an exit code; `raise fail(...)`."""
     err.print(f"storyboard: {message}", markup=False)
     return typer.Exit(code)
+
+
+def cannot_write(exc: BaseException, path, what: str = "") -> typer.Exit:
+    """`fail` for a write that failed: a full or read-only disk is one line naming the folder and
+    what to do (disk.py); any other refusal names the file."""
+    from pathlib import Path
+
+    from ..disk import disk_cause, disk_message
+
+    disk = disk_cause(exc)
+    if disk is not None:
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        return fail(disk_message(disk, folder, what))
+    reason = getattr(exc, "strerror", None) or (str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}")
+    return fail(f"cannot write {what + ' ' if what else ''}{path}: {reason}")
 
 
 def story_path(path: str):
@@ -206,7 +225,7 @@ def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
         try:
             write_text(output, text)
         except OSError as exc:
-            raise fail(f"cannot write {output}: {exc.strerror or exc}")
+            raise cannot_write(exc, output)
         err.print(f"wrote {output}", markup=False)
     else:
         sys.stdout.write(text)
@@ -295,7 +314,7 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
             try:
                 write_formatted(f, formatted)
             except OSError as exc:
-                raise fail(f"cannot write {f}: {exc.strerror or exc}")
+                raise cannot_write(exc, f)
             say(f"reformatted {f}")
     if check_only and changed:
         status = EXIT_DIAGNOSTICS
@@ -406,6 +425,8 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
         raise fail("the plan changed since it was confirmed (another render?); nothing was submitted", EXIT_USAGE)
     except engine.RenderError as exc:
         raise fail(str(exc), exc.exit_code)
+    except OSError as exc:  # the state folder cannot be written (read-only, full): before any clip
+        raise cannot_write(exc, state_dir)
     except KeyboardInterrupt:
         err.print("aborted: jobs already submitted are in the journal and will be resumed by the next render",
                   markup=False)
@@ -426,7 +447,7 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
     try:
         outputs = write_all(plan, clips, target, statuses=statuses)
     except OSError as exc:
-        raise fail(f"cannot write the page in {target}: {exc.strerror or exc}")
+        raise cannot_write(exc, target, "the page in")
     err.print(f"contact sheet {outputs.contact_sheet}" + (f", subtitles {outputs.subtitles}" if outputs.subtitles else ""),
               markup=False, soft_wrap=True)
     sys.stdout.write(f"{outputs.page}\n")
@@ -496,10 +517,8 @@ def export(file: str = typer.Argument(..., help="The .story file."),
             written = write_timeline(plan, clips, Path(otio_path), provenance=states)
         except ExportError as exc:
             raise fail(str(exc))
-        except OSError as exc:
-            raise fail(f"cannot write {otio_path}: {exc.strerror or exc}")
-        except Exception as exc:  # an adapter's own refusal (otio exceptions)
-            raise fail(f"cannot write {otio_path}: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # the disk's refusal, or an adapter's own (otio exceptions)
+            raise cannot_write(exc, otio_path)
         sys.stdout.write(f"{written}\n")
     if srt:
         from ..present.subtitles import write_srt
@@ -507,5 +526,5 @@ def export(file: str = typer.Argument(..., help="The .story file."),
         try:
             sys.stdout.write(f"{write_srt(plan, Path(srt))}\n")
         except OSError as exc:
-            raise fail(f"cannot write {srt}: {exc.strerror or exc}")
+            raise cannot_write(exc, srt)
     raise typer.Exit(EXIT_OK)

@@ -11,9 +11,7 @@ some clips could not be stored (their jobs stay in the journal; the next run dow
 
 from __future__ import annotations
 
-import errno
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -26,7 +24,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import render as engine
+from ..disk import disk_cause, disk_message
 from ..stitch.filmkey import up_to_date
+from ..names import film_file_name
 from ..render import RenderEvent, RenderReport, RenderSummary
 
 EXIT_OK, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -193,20 +193,6 @@ def run(opts: RenderOptions, *, compile_or_exit, provider_named, err: Console, o
     return _finish(opts, plan, report, state_dir, err, out)
 
 
-def disk_message(exc: OSError, folder: Path, what: str = "") -> str:
-    """One line for a local write that failed: where, why, what to do."""
-    where = Path(exc.filename).parent if isinstance(exc.filename, str) and exc.filename else folder
-    return f"cannot write {what or 'in'} {where}: {exc.strerror or exc}; {_remedy(exc)}"
-
-
-def _remedy(exc: OSError) -> str:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "free some space there and run the same command again"
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "make the folder writable (or copy the story somewhere writable) and run the same command again"
-    return "fix that folder and run the same command again"
-
-
 def _decide_spending(summary: RenderSummary, provider, opts: RenderOptions, err: Console):
     """Show the plan; for a paid provider, get a yes (prompt, or --yes) before the render
     starts. Returns the engine's `approve` callback."""
@@ -306,28 +292,21 @@ def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, er
         raise Fail(f"stitching is not available ({exc}); the clips are in {state_dir / 'cache'}") from None
     try:
         res = stitch(plan, report.clips, out_path, workdir=state_dir / "stitch", log=log, burn_subtitles=srt)
-    except StitchError as exc:  # ffmpeg's last lines, joined: one message, one line
+    except (StitchError, OSError) as exc:  # the disk's refusal, however deep in the stitch it arose
+        local = disk_cause(exc) or (exc if isinstance(exc, OSError) else None)
+        if local is not None:
+            raise _cannot_write_film(local, out_dir, state_dir) from None
+        # ffmpeg's last lines, joined: one message, one line
         text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        hint = (f"; free some space in {out_dir} (and {state_dir / 'stitch'}) and run the same command again; "
-                "the clips are rendered and cached" if "No space left" in text else "")
-        raise Fail(f"stitching failed: {text}{hint}") from None
-    except OSError as exc:
-        raise _cannot_write_film(exc, out_dir, state_dir) from None
+        raise Fail(f"stitching failed: {text}") from None
     return Path(res.path)
 
 
 def _cannot_write_film(exc: OSError, out_dir: Path, state_dir: Path) -> Fail:
     """Name the folder that failed: the film's, or the stitcher's work folder."""
-    where = Path(exc.filename).parent if getattr(exc, "filename", None) else \
-        f"{out_dir} or {state_dir / 'stitch'}"  # a failed write() does not say which file
-    return Fail(f"cannot write the film in {where}: {exc.strerror or exc}; {_remedy(exc)} "
-                "(the clips are rendered and cached)")
-
-
-def film_file_name(title: str) -> str:
-    """The title as a file name: path separators and control characters replaced."""
-    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "-", title).strip(" .-")
-    return name or "film"
+    # a failed write() does not say which file
+    folder = f"{out_dir} or {state_dir / 'stitch'}"
+    return Fail(disk_message(exc, folder, "the film in") + " (the clips are rendered and cached)")
 
 
 def _maintenance(opts: RenderOptions, plan, provider, state_dir: Path, err: Console) -> int:

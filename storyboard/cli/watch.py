@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..disk import disk_cause, disk_message
+
 Log = Callable[[str], None]
 Snapshot = dict[Path, "tuple[int, int] | None"]
 
@@ -126,7 +128,9 @@ class Watcher:
         try:
             outputs = write_all(plan, report.clips, self.out_dir, statuses=statuses, live=self.live)
         except Exception as exc:
-            cycle.error = f"cannot write the page in {self.out_dir}: {type(exc).__name__}: {exc}"
+            disk = disk_cause(exc)
+            cycle.error = disk_message(disk, self.out_dir, "the page in") if disk is not None else \
+                f"cannot write the page in {self.out_dir}: {type(exc).__name__}: {exc}"
             self.log(cycle.error)
             return self._done(cycle, t0)
         self.page = cycle.page = outputs.page

@@ -16,6 +16,7 @@ from ..language.model import (
     CAST_FIELDS, CLIP_SETTINGS, CastMember, FILM_SETTINGS, Beat, Clip, Prose, Setting, Transition,
     WIPE_DIRECTIONS,
 )
+from ..names import title_file_stem
 from ..providers.base import Provider
 
 TYPE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "mp4": "MP4", "mov": "MOV", "mp3": "MP3", "wav": "WAV",
@@ -102,6 +103,7 @@ class _Checker:
             if key in FILM_SETTINGS:
                 self.check_value(s)
         self.check_size_exclusion(self.film.settings, "the film")
+        self.check_title(self.film.settings.get("title"))
         t = self.film.settings.get("template")
         if t is not None and t.value:
             self.check_local_file(t.value, "", t.value_span, kinds=None, what="template")
@@ -128,6 +130,13 @@ class _Checker:
                 self.error("SB103", f"size is WIDTHxHEIGHT in pixels (like 1280x720), not `{value}`", span)
             elif any(int(v) % 2 for v in m.groups()) or not all(64 <= int(v) <= 4096 for v in m.groups()):
                 self.error("SB103", f"size {value}: width and height must be even numbers from 64 to 4096", span)
+
+    def check_title(self, s: Setting | None) -> None:
+        """The film is written as `<title>.mp4`: a title that leaves no file name is refused now,
+        not after every clip has been rendered."""
+        if s is not None and s.value and title_file_stem(s.value) is None:
+            self.error("SB106", f"the title `{_short(s.value)}` gives no file name for the film", s.value_span or s.span,
+                       "the film is written as build/<title>.mp4: use a title with some words in it")
 
     def check_size_exclusion(self, settings: dict[str, Setting], where: str) -> None:
         size = settings.get("size")

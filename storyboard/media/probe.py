@@ -13,6 +13,7 @@ from typing import Literal, Sequence
 import av
 
 from ..atomic import temp_sibling  # noqa: F401 - media.temp_sibling is part of this module's API
+from ..disk import ffmpeg_disk_error
 
 
 class MediaError(Exception):
@@ -57,7 +58,9 @@ def ffmpeg_exe() -> str:
 def run_ffmpeg(args: Sequence[str], *, what: str, error: type[Exception] = MediaError,
                timeout: float = 300.0) -> None:
     """Run ffmpeg quietly; on failure raise `error` with ffmpeg's last stderr lines (never a bare
-    CalledProcessError, so callers can show the user something meaningful)."""
+    CalledProcessError, so callers can show the user something meaningful). The last argument is
+    the output file (every caller's): when the disk refused it, `error` says so in one line and
+    is raised from the OSError (see disk.py), without ffmpeg's chatter."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
@@ -66,7 +69,11 @@ def run_ffmpeg(args: Sequence[str], *, what: str, error: type[Exception] = Media
     except OSError as e:
         raise error(f"{what}: cannot run ffmpeg ({e})") from e
     if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-8:]
+        stderr = proc.stderr.decode("utf-8", "replace")
+        disk = ffmpeg_disk_error(proc.returncode, stderr, str(args[-1]) if args else None)
+        if disk is not None:
+            raise error(f"{what}: cannot write {disk.filename}: {disk.strerror}") from disk
+        tail = stderr.strip().splitlines()[-8:]
         raise error(f"{what}: ffmpeg exited with {proc.returncode}:\n  " + "\n  ".join(tail or ["(no output)"]))
 
 

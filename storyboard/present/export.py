@@ -288,7 +288,13 @@ def write_timeline(plan: RenderPlan, clips: Mapping[str, Path], out: Path | str,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     try:
-        otio.adapters.write_to_file(copy.deepcopy(timeline), str(tmp), adapter_name=name)
+        if otio.adapters.from_name(name).has_feature("write_to_string"):
+            # otio's own file writer leaves an empty file on a full disk and says nothing;
+            # Python's write raises
+            tmp.write_text(otio.adapters.write_to_string(copy.deepcopy(timeline), adapter_name=name),
+                           encoding="utf-8")
+        else:  # .otioz: a zip bundle with the media, written by Python's zipfile (which raises)
+            otio.adapters.write_to_file(copy.deepcopy(timeline), str(tmp), adapter_name=name)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
 from ..atomic import write_bytes, write_text
+from ..disk import raise_disk_trouble
 from ..plan import PlannedClip, RenderPlan, parse_placeholder
 
 PAGE_NAME = "storyboard.html"
@@ -334,6 +335,7 @@ def _reference_views(plan: RenderPlan, clip: PlannedClip, clips: Mapping[str, Pa
                         made.add(thumb)
                         view.thumb = href(thumb, out_dir)
                     except Exception as exc:  # an unreadable image must not break the page
+                        raise_disk_trouble(exc)
                         problems.append(f"{clip.name}: no thumbnail for {view.label}: {exc}")
             views.append(view)
     return views
@@ -369,6 +371,7 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
                 posters[clip.name] = poster_file
                 poster = href(poster_file, out_dir)
             except Exception as exc:
+                raise_disk_trouble(exc)
                 problems.append(f"{clip.name}: no poster frame: {exc}")
         if place.join_in is not None:
             join, join_kind = _join_label(place.join_in), place.join_in.transition
@@ -509,8 +512,8 @@ def posters_for(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path) -> d
         if p is not None and Path(p).is_file():
             try:
                 out[c.name] = make_poster(Path(p), Path(out_dir) / "posters", label=c.name)
-            except Exception:
-                pass
+            except Exception as exc:  # an unreadable clip has no poster; a full disk stops here
+                raise_disk_trouble(exc)
     return out
 
 
@@ -627,9 +630,9 @@ class Outputs:
 
 def film_path(plan: RenderPlan, out_dir: Path) -> Path:
     """Where the stitched film is expected: `out_dir/<title>.mp4`."""
-    from .subtitles import safe_stem
+    from ..names import film_file_name
 
-    return Path(out_dir) / f"{safe_stem(plan.title)}.mp4"
+    return Path(out_dir) / f"{film_file_name(plan.title)}.mp4"
 
 
 def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,

@@ -14,10 +14,10 @@ Timing follows the film as `storyboard.stitch` cuts it (pure; no media is read):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..names import film_file_name
 from ..plan import RenderPlan, TimelineEntry
 
 OVERLAPPING = ("dissolve", "wipe")
@@ -142,15 +142,8 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(blocks)
 
 
-def safe_stem(title: str) -> str:
-    """The title as a file name, exactly as the render command names the film
-    (`render_cli.film_file_name`): path separators and control characters replaced."""
-    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "-", title).strip(" .-")
-    return name or "film"
-
-
 def srt_path(plan: RenderPlan, out_dir: Path) -> Path:
-    return Path(out_dir) / f"{safe_stem(plan.title)}.srt"
+    return Path(out_dir) / f"{film_file_name(plan.title)}.srt"
 
 
 def write_srt(plan: RenderPlan, out: Path) -> Path:

@@ -52,7 +52,7 @@ class PreviewProvider(Provider):
         started = time.time()
         try:
             await asyncio.to_thread(render_animatic, body, out, title=title, captions=caps, base_dir=self.base_dir)
-        except AnimaticError as e:
+        except (AnimaticError, OSError) as e:  # rendered here, sent nowhere: nothing was created
             raise ProviderError(f"preview: {e}", code="animatic_failed", retryable=False) from e
         job = Job(id=job_id, state="completed", video_url=out.resolve().as_uri(), cost=0.0,
                   raw={"path": str(out), "created_at": started, "completed_at": time.time()})

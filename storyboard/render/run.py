@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .cache import Cache, CacheRecord, check_media, probe_summary
+from ..disk import disk_cause, disk_message
 from .journal import Journal, JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
@@ -348,10 +349,9 @@ class _Run:
         if task.action == "submit":
             try:
                 body = await self._resolve(clip)
-            except (ProviderError, OSError, ValueError) as exc:
-                return self.finish(clip, "failed", error=f"cannot prepare the request: {exc}")
-            except Exception as exc:  # media.MediaError from frame extraction
-                return self.finish(clip, "failed", error=f"cannot prepare the request: {exc}")
+            except Exception as exc:  # ProviderError, OSError, ValueError; media.MediaError from frame extraction
+                return self.finish(clip, "failed", error=_local_disk_problem(exc, self.cache.root / "frames")
+                                   or f"cannot prepare the request: {exc}")
             submitted = await self._submit(clip, body)
             if isinstance(submitted, ClipOutcome):
                 return submitted
@@ -413,7 +413,8 @@ class _Run:
                     await self.sleep(wait)
                     continue
                 tries = f" (after {attempt + 1} attempts)" if attempt else ""
-                return self.finish(clip, "failed", error=f"provider refused the request{tries}: {msg}")
+                return self.finish(clip, "failed", error=_local_disk_problem(exc, self.workdir)
+                                   or f"provider refused the request{tries}: {msg}")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -642,6 +643,14 @@ class _Run:
                     if rec:
                         self.cache.write_record(replace(rec, video_url=url))
         return url
+
+
+def _local_disk_problem(exc: BaseException, folder: Path) -> str | None:
+    """One line naming the folder when a full or read-only disk here is why `exc` happened (a
+    provider that renders locally, a frame extraction): neither the provider's nor the story's
+    fault, and the same command resumes once there is room."""
+    disk = disk_cause(exc)
+    return disk_message(disk, folder) if disk is not None else None
 
 
 def _os_reason(exc: OSError) -> str:

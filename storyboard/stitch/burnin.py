@@ -72,7 +72,7 @@ def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
         w, h = film.size
         for n, (a, b) in enumerate(spans):
             if a > at:
-                lines += copy_entry(slot, Strand(0, at, a - at))
+                lines += copy_entry(ws, slot, Strand(0, at, a - at))
             out = ws.run / f"subs{n:04d}.mp4"
             seg = film.subclipped(a / FPS, b / FPS).with_duration((b - a + 0.5) / FPS)
             texts = []
@@ -95,14 +95,12 @@ def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
                 raise StitchError(
                     f"subtitle window {a}-{b} came out with {made.frames} frames, not {b - a}")
             delays.append(made.delay)
-            lines += [concat_line(out), f"duration {(b - a) / FPS:.6f}"]
+            lines += [concat_line(ws, out), f"duration {(b - a) / FPS:.6f}"]
             at = b
         if at < scan.frames:
-            lines += copy_entry(slot, Strand(0, at, scan.frames - at))
+            lines += copy_entry(ws, slot, Strand(0, at, scan.frames - at))
     finally:
         film.close()
     note(f"burned {len(cues)} subtitles from {srt.name} into {len(spans)} windows "
          f"({sum(b - a for a, b in spans)} frames re-encoded with moviepy)")
-    listing = ws.run / "subtitled.ffconcat"
-    listing.write_text("\n".join(lines) + "\n")
-    return Video(listing, max(delays))
+    return Video(ws.write_list("subtitled.ffconcat", lines), max(delays))

@@ -164,14 +164,17 @@ def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> in
     return scan.delay
 
 
-def concat_line(path: Path) -> str:
-    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
+def concat_line(ws: Workspace, path: Path) -> str:
+    """A concat list's `file` line. The list is read line by line and a story's folder may hold a
+    newline or a quote, so it only ever names files by names the stitch chose (Workspace.listed),
+    which ffmpeg's safe mode accepts."""
+    return f"file {ws.listed(path)}"
 
 
-def copy_entry(slot: Slot, strand: Strand) -> list[str]:
+def copy_entry(ws: Workspace, slot: Slot, strand: Strand) -> list[str]:
     scan = slot.scan
     k = scan.keyframes.index(strand.start)
-    lines = [concat_line(slot.video), f"inpoint {scan.key_pts[k]:.6f}"]
+    lines = [concat_line(ws, slot.video), f"inpoint {scan.key_pts[k]:.6f}"]
     stop = strand.start + strand.frames
     if stop < scan.frames:
         # outpoint is exclusive and compared with DTS: stop just before the next keyframe's DTS
@@ -206,27 +209,25 @@ def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Enc
         for n, piece in enumerate(pieces):
             if piece.kind == "copy":
                 strand = piece.strands[0]
-                lines += copy_entry(slots[strand.slot], strand)
+                lines += copy_entry(ws, slots[strand.slot], strand)
                 copied[slots[strand.slot].name] += strand.frames
                 delays.append(slots[strand.slot].scan.delay)
                 continue
             out = ws.run / f"piece{n:04d}.mp4"
             jobs.append((pool.submit(encode_piece, piece, slots, out, enc), piece))
-            lines += [concat_line(out), f"duration {piece.frames / FPS:.6f}"]
+            lines += [concat_line(ws, out), f"duration {piece.frames / FPS:.6f}"]
         for job, piece in jobs:
             delays.append(job.result())  # re-raises the first failure; the pool finishes the rest
             note(f"re-encoded window {describe(piece, slots)}: {piece.frames} frames")
     for name, frames in copied.items():
         note(f"copied {frames} frames of {name} without re-encoding")
-    listing = ws.run / "video.ffconcat"
-    listing.write_text("\n".join(lines) + "\n")
-    return Video(listing, max(delays))
+    return Video(ws.write_list("video.ffconcat", lines), max(delays))
 
 
 def join_video(pieces: Video, out: Path) -> Video:
     """Concatenate the video pieces by stream copy (video only; nothing is encoded here)."""
     # -copyts: with explicit inpoints the demuxer's timestamps are already right; without it the
     # first file's AAC priming (audio starts at -21 ms) would shift the whole video (§5.5.3)
-    ffmpeg(["-copyts", "-f", "concat", "-safe", "0", "-i", str(pieces.path), "-map", "0:v:0",
+    ffmpeg(["-copyts", "-f", "concat", "-safe", "1", "-i", str(pieces.path), "-map", "0:v:0",
             "-c", "copy", "-f", "mp4", str(out)], "joining the video")
     return Video(out, pieces.delay)

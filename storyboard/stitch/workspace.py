@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -13,8 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..media import probe as media
+from ..disk import disk_cause
 from .filmkey import STITCH_VERSION
 from .base import StitchError
+
+# what ffmpeg's concat demuxer accepts in safe mode: a relative name in the portable character set
+SAFE_LIST_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 class Workspace:
@@ -28,6 +33,7 @@ class Workspace:
         self.run = Path(tempfile.mkdtemp(prefix=f"stitch-run-{os.getpid()}-", dir=workdir))
         self.started = time.time()
         self.used: set[Path] = set()
+        self.links: dict[Path, str] = {}
 
     def cached(self, src: Path, op: dict, suffix: str) -> Path:
         st = src.stat()
@@ -41,6 +47,35 @@ class Workspace:
         except OSError:
             pass  # not made yet
         return path
+
+    def listed(self, path: Path) -> str:
+        """`path` as a concat list names it: relative to the run folder (where the lists are
+        written), in the characters ffmpeg's safe mode allows. A file made in the run folder goes
+        by its own name; any other (a clip in the render cache, under a folder the writer named)
+        gets a link with a name chosen here."""
+        path = Path(path)
+        if path.parent == self.run and SAFE_LIST_NAME.fullmatch(path.name):
+            return path.name
+        if path not in self.links:
+            link = self.run / f"input{len(self.links):04d}.mp4"
+            try:
+                os.symlink(path.resolve(), link)
+            except OSError as exc:
+                if disk_cause(exc):
+                    raise
+                os.link(path, link)  # a file system without symlinks (the run folder is beside the cache)
+            self.links[path] = link.name
+        return self.links[path]
+
+    def write_list(self, name: str, lines: list[str]) -> Path:
+        """Write a concat list into the run folder, where the names it lists (`listed`) resolve."""
+        listing = self.run / name
+        try:
+            listing.write_text("\n".join(lines) + "\n")
+        except OSError as exc:
+            exc.filename = exc.filename or str(listing)  # a failed write() does not say which file
+            raise
+        return listing
 
     def prune(self) -> list[Path]:
         """After a film is written: drop the intermediates it did not use (clips edited, re-rendered
