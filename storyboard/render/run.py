@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .. import paths
 from ..cache import Cache, CacheRecord, check_media, probe_summary
 from ..journal import Journal, JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan
@@ -599,11 +600,12 @@ class _Run:
         ph_kind, arg = value
         if ph_kind == "file":
             base = Path(self.plan.base_dir).resolve()
-            path = (base / arg).resolve()
-            if not path.is_relative_to(base):
-                raise ValueError(f"{raw} points outside the story's folder {base}")
+            found = paths.resolve(base, arg)  # the rule the checker and compiler used
+            if not found.ok:
+                raise ValueError(f"{raw} {found.reason_in(base)}")
+            path = found.path
             if not path.is_file():
-                raise ValueError(f"{arg} does not exist (looked in {Path(self.plan.base_dir).resolve()})")
+                raise ValueError(f"{arg} does not exist (looked in {base})")
             return self.provider.resolve_media(media_kind(kind, path), path=path, url=None)
         dep = self.results.get(arg)
         if dep is None or not dep.ok or dep.path is None:
