@@ -117,6 +117,21 @@ def _source_text(span: Span, sources: dict[str, str]) -> str | None:
         return None
 
 
+def utf8_error_at(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
+    """The 1-based line and column of the first byte that is not UTF-8 (lines counted as the parser does)."""
+    before = data[:exc.start].decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    return before.count("\n") + 1, len(before) - before.rfind("\n")
+
+
+def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+    """A story or template file that is not UTF-8, at its first bad byte (render it with the text
+    decoded with `errors="replace"`, where that byte shows as \ufffd)."""
+    line, column = utf8_error_at(data, exc)
+    return Diagnostic("SB034", f"not UTF-8 text: byte 0x{data[exc.start]:02X} cannot be read as UTF-8",
+                      Span(file, line, column, line, column + 1),
+                      hint="save the file as UTF-8")
+
+
 def render_json(diags: Iterable[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diags], ensure_ascii=False, indent=2)
 

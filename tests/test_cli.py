@@ -238,7 +238,8 @@ def test_unknown_command():
 def test_not_utf8(tmp_path: Path):
     story = tmp_path / "latin1.story"
     story.write_bytes("title: Caf\xe9\n\nshot a:\n  A caf\xe9.\n".encode("latin-1"))
-    _one_line_error(run("check", story), "not UTF-8")
+    proc = run("check", story)  # a diagnostic at the first byte that is not UTF-8 (SB034), like any mistake
+    assert proc.returncode == 1 and f"{story}:1:11: error[SB034]: not UTF-8 text" in proc.stderr, proc.stderr
 
 
 def test_empty_story_is_an_error_not_a_crash(tmp_path: Path):

@@ -118,11 +118,12 @@ def test_directory_is_a_usage_error(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "is a directory" in result.stderr
 
 
-def test_unreadable_and_not_utf8_files_are_usage_errors(tmp_path):
+def test_unreadable_files_are_usage_errors_and_not_utf8_ones_diagnostics(tmp_path):
     latin = tmp_path / "latin.story"
     latin.write_bytes("title: caf\u00e9\n".encode("latin-1"))
     result = run(str(latin))
-    assert result.exit_code == 2 and "not UTF-8" in result.stderr
+    assert result.exit_code == 1 and f"{latin}:1:11: error[SB034]: not UTF-8 text" in result.stderr
+    assert latin.read_bytes() == "title: caf\u00e9\n".encode("latin-1")  # left alone
     if os.geteuid() != 0:  # root reads anything
         locked = tmp_path / "locked.story"
         locked.write_text(CANONICAL, encoding="utf-8")

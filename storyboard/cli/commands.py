@@ -119,15 +119,11 @@ def story_path(path: str):
         raise fail(f"{path}: is a directory, not a .story file{hint}")
     if not p.is_file():  # a FIFO or a device: opening it could block or never end
         raise fail(f"{path}: not a regular file")
-    try:
+    try:  # text that is not UTF-8 is the stage's diagnostic, at its line (SB034)
         with open(p, "rb") as fh:
-            head = fh.read(1 << 16)
-        head.decode("utf-8")
+            fh.read(1)
     except PermissionError:
         raise fail(f"{path}: permission denied")
-    except UnicodeDecodeError as exc:
-        if len(head) < (1 << 16) or exc.end < len(head) - 4:
-            raise fail(f"{path}: not UTF-8 text (byte {exc.start})")
     except OSError as exc:
         raise fail(f"{path}: cannot read: {exc.strerror or exc}")
     return p
@@ -166,8 +162,6 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
     p = story_path(path)
     try:
         result = compile_file(p, provider)
-    except UnicodeDecodeError as exc:
-        raise fail(f"{path}: not UTF-8 text (byte {exc.start})")
     except OSError as exc:
         raise fail(f"{path}: cannot read: {exc.strerror or exc}")
     diags = result.diagnostics
@@ -197,8 +191,8 @@ def check(files: list[str] = typer.Argument(..., help="One or more .story files.
         p = story_path(f)
         try:
             result = compile_file(p, prov)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise fail(f"{f}: cannot read: {exc}")
+        except OSError as exc:
+            raise fail(f"{f}: cannot read: {exc.strerror or exc}")
         all_diags += result.diagnostics
         if not json_:
             if result.diagnostics:
@@ -282,22 +276,26 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
     """Rewrite stories in the canonical layout, keeping comments (files with syntax errors are left alone)."""
     from ..diagnostics import render, summary
     from ..language.fmt import format_source, unified_diff, write_formatted
+    from ..diagnostics import not_utf8
 
     def say(message: str) -> None:  # file names are not markup or :emoji: codes
         err.print(message, markup=False, emoji=False)
 
-    sources: dict[str, str] = {}
+    contents: dict[str, bytes] = {}
     for f in files:  # every file must be readable before any is written
         p = story_path(f)
         try:
-            sources[f] = p.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise fail(f"{f}: not UTF-8 text (byte {exc.start})")
+            contents[f] = p.read_bytes()
         except OSError as exc:
             raise fail(f"{f}: cannot read: {exc.strerror or exc}")
     status, changed, broken = EXIT_OK, 0, 0
-    for f, text in sources.items():
-        formatted, diags = format_source(text, f)
+    for f, data in contents.items():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:  # left alone, like a file with syntax errors
+            text, formatted, diags = data.decode("utf-8", errors="replace"), None, [not_utf8(f, data, exc)]
+        else:
+            formatted, diags = format_source(text, f)
         if formatted is None:
             sys.stderr.write(render(diags, {f: text}))
             say(f"{f}: {summary(diags)}; not formatted")
@@ -320,7 +318,7 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
         status = EXIT_DIAGNOSTICS
     if not diff:
         verb = "would be reformatted" if check_only else "reformatted"
-        say(f"{changed} file{'s' * (changed != 1)} {verb}, {len(sources) - changed - broken} unchanged"
+        say(f"{changed} file{'s' * (changed != 1)} {verb}, {len(contents) - changed - broken} unchanged"
             + (f", {broken} not formatted (syntax errors)" if broken else ""))
     raise typer.Exit(status)
 

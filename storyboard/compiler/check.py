@@ -4,12 +4,11 @@ user can make beyond them. Reads reference files' first bytes (to know their rea
 from __future__ import annotations
 
 import difflib
-import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
-from . import prompts
-from .requests import Inputs, Unit, compose_prompt, expand, gather_inputs
+from .. import paths
 from ..diagnostics import Diagnostic, Severity, Span
 from ..language.load import Film
 from ..language.model import (
@@ -18,6 +17,8 @@ from ..language.model import (
 )
 from ..names import title_file_stem
 from ..providers.base import Provider
+from . import prompts
+from .requests import Inputs, Unit, compose_prompt, expand, gather_inputs
 
 TYPE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "mp4": "MP4", "mov": "MOV", "mp3": "MP3", "wav": "WAV",
               "gif": "GIF", "bmp": "BMP", "pdf": "PDF", "text": "text"}
@@ -30,6 +31,11 @@ KIND_TYPES = {"image": IMAGE_TYPES, "video": VIDEO_TYPES, "audio": AUDIO_TYPES}
 SIZE_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
 _KEYLIKE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:")
 _UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]')
+_REFUSAL_HINTS = {
+    "absolute": "reference files by a path relative to the story, inside its folder",
+    "link-outside": "copy the file into the story's folder instead of linking to it",
+    "outside": "a story may only send files from its own folder tree",
+}
 
 
 def check(film: Film, provider: Provider) -> list[Diagnostic]:
@@ -135,7 +141,7 @@ class _Checker:
         """The film is written as `<title>.mp4`: a title that leaves no file name is refused now,
         not after every clip has been rendered."""
         if s is not None and s.value and title_file_stem(s.value) is None:
-            self.error("SB106", f"the title `{_short(s.value)}` gives no file name for the film", s.value_span or s.span,
+            self.error("SB106", f"the title `{paths.shown(s.value)}` gives no file name for the film", s.value_span or s.span,
                        "the film is written as build/<title>.mp4: use a title with some words in it")
 
     def check_size_exclusion(self, settings: dict[str, Setting], where: str) -> None:
@@ -197,9 +203,12 @@ class _Checker:
 
     # ---- files ----
     def check_media(self, value: str, rel_dir: str, span: Span | None, kind: str, role: str | None = None) -> None:
-        if "://" in value:
-            if not value.startswith(("http://", "https://")):
-                self.error("SB304", f"only http(s) URLs can be sent, not `{value.split('://')[0]}://`", span,
+        if paths.is_url(value):
+            problem = paths.url_problem(value)
+            if problem:
+                which, why = problem
+                self.error("SB304" if which == "scheme" else "SB306",
+                           why if which == "scheme" else f"cannot send `{paths.shown(value, 80)}`: {why}", span,
                            "use an https:// URL the provider can download, or a file in the story's folder")
             return
         if kind not in self.limits.local_media:
@@ -218,31 +227,17 @@ class _Checker:
 
     def _file_problems(self, value: str, rel_dir: str, kinds: str | None, role: str | None):
         E, W = Severity.ERROR, Severity.WARNING
-        base = self.film.base_dir
-        raw = Path(value)
-        target = (base / rel_dir / raw) if not raw.is_absolute() else raw
-        if raw.is_absolute() or value.startswith("~"):
-            yield E, "SB303", f"`{value}` is an absolute path", \
-                "reference files by a path relative to the story, inside its folder"
+        found = self.film.story_file(value, rel_dir)
+        if not found.ok:
+            yield E, ("SB303" if found.outside else "SB301"), f"`{paths.shown(value)}` {found.reason}", \
+                _REFUSAL_HINTS.get(found.refusal)
             return
-        try:
-            resolved = target.resolve()
-            resolved.relative_to(base)
-        except ValueError:
-            if _inside(target.absolute(), base):  # the path stays inside; a link leads out
-                yield E, "SB303", f"`{value}` is a link to a file outside the story's folder", \
-                    "copy the file into the story's folder instead of linking to it"
-            else:
-                yield E, "SB303", f"`{value}` is outside the story's folder", \
-                    "a story may only send files from its own folder tree"
-            return
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            yield E, "SB301", f"cannot read `{_short(value)}`: {getattr(exc, 'strerror', None) or exc}", None
-            return
+        resolved = found.path
+        target = self.film.base_dir / rel_dir / value  # as written: near names are looked for beside it
         try:
             exists, is_file = resolved.exists(), resolved.is_file()
-        except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows
-            yield E, "SB301", f"cannot use `{_short(value)}`: {exc.strerror or exc}", None
+        except OSError as exc:  # e.g. a name longer than the filesystem allows
+            yield E, "SB301", f"cannot use `{paths.shown(value)}`: {exc.strerror or exc}", None
             return
         if not exists:
             near = _near_file(target)
@@ -471,11 +466,13 @@ class _Checker:
                           "goes in as Image 1 with an instruction to open on it", unit.clip.name_span or unit.span,
                           "Seedance 2.0 cannot take a first frame together with references; "
                           "use `cut` if the clip need not open on that frame")
+        tmpl = self._template()
+        if tmpl is False:  # the story's template is unusable, and said so once: its prompts are unknown
+            return
         try:
-            prompt = compose_prompt(self.film, unit, inputs, self.provider, self._template())
-        except Exception as exc:  # a user template can fail in many ways
-            t = self.film.settings.get("template")
-            self.error("SB420", f"the prompt template failed: {exc}", t.value_span if t else unit.span)
+            prompt = compose_prompt(self.film, unit, inputs, self.provider, tmpl)
+        except prompts.TemplateProblem as exc:
+            self._template_problem(exc)
             return
         lo, hi = self.limits.min_prompt, self.limits.max_prompt
         if not lo <= len(prompt) <= hi:
@@ -487,13 +484,31 @@ class _Checker:
     _tmpl_cache = None
 
     def _template(self):
+        """The story's own template; None for the package's; False when the story names one it may
+        not use or that does not compile (reported here or by `check_film_settings`). A refused
+        path is never opened."""
         t = self.film.settings.get("template")
         if t is None or not t.value:
             return None
         if self._tmpl_cache is None:
-            path = self.film.base_dir / t.value
-            self._tmpl_cache = prompts.template(path) if path.is_file() else False
-        return self._tmpl_cache or None
+            found = self.film.story_file(t.value)
+            self._tmpl_cache = False
+            try:
+                if found.ok and found.path.is_file():
+                    self._tmpl_cache = prompts.template(found.path)
+            except prompts.TemplateProblem as exc:
+                self._template_problem(exc)
+            except OSError:  # unreadable: SB301 says so (check_local_file)
+                pass
+        return self._tmpl_cache
+
+    def _template_problem(self, exc: prompts.TemplateProblem) -> None:
+        """A template's failure at its own line, with a note that points back at the story."""
+        d = exc.diagnostic
+        self.film.sources.setdefault(d.span.file, exc.source)
+        t = self.film.settings["template"]
+        note = f"the prompt template is set at {t.value_span or t.span}" if (t.value_span or t.span) else None
+        self.diags.append(replace(d, notes=d.notes + ((note,) if note else ())))
 
     def check_limits(self, unit: Unit, inputs: Inputs) -> None:
         lim = self.limits
@@ -579,14 +594,6 @@ def _a(type_name: str) -> str:
     return ("an " if type_name[:1] in "AEFHILMNORSX" and type_name.isupper() else "a ") + type_name
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        Path(os.path.normpath(path)).relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
 def _near_file(target: Path) -> str | None:
     try:
         names = [p.name for p in target.parent.iterdir()]
@@ -632,7 +639,3 @@ def _sniff(path: Path) -> str | None:
             if exc.start >= len(head) - 3:  # a character cut off by the 64-byte window
                 return "text"
     return None
-
-
-def _short(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"

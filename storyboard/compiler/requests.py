@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import posixpath
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import prompts
+from .. import paths
 from ..diagnostics import Span
 from ..language.load import CastEntry, Film
 from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
@@ -22,10 +20,10 @@ from ..plan import (
     DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry, canonical_json, parse_placeholder, placeholder,
 )
 from ..providers.base import ClipSpec, FrameImage, Provider
+from . import prompts
 
 PLAN_VERSION = 1
 DEFAULT_SECONDS = 5
-URL_PREFIXES = ("http://", "https://")
 
 
 # ---- the film as a list of generations -----------------------------------------------------
@@ -146,13 +144,14 @@ class Inputs:
         return "reference" if self.has_references else "text"
 
 
-def media_value(value: str, rel_dir: str) -> str:
+def media_value(film: Film, value: str, rel_dir: str) -> str:
     """A path or URL as written -> the plan's value: URLs pass, local paths become placeholders
-    relative to the main story's folder."""
-    if value.startswith(URL_PREFIXES) or "://" in value:
+    naming the real file relative to the main story's folder (the file the checker approved: a
+    path it refused keeps its words, and the render engine refuses it by the same rule)."""
+    if paths.is_url(value):
         return value
-    rel = posixpath.normpath(posixpath.join(rel_dir.replace(os.sep, "/"), value)) if rel_dir else posixpath.normpath(value)
-    return placeholder("file", rel)
+    found = film.story_file(value, rel_dir)
+    return placeholder("file", found.rel if found.ok else value)
 
 
 def mentions(unit: Unit):
@@ -199,17 +198,18 @@ def _gather_inputs(film: Film, unit: Unit) -> Inputs:
         for key, bucket, kind in (("image", inputs.images, "image"), ("video", inputs.videos, "video"),
                                   ("voice", inputs.audios, "audio")):
             for s in entry.member.values(key):
-                bucket.append(Input(media_value(s.value, entry.rel_dir), m.value, s.value_span, kind, s.value))
+                bucket.append(Input(media_value(film, s.value, entry.rel_dir), m.value, s.value_span, kind, s.value))
     clip_setting = unit.clip.setting if unit.clip is not None else (lambda key: None)
     for key in ("first", "last"):
         s = clip_setting(key)
         if s is not None:
-            inputs.frames.append((Input(media_value(s.value, ""), key, s.value_span, "image", s.value), key))
+            inputs.frames.append((Input(media_value(film, s.value, ""), key, s.value_span, "image", s.value), key))
     motion, music = clip_setting("motion"), clip_setting("music")
     if motion is not None:
-        inputs.videos.append(Input(media_value(motion.value, ""), "motion", motion.value_span, "video", motion.value))
+        inputs.videos.append(Input(media_value(film, motion.value, ""), "motion", motion.value_span, "video",
+                                   motion.value))
     if music is not None:
-        inputs.audios.append(Input(media_value(music.value, ""), "music", music.value_span, "audio", music.value))
+        inputs.audios.append(Input(media_value(film, music.value, ""), "music", music.value_span, "audio", music.value))
     if unit.extends:
         inputs.videos.insert(0, Input(placeholder("video", unit.extends), unit.extends, unit.span, "video"))
     if unit.morph_between:
@@ -436,7 +436,7 @@ def compile_film(film: Film, provider: Provider) -> RenderPlan:
     tmpl = None
     tpath = film.settings.get("template")
     if tpath is not None:
-        tmpl = prompts.template(film.base_dir / tpath.value)
+        tmpl = prompts.template(film.story_file(tpath.value).path)  # the checker approved it
     hasher = FileHasher(film.base_dir)
     order = {u.name: i for i, u in enumerate(units)}
     built = []

@@ -1,16 +1,20 @@
 """Read a story and the stories it includes into one `Film` (cast and settings merged).
 
 The only file I/O before checking: reading `.story` files. Included files' cast paths are
-rebased onto the main story's folder, so every later stage resolves paths in one place.
+rebased onto the main story's folder, and every file a story names is found by the one rule of
+`paths.py` (`Film.story_file`), so every stage means the same file.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Severity
+from .. import paths
+from ..diagnostics import not_utf8, utf8_error_at
 from .model import CastMember, Clip, Setting, Story, Transition
 from .parser import parse
 
@@ -43,18 +47,33 @@ class Film:
         s = self.settings.get(key)
         return s.value if s else None
 
+    def story_file(self, written: str, rel_dir: str = "") -> paths.StoryPath:
+        """`written` (relative to the story's subfolder `rel_dir`) by the rule of paths.py, looked
+        up once per film: the checker and the compiler ask for the same files."""
+        key = ("story-file", rel_dir, written)
+        if key not in self.memo:
+            self.memo[key] = paths.resolve(self.base_dir, written, rel_dir)
+        return self.memo[key]
+
 
 def load(path: Path | str) -> Film:
     """Parse `path` and its includes. Never raises for the user's mistakes: they are diagnostics.
     Raises OSError only when the main file itself cannot be read (the CLI reports that)."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # nothing to parse: the one diagnostic, at the byte
+        story, _ = parse("", str(path))
+        return Film(story=story, path=path, base_dir=path.resolve().parent,
+                    sources={str(path): data.decode("utf-8", errors="replace")},
+                    diagnostics=[not_utf8(str(path), data, exc)], syntax_errors=True)
     story, diags = parse(text, str(path))
     film = Film(story=story, path=path, base_dir=path.resolve().parent, sources={str(path): text},
                 diagnostics=list(diags), syntax_errors=any(d.is_error for d in diags))
     for s in story.settings:
         film.setting_lists.setdefault(s.key, []).append(s)
-    _merge_includes(film, story, path, chain=(path.resolve(),))
+    _merge_includes(film, story, "", chain=(path.resolve(),))
     for key, occurrences in film.setting_lists.items():  # the including file wins
         film.settings[key] = occurrences[0]
     for member in story.cast:
@@ -62,23 +81,28 @@ def load(path: Path | str) -> Film:
     return film
 
 
-def _merge_includes(film: Film, story: Story, path: Path, chain: tuple[Path, ...]) -> None:
+def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, ...]) -> None:
+    """Merge the includes of `story`, a file in the story's subfolder `rel_dir` ("" = the main folder)."""
     for inc in story.includes:
-        try:
-            target = (path.parent / inc.path).resolve() if inc.path else None
-            problem = _include_problem(film, inc.path, target, chain)
-        except (OSError, ValueError) as exc:  # a name too long for the filesystem, a NUL byte
-            target, problem = None, ("SB031", f"cannot use `{inc.path[:60]}` as an include: "
-                                              f"{getattr(exc, 'strerror', None) or exc}", None)
+        included = film.story_file(inc.path, rel_dir) if inc.path else None
+        problem = _include_problem(film, inc.path, included, chain)
         span = inc.path_span or inc.span
         if problem:
             film.diagnostics.append(Diagnostic(problem[0], problem[1], span, hint=problem[2]))
             continue
+        target = included.path
         try:
-            text = target.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            data = target.read_bytes()
+            text = data.decode("utf-8")
+        except OSError as exc:
             film.diagnostics.append(Diagnostic("SB031", f"cannot read included file {inc.path}: {exc.strerror or exc}",
                                                span))
+            continue
+        except UnicodeDecodeError as exc:
+            line, column = utf8_error_at(data, exc)
+            film.diagnostics.append(Diagnostic(
+                "SB034", f"included file {inc.path} is not UTF-8 text (byte 0x{data[exc.start]:02X} at line {line}, "
+                f"column {column})", span, hint="save that file as UTF-8"))
             continue
         shown = os.path.relpath(target)
         sub, diags = parse(text, shown)
@@ -86,22 +110,21 @@ def _merge_includes(film: Film, story: Story, path: Path, chain: tuple[Path, ...
         film.diagnostics.extend(diags)
         film.syntax_errors |= any(d.is_error for d in diags)
         # Depth first: an include's own includes lose to it.
-        _merge_includes(film, sub, target, chain + (target,))
+        sub_dir = posixpath.dirname(included.rel)
+        _merge_includes(film, sub, sub_dir, chain + (target,))
         occurrences: dict[str, list[Setting]] = {}
         for s in sub.settings:
             occurrences.setdefault(s.key, []).append(s)
         film.included_setting_lists.append(occurrences)
         for key, found in occurrences.items():  # the first occurrence counts, as in the main file
             film.settings[key] = found[0]
-        rel_dir = os.path.relpath(target.parent, film.base_dir)
-        rel_dir = "" if rel_dir == "." else rel_dir
         for member in sub.cast:
             prev = film.cast.get(member.name)
             if prev is not None and prev.member.span and member.span:
                 film.diagnostics.append(Diagnostic(
                     "SB904", f"{member.name} is defined in both {prev.member.span.file} and {member.span.file}; "
                     f"using {member.span.file}", member.name_span, Severity.WARNING))
-            film.cast[member.name] = CastEntry(member, rel_dir)
+            film.cast[member.name] = CastEntry(member, sub_dir)
         if sub.timeline:
             first = sub.timeline[0]
             film.diagnostics.append(Diagnostic(
@@ -109,28 +132,25 @@ def _merge_includes(film: Film, story: Story, path: Path, chain: tuple[Path, ...
                 "settings only)", first.span, Severity.WARNING))
 
 
-def _include_problem(film: Film, written: str, target: Path | None, chain: tuple[Path, ...]):
+def _include_problem(film: Film, written: str, found: paths.StoryPath | None, chain: tuple[Path, ...]):
     if not written:
         return "SB030", "include needs a path", None
-    if written.startswith(("http://", "https://")):
+    if paths.is_url(written):
         return "SB030", "include takes a local .story file, not a URL", None
-    if not _inside(target, film.base_dir):
-        return ("SB033", f"included file {written} is outside the story's folder",
-                "stories may only include files in their own folder tree")
+    if not found.ok:
+        message = f"included file {paths.shown(written)} {found.reason}"
+        if found.outside:
+            return "SB033", message, "stories may only include files in their own folder tree"
+        return "SB031", message, None
+    target = found.path
     if target in chain:
         cycle = " -> ".join(os.path.relpath(p, film.base_dir) for p in chain + (target,))
         return "SB032", f"include cycle: {cycle}", "remove one of the includes"
-    if not target.is_file():
+    try:
+        is_file = target.is_file()
+    except OSError as exc:  # e.g. a name longer than the filesystem allows
+        return "SB031", f"included file {paths.shown(written)} cannot be opened: {exc.strerror or exc}", None
+    if not is_file:
         return "SB031", f"included file not found: {written}", \
             "an include path is relative to the file that includes it"
     return None
-
-
-def _inside(path: Path | None, root: Path) -> bool:
-    if path is None:
-        return False
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False

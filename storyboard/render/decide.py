@@ -8,10 +8,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
-from urllib.parse import urlsplit
 
 from .cache import Cache
 from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
+from .. import paths
 from ..plan import PlannedClip, RenderPlan, parse_placeholder
 from ..providers.base import Provider
 from .graph import bottom_levels, expectation, needed_closure, topo_order
@@ -68,16 +68,16 @@ def check_references(plan: RenderPlan) -> None:
         where = f"{clip.source}: clip {clip.name}"
         for _kind, raw, (ph_kind, arg) in placeholders_in(clip.request):
             if ph_kind == "file":
-                if not (base / arg).resolve().is_relative_to(base):
-                    raise RenderError(f"{where}: {raw} points outside the story's folder {base}; "
+                found = paths.resolve(base, arg)
+                if not found.ok:
+                    raise RenderError(f"{where}: {raw} {found.reason_in(base)}; "
                                       "references must be files inside it (compile the story again)")
             elif arg not in names:
                 raise RenderError(f"{where}: {raw} refers to no clip of this film")
         for value in _media_values(clip.request.get("media")):
             if parse_placeholder(value):
                 continue
-            parts = urlsplit(value)
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            if paths.url_problem(value):
                 shown = value if len(value) <= 80 else value[:77] + "..."
                 raise RenderError(f"{where}: {shown!r} is neither an http(s) URL nor a file of the story; "
                                   "only those can be sent (compile the story again)")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 from .cache import Cache, CacheRecord, check_media, probe_summary
 from ..disk import disk_cause, disk_message
 from .journal import Journal, JournalError, JobRecord
+from .. import paths
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
 from .decide import default_state_dir, in_doubt_message, inspect_render, media_module
@@ -600,11 +601,12 @@ class _Run:
         ph_kind, arg = value
         if ph_kind == "file":
             base = Path(self.plan.base_dir).resolve()
-            path = (base / arg).resolve()
-            if not path.is_relative_to(base):
-                raise ValueError(f"{raw} points outside the story's folder {base}")
+            found = paths.resolve(base, arg)  # the rule the checker and compiler used
+            if not found.ok:
+                raise ValueError(f"{raw} {found.reason_in(base)}")
+            path = found.path
             if not path.is_file():
-                raise ValueError(f"{arg} does not exist (looked in {Path(self.plan.base_dir).resolve()})")
+                raise ValueError(f"{arg} does not exist (looked in {base})")
             return self.provider.resolve_media(media_kind(kind, path), path=path, url=None)
         dep = self.results.get(arg)
         if dep is None or not dep.ok or dep.path is None:
