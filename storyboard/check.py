@@ -49,6 +49,36 @@ def _close(word: str, options) -> str | None:
     return found[0] if found else None
 
 
+SCAN_LIMIT = 200  # past this many names, comparing a word with each one per problem is quadratic
+
+
+class _NearNames:
+    """`did you mean` over one fixed list of names, for many words. A short list is scanned like
+    `_close`; a long one (thousands of clips or files) is indexed once by every name with one
+    letter deleted, so a word meets only the names one letter away (a letter wrong, missing,
+    extra, or two swapped): a difflib scan per problem took minutes for thousands of problems."""
+
+    def __init__(self, names):
+        self.names = list(dict.fromkeys(names))
+        self.index: dict[str, list[str]] | None = None
+        if len(self.names) > SCAN_LIMIT:
+            self.index = {}
+            for name in self.names:
+                for variant in _deletions(name):
+                    self.index.setdefault(variant, []).append(name)
+
+    def closest(self, word: str) -> str | None:
+        if self.index is None:
+            return _close(word, self.names)
+        nearby = {name for variant in _deletions(word) for name in self.index.get(variant, ())}
+        return _close(word, sorted(nearby))
+
+
+def _deletions(word: str) -> set[str]:
+    """The word itself and the word with each one letter left out."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
 class _Checker:
     def __init__(self, film: Film, provider: Provider):
         self.film = film
@@ -56,6 +86,10 @@ class _Checker:
         self.limits = provider.limits
         self.diags: list[Diagnostic] = []
         self.checked_files: dict[tuple, tuple] = {}  # (path, folder, kind, role) -> problems
+        # once, not per unknown mention: a film with thousands of them was quadratic
+        self.clip_names = {c.name for c in film.timeline if isinstance(c, Clip)}
+        self.near_cast = _NearNames(film.cast)
+        self.near_in_folder: dict[Path, _NearNames | None] = {}
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()):
         self.diags.append(Diagnostic(code, message, span, Severity.ERROR, hint, tuple(notes)))
@@ -159,6 +193,7 @@ class _Checker:
             if name not in seen and entry.member.name_span and entry.member.name_span.file != str(self.film.path):
                 seen[name] = entry.member.name_span
         self.names = seen
+        self.near_clip_names = _NearNames(n for n in seen if n not in self.film.cast)
 
     # ---- cast ----
     def check_cast(self, entry) -> None:
@@ -235,7 +270,7 @@ class _Checker:
             yield E, "SB301", f"cannot use `{_short(value)}`: {exc.strerror or exc}", None
             return
         if not exists:
-            near = _near_file(target)
+            near = self.near_file(target)
             if near:
                 near = str(Path(value).parent / near) if Path(value).parent != Path(".") else near
             yield E, "SB301", f"file not found: {value}", f"did you mean {near}?" if near else None
@@ -255,6 +290,17 @@ class _Checker:
         elif ext_type and ext_type != real and not {ext_type, real} <= {"mp4", "mov"}:
             yield W, "SB906", f"`{value}` is really {_a(TYPE_NAMES[real])} file despite its extension", \
                 f"rename it to .{real.replace('jpeg', 'jpg')}"
+
+    def near_file(self, target: Path) -> str | None:
+        """A file in the target's folder named like it (the folder is listed once)."""
+        folder = target.parent
+        if folder not in self.near_in_folder:
+            try:
+                self.near_in_folder[folder] = _NearNames(p.name for p in folder.iterdir())
+            except OSError:
+                self.near_in_folder[folder] = None
+        near = self.near_in_folder[folder]
+        return near.closest(target.name) if near else None
 
     # ---- timeline structure ----
     def check_structure(self) -> bool:
@@ -287,7 +333,7 @@ class _Checker:
                                    + (f" is `{prev_clip.name}`" if prev_clip else ""))
                         ok = False
                     elif item.name not in self.names and item.name not in chain:
-                        near = _close(item.name, [n for n in self.names if n not in self.film.cast])
+                        near = self.near_clip_names.closest(item.name)
                         self.error("SB501", f"`extend {item.name}`: no clip named `{item.name}`", item.name_span,
                                    f"did you mean `{near}`?" if near else None)
                         ok = False
@@ -443,10 +489,9 @@ class _Checker:
     def check_unit(self, unit: Unit, limits: bool = True) -> None:
         inputs = gather_inputs(self.film, unit)
         for m in inputs.unknown:
-            near = _close(m.value, self.film.cast.keys())
-            clips = {c.name for c in self.film.timeline if isinstance(c, Clip)}
+            near = self.near_cast.closest(m.value)
             hint = f"did you mean @{near}?" if near else ("define it as a character, prop or place" if
-                                                          m.value not in clips else f"{m.value} is a clip, not a cast member")
+                                                          m.value not in self.clip_names else f"{m.value} is a clip, not a cast member")
             self.error("SB402", f"@{m.value} is not in the cast", m.span, hint)
         if not limits or inputs.unknown:
             return
@@ -575,15 +620,6 @@ def _inside(path: Path, root: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _near_file(target: Path) -> str | None:
-    try:
-        names = [p.name for p in target.parent.iterdir()]
-    except OSError:
-        return None
-    near = _close(target.name, names)
-    return near
 
 
 _MAGIC = (
