@@ -27,6 +27,8 @@ EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", "
 KIND_TYPES = {"image": IMAGE_TYPES, "video": VIDEO_TYPES, "audio": AUDIO_TYPES}
 SIZE_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
 _KEYLIKE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:")
+# `Bo: "Hello"` or `Bo (softly): "Hello"`: the shape of a dialogue line without its `@`.
+_BARE_DIALOGUE_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*"')
 _UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]')
 
 
@@ -100,6 +102,7 @@ class _Checker:
     # ---- driver ----
     def run(self) -> None:
         self.check_film_settings()
+        self.check_has_clips()
         self.check_names()
         for entry in self.film.cast.values():
             self.check_cast(entry)
@@ -171,6 +174,14 @@ class _Checker:
                 self.error("SB104", f"`size` and `{other}` cannot both be set for {where}", later.span,
                            f"`size` gives exact pixels and `{other}` picks them from a table: keep one "
                            f"(`{earlier.key}` is set at line {earlier.span.line})")
+
+    def check_has_clips(self) -> None:
+        """A film without a clip passes every other rule and then has nothing to render."""
+        if self.film.syntax_errors or any(isinstance(i, Clip) for i in self.film.timeline):
+            return  # after a syntax error the clips may be what recovery dropped
+        self.error("SB510", "the film has no clips", Span(str(self.film.path), 1, 1),
+                   "add at least one clip: a header such as `shot opening 5s:` and under it, indented, "
+                   "what we see (`  A kitten naps on a sunny windowsill.`)")
 
     # ---- names ----
     def check_names(self) -> None:
@@ -416,9 +427,12 @@ class _Checker:
                     self.check_media(line.value, "", line.value_span, "video")
                 elif line.key == "music":
                     self.check_media(line.value, "", line.value_span, "audio")
-            elif isinstance(line, Prose):
-                self.check_prose_line(line, clip)
-            elif isinstance(line, Beat) and clip.kind != "scene":
+            elif isinstance(line, Prose) and line.span:
+                self.check_prose_pieces(line.pieces, line.span.column - 1)
+            elif isinstance(line, Beat) and line.span:  # its continued lines (the first is text after `shot:`)
+                self.check_prose_pieces([p for p in line.text.pieces if p.span and p.span.line != line.span.line],
+                                        line.span.column - 1)
+            if isinstance(line, Beat) and clip.kind != "scene":
                 self.error("SB407", f"`shot:` beats belong in a scene, not in a {clip.kind}", line.span,
                            f"make it `scene {clip.name}` or write the beat as prose")
         self.check_size_exclusion(seen, f"{clip.kind} {clip.name}")
@@ -472,16 +486,30 @@ class _Checker:
             self.error("SB408", f"{left} of scene {clip.name}'s {total}s for {who}", free[0].span,
                        "each beat needs at least 1s: shorten the timed beats or make the scene longer")
 
-    def check_prose_line(self, prose: Prose, clip: Clip) -> None:
-        for piece in prose.pieces:
+    def check_prose_pieces(self, pieces, body_indent: int) -> None:
+        """Each source line of a clip's text; `body_indent`: the clip's own lines' indentation."""
+        for piece in pieces:
+            if not piece.span:
+                continue
             m = _KEYLIKE_RE.match(piece.value)
-            if m and piece.span and m.group(1) not in CLIP_SETTINGS:
+            spoken = _BARE_DIALOGUE_RE.match(piece.value)
+            if m and m.group(1) in CLIP_SETTINGS:
+                # Only a continued line reads `camera:` as text: at the clip's indentation it is a setting.
+                self.warn("SB907", f"`{m.group(1)}:` is indented deeper than the clip's lines, so it continues "
+                          f"the text above it instead of setting the clip's {m.group(1)}",
+                          piece.span.at(0, len(m.group(1)) + 1),
+                          f"dedent it to {body_indent} spaces, like the clip's other lines")
+            elif spoken and spoken.group(1) in self.film.cast:
+                self.warn("SB908", f"`{spoken.group(1)}:` without `@` is prose, not {spoken.group(1)}'s line",
+                          piece.span.at(0, len(spoken.group(1))),
+                          f"write `@{_short(piece.value.strip())}` for a spoken line")
+            elif m:
                 near = _close(m.group(1), CLIP_SETTINGS + ("shot",))
                 if near:
                     self.warn("SB901", f"`{m.group(1)}:` is not a clip setting, so this line is prose",
                               piece.span.at(0, len(m.group(1))), f"did you mean `{near}:`?")
             d = _UNQUOTED_DIALOGUE_RE.match(piece.value)
-            if d and piece.span:
+            if d:
                 self.warn("SB903", "this looks like dialogue without quotes, so it is prose", piece.span,
                           f'write @{d.group(1)}: "..." for spoken lines')
 
