@@ -10,6 +10,8 @@ import sys
 import typer
 from rich.console import Console
 
+from ..diagnostics import SHOWN_PER_FILE
+
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -157,7 +159,7 @@ def check_money_options(max_cost: float | None = None, job_timeout: float | None
 def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False):
     """Load, check and compile; print diagnostics; exit 1 on errors. Returns the CompileResult."""
     from ..api import compile_file
-    from ..diagnostics import render, summary
+    from ..diagnostics import render, see_all_with_check, summary
 
     p = story_path(path)
     try:
@@ -166,7 +168,8 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
         raise fail(f"{path}: cannot read: {exc.strerror or exc}")
     diags = result.diagnostics
     if diags and not json_out and not (quiet_warnings and result.ok):
-        sys.stderr.write(render(diags, result.sources))
+        sys.stderr.write(render(diags, result.sources, limit=SHOWN_PER_FILE,
+                                see_all=see_all_with_check(path, provider.name)))
     if not result.ok:
         if not json_out:
             err.print(f"{path}: {summary(diags)}", markup=False)
@@ -179,7 +182,9 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
 @app.command()
 def check(files: list[str] = typer.Argument(..., help="One or more .story files."),
           provider: str = typer.Option("preview", "--provider", "-p", help="Check against this provider's limits."),
-          json_: bool = typer.Option(False, "--json", help="Diagnostics as JSON on stdout.")):
+          json_: bool = typer.Option(False, "--json", help="Diagnostics as JSON on stdout (always every one)."),
+          all_: bool = typer.Option(False, "--all", help=f"Print every diagnostic, not only the first "
+                                                          f"{SHOWN_PER_FILE} of each file.")):
     """Report every problem in the stories (exit 0 if none, 1 if any error)."""
     from ..api import compile_file
     from ..diagnostics import render, render_json, summary
@@ -196,7 +201,7 @@ def check(files: list[str] = typer.Argument(..., help="One or more .story files.
         all_diags += result.diagnostics
         if not json_:
             if result.diagnostics:
-                sys.stderr.write(render(result.diagnostics, result.sources))
+                sys.stderr.write(render(result.diagnostics, result.sources, limit=None if all_ else SHOWN_PER_FILE))
             err.print(f"{f}: {summary(result.diagnostics)}", markup=False)
         if not result.ok:
             status = EXIT_DIAGNOSTICS
@@ -274,9 +279,8 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
             check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if any file would change."),
             diff: bool = typer.Option(False, "--diff", help="Write nothing; print a unified diff on stdout.")):
     """Rewrite stories in the canonical layout, keeping comments (files with syntax errors are left alone)."""
-    from ..diagnostics import render, summary
+    from ..diagnostics import not_utf8, render, see_all_with_check, summary
     from ..language.fmt import format_source, unified_diff, write_formatted
-    from ..diagnostics import not_utf8
 
     def say(message: str) -> None:  # file names are not markup or :emoji: codes
         err.print(message, markup=False, emoji=False)
@@ -297,7 +301,7 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
         else:
             formatted, diags = format_source(text, f)
         if formatted is None:
-            sys.stderr.write(render(diags, {f: text}))
+            sys.stderr.write(render(diags, {f: text}, limit=SHOWN_PER_FILE, see_all=see_all_with_check(f)))
             say(f"{f}: {summary(diags)}; not formatted")
             status, broken = EXIT_DIAGNOSTICS, broken + 1
             continue

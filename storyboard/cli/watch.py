@@ -79,6 +79,7 @@ class Watcher:
 
     def build(self, changed: list[Path] | None = None) -> Cycle:
         from ..api import compile_file
+        from ..diagnostics import SHOWN_PER_FILE, see_all_with_check
         from ..diagnostics import render as render_diagnostics
         from ..present.page import iter_local_inputs, write_all
         from ..render import RenderError, render
@@ -98,7 +99,8 @@ class Watcher:
         self.files |= {Path(name).resolve() for name in result.sources}
         cycle.diagnostics = list(result.diagnostics)
         if result.diagnostics:
-            self.log(render_diagnostics(result.diagnostics, result.sources).rstrip("\n"))
+            self.log(render_diagnostics(result.diagnostics, result.sources, limit=SHOWN_PER_FILE,
+                                        see_all=see_all_with_check(str(self.path))).rstrip("\n"))
         if not result.ok:
             errors = sum(1 for d in result.diagnostics if d.is_error)
             cycle.error = f"{errors} error{'s' * (errors != 1)}"

@@ -30,6 +30,8 @@ EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", "
 KIND_TYPES = {"image": IMAGE_TYPES, "video": VIDEO_TYPES, "audio": AUDIO_TYPES}
 SIZE_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
 _KEYLIKE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:")
+# `Bo: "Hello"` or `Bo (softly): "Hello"`: the shape of a dialogue line without its `@`.
+_BARE_DIALOGUE_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*"')
 _UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]')
 _REFUSAL_HINTS = {
     "absolute": "reference files by a path relative to the story, inside its folder",
@@ -57,6 +59,36 @@ def _close(word: str, options) -> str | None:
     return found[0] if found else None
 
 
+SCAN_LIMIT = 200  # past this many names, comparing a word with each one per problem is quadratic
+
+
+class _NearNames:
+    """`did you mean` over one fixed list of names, for many words. A short list is scanned like
+    `_close`; a long one (thousands of clips or files) is indexed once by every name with one
+    letter deleted, so a word meets only the names one letter away (a letter wrong, missing,
+    extra, or two swapped): a difflib scan per problem took minutes for thousands of problems."""
+
+    def __init__(self, names):
+        self.names = list(dict.fromkeys(names))
+        self.index: dict[str, list[str]] | None = None
+        if len(self.names) > SCAN_LIMIT:
+            self.index = {}
+            for name in self.names:
+                for variant in _deletions(name):
+                    self.index.setdefault(variant, []).append(name)
+
+    def closest(self, word: str) -> str | None:
+        if self.index is None:
+            return _close(word, self.names)
+        nearby = {name for variant in _deletions(word) for name in self.index.get(variant, ())}
+        return _close(word, sorted(nearby))
+
+
+def _deletions(word: str) -> set[str]:
+    """The word itself and the word with each one letter left out."""
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
 class _Checker:
     def __init__(self, film: Film, provider: Provider):
         self.film = film
@@ -64,6 +96,10 @@ class _Checker:
         self.limits = provider.limits
         self.diags: list[Diagnostic] = []
         self.checked_files: dict[tuple, tuple] = {}  # (path, folder, kind, role) -> problems
+        # once, not per unknown mention: a film with thousands of them was quadratic
+        self.clip_names = {c.name for c in film.timeline if isinstance(c, Clip)}
+        self.near_cast = _NearNames(film.cast)
+        self.near_in_folder: dict[Path, _NearNames | None] = {}
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()):
         self.diags.append(Diagnostic(code, message, span, Severity.ERROR, hint, tuple(notes)))
@@ -74,6 +110,7 @@ class _Checker:
     # ---- driver ----
     def run(self) -> None:
         self.check_film_settings()
+        self.check_has_clips()
         self.check_names()
         for entry in self.film.cast.values():
             self.check_cast(entry)
@@ -154,6 +191,14 @@ class _Checker:
                            f"`size` gives exact pixels and `{other}` picks them from a table: keep one "
                            f"(`{earlier.key}` is set at line {earlier.span.line})")
 
+    def check_has_clips(self) -> None:
+        """A film without a clip passes every other rule and then has nothing to render."""
+        if self.film.syntax_errors or any(isinstance(i, Clip) for i in self.film.timeline):
+            return  # after a syntax error the clips may be what recovery dropped
+        self.error("SB510", "the film has no clips", Span(str(self.film.path), 1, 1),
+                   "add at least one clip: a header such as `shot opening 5s:` and under it, indented, "
+                   "what we see (`  A kitten naps on a sunny windowsill.`)")
+
     # ---- names ----
     def check_names(self) -> None:
         seen: dict[str, Span | None] = {}
@@ -175,6 +220,7 @@ class _Checker:
             if name not in seen and entry.member.name_span and entry.member.name_span.file != str(self.film.path):
                 seen[name] = entry.member.name_span
         self.names = seen
+        self.near_clip_names = _NearNames(n for n in seen if n not in self.film.cast)
 
     # ---- cast ----
     def check_cast(self, entry) -> None:
@@ -240,7 +286,7 @@ class _Checker:
             yield E, "SB301", f"cannot use `{paths.shown(value)}`: {exc.strerror or exc}", None
             return
         if not exists:
-            near = _near_file(target)
+            near = self.near_file(target)
             if near:
                 near = str(Path(value).parent / near) if Path(value).parent != Path(".") else near
             yield E, "SB301", f"file not found: {value}", f"did you mean {near}?" if near else None
@@ -260,6 +306,17 @@ class _Checker:
         elif ext_type and ext_type != real and not {ext_type, real} <= {"mp4", "mov"}:
             yield W, "SB906", f"`{value}` is really {_a(TYPE_NAMES[real])} file despite its extension", \
                 f"rename it to .{real.replace('jpeg', 'jpg')}"
+
+    def near_file(self, target: Path) -> str | None:
+        """A file in the target's folder named like it (the folder is listed once)."""
+        folder = target.parent
+        if folder not in self.near_in_folder:
+            try:
+                self.near_in_folder[folder] = _NearNames(p.name for p in folder.iterdir())
+            except OSError:
+                self.near_in_folder[folder] = None
+        near = self.near_in_folder[folder]
+        return near.closest(target.name) if near else None
 
     # ---- timeline structure ----
     def check_structure(self) -> bool:
@@ -292,7 +349,7 @@ class _Checker:
                                    + (f" is `{prev_clip.name}`" if prev_clip else ""))
                         ok = False
                     elif item.name not in self.names and item.name not in chain:
-                        near = _close(item.name, [n for n in self.names if n not in self.film.cast])
+                        near = self.near_clip_names.closest(item.name)
                         self.error("SB501", f"`extend {item.name}`: no clip named `{item.name}`", item.name_span,
                                    f"did you mean `{near}`?" if near else None)
                         ok = False
@@ -375,9 +432,12 @@ class _Checker:
                     self.check_media(line.value, "", line.value_span, "video")
                 elif line.key == "music":
                     self.check_media(line.value, "", line.value_span, "audio")
-            elif isinstance(line, Prose):
-                self.check_prose_line(line, clip)
-            elif isinstance(line, Beat) and clip.kind != "scene":
+            elif isinstance(line, Prose) and line.span:
+                self.check_prose_pieces(line.pieces, line.span.column - 1)
+            elif isinstance(line, Beat) and line.span:  # its continued lines (the first is text after `shot:`)
+                self.check_prose_pieces([p for p in line.text.pieces if p.span and p.span.line != line.span.line],
+                                        line.span.column - 1)
+            if isinstance(line, Beat) and clip.kind != "scene":
                 self.error("SB407", f"`shot:` beats belong in a scene, not in a {clip.kind}", line.span,
                            f"make it `scene {clip.name}` or write the beat as prose")
         self.check_size_exclusion(seen, f"{clip.kind} {clip.name}")
@@ -431,16 +491,30 @@ class _Checker:
             self.error("SB408", f"{left} of scene {clip.name}'s {total}s for {who}", free[0].span,
                        "each beat needs at least 1s: shorten the timed beats or make the scene longer")
 
-    def check_prose_line(self, prose: Prose, clip: Clip) -> None:
-        for piece in prose.pieces:
+    def check_prose_pieces(self, pieces, body_indent: int) -> None:
+        """Each source line of a clip's text; `body_indent`: the clip's own lines' indentation."""
+        for piece in pieces:
+            if not piece.span:
+                continue
             m = _KEYLIKE_RE.match(piece.value)
-            if m and piece.span and m.group(1) not in CLIP_SETTINGS:
+            spoken = _BARE_DIALOGUE_RE.match(piece.value)
+            if m and m.group(1) in CLIP_SETTINGS:
+                # Only a continued line reads `camera:` as text: at the clip's indentation it is a setting.
+                self.warn("SB907", f"`{m.group(1)}:` is indented deeper than the clip's lines, so it continues "
+                          f"the text above it instead of setting the clip's {m.group(1)}",
+                          piece.span.at(0, len(m.group(1)) + 1),
+                          f"dedent it to {body_indent} spaces, like the clip's other lines")
+            elif spoken and spoken.group(1) in self.film.cast:
+                self.warn("SB908", f"`{spoken.group(1)}:` without `@` is prose, not {spoken.group(1)}'s line",
+                          piece.span.at(0, len(spoken.group(1))),
+                          f"write `@{paths.shown(piece.value.strip())}` for a spoken line")
+            elif m:
                 near = _close(m.group(1), CLIP_SETTINGS + ("shot",))
                 if near:
                     self.warn("SB901", f"`{m.group(1)}:` is not a clip setting, so this line is prose",
                               piece.span.at(0, len(m.group(1))), f"did you mean `{near}:`?")
             d = _UNQUOTED_DIALOGUE_RE.match(piece.value)
-            if d and piece.span:
+            if d:
                 self.warn("SB903", "this looks like dialogue without quotes, so it is prose", piece.span,
                           f'write @{d.group(1)}: "..." for spoken lines')
 
@@ -448,10 +522,9 @@ class _Checker:
     def check_unit(self, unit: Unit, limits: bool = True) -> None:
         inputs = gather_inputs(self.film, unit)
         for m in inputs.unknown:
-            near = _close(m.value, self.film.cast.keys())
-            clips = {c.name for c in self.film.timeline if isinstance(c, Clip)}
+            near = self.near_cast.closest(m.value)
             hint = f"did you mean @{near}?" if near else ("define it as a character, prop or place" if
-                                                          m.value not in clips else f"{m.value} is a clip, not a cast member")
+                                                          m.value not in self.clip_names else f"{m.value} is a clip, not a cast member")
             self.error("SB402", f"@{m.value} is not in the cast", m.span, hint)
         if not limits or inputs.unknown:
             return
@@ -594,13 +667,6 @@ def _a(type_name: str) -> str:
     return ("an " if type_name[:1] in "AEFHILMNORSX" and type_name.isupper() else "a ") + type_name
 
 
-def _near_file(target: Path) -> str | None:
-    try:
-        names = [p.name for p in target.parent.iterdir()]
-    except OSError:
-        return None
-    near = _close(target.name, names)
-    return near
 
 
 _MAGIC = (

@@ -64,24 +64,61 @@ def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
     lines = text.split("\n")
     diags = _check_indentation(lines, path) + _check_empty_blocks(lines, path)
     for d in diags:  # a line with bad indentation cannot be parsed: blank it and go on
-        lines = _blank(lines, d.span.line, d.span.line)
-    for _ in range(MAX_RECOVERIES):
+        _blank(lines, d.span.line, d.span.line)
+    try:
+        tree = _parse_recovering(lines, path, diags)
+    except DedentError:
+        # _check_indentation catches these first; this is a last line of defence.
+        diags.append(Diagnostic("SB003", "inconsistent indentation", Span(path, 1, 1)))
+        return Story(path=path, span=Span(path, 1, 1)), diags
+    if tree is None:
+        return Story(path=path, span=Span(path, 1, 1)), diags
+    items = _Build(path).transform(tree)
+    return Story(path=path, items=tuple(items), span=Span(path, 1, 1)), sorted(diags, key=_pos)
+
+
+def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic]) -> Tree | None:
+    """Parse `lines`, blanking what cannot be parsed (and adding its diagnostic to `diags`) until
+    the rest parses; None after MAX_RECOVERIES errors.
+
+    After an error only the text from a top-level line before it is parsed again: the items above
+    that line parsed cleanly and are not touched by the blanking. Once that rest parses, the whole
+    text is parsed once more for the tree. Re-parsing from the top after every error made a long
+    file with its errors near the end take minutes."""
+    recoveries = 0
+    start = 0  # lines before this index are blank to the parser this time round (it is linear)
+    while True:
         try:
-            tree = _lark().parse("\n".join(lines))
-            break
+            tree = _lark().parse("\n" * start + "\n".join(lines[start:]))
         except UnexpectedInput as exc:
             diag, first, last = _syntax_error(exc, lines, path)
             if diag is not None:
                 diags.append(diag)
-            lines = _blank(lines, first, last)
-        except DedentError:
-            # _check_indentation catches these first; this is a last line of defence.
-            diags.append(Diagnostic("SB003", "inconsistent indentation", Span(path, 1, 1)))
-            return Story(path=path, span=Span(path, 1, 1)), diags
-    else:
-        return Story(path=path, span=Span(path, 1, 1)), diags
-    items = _Build(path).transform(tree)
-    return Story(path=path, items=tuple(items), span=Span(path, 1, 1)), sorted(diags, key=_pos)
+            _blank(lines, first, last)
+            recoveries += 1
+            if recoveries == MAX_RECOVERIES:
+                return None
+            start = _resume_index(lines, min(first, _error_line(exc, lines)))
+            continue
+        if start == 0:
+            return tree
+        start = 0
+
+
+def _error_line(exc: UnexpectedInput, lines: list[str]) -> int:
+    """The line of the token the parser refused (past the end for an unexpected end of file)."""
+    line = getattr(exc, "line", -1)
+    return line if isinstance(line, int) and line > 0 else len(lines) + 1
+
+
+def _resume_index(lines: list[str], before: int) -> int:
+    """The index of the last top-level line above line `before` (1-based), 0 if there is none.
+    A top-level line above the refused token was read in full with every item above it complete,
+    so a parse that starts there finds what a parse from the top would find."""
+    for index in range(min(before, len(lines) + 1) - 2, 0, -1):
+        if lines[index][:1] not in ("", " ", "\t", "#"):
+            return index
+    return 0
 
 
 def parse_file(path: Path | str) -> tuple[Story, list[Diagnostic], str]:
@@ -148,14 +185,13 @@ def _check_empty_blocks(lines: list[str], path: str) -> list[Diagnostic]:
     return diags
 
 
-def _blank(lines: list[str], first: int, last: int) -> list[str]:
-    """Comment out lines first..last (1-based) so the next parse skips them; positions stay."""
-    out = list(lines)
-    for n in range(first, min(last, len(out)) + 1):
-        if out[n - 1].strip():
-            indent = len(out[n - 1]) - len(out[n - 1].lstrip(" \t"))
-            out[n - 1] = out[n - 1][:indent] + "#" + out[n - 1][indent + 1:]
-    return out
+def _blank(lines: list[str], first: int, last: int) -> None:
+    """Comment out lines first..last (1-based) in place so the next parse skips them; positions
+    stay. In place: a copy per diagnostic made 50,000 tab errors quadratic."""
+    for n in range(first, min(last, len(lines)) + 1):
+        if lines[n - 1].strip():
+            indent = len(lines[n - 1]) - len(lines[n - 1].lstrip(" \t"))
+            lines[n - 1] = lines[n - 1][:indent] + "#" + lines[n - 1][indent + 1:]
 
 
 def _block_end(lines: list[str], header: int) -> int:
@@ -544,12 +580,20 @@ def _clip_seconds(text: str) -> int | float:
 
 
 def _merge_prose(body: list) -> list:
-    """Consecutive prose lines are one paragraph, joined with one space."""
+    """Consecutive prose lines are one paragraph, joined with one space. Each run is joined once
+    (merging pairwise re-copied and re-validated the growing paragraph: quadratic in its lines)."""
     out: list = []
-    for item in body:
-        if isinstance(item, Prose) and out and isinstance(out[-1], Prose):
-            prev = out[-1]
-            out[-1] = Prose(text=f"{prev.text} {item.text}", pieces=prev.pieces + item.pieces, span=prev.span)
-        else:
+    run: list[Prose] = []
+    for item in body + [None]:
+        if isinstance(item, Prose):
+            run.append(item)
+            continue
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            out.append(Prose(text=" ".join(p.text for p in run),
+                             pieces=tuple(piece for p in run for piece in p.pieces), span=run[0].span))
+        run = []
+        if item is not None:
             out.append(item)
     return out

@@ -1,0 +1,6 @@
+character Bo:
+  image: assets/kitten.png
+
+shot hello:
+  @Bo looks up.
+  Bo: "Hello"
