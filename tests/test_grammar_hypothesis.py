@@ -7,14 +7,21 @@ without durations, every transition). Then:
 - model -> format -> parse gives the same model, with no diagnostics, and formatting is stable;
 - the same model written messily (odd spacing and indentation, continued and split lines, blank
   lines, comments everywhere, CRLF, BOM) parses to the same model, and formatting it keeps every
-  comment and reaches a fixed point in one step.
+  comment and reaches a fixed point in one step;
+- formatting never changes what a story compiles to (request bodies, keys, timeline), with prose
+  whose lines would read as something else if joined (`@A:` then `"Hello"`, `shot` then `4s: x`,
+  `camera` then `: wide`), both for these models and for whole stories built from the grammar's
+  shapes (`storyboard.testing.fuzz.generate`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +31,8 @@ from storyboard.language.model import (
     Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition,
 )
 from storyboard.language.parser import parse
+from storyboard.providers import get
+from storyboard.testing.fuzz import fmt_meaning_change, generate
 from test_fmt import lexed_comments
 
 PATH = "gen.story"
@@ -56,7 +65,8 @@ words = st.one_of(
                      "character", "prop", "place", "include:", "title:", "Meanwhile:", "cameraman:",
                      "shots:", "4s:", "1s", "0.5s", "left", "(aside)", ")", "(", ":", "::", "@", "e-mail@x.org",
                      "cast/kitten.png", "https://example.com/a.png?x=1&y=2", "16:9", "1080p"]),
-    st.sampled_from([f"{k}:" for k in CLIP_SETTINGS] + ["shot:", "shot 4s:", '@Kitten: "hi"']),
+    st.sampled_from([f"{k}:" for k in CLIP_SETTINGS] + ["shot:", "shot 4s:", '@Kitten: "hi"', "Bo:", "@Kitten:",
+                                                        ": static wide shot", "4s: Another wave.", '"Hello"']),
     st.builds(lambda n, tail: f"@{n}{tail}", names, st.sampled_from(["", "'s", ",", ".", ":", " (softly)"])),
     st.text(_cjk, min_size=1, max_size=10),
     st.builds(lambda s: f'"{s}"', _quoted_inner),
@@ -79,6 +89,27 @@ def values(draw, min_words=1, max_words=8):
 
 maybe_values = st.one_of(st.just(""), values())
 prose_texts = values().filter(lambda t: t != "" and prose_start_ok(t))
+# Prose that reads as prose only when broken into lines: on one line it would start as dialogue,
+# a beat or a clip setting (`@Kitten:` + `"Hello"`, `shot` + `4s: x`, `camera` + `: wide`).
+_risky_heads = st.one_of(
+    st.builds(lambda n, how: f"@{n}{how}", names, st.sampled_from(["", ":", " (softly)", " (softly):", "："])),
+    st.sampled_from(["shot", "shot 4s", "shot 0.5s", "Bo:", "Meanwhile:"] + list(CLIP_SETTINGS)),
+)
+_risky_tails = st.one_of(
+    st.builds(lambda q: f'"{q}"', _quoted_inner),
+    st.sampled_from([': "Hello"', '(aside): "x"', "4s:", "4s: Another wave.", ":", ": static wide shot", "::", "：",
+                     '"Hello" she said.', "s:", "(softly)"]),
+)
+_quoted = st.builds(lambda q: f'"{q}"', _quoted_inner)
+_unsafe_pairs = st.one_of(  # each pair joined on one line is dialogue, a beat or a clip setting
+    st.tuples(st.builds(lambda n, how: f"@{n}{how}:", names, st.sampled_from(["", " (softly)", "(x)"])), _quoted),
+    st.tuples(names.map(lambda n: f"@{n}"), st.builds(lambda how, q: f"{how}: {q}", st.sampled_from(["", "(aside)"]), _quoted)),
+    st.tuples(st.just("shot"), st.sampled_from([":", "4s:", "4s: Another wave.", "0.5s :"])),
+    st.tuples(st.just("shot 4s"), st.sampled_from([":", ": x"])),
+    st.tuples(st.sampled_from(CLIP_SETTINGS), st.sampled_from([":", ": static wide shot", ":wide"])),
+)
+risky_prose_texts = st.builds(lambda pair, more: " ".join(p for p in (*pair, more) if p),
+                              _unsafe_pairs | st.tuples(_risky_heads, _risky_tails), maybe_values)
 hows = st.text(st.characters(exclude_categories=("Cs", "Cc"), exclude_characters=")\n"), min_size=1, max_size=12) \
     .map(str.strip).filter(bool)
 lines = st.text(st.characters(exclude_categories=("Cs", "Cc"), exclude_characters='"\n'), max_size=30).map(str.strip)
@@ -99,7 +130,7 @@ cast_fields = st.builds(lambda k, v: Setting(key=k, value=v), st.sampled_from(CA
 cast_members = st.builds(lambda k, n, f: CastMember(kind=k, name=n, fields=tuple(f)),
                          st.sampled_from(CAST_KINDS), names, st.lists(cast_fields, min_size=1, max_size=4))
 clip_fields = st.builds(lambda k, v: Setting(key=k, value=v), st.sampled_from(CLIP_SETTINGS), maybe_values)
-proses = st.builds(lambda t: Prose(text=t), prose_texts)
+proses = st.builds(lambda t: Prose(text=t), prose_texts | risky_prose_texts)
 dialogues = st.builds(lambda s, h, ln: Dialogue(speaker=s, how=h, line=ln), names, st.none() | hows, lines)
 beats = st.builds(lambda s, t: Beat(seconds=s, text=Prose(text=t)), clip_seconds, maybe_values)
 
@@ -187,10 +218,18 @@ class Messy:
         return text + "s"
 
     def text_lines(self, indent: int, head: str, text: str, prose: bool = False) -> None:
-        """`head` + text, maybe continued over deeper lines, or (prose) over lines of its own."""
+        """`head` + text, maybe continued over deeper lines, or (prose) over lines of its own.
+        Prose that would not read as prose on one line is always broken after a first line that does."""
         points = _split_points(text, prose_lines=False)
-        if text and (points or head.strip()) and self.chance(0.35):
-            cuts = sorted(self.r.sample(points, self.r.randint(0 if head.strip() else 1, min(3, len(points)))))
+        firsts = [i for i in points if prose_start_ok(text[:i])] if prose else points
+        must_break = prose and not prose_start_ok(text)
+        if text and (firsts or head.strip()) and (must_break or self.chance(0.35)):
+            if prose:
+                first = self.r.choice(firsts)
+                later = [i for i in points if i > first]
+                cuts = [first] + sorted(self.r.sample(later, self.r.randint(0, min(2, len(later)))))
+            else:
+                cuts = sorted(self.r.sample(points, self.r.randint(0 if head.strip() else 1, min(3, len(points)))))
             pieces = [text[a + 1 if a else 0:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
             if not head.strip() or self.chance(0.5):  # the first piece on the head line
                 self.line(indent, head + pieces[0])
@@ -303,3 +342,35 @@ def test_messy_text_parses_and_formats_to_a_fixed_point(story, rnd):
     assert lexed_comments(formatted) == lexed_comments(text), formatted
     assert format_story(again, formatted) == formatted
     assert format_story(again) == format_story(story)  # comments aside, the layout is the model's
+
+
+# ---- fmt keeps what a story compiles to ------------------------------------------------------------
+
+PROVIDERS = [get("preview"), get("together")]
+EXAMPLE_FOLDER = Path(__file__).resolve().parent.parent / "examples" / "kitten-general"
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    """A story file in a copy of the kitten-general folder (its cast images make plans compile)."""
+    folder = tmp_path_factory.mktemp("fmt-meaning") / "film"
+    shutil.copytree(EXAMPLE_FOLDER, folder)
+    return folder / "gen.story"
+
+
+def _assert_fmt_keeps_the_plans(film: Path, text: str) -> None:
+    film.write_text(text, encoding="utf-8")
+    changed = fmt_meaning_change(film, PROVIDERS)
+    assert changed is None, f"{changed}\n--- input ---\n{text}"
+
+
+@SETTINGS
+@given(stories, st.randoms(use_true_random=False))
+def test_fmt_keeps_the_plans_of_messy_models(film, story, rnd):
+    _assert_fmt_keeps_the_plans(film, Messy(rnd).story(story))
+
+
+@SETTINGS
+@given(st.randoms(use_true_random=False))
+def test_fmt_keeps_the_plans_of_stories_built_from_the_grammar(film, rnd):
+    _assert_fmt_keeps_the_plans(film, generate(rnd))

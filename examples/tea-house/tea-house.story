@@ -48,10 +48,10 @@ shot pour 5s:
   camera: 微距特写
   motion: refs/slow-pour.mp4
   music: refs/guqin.mp3
-  model: ByteDance/Seedance-2.0   # 单个镜头也可以指定模型
-  size: 864x496                   # 以及像素尺寸（与全片的 480p 16:9 相同）
+  model: ByteDance/Seedance-2.0  # 单个镜头也可以指定模型
+  size: 864x496  # 以及像素尺寸（与全片的 480p 16:9 相同）
 
-continue                          # 下一个镜头从上一个镜头的最后一帧开始
+continue  # 下一个镜头从上一个镜头的最后一帧开始
 
 shot dawn 5s:
   雨停了，晨光照亮了湿漉漉的屋檐。

@@ -3,9 +3,12 @@
 Layout: items in source order (the order is meaning: reordering would change the film); `key:
 value` lines; a blank line around every block (cast, clip) and every transition; two spaces of
 indentation for block bodies; every node on one line (continued values and consecutive prose lines
-are joined, as the parser joins them); durations written minimally (`5s`, `0.5s`). A single blank
-line the author put between two settings or two body lines is kept (runs of them become one);
-blank lines at the start of a block or of the file are dropped.
+are joined, as the parser joins them), except prose whose joined line would read as something
+else (`@A:` + `"Hi"` is dialogue, `shot` + `4s: x` a beat, `camera` + `: wide` a clip setting):
+its longest first line that still reads as prose, then the rest on one continued line; durations
+written minimally (`5s`, `0.5s`). A single blank line the author put between two settings or two
+body lines is kept (runs of them become one); blank lines at the start of a block or of the file
+are dropped.
 
 Comments are not part of the model. When the source text is given they are recovered from it and
 re-attached, so the formatter never deletes one:
@@ -17,6 +20,11 @@ re-attached, so the formatter never deletes one:
 - comments after the last node stay at the end of the file.
 The source must be the text the story was parsed from (node spans point into it) and must have
 parsed without errors: the formatter works on the model, and a partial model would lose lines.
+
+Formatting never changes what a story means: `format_source` parses its own output again and
+refuses (SB040, the file left as it is) unless the story read back is the same model. Spans
+aside, the model is everything compiling reads from the text, so the same model compiles to the
+same requests, keys and timeline.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import zip_longest
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Severity
 from .model import Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
 
 INDENT = "  "
@@ -40,7 +49,27 @@ def format_source(text: str, path: str = "<story>") -> tuple[str | None, list[Di
     story, diags = parse(text, path)
     if any(d.is_error for d in diags):
         return None, diags
-    return format_story(story, text), diags
+    formatted = format_story(story, text)
+    changed = _meaning_changed(story, formatted, path)
+    if changed is not None:
+        return None, diags + [changed]
+    return formatted, diags
+
+
+def _meaning_changed(story: Story, formatted: str, path: str) -> Diagnostic | None:
+    """None when `formatted` reads back as `story`; else an error at the first item it changes
+    (a formatter bug: the layout rules below are meant to make this impossible)."""
+    from .parser import parse
+
+    again, diags = parse(formatted, path)
+    if not any(d.is_error for d in diags) and again.model_dump() == story.model_dump():
+        return None
+    pairs = zip_longest(story.items, again.items)
+    first = next((a for a, b in pairs if a is None or b is None or a.model_dump() != b.model_dump()), None)
+    span = getattr(first, "span", None) or story.span
+    return Diagnostic("SB040", "formatting would change what this story means, so fmt left the file as it is",
+                      span, Severity.ERROR,
+                      hint="this is a bug in storyboard fmt; the story itself is fine (please report it)")
 
 
 def format_duration(seconds: int | float) -> str:
@@ -59,6 +88,42 @@ def format_duration(seconds: int | float) -> str:
 
 def _setting(key: str, value: str) -> str:
     return f"{key}: {value}" if value else f"{key}:"
+
+
+def _break_points(text: str) -> list[int]:
+    """Indexes of the single spaces outside "quotes" where `text` can be broken into two lines
+    that the parser joins back to `text` (with one space)."""
+    points, quoted = [], False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == " " and not quoted and 0 < i < len(text) - 1 \
+                and not text[i - 1].isspace() and not text[i + 1].isspace():
+            points.append(i)
+    return points
+
+
+def _prose_lines(text: str) -> list[str]:
+    """Prose on one line when that line reads back as prose. Otherwise the longest first line
+    that does, then the rest on one continued line, which the grammar reads as nothing but text.
+    The break depends on the text alone, so the layout stays a function of the model."""
+    from .parser import reads_as_prose
+
+    if reads_as_prose(text):
+        return [text]
+    first = None
+    for i in _break_points(text):
+        if not reads_as_prose(text[:i]):
+            break  # what follows a line's start cannot make it prose again
+        first = i
+    if first is None:  # only a built model can hold such prose; format_source refuses it
+        return [text]
+    return [text[:first], text[first + 1:]]
+
+
+def _lines(node) -> list[str]:
+    """The node's line, then any continued lines (written one step deeper)."""
+    return _prose_lines(node.text) if isinstance(node, Prose) else [_line(node)]
 
 
 def _line(node) -> str:
@@ -245,10 +310,12 @@ class _Writer:
         if n.leading and n.gap:
             self.blank()
         self.lines.extend(indent + c.text for c in n.inner)  # they sat inside the node: keep them close
-        line = indent + _line(node)
+        head, *continued = _lines(node)
+        line = indent + head
         if n.trailing:
             line += "  " + n.trailing[0]
         self.lines.append(line)
+        self.lines.extend(indent + INDENT + c for c in continued)
 
 
 def format_story(story: Story, source: str | None = None) -> str:

@@ -51,6 +51,19 @@ def raw_parse(text: str):
     return _lark().parse(_normalise(text))
 
 
+def reads_as_prose(line: str) -> bool:
+    """Whether `line`, written alone as a line of a clip's body, reads back as prose with this
+    exact text. Dialogue, beats and clip settings win over prose at the start of a line, so two
+    prose lines joined into one can read as something else (`@A:` and `"Hi"` make dialogue,
+    `shot` and `4s: x` a beat): the formatter asks the grammar itself before it joins them."""
+    try:
+        tree = _lark().parse(f"shot _:\n  {line}\n")
+    except (UnexpectedInput, DedentError):
+        return False
+    body = tree.children[0].children[2:] if tree.children else []
+    return len(body) == 1 and body[0].data == "prose" and [str(t) for t in body[0].children] == [line]
+
+
 def _normalise(text: str) -> str:
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return text if text.endswith("\n") else text + "\n"
