@@ -21,8 +21,10 @@ def storyboard() -> Path:
 
 
 def run(script: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(script), *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    """Run as from a bash prompt. typer finds the user's shell among the parent processes (make's
+    sh or pytest would not do), so bash stays the parent: `exit $?` keeps it from exec-ing."""
+    proc = subprocess.run(["bash", "-c", '"$0" "$@"; exit $?', str(script), *args], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -40,7 +42,7 @@ def test_version_is_listed_in_help(storyboard: Path):
 
 
 def test_show_completion_prints_a_bash_script(storyboard: Path):
-    proc = run(storyboard, "--show-completion", "bash")
+    proc = run(storyboard, "--show-completion")
     assert proc.returncode == 0, proc.stderr
     assert "_STORYBOARD_COMPLETE=complete_bash" in proc.stdout
     assert "complete -o default -F _storyboard_completion storyboard" in proc.stdout
@@ -57,7 +59,7 @@ def test_completion_answers_the_shell(storyboard: Path, words: str, cword: str, 
 
 
 def test_install_completion_writes_only_into_home(storyboard: Path, tmp_path: Path):
-    proc = run(storyboard, "--install-completion", "bash", env={"HOME": str(tmp_path)})
+    proc = run(storyboard, "--install-completion", env={"HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     script = tmp_path / ".bash_completions" / "storyboard.sh"
     assert "_storyboard_completion" in script.read_text()
