@@ -22,8 +22,6 @@ import pytest
 from preview_helpers import SCRIPT, compile_story, make_clip, make_clips, write_story
 from storyboard.preview import write_all
 
-pytestmark = pytest.mark.slow  # renders clips with ffmpeg and starts a browser
-
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
@@ -37,13 +35,14 @@ def _find_chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The installed browser. Tests never install anything: `make test` does, as root."""
-    path = _find_chromium()
-    if not path:
-        pytest.skip("chromium is not installed (`make test` as root installs it; or apt-get install -y chromium)")
-    return path
+pytestmark = pytest.mark.slow  # renders clips with ffmpeg and starts a browser
+
+# Tests never install anything: `make test` installs chromium when run as root. Without it the
+# whole module skips, so the summary gives the reason once.
+CHROMIUM = _find_chromium()
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (`make test` as root installs it; or apt-get install -y chromium)",
+                allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +81,9 @@ class DevTools:
 
 
 @pytest.fixture
-def browser(chromium, websocket_module, tmp_path):
+def browser(websocket_module, tmp_path):
     profile = Path(tempfile.mkdtemp(prefix="sb-chromium-"))
-    proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
                              "--window-size=1400,1000", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
