@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from golden_util import UPDATE_ENV, assert_golden
+from golden_util import assert_golden, read_golden
 from storyboard.fmt import format_duration, format_source, format_story
 from storyboard.model import Beat, Clip, Prose, Story, Transition
 from storyboard.parser import parse
@@ -94,10 +94,7 @@ def test_golden_folder_holds_exactly_the_listed_cases():
 
 @pytest.mark.parametrize("case", CASES)
 def test_expected_files_are_canonical(case):
-    expected = GOLDEN / f"{case}.expected"
-    if not expected.exists():
-        pytest.fail(f"golden file {expected} is missing; create it with {UPDATE_ENV}=1", pytrace=False)
-    text = expected.read_text(encoding="utf-8")
+    text = read_golden(GOLDEN / f"{case}.expected")
     assert check_formatted(text) == text
 
 
