@@ -19,6 +19,13 @@ def updating() -> bool:
     return os.environ.get(UPDATE_ENV, "") not in ("", "0")
 
 
+def read_golden(path: Path) -> str:
+    """The golden file's text; a missing one fails the test (never a skip) and says how to make it."""
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing; create it with {UPDATE_ENV}=1", pytrace=False)
+    return path.read_bytes().decode("utf-8")
+
+
 def assert_golden(path: Path, actual: str) -> None:
     """Write `actual` to `path` when STORYBOARD_UPDATE_GOLDEN=1, else fail with a diff if they differ.
 
@@ -30,9 +37,7 @@ def assert_golden(path: Path, actual: str) -> None:
         if not path.exists() or path.read_bytes() != actual.encode("utf-8"):
             path.write_bytes(actual.encode("utf-8"))
         return
-    if not path.exists():
-        pytest.fail(f"golden file {path} is missing; create it with {UPDATE_ENV}=1", pytrace=False)
-    expected = path.read_bytes().decode("utf-8")
+    expected = read_golden(path)
     if actual != expected:
         diff = "".join(difflib.unified_diff(
             expected.splitlines(keepends=True), actual.splitlines(keepends=True),

@@ -72,12 +72,14 @@ def assert_clip(path: Path, *, seconds: int, size: tuple[int, int], audio: bool)
     assert not [p for p in path.parent.iterdir() if ".tmp" in p.name]  # written atomically
 
 
+@pytest.mark.slow
 def test_text_only_card(tmp_path):
     out = tmp_path / "card.mp4"
     render_animatic(body(), out, title="Opening")
     assert_clip(out, seconds=4, size=(320, 180), audio=True)
 
 
+@pytest.mark.slow
 def test_size_from_the_pixel_table(tmp_path):
     out = tmp_path / "t.mp4"
     b = body(resolution="480p", ratio="16:9")
@@ -86,6 +88,7 @@ def test_size_from_the_pixel_table(tmp_path):
     assert_clip(out, seconds=4, size=(864, 496), audio=True)
 
 
+@pytest.mark.slow
 def test_first_frame_image_starts_exactly_on_it(tmp_path):
     red = png(tmp_path / "red.png", (220, 30, 30))
     out = tmp_path / "i2v.mp4"
@@ -96,6 +99,7 @@ def test_first_frame_image_starts_exactly_on_it(tmp_path):
     assert close(top_pixel(out, "first", tmp_path), (220, 30, 30))
 
 
+@pytest.mark.slow
 def test_first_and_last_frames_cross_fade(tmp_path):
     media = first_and_last(tmp_path)
     out = tmp_path / "fl.mp4"
@@ -105,6 +109,7 @@ def test_first_and_last_frames_cross_fade(tmp_path):
     assert close(top_pixel(out, "last", tmp_path), (30, 30, 220))
 
 
+@pytest.mark.slow
 def test_untagged_frames_are_first_then_last(tmp_path):
     first_and_last(tmp_path)  # red.png and blue.png in tmp_path
     out = tmp_path / "fl.mp4"
@@ -114,6 +119,7 @@ def test_untagged_frames_are_first_then_last(tmp_path):
     assert close(top_pixel(out, "last", tmp_path), (30, 30, 220))
 
 
+@pytest.mark.slow
 def test_reference_image_as_data_uri(tmp_path):
     out = tmp_path / "ref.mp4"
     render_animatic(body(media={"reference_images": [data_uri((30, 200, 40)), data_uri((0, 0, 0))]}), out)
@@ -121,6 +127,7 @@ def test_reference_image_as_data_uri(tmp_path):
     assert close(top_pixel(out, "first", tmp_path), (30, 200, 40))
 
 
+@pytest.mark.slow
 def test_extension_starts_from_its_reference_videos_last_frame(tmp_path):
     media = first_and_last(tmp_path)
     source = tmp_path / "source.mp4"
@@ -131,6 +138,7 @@ def test_extension_starts_from_its_reference_videos_last_frame(tmp_path):
     assert close(top_pixel(out, "first", tmp_path), (30, 30, 220))
 
 
+@pytest.mark.slow
 def test_tone_is_quiet(tmp_path):
     import av
     import numpy as np
@@ -143,12 +151,14 @@ def test_tone_is_quiet(tmp_path):
     assert -32 < peak_db < -28
 
 
+@pytest.mark.slow
 def test_url_image_is_not_fetched_and_becomes_a_card(tmp_path):
     out = tmp_path / "url.mp4"
     render_animatic(body(media={"reference_images": ["https://example.invalid/cat.png"]}), out)
     assert_clip(out, seconds=4, size=(320, 180), audio=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", [{"settings": {"audio": False}}, {"generate_audio": False}])
 def test_audio_off_has_no_audio_stream(tmp_path, flag):
     out = tmp_path / "silent.mp4"
@@ -156,6 +166,7 @@ def test_audio_off_has_no_audio_stream(tmp_path, flag):
     assert_clip(out, seconds=4, size=(320, 180), audio=False)
 
 
+@pytest.mark.slow
 def test_cjk_prompt_and_captions_do_not_crash(tmp_path):
     prompt = "小猫将军站在悬崖上，指挥着下面冲锋的老鼠大军。史诗般的古代战争氛围，雪山上空乌云密布。" * 4
     out = tmp_path / "cjk.mp4"
@@ -166,6 +177,7 @@ def test_cjk_prompt_and_captions_do_not_crash(tmp_path):
     assert_clip(out, seconds=4, size=(320, 180), audio=True)
 
 
+@pytest.mark.slow
 def test_reference_audio_is_the_soundtrack_padded_to_length(tmp_path):
     wav = tmp_path / "music.wav"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
@@ -189,6 +201,7 @@ def test_corrupt_image_raises_a_clear_error_and_leaves_nothing(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
+@pytest.mark.slow
 def test_odd_explicit_sizes_round_down_to_even(tmp_path):
     out = tmp_path / "odd.mp4"
     render_animatic(body(width=321, height=181, settings={"audio": False}), out)
@@ -241,6 +254,7 @@ def test_captions_from_engine_lines():
 
 # ---- the provider's run time -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_preview_provider_create_get_download(tmp_path):
     provider = get_provider("preview")
     work = tmp_path / "work"

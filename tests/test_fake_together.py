@@ -169,6 +169,7 @@ def test_valid_bodies_are_accepted_as_in_progress_video_jobs():
 
 # ---- lifecycle -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_job_lifecycle_create_poll_download_and_stats():
     with fake(latency=0.3) as f, client(f) as c:
         b = body(seconds="5", resolution="720p")
@@ -192,6 +193,7 @@ def test_job_lifecycle_create_poll_download_and_stats():
         assert len(j["prompt_sha256"]) == len(j["body_sha256"]) == 64
 
 
+@pytest.mark.slow
 def test_clip_has_the_requested_duration_even_when_rendered_small(tmp_path):
     av = pytest.importorskip("av")
     with fake(latency=0.1) as f, client(f) as c:
@@ -204,6 +206,7 @@ def test_clip_has_the_requested_duration_even_when_rendered_small(tmp_path):
         assert container.streams.audio  # audio on by default
 
 
+@pytest.mark.slow
 def test_animatic_renderer_is_the_default(tmp_path):
     pytest.importorskip("storyboard.animatic.render")
     with FakeTogether(api_key=KEY, latency=0.1, clip_size=(96, 54)) as f, client(f) as c:
@@ -219,6 +222,7 @@ def test_unknown_job_is_404():
         assert r.status_code == 404 and r.json()["error"]["message"]
 
 
+@pytest.mark.slow
 def test_failing_jobs_by_prompt_and_every_nth():
     with fake(fail_on="FAIL", fail_every=3) as f, client(f) as c:
         ids = [c.post("/v2/videos", json=body(prompt=p)).json()["id"]
@@ -229,6 +233,7 @@ def test_failing_jobs_by_prompt_and_every_nth():
         assert "outputs" not in states[0]
 
 
+@pytest.mark.slow
 def test_slow_jobs():
     with fake(slow_every=2, slow_latency=30) as f, client(f) as c:
         fast, slow = (c.post("/v2/videos", json=body(prompt=f"job {i}")).json()["id"] for i in range(2))
@@ -236,6 +241,7 @@ def test_slow_jobs():
         assert c.get(f"/v2/videos/{slow}").json()["status"] == "in_progress"
 
 
+@pytest.mark.slow
 def test_queued_first_when_asked():
     with fake(queued=0.3, latency=0.6) as f, client(f) as c:
         job = c.post("/v2/videos", json=body()).json()
@@ -244,6 +250,7 @@ def test_queued_first_when_asked():
         assert wait_finished(c, job["id"])["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_expired_urls_answer_403_and_a_new_get_gives_a_fresh_url():
     with fake(url_ttl=0.3) as f, client(f) as c:
         job = c.post("/v2/videos", json=body()).json()
@@ -259,6 +266,7 @@ def test_expired_urls_answer_403_and_a_new_get_gives_a_fresh_url():
 
 # ---- faults ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_429_on_create_carries_retry_after():
     with fake(create_429=1, retry_after=3) as f, client(f) as c:
         r = c.post("/v2/videos", json=body())
@@ -269,6 +277,7 @@ def test_429_on_create_carries_retry_after():
         assert (f.stats()["creates"], f.stats()["rejected"]) == (1, 1)
 
 
+@pytest.mark.slow
 def test_server_errors_on_create_and_get():
     with fake(create_503=1, create_500=1, get_500=1, get_503=1, get_429=1) as f, client(f) as c:
         assert c.post("/v2/videos", json=body()).status_code == 503
@@ -279,6 +288,7 @@ def test_server_errors_on_create_and_get():
         assert f.stats()["creates"] == 1
 
 
+@pytest.mark.slow
 def test_dropped_connections_before_and_after_accepting():
     with fake(drop_before_create=1, drop_after_create=1) as f, client(f) as c:
         with pytest.raises(httpx.RemoteProtocolError):
@@ -291,6 +301,7 @@ def test_dropped_connections_before_and_after_accepting():
         assert c.post("/v2/videos", json=body()).status_code == 200
 
 
+@pytest.mark.slow
 def test_faults_change_at_run_time_and_reset_restores_them():
     with fake(get_500=0) as f, client(f) as c:
         r = c.post("/_fake/faults", json={"create_429": 2, "chaos_kinds": "429,fail"})
@@ -337,6 +348,7 @@ def test_concurrent_creates_are_all_counted():
         assert len(set(ids)) == 16 and f.stats()["creates"] == 16
 
 
+@pytest.mark.slow
 def test_the_key_is_never_logged(caplog):
     caplog.set_level(logging.DEBUG)
     with fake(create_429=1) as f, client(f) as c:
@@ -350,6 +362,7 @@ def test_the_key_is_never_logged(caplog):
 
 # ---- command line ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_prints_the_url_first_serves_and_stops_cleanly():
     secret = "cli-secret-5d2a"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -388,6 +401,7 @@ def _strict_video_job():
     return VideoJob, Job
 
 
+@pytest.mark.slow
 def test_the_official_sdk_creates_and_retrieves_jobs():
     together = pytest.importorskip("together")
     import pydantic

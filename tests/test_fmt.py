@@ -13,13 +13,25 @@ from pathlib import Path
 
 import pytest
 
-from golden_util import assert_golden
+from golden_util import assert_golden, read_golden
 from storyboard.language.fmt import format_duration, format_source, format_story
 from storyboard.language.model import Beat, Clip, Prose, Story, Transition
 from storyboard.language.parser import parse
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "fmt"
-CASES = sorted(p.stem for p in GOLDEN.glob("*.story"))
+# Every golden case and what it pins down: a case deleted or renamed by accident fails here.
+CASE_PURPOSES = {
+    "chinese": "CJK prose, settings and comments",
+    "comments": "own-line, trailing and in-block comments; a quoted hash is text",
+    "continuations": "values and prose continued on indented lines",
+    "dialogue": "dialogue spacing, empty directions and lines, parentheses that are not dialogue",
+    "includes": "include lines at the top, among settings and inside a character",
+    "language_example": "the language reference's example, already canonical",
+    "messy_spacing": "blank lines, stray spaces and indentation normalised",
+    "scenes_beats": "scenes with beats, extend blocks, multi-line beats",
+    "transitions": "every transition between clips",
+}
+CASES = sorted(CASE_PURPOSES)
 
 
 @lru_cache(maxsize=1)
@@ -74,16 +86,15 @@ def test_golden(case):
     assert_golden(GOLDEN / f"{case}.expected", formatted)
 
 
-def test_enough_golden_cases():
-    assert len(CASES) >= 8
+def test_golden_folder_holds_exactly_the_listed_cases():
+    """A new case gets a purpose above; an input or expected file without its pair is an orphan."""
+    assert sorted(p.stem for p in GOLDEN.glob("*.story")) == CASES
+    assert sorted(p.stem for p in GOLDEN.glob("*.expected")) == CASES
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_expected_files_are_canonical(case):
-    expected = GOLDEN / f"{case}.expected"
-    if not expected.exists():
-        pytest.skip("golden not generated yet")
-    text = expected.read_text(encoding="utf-8")
+    text = read_golden(GOLDEN / f"{case}.expected")
     assert check_formatted(text) == text
 
 

@@ -29,6 +29,8 @@ from storyboard.render.journal import Journal
 from storyboard.providers.together import TogetherProvider
 from storyboard.render import PollPolicy, default_state_dir, inspect_render
 
+pytestmark = pytest.mark.slow  # every test here renders clips (ffmpeg)
+
 POLL = PollPolicy(first=0.03, factor=1.5, cap=0.2, min_interval=0.01, deadline=60)
 
 # The real CLI (`python -m storyboard` runs storyboard.cli.main) with test-speed polling. It

@@ -88,6 +88,7 @@ def one_line_errors(r) -> list[str]:
     return [line for line in r.output.splitlines() if "error" in line or line.startswith("storyboard:")]
 
 
+@pytest.mark.slow
 @real
 def test_read_only_story_folder_is_one_line_and_exit_2(film):
     story = film["story"]
@@ -108,6 +109,7 @@ def test_read_only_story_folder_is_one_line_and_exit_2(film):
     assert r.exit_code == 0, r.output
 
 
+@pytest.mark.slow
 @real
 def test_disk_full_while_downloading_keeps_the_jobs_and_resumes(film):
     cache = film["state"] / "cache"
@@ -128,6 +130,7 @@ def test_disk_full_while_downloading_keeps_the_jobs_and_resumes(film):
     assert film["fake"].stats()["creates"] == 2  # downloaded, not paid again
 
 
+@pytest.mark.slow
 @real
 @pytest.mark.parametrize("where", ["build", ".storyboard/stitch"])
 def test_disk_full_while_stitching_is_exit_2_and_keeps_the_clips(where, film):
@@ -149,6 +152,7 @@ def test_disk_full_while_stitching_is_exit_2_and_keeps_the_clips(where, film):
     assert film["fake"].stats()["creates"] == 2
 
 
+@pytest.mark.slow
 @real
 def test_disk_full_in_the_journal_before_and_after_a_create(film):
     jobs = film["state"] / "jobs"

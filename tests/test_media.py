@@ -35,6 +35,7 @@ def close(a, b, tol=24) -> bool:
     return all(abs(x - y) <= tol for x, y in zip(a, b))
 
 
+@pytest.mark.slow
 def test_probe_reports_streams(red_to_blue):
     info = probe(red_to_blue, keyframes=True)
     assert abs(info.duration - 4) < 0.05
@@ -45,6 +46,7 @@ def test_probe_reports_streams(red_to_blue):
     assert probe(red_to_blue).keyframes is None
 
 
+@pytest.mark.slow
 def test_extract_first_and_exact_last_frame(red_to_blue, tmp_path):
     first = extract_frame(red_to_blue, "first", tmp_path / "first.png")
     last = extract_frame(red_to_blue, "last", tmp_path / "last.png")
@@ -54,6 +56,7 @@ def test_extract_first_and_exact_last_frame(red_to_blue, tmp_path):
         assert im.size == (320, 180) and im.format == "PNG"
 
 
+@pytest.mark.slow
 def test_last_frame_of_a_clip_shorter_than_the_seek_window(tmp_path):
     # 1 s of red whose final frame (n = 23) is green: -sseof must clamp and still end on it.
     video = tmp_path / "short.mp4"
@@ -76,6 +79,7 @@ def test_probe_rejects_non_media(tmp_path):
         probe(empty)
 
 
+@pytest.mark.slow
 def test_extract_frame_errors(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n")

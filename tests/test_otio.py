@@ -34,6 +34,7 @@ def items(track):
     return [(type(x).__name__, x.name) for x in track]
 
 
+@pytest.mark.slow
 def test_timeline_structure(film):
     plan, clips, states, _ = film
     tl = build_timeline(plan, clips, provenance=states)
@@ -49,6 +50,7 @@ def test_timeline_structure(film):
     assert tl.duration().to_seconds() == pytest.approx(plan.total_seconds)
 
 
+@pytest.mark.slow
 def test_transitions(film):
     plan, clips, states, _ = film
     video = build_timeline(plan, clips, provenance=states).tracks[0]
@@ -71,6 +73,7 @@ def test_transitions(film):
     assert by["two+1"].source_range.duration.value == by["three"].source_range.duration.value == 96
 
 
+@pytest.mark.slow
 def test_clips_reference_their_media_with_real_durations(film):
     plan, clips, states, _ = film
     video = build_timeline(plan, clips, provenance=states).tracks[0]
@@ -86,6 +89,7 @@ def test_clips_reference_their_media_with_real_durations(film):
     assert warp.time_scalar == pytest.approx(96 / 36)  # ... by playing its 4 s faster
 
 
+@pytest.mark.slow
 def test_provenance_metadata(film):
     plan, clips, states, _ = film
     video = build_timeline(plan, clips, provenance=states).tracks[0]
@@ -99,6 +103,7 @@ def test_provenance_metadata(film):
     assert [d["line"] for d in meta["dialogue"]] == ["Hello there.", "Is anyone home? I have been waiting."]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".otio", ".otioz", ".edl", ".xml"])
 def test_written_file_opens_in_otio_with_the_film_duration(film, suffix, tmp_path):
     plan, clips, states, _ = film
@@ -113,6 +118,7 @@ def test_written_file_opens_in_otio_with_the_film_duration(film, suffix, tmp_pat
         assert one.metadata["storyboard"]["job_id"] == "job-one"
 
 
+@pytest.mark.slow
 def test_extension_file_holding_its_target_starts_past_it(film, tmp_path):
     plan, clips, states, _ = film
     long_ext = make_clip(tmp_path / "two+1-full.mp4", 8)  # target (4 s) + continuation (4 s)
@@ -123,6 +129,7 @@ def test_extension_file_holding_its_target_starts_past_it(film, tmp_path):
     assert video.duration().value == FILM_FRAMES
 
 
+@pytest.mark.slow
 def test_missing_clip_is_a_missing_reference(film):
     plan, clips, _, _ = film
     partial = {k: v for k, v in clips.items() if k != "three"}
@@ -133,6 +140,7 @@ def test_missing_clip_is_a_missing_reference(film):
     assert tl.tracks[0].duration().value == FILM_FRAMES
 
 
+@pytest.mark.slow
 def test_silent_clip_is_a_gap_in_the_audio_track(film):
     plan, clips, states, _ = film
     audio = build_timeline(plan, clips, provenance=states).tracks[1]
@@ -148,6 +156,7 @@ def test_adapter_choice():
         adapter_for("a.mov")
 
 
+@pytest.mark.slow
 def test_export_command(film, tmp_path):
     """`storyboard export FILE --otio PATH` takes the clips from the render cache."""
     plan, clips, _, root = film

@@ -52,6 +52,7 @@ def page(film, tmp_path):
     return plan, clips, out, path, path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_every_clip_has_a_card_in_film_order(page):
     plan, _, _, path, html = page
     assert path.name == "storyboard.html"
@@ -66,6 +67,7 @@ def test_every_clip_has_a_card_in_film_order(page):
         assert text in html, text
 
 
+@pytest.mark.slow
 def test_transitions_between_cards(page):
     html = page[4]
     joins = re.findall(r'<div class="join j-([a-z]+)" data-transition="[a-z]+"[^>]*>([^<]+)</div>', html)
@@ -73,6 +75,7 @@ def test_transitions_between_cards(page):
                      ("morph", "morph"), ("cut", "cut"), ("wipe", "wipe left 0.5s")]
 
 
+@pytest.mark.slow
 def test_prompt_is_escaped_text(page):
     plan, _, _, _, html = page
     assert SCRIPT not in html
@@ -84,6 +87,7 @@ def test_prompt_is_escaped_text(page):
     assert prompt.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") in html
 
 
+@pytest.mark.slow
 def test_thumbnails_are_small_files_beside_the_page(page):
     plan, _, out, _, html = page
     assert "data:image" not in html and "base64" not in html
@@ -106,6 +110,7 @@ def test_thumbnails_are_small_files_beside_the_page(page):
     assert 'title="two (clip): video of two"' in html
 
 
+@pytest.mark.slow
 def test_videos_and_posters_use_relative_paths(page):
     plan, clips, out, _, html = page
     videos = Page(html).all("video")
@@ -121,6 +126,7 @@ def test_videos_and_posters_use_relative_paths(page):
             assert im.size == (320, 180)
 
 
+@pytest.mark.slow
 def test_header_costs(page, film):
     plan = film[0]
     html = page[4]
@@ -134,6 +140,7 @@ def test_header_costs(page, film):
     assert "The film has not been stitched yet" in html
 
 
+@pytest.mark.slow
 def test_film_player_once_it_exists(film, tmp_path):
     plan, clips, _ = film
     out = tmp_path / "build"
@@ -147,6 +154,7 @@ def test_film_player_once_it_exists(film, tmp_path):
     assert 'href="Test%20-Film.srt"' in html and 'href="contact-sheet.png"' in html
 
 
+@pytest.mark.slow
 def test_rerender_replaces_the_poster(film, tmp_path):
     plan, clips, _ = film
     out = tmp_path / "build"
@@ -162,6 +170,7 @@ def test_rerender_replaces_the_poster(film, tmp_path):
     assert not any(g in html for g in gone)
 
 
+@pytest.mark.slow
 def test_live_page_reloads_itself(film, tmp_path):
     plan, clips, _ = film
     path = write_page(plan, clips, tmp_path / "build", live=True)
@@ -171,6 +180,7 @@ def test_live_page_reloads_itself(film, tmp_path):
     assert stamp in (tmp_path / "build" / "live.js").read_text()
 
 
+@pytest.mark.slow
 def test_contact_sheet(film, tmp_path):
     plan, clips, _ = film
     outputs = write_all(plan, {k: v for k, v in clips.items() if k != "four"}, tmp_path / "build")
@@ -193,6 +203,7 @@ def test_contact_sheet_of_one_clip(tmp_path):
         assert im.size == contact_sheet_size(1)[:2] == (360, 306)
 
 
+@pytest.mark.slow
 def test_preview_command_renders_and_writes_the_page(tmp_path):
     """`storyboard preview` end to end with the free preview provider."""
     story = write_story(tmp_path)

@@ -78,6 +78,7 @@ def test_missing_key_fails_before_anything_is_sent(monkeypatch, tmp_path):
         assert (stats["creates"], stats["rejected"], stats["gets"]) == (0, 0, 0)
 
 
+@pytest.mark.slow
 def test_lifecycle_create_poll_download(tmp_path):
     av = pytest.importorskip("av")
     dest = tmp_path / "clip.mp4.part"
@@ -125,6 +126,7 @@ def test_payment_required_is_not_retryable(tmp_path):
         assert err.status == 402 and not err.retryable
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault,status", [("create_503", 503), ("create_500", 500), ("create_429", 429)])
 def test_answers_that_prove_nothing_was_created_are_retryable(tmp_path, fault, status):
     with fake(**{fault: 1}, retry_after=2) as f:
@@ -138,6 +140,7 @@ def test_answers_that_prove_nothing_was_created_are_retryable(tmp_path, fault, s
         assert job.state == "running" and f.stats()["creates"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault,created", [("drop_after_create", 1), ("drop_before_create", 0)])
 def test_dropped_connection_is_ambiguous_and_not_retried(tmp_path, fault, created):
     with fake(**{fault: 1}) as f:
@@ -148,6 +151,7 @@ def test_dropped_connection_is_ambiguous_and_not_retried(tmp_path, fault, create
         assert len(stats["jobs"]) == created  # exactly one request reached the server
 
 
+@pytest.mark.slow
 def test_read_timeout_after_sending_is_ambiguous(tmp_path):
     with fake(create_delay=1.5) as f:
         err = error_of(f, lambda p: p.create(BODY, workdir=tmp_path), timeout=0.4)
@@ -183,6 +187,7 @@ def _created(f: FakeTogether, tmp_path: Path) -> str:
     return run(f, lambda p: p.create(BODY, workdir=tmp_path)).id
 
 
+@pytest.mark.slow
 def test_get_honours_retry_after_on_429(tmp_path):
     with fake() as f:
         job_id = _created(f, tmp_path)
@@ -194,6 +199,7 @@ def test_get_honours_retry_after_on_429(tmp_path):
         assert f.stats()["gets"] == 2
 
 
+@pytest.mark.slow
 def test_get_retries_server_errors_and_dropped_connections(tmp_path):
     with fake() as f:
         job_id = _created(f, tmp_path)
@@ -202,6 +208,7 @@ def test_get_retries_server_errors_and_dropped_connections(tmp_path):
         assert f.stats()["gets"] == 4
 
 
+@pytest.mark.slow
 def test_get_gives_up_with_a_retryable_error(tmp_path):
     with fake() as f:
         job_id = _created(f, tmp_path)
@@ -230,6 +237,7 @@ def test_failed_job_carries_the_message(tmp_path):
 
 # ---- download --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_expired_url_raises_expired_and_a_new_get_refreshes_it(tmp_path):
     dest = tmp_path / "clip.part"
 
@@ -248,6 +256,7 @@ def test_expired_url_raises_expired_and_a_new_get_refreshes_it(tmp_path):
     assert dest.read_bytes()[4:8] == b"ftyp"
 
 
+@pytest.mark.slow
 def test_time_based_expiry(tmp_path):
     async def scenario(p: TogetherProvider) -> str | None:
         job = await finished(p, (await p.create(BODY, workdir=tmp_path)).id)
@@ -260,6 +269,7 @@ def test_time_based_expiry(tmp_path):
         assert run(f, scenario) == "expired"
 
 
+@pytest.mark.slow
 def test_download_retries_a_truncated_transfer(tmp_path):
     dest = tmp_path / "clip.part"
 
@@ -273,6 +283,7 @@ def test_download_retries_a_truncated_transfer(tmp_path):
     assert dest.read_bytes()[4:8] == b"ftyp"
 
 
+@pytest.mark.slow
 def test_download_checks_content_and_size(tmp_path):
     async def not_a_video(p: TogetherProvider) -> None:
         await p.download(Job("j1", "completed", video_url=f"{p.base_url}/_fake/stats"), tmp_path / "a")
@@ -290,6 +301,7 @@ def test_download_checks_content_and_size(tmp_path):
 
 # ---- secrets ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_key_never_appears_in_errors_reprs_or_logs(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     with fake(create_503=1, drop_after_create=1) as f:
@@ -390,6 +402,7 @@ def test_other_formats_become_png_and_non_images_are_refused(tmp_path):
         assert not info.value.retryable
 
 
+@pytest.mark.slow
 def test_inline_images_are_accepted_by_the_fake(tmp_path):
     uri = image_data_uri(_image(tmp_path / "big.png", "PNG", (900, 700), noise=True), max_bytes=200_000)
     body = {**BODY, "media": {"frame_images": [{"input_image": uri, "frame": "first"}]}}
@@ -410,6 +423,7 @@ def test_resolve_media_inlines_images_and_needs_urls_for_the_rest(tmp_path):
         assert not info.value.retryable
 
 
+@pytest.mark.slow
 def test_one_provider_works_across_event_loops(tmp_path):
     with fake() as f:
         provider = TogetherProvider(api_key=KEY, base_url=f.base_url)

@@ -15,6 +15,8 @@ from PIL import Image
 
 from storyboard.cli.watch import Cycle, watch
 
+pytestmark = pytest.mark.slow  # every test here renders clips (ffmpeg)
+
 STORY = """\
 title: Watched
 size: 320x180

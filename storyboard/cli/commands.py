@@ -14,10 +14,33 @@ from ..diagnostics import SHOWN_PER_FILE
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compile .story files into Seedance 2.0 requests, render clips and stitch the film.")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, however long
 out = Console(highlight=False, soft_wrap=True)
+
+
+def installed_version() -> str:
+    """The version pip installed (package metadata), so it always matches pyproject.toml."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("storyboard")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from .. import __version__
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"storyboard {installed_version()}", markup=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")) -> None:
+    pass  # options of `storyboard` itself; the help text is the Typer app's
 
 
 def main() -> None:
