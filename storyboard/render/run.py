@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..cache import Cache, CacheRecord, check_media, probe_summary
+from ..credentials import remember, scrub
 from ..journal import Journal, JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
@@ -90,6 +91,9 @@ def _gate(summary: RenderSummary, provider: Provider,
     """Refuse to spend money nobody agreed to. Nothing has been sent when this raises."""
     if not summary.submits:
         return
+    problem = provider.credential_problem()  # a missing or malformed key: no create could succeed
+    if problem:
+        raise RenderError(f"{problem}; nothing was submitted")
     check_cost(summary, max_cost)
     if not provider.paid:
         return
@@ -129,7 +133,7 @@ class _Run:
                 self.dependants[d].append(c.name)
         self.done = {name: asyncio.Event() for name in self.clips}
         self._sink = on_event
-        self._secrets = [s for s in (getattr(provider, "api_key", None),) if isinstance(s, str) and len(s) >= 4]
+        remember(getattr(provider, "api_key", None))  # a provider that did not read it with read_secret
         self.interrupted = False
 
     # ---- plumbing ----
@@ -175,9 +179,7 @@ class _Run:
         return await asyncio.to_thread(self.journal.start, clip.key, clip.name, clip.source)
 
     def scrub(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        return scrub(text)
 
     def finish(self, clip: PlannedClip, status: ClipStatus, **kw: Any) -> ClipOutcome:
         if kw.get("error"):
