@@ -12,12 +12,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -29,12 +32,26 @@ from storyboard.render import RenderError, inspect_render
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-SECRET-9f8e7d6c5b4a"
 WRONG = "sk-test-WRONG-0a1b2c3d4e5f"
-NEEDLES = [SECRET, WRONG, f"Bearer {SECRET}", f"Bearer {WRONG}", SECRET[8:]]  # and a fragment
 
 
-def hits(blob: bytes | str) -> list[str]:
+def encodings(secret: str) -> set[str]:
+    """Every shape a key takes when something turns it into text: raw, repr- and bytes-escaped
+    (`Illegal header value b'Bearer sk-...\\n'`), JSON-escaped, URL-encoded, and base64 of the
+    key and of its `Bearer` header value. (Written out here, not taken from the scrubber.)"""
+    forms = {secret, f"Bearer {secret}", repr(secret)[1:-1], repr(secret.encode())[2:-1],
+             json.dumps(secret)[1:-1], quote(secret), quote(secret, safe=""), quote_plus(secret)}
+    for plain in (secret, f"Bearer {secret}"):
+        for b64 in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.add(b64(plain.encode()).decode().rstrip("="))
+    return forms
+
+
+NEEDLES = sorted(encodings(SECRET) | encodings(WRONG) | {SECRET[8:]})  # and a fragment
+
+
+def hits(blob: bytes | str, needles: list[str] | set[str] = NEEDLES) -> list[str]:
     data = blob.encode() if isinstance(blob, str) else blob
-    return [n for n in NEEDLES if n.encode() in data]
+    return [n for n in needles if n.encode() in data]
 
 
 @pytest.mark.slow

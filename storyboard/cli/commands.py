@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from ..diagnostics import SHOWN_PER_FILE
+from ..credentials import remember_url_credentials, scrub
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -70,7 +71,7 @@ def main() -> None:
                 f"{where}{exc.strerror or exc}"
             err.print(f"storyboard: {line}", markup=False)
             sys.exit(EXIT_USAGE)
-        err.print(f"storyboard: internal error: {type(exc).__name__}: {exc}", markup=False)
+        err.print(scrub(f"storyboard: internal error: {type(exc).__name__}: {exc}"), markup=False)
         sys.exit(EXIT_USAGE)
     sys.exit(code or 0)
 
@@ -112,7 +113,7 @@ def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """One line on stderr and an exit code; `raise fail(...)`."""
-    err.print(f"storyboard: {message}", markup=False)
+    err.print(scrub(f"storyboard: {message}"), markup=False)
     return typer.Exit(code)
 
 
@@ -162,6 +163,7 @@ def provider_named(name: str, **options):
     if name not in NAMES:
         raise fail(f"unknown provider {name!r}; choose one of: {', '.join(NAMES)}")
     url = options.get("base_url")
+    remember_url_credentials(url)  # the messages below may quote it
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -424,9 +426,9 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
 
     check_money_options(max_cost)
     prov = provider_named(provider, **({"base_url": base_url} if base_url else {}))
-    if prov.paid and hasattr(prov, "api_key") and not getattr(prov, "api_key"):
-        raise fail(f"the {prov.name} provider needs an API key: set TOGETHER_API_KEY "
-                   "(or use --provider preview, which is free and offline)")
+    problem = prov.credential_problem()
+    if problem:
+        raise fail(problem)
     result = compile_or_exit(file, prov)
     plan = result.plan
     for w in plan.warnings:

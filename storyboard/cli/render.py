@@ -146,9 +146,9 @@ def run(opts: RenderOptions, *, compile_or_exit, provider_named, err: Console, o
     if opts.base_url:
         options["base_url"] = opts.base_url
     provider = provider_named(opts.provider, **options)
-    if provider.paid and hasattr(provider, "api_key") and not getattr(provider, "api_key"):
-        raise Fail(f"the {provider.name} provider needs an API key: set TOGETHER_API_KEY "
-                   "(or use --provider preview, which is free and offline)")
+    problem = provider.credential_problem()  # before anything is compiled, asked or sent
+    if problem:
+        raise Fail(problem)
     if opts.concurrency < 1:
         raise Fail("--concurrency must be at least 1")
     result = compile_or_exit(opts.file, provider)

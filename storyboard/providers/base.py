@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..credentials import scrub
+
 RESOLUTIONS = ("480p", "720p", "1080p")
 RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
 
@@ -93,11 +95,12 @@ class Job:
 
 
 class ProviderError(Exception):
-    """The provider refused or failed. `retryable` is true only when nothing was created."""
+    """The provider refused or failed. `retryable` is true only when nothing was created.
+    The message is scrubbed of secrets here, so no provider error can carry a key onward."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
                  retryable: bool = False, retry_after: float | None = None):
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.status = status
         self.code = code
         self.retryable = retryable
@@ -137,6 +140,12 @@ class Provider:
         return Price(0.0)
 
     # ---- run time ----
+    def credential_problem(self) -> str | None:
+        """Why this provider cannot authenticate (no key, a malformed key), in one line that names
+        the setting and quotes none of the key; None when it can, or needs no key. Checked before
+        anything is sent. Providers read their keys with `credentials.read_secret`."""
+        return None
+
     async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
         """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. Providers may
         take presentation hints as keywords (preview: `captions`, `title`) and ignore others."""

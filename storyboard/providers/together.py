@@ -24,12 +24,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, Provider, ProviderError
 from .seedance import DOCS_FIELDS, OPENAPI_FIELDS, build_body, media_lists
 
 log = logging.getLogger("storyboard.providers.together")
 
 DEFAULT_BASE_URL = "https://api.together.ai"
+API_KEY_VARIABLE = "TOGETHER_API_KEY"
 
 # $/second from the Seedance 2.0 page. Video inputs are billed "from" the second row.
 PRICES = {
@@ -65,8 +67,9 @@ class TogetherProvider(Provider):
                  field_names: str = "docs", timeout: float = 60.0, connect_timeout: float = 10.0,
                  get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
                  max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
-        self.api_key = api_key if api_key is not None else os.environ.get("TOGETHER_API_KEY")
+        self.api_key = read_secret(API_KEY_VARIABLE, api_key)
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        remember_url_credentials(self.base_url)
         self.fields = OPENAPI_FIELDS if field_names == "openapi" else DOCS_FIELDS
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.get_attempts = max(1, get_attempts)
@@ -100,26 +103,32 @@ class TogetherProvider(Provider):
                             f"({path or url or 'none given'}); local {kind} files cannot be sent",
                             code="needs_url")
 
+    def credential_problem(self) -> str | None:
+        if not self.api_key:
+            return (f"the {self.name} provider needs an API key: set {API_KEY_VARIABLE} "
+                    "(or use --provider preview, which is free and offline)")
+        return secret_problem(API_KEY_VARIABLE, self.api_key)
+
     async def create(self, body: dict[str, Any], *, workdir: Path | None = None, **_: Any) -> Job:
         """POST once. ProviderError(retryable=True) only when nothing can have been created;
         AmbiguousSubmit when the request may have arrived (never retry those blindly)."""
-        headers = {**self._auth(), "Content-Type": "application/json"}
-        url = f"{self.base_url}/v2/videos"
-        try:  # serialised here, so a bad body is a plain refusal and not mistaken for a send failure
-            content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise ProviderError(f"the request body is not valid JSON: {exc}", code="bad_body") from exc
+        request = self._create_request(body)
         try:
-            resp = await self._http().post(url, content=content, headers=headers)
+            resp = await self._http().send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-            raise ProviderError(self._scrub(f"cannot reach Together at {self.base_url}: {_describe(exc)}"),
+            raise ProviderError(f"cannot reach Together at {self.base_url}: {_describe(exc)}",
                                 code="connect", retryable=True) from exc
         except httpx.UnsupportedProtocol as exc:
             raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+        except httpx.LocalProtocolError as exc:
+            # h11 checks the request line and headers before writing a byte of them, and a body
+            # it refuses midway is incomplete, so the server cannot have acted on it.
+            raise ProviderError(f"the create request was refused on this machine before it was sent "
+                                f"({_describe(exc)})", code="not_sent") from exc
         except httpx.TransportError as exc:
-            raise AmbiguousSubmit(self._scrub(
+            raise AmbiguousSubmit(
                 f"the create request failed after it may have reached Together ({_describe(exc)}); "
-                "the job may exist and be billed, so it is not retried"), code="ambiguous") from exc
+                "the job may exist and be billed, so it is not retried", code="ambiguous") from exc
         if resp.is_success:
             job = _job_or_none(resp)
             if job is None:
@@ -130,6 +139,22 @@ class TogetherProvider(Provider):
         status = resp.status_code
         raise self._error(resp, "create", retryable=status in CREATE_RETRYABLE,
                           ambiguous=status in CREATE_AMBIGUOUS)
+
+    def _create_request(self, body: dict[str, Any]) -> httpx.Request:
+        """The create request, built in full before anything is sent: whatever fails here (the
+        key, a header, the body) is a plain refusal, never mistaken for a failed send."""
+        headers = {**self._auth(), "Content-Type": "application/json"}
+        try:
+            content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise ProviderError(f"the request body is not valid JSON: {exc}", code="bad_body") from exc
+        try:
+            return self._http().build_request("POST", f"{self.base_url}/v2/videos", content=content,
+                                              headers=headers)
+        except httpx.UnsupportedProtocol as exc:
+            raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            raise ProviderError(f"cannot build the create request: {_describe(exc)}", code="not_sent") from exc
 
     async def get(self, job_id: str) -> Job:
         headers = self._auth()
@@ -187,13 +212,10 @@ class TogetherProvider(Provider):
         return self._client
 
     def _auth(self) -> dict[str, str]:
-        if not self.api_key:
-            raise ProviderError("no Together API key: set TOGETHER_API_KEY (or pass api_key=...) "
-                                "to render with the together provider", code="no_api_key")
+        problem = self.credential_problem()
+        if problem:
+            raise ProviderError(problem, code="no_api_key" if not self.api_key else "bad_api_key")
         return {"Authorization": f"Bearer {self.api_key}"}
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self.api_key, "***") if self.api_key else text
 
     def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
                ambiguous: bool = False) -> ProviderError:
@@ -204,13 +226,14 @@ class TogetherProvider(Provider):
         if ambiguous:
             text += "; the job may exist and be billed, so it is not retried"
         cls = AmbiguousSubmit if ambiguous else ProviderError
-        return cls(self._scrub(text), status=status, code=code, retryable=retryable and not ambiguous,
+        return cls(text, status=status, code=code, retryable=retryable and not ambiguous,
                    retry_after=_retry_after(resp.headers) if retryable else None)
 
     async def _pause(self, delay: float, retry_after: float | None, what: str, attempt: int) -> float:
         """Sleep a jittered `delay` (or the server's Retry-After if longer); return the next delay."""
         wait = max(retry_after or 0.0, delay * random.uniform(0.8, 1.2))
-        log.info("together: %s; retrying in %.1f s (attempt %d/%d)", what, wait, attempt + 1, self.get_attempts)
+        log.info("together: %s; retrying in %.1f s (attempt %d/%d)", scrub(what), wait, attempt + 1,
+                 self.get_attempts)
         await asyncio.sleep(wait)
         return min(delay * 2, self.backoff[1])
 
@@ -233,7 +256,7 @@ class TogetherProvider(Provider):
             delay = await self._pause(delay, wait, f"{what}: {reason}", attempt)
         if resp is not None:
             raise self._error(resp, f"get {what}", retryable=True)
-        raise ProviderError(self._scrub(f"cannot get {what} from Together after {attempt} attempts: {reason}"),
+        raise ProviderError(f"cannot get {what} from Together after {attempt} attempts: {reason}",
                             code="network", retryable=True)
 
     async def _fetch(self, job: Job, dest: Path, headers: dict[str, str]) -> None:

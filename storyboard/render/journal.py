@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..atomic import fsync_dir, write_text
+from ..credentials import scrub
 
 JobState = Literal["submitting", "submitted", "completed", "downloaded", "failed", "in_doubt",
                    "unsent", "rejected"]
@@ -65,6 +66,7 @@ class JobRecord:
 
     def to_json(self) -> str:
         data = asdict(self)
+        data["error"] = scrub(data["error"])  # whoever wrote the message, no key reaches the disk
         data["history"] = [list(h) for h in self.history]
         return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..credentials import scrub
+
 ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
                      "interrupted"]
 Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
@@ -181,11 +183,11 @@ class CostLimitExceeded(RenderError):
 
 def report_json(report: RenderReport) -> str:
     """The report for machines (`--json`)."""
-    return json.dumps({
+    return scrub(json.dumps({
         "interrupted": report.interrupted,
         "exit_code": report.exit_code,
         "elapsed": round(report.elapsed, 3),
         "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
                    "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
                    "error": o.error} for o in report.outcomes],
-    }, indent=2, ensure_ascii=False)
+    }, indent=2, ensure_ascii=False))

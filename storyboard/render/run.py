@@ -17,6 +17,7 @@ from .cache import Cache, CacheRecord, check_media, probe_summary
 from ..disk import disk_cause, disk_message
 from .journal import Journal, JournalError, JobRecord
 from .. import paths
+from ..credentials import remember, scrub
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
 from .decide import default_state_dir, in_doubt_message, inspect_render, media_module
@@ -92,6 +93,9 @@ def _gate(summary: RenderSummary, provider: Provider,
     """Refuse to spend money nobody agreed to. Nothing has been sent when this raises."""
     if not summary.submits:
         return
+    problem = provider.credential_problem()  # a missing or malformed key: no create could succeed
+    if problem:
+        raise RenderError(f"{problem}; nothing was submitted")
     check_cost(summary, max_cost)
     if not provider.paid:
         return
@@ -131,7 +135,7 @@ class _Run:
                 self.dependants[d].append(c.name)
         self.done = {name: asyncio.Event() for name in self.clips}
         self._sink = on_event
-        self._secrets = [s for s in (getattr(provider, "api_key", None),) if isinstance(s, str) and len(s) >= 4]
+        remember(getattr(provider, "api_key", None))  # a provider that did not read it with read_secret
         self.interrupted = False
 
     # ---- plumbing ----
@@ -177,9 +181,7 @@ class _Run:
         return await asyncio.to_thread(self.journal.start, clip.key, clip.name, clip.source)
 
     def scrub(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        return scrub(text)
 
     def finish(self, clip: PlannedClip, status: ClipStatus, **kw: Any) -> ClipOutcome:
         if kw.get("error"):

@@ -31,7 +31,6 @@ import io
 import json
 import logging
 import math
-import os
 import random
 import re
 import secrets
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from ..credentials import read_secret
 from ..providers.base import RATIOS, RESOLUTIONS, Limits
 from ..providers.seedance import audio_enabled, body_size
 from ..providers.together import price_body
@@ -416,7 +416,8 @@ class FakeTogether:
                  latency: float = 1.0, queued: float = 0.0, clip_size: tuple[int, int] | None = None,
                  renderer: str | Renderer = "animatic", max_image_bytes: int = 10 * 2**20,
                  max_body_bytes: int = 64 * 2**20, render_workers: int = 2, **faults: Any):
-        self._api_key = api_key if api_key is not None else os.environ.get("TOGETHER_API_KEY") or "fake-key"
+        # read like the client reads it (stripped), so one TOGETHER_API_KEY serves both
+        self._api_key = read_secret("TOGETHER_API_KEY", api_key) or "fake-key"
         self.host, self.port = host, port
         self.latency, self.queued = latency, queued
         self.clip_size = clip_size
