@@ -63,4 +63,4 @@ def compile_file(path: Path | str, provider: Provider) -> CompileResult:
         diags = check(film, provider)
         if any(d.is_error for d in diags):
             return CompileResult(None, diags, film.sources)
-        return CompileResult(compile_film(film, provider), diags, film.sources)
+        return CompileResult(compile_film(film, provider, diags), diags, film.sources)

@@ -103,6 +103,14 @@ class RenderPlan(Frozen):
                 return c
         raise KeyError(name)
 
+    def shared_generations(self) -> list[list[PlannedClip]]:
+        """The clips of each key that more than one clip has, in film order: the same request,
+        so one generation (one create, one video) serves them all."""
+        by_key: dict[str, list[PlannedClip]] = {}
+        for c in self.clips:
+            by_key.setdefault(c.key, []).append(c)
+        return [group for group in by_key.values() if len(group) > 1]
+
     def to_json(self) -> str:
         data = self.model_dump(mode="json", exclude_none=False)
         for entry in data["timeline"]:

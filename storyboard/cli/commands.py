@@ -268,9 +268,11 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
     prov = provider_named(provider)
     result = compile_or_exit(file, prov, json_out=json_)
     p = result.plan
+    # a clip with another's request uses that one's generation (and cost)
+    same_as = {c.name: group[0].name for group in p.shared_generations() for c in group[1:]}
     rows = [{"clip": c.name, "kind": c.kind, "seconds": c.seconds, "mode": c.mode,
              "references": [r.name for r in c.references], "after": c.after,
-             "estimated_cost_usd": c.estimated_cost_usd} for c in p.clips]
+             "estimated_cost_usd": c.estimated_cost_usd, "same_as": same_as.get(c.name)} for c in p.clips]
     if json_:
         sys.stdout.write(json.dumps({"title": p.title, "provider": p.provider, "clips": rows,
                                      "seconds": sum(c.seconds for c in p.clips), "film_seconds": p.total_seconds,
@@ -283,7 +285,8 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
         table.add_column(col, **kw)
     for r in rows:
         table.add_row(r["clip"], r["kind"], str(r["seconds"]), r["mode"], ", ".join(r["references"]) or "-",
-                      ", ".join(r["after"]) or "-", _usd(r["estimated_cost_usd"]))
+                      ", ".join(r["after"]) or "-",
+                      f"= {r['same_as']}" if r["same_as"] else _usd(r["estimated_cost_usd"]))
     table.add_section()
     table.add_row("total", "", str(sum(c.seconds for c in p.clips)), "", "", "", _usd(p.estimated_cost_usd))
     out.print(table)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import paths
-from ..diagnostics import Span
+from ..diagnostics import Diagnostic, Severity, Span
 from ..language.load import CastEntry, Film
 from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
 from ..plan import (
@@ -430,8 +430,9 @@ def _keys_in_dependency_order(provider: str, nodes: dict[str, tuple[dict, list[s
     return keys
 
 
-def compile_film(film: Film, provider: Provider) -> RenderPlan:
-    """Compile a film the checker found no errors in."""
+def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] | None = None) -> RenderPlan:
+    """Compile a film the checker found no errors in. Warnings that only the compiled requests
+    can show (clips that share one generation) are appended to `diagnostics`."""
     units, timeline = expand(film)
     tmpl = None
     tpath = film.settings.get("template")
@@ -454,6 +455,7 @@ def compile_film(film: Film, provider: Provider) -> RenderPlan:
     warnings: list[str] = []
     total = 0.0
     unknown_cost = False
+    priced: set[str] = set()
     for unit, inputs, spec, body, after, _ in built:
         key = keys[unit.name]
         price = provider.price(spec)
@@ -461,8 +463,9 @@ def compile_film(film: Film, provider: Provider) -> RenderPlan:
             warnings.append(f"{unit.name}: {price.warning}")
         if price.usd is None:
             unknown_cost = True
-        else:
+        elif key not in priced:  # clips with one key are one generation, paid once
             total += price.usd
+        priced.add(key)
         if inputs.opening_frame:
             warnings.append(f"{unit.name}: `continue` into a clip with reference inputs: the previous clip's last "
                             f"frame goes in as Image 1 with an instruction to open on it")
@@ -483,6 +486,25 @@ def compile_film(film: Film, provider: Provider) -> RenderPlan:
             dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
             audio=spec.audio, width=w, height=h))
     title = film.setting("title") or film.path.stem
-    return RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
+    plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
                       estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings)
+    if diagnostics is not None:
+        diagnostics += shared_generation_warnings(plan, {u.name: u for u in units})
+    return plan
+
+
+def shared_generation_warnings(plan: RenderPlan, units: dict[str, Unit]) -> list[Diagnostic]:
+    """SB430 at the second clip of each group that makes the same request as another: the
+    render makes it once and every clip of the group shows that one video."""
+    out = []
+    for group in plan.shared_generations():
+        names = [c.name for c in group]
+        unit = units[names[1]]
+        span = unit.clip.name_span if unit.clip is not None and unit.clip.name_span else unit.span
+        listed = f"{', '.join(names[:-1])} and {names[-1]}"
+        out.append(Diagnostic(
+            "SB430", f"{listed} make the same request: they are one generation, rendered (and paid "
+                     "for) once, and every one of them shows the same video", span, Severity.WARNING,
+            "give one of them its own `seed:` to get a different take"))
+    return out

@@ -176,12 +176,47 @@ class Provider:
         raise ProviderError(f"no file or URL for a {kind} input")
 
     @property
+    def endpoint(self) -> str | None:
+        """The server this provider talks to, written one way (see `normalize_endpoint`), or
+        None for a provider that talks to no server (preview)."""
+        url = getattr(self, "base_url", None)
+        return normalize_endpoint(str(url)) if url else None
+
+    @property
     def namespace(self) -> str:
         """Where the render engine keeps this provider's jobs and clips apart from others': a
-        job id or a clip from one server means nothing to another (a fake server, a proxy)."""
-        url = getattr(self, "base_url", None)
-        if not url:
+        job id or a clip from one server means nothing to another (a fake server, a proxy).
+        Keyed by the normalized endpoint, so the same server written another way
+        (`localhost` for `127.0.0.1`, a trailing slash) finds the jobs it already has."""
+        endpoint = self.endpoint
+        if not endpoint:
             return self.name
         import hashlib
 
-        return f"{self.name}-{hashlib.sha256(str(url).encode()).hexdigest()[:10]}"
+        return f"{self.name}-{hashlib.sha256(endpoint.encode()).hexdigest()[:10]}"
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_endpoint(url: str) -> str:
+    """One spelling per server: scheme and host in lower case, the scheme's default port
+    dropped, no trailing slash, and every loopback name written `127.0.0.1` (the spelling the
+    namespaces of earlier versions were made from, so their journals stay where they were).
+    User info, query and fragment are not part of a server's identity and are dropped."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()  # urlsplit drops the brackets of an IPv6 literal
+    if host in LOOPBACK_HOSTS:
+        host = "127.0.0.1"
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the text as given, it names no other server
+        port = None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"

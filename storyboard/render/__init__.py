@@ -34,14 +34,14 @@ from .lock import StoryLock
 from .maintenance import adopt, forget
 from .policy import PollPolicy, RetryPolicy, next_poll_at
 from .results import (
-    ApprovalRequired, ClipOutcome, ClipTask, CostLimitExceeded, NotApproved, RenderError,
-    RenderEvent, RenderLocked, RenderReport, RenderSummary, report_json,
+    ApprovalRequired, ClipOutcome, ClipTask, CostLimitExceeded, JobsElsewhere, NotApproved,
+    RenderError, RenderEvent, RenderLocked, RenderReport, RenderSummary, report_json,
 )
 from .run import approved_subset, check_cost, clip_captions, render, render_plan
 
 __all__ = [
     "STATE_DIR_NAME", "ApprovalRequired", "ClipOutcome", "ClipTask", "CostLimitExceeded",
-    "NotApproved", "PollPolicy", "RenderError", "RenderEvent", "RenderLocked", "RenderReport",
+    "JobsElsewhere", "NotApproved", "PollPolicy", "RenderError", "RenderEvent", "RenderLocked", "RenderReport",
     "RenderSummary", "RetryPolicy", "StoryLock", "adopt", "approved_subset", "check_cost",
     "clip_captions", "default_state_dir", "expectation", "forget", "inspect_render",
     "next_poll_at", "render", "render_plan", "report_json",

@@ -12,11 +12,12 @@ from typing import Any, Callable, Iterable
 from .cache import Cache
 from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
 from .. import paths
+from .journal import IN_FLIGHT, other_journals
 from ..plan import PlannedClip, RenderPlan, parse_placeholder
 from ..providers.base import Provider
 from .graph import bottom_levels, expectation, needed_closure, topo_order
 from .placeholders import placeholders_in
-from .results import ClipTask, RenderError, RenderSummary
+from .results import ClipTask, JobsElsewhere, RenderError, RenderSummary
 
 STATE_DIR_NAME = ".storyboard"
 Probe = Callable[[Path], Any]
@@ -30,13 +31,19 @@ def default_state_dir(plan: RenderPlan) -> Path:
     return Path(plan.base_dir) / STATE_DIR_NAME
 
 
+def provider_journal(state_dir: Path, provider: Provider) -> Journal:
+    """The journal of the jobs sent to this provider's endpoint."""
+    return Journal(state_dir, provider.namespace, provider.endpoint)
+
+
 def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
                    only: Iterable[str] | None = None, resubmit_in_doubt: bool = False,
                    media: Any = None) -> RenderSummary:
-    """What a render would do now, clip by clip. Reads the cache and journal; changes nothing."""
+    """What a render would do now, clip by clip. Reads the cache and journal; changes nothing.
+    Raises JobsElsewhere when a clip it would submit has a job in flight at another endpoint."""
     check_references(plan)
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    cache, journal = Cache(state_dir, provider.namespace), Journal(state_dir, provider.namespace)
+    cache, journal = Cache(state_dir, provider.namespace), provider_journal(state_dir, provider)
     probe: Probe = (media or media_module()).probe
     levels = bottom_levels(plan)
     durations: dict[str, float] = {}
@@ -54,7 +61,42 @@ def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | No
                 tasks[name] = replace(t, action="not-requested", reason=None)
             elif name not in set(only) and t.action != "cached":
                 tasks[name] = replace(t, reason=_join(t.reason, "needed by a requested clip"))
+    _share_generations(plan, tasks)
+    refuse_jobs_elsewhere(plan, provider, state_dir, tasks.values())
     return RenderSummary(provider.name, provider.paid, tuple(tasks[c.name] for c in plan.clips))
+
+
+def _share_generations(plan: RenderPlan, tasks: dict[str, ClipTask]) -> None:
+    """Clips with the same key are one generation: the first requested one makes it (one
+    create, one journal record, paid once) and the others use its video."""
+    for group in plan.shared_generations():
+        requested = [c.name for c in group if tasks[c.name].action != "not-requested"]
+        for name in requested[1:]:
+            tasks[name] = replace(tasks[name], same_as=requested[0], reason=_join(
+                tasks[name].reason, f"uses the generation of {requested[0]}: the same request, paid once"))
+
+
+def refuse_jobs_elsewhere(plan: RenderPlan, provider: Provider, state_dir: Path,
+                          tasks: Iterable[ClipTask]) -> None:
+    """Raise JobsElsewhere (nothing is sent) when a clip this render would submit has a job in
+    flight at another endpoint of the same provider: submitting here would pay for it again."""
+    wanted = {t.key: t.name for t in tasks if t.action == "submit" and t.same_as is None}
+    if not wanted:
+        return
+    for other in other_journals(state_dir, provider.namespace, provider.name):
+        live = [r for r in other.all() if r.key in wanted and r.state in IN_FLIGHT]
+        if live:
+            endpoint = next((r.endpoint for r in live if r.endpoint), None)
+            raise JobsElsewhere(jobs_elsewhere_message(plan, other, endpoint, sorted({wanted[r.key] for r in live})))
+
+
+def jobs_elsewhere_message(plan: RenderPlan, other: Journal, endpoint: str | None, names: list[str]) -> str:
+    where = endpoint or f"the endpoint of {other.dir} (journaled by an earlier version)"
+    url = endpoint or "URL"
+    return (f"{len(names)} clip(s) of this film ({', '.join(names)}) have jobs in flight at {where}; "
+            f"nothing was submitted: run again with --base-url {url} to resume them there, or drop them "
+            f"with `storyboard render {plan.story} -p {plan.provider} --base-url {url} --forget CLIP` "
+            "(a job that exists is then paid for again)")
 
 
 def check_references(plan: RenderPlan) -> None:

@@ -5,6 +5,14 @@ One small JSON file per clip key under `.storyboard/jobs/<namespace>/`, replaced
 record or the new one, never half of one. Per-key files rather than an append-only log: each
 record is read and replaced on its own, and there is nothing to compact.
 
+Every create ever sent stays in the journal. A second create for a key whose create this
+journal already sent (its job exists, or its answer is awaited) is refused (`DuplicateCreate`):
+one key is one generation. A record left by an earlier render is replaced only when the render
+decided to create again (a failed job, a free provider's lost clip, an in-doubt create the user
+chose to resubmit), and then it is first copied to `past/` if it names a job or a create that
+may have arrived. `forget` moves a record to `past/` too. Each record names the endpoint its
+create was sent to, so a render at another endpoint can say where jobs in flight are.
+
 States (the order a job normally goes through):
 
     submitting   written BEFORE the create request is sent; no job id yet
@@ -41,6 +49,8 @@ STATES = ("submitting", "submitted", "completed", "downloaded", "failed", "in_do
 HAS_JOB = ("submitted", "completed", "downloaded")
 # States where a create may have been received but its id is unknown.
 IN_DOUBT = ("submitting", "in_doubt")
+# States of a create that was (or may have been) received and whose clip is not downloaded yet.
+IN_FLIGHT = ("submitting", "in_doubt", "submitted", "completed")
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class JobRecord:
     submitted_at: float | None = None  # when the create was sent (for poll timing on resume)
     updated_at: float = field(default_factory=time.time)
     history: tuple[tuple[str, float], ...] = ()  # (state, time) transitions, oldest first
+    endpoint: str | None = None  # the provider's normalized endpoint the create was sent to
 
     def advance(self, state: JobState, **changes) -> "JobRecord":
         """The next record: a new state plus changes, with the transition appended to history."""
@@ -82,7 +93,7 @@ class JobRecord:
                 raise ValueError(f"not a journal record (no {name!r})")
         if data["state"] not in STATES:
             raise ValueError(f"unknown state {data['state']!r}")
-        for name in ("job_id", "video_url", "error", "source"):
+        for name in ("job_id", "video_url", "error", "source", "endpoint"):
             if data.get(name) is not None and not isinstance(data[name], str):
                 raise ValueError(f"{name!r} is not a string")
         for name in ("cost", "submitted_at", "updated_at"):
@@ -102,11 +113,14 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 class Journal:
-    """The records of one provider namespace in one story's state folder."""
+    """The records of one provider namespace in one story's state folder. `endpoint` (the
+    provider's normalized endpoint) is written into every record."""
 
-    def __init__(self, state_dir: Path, namespace: str):
+    def __init__(self, state_dir: Path, namespace: str, endpoint: str | None = None):
         self.dir = Path(state_dir) / "jobs" / namespace
         self.namespace = namespace
+        self.endpoint = endpoint
+        self._started: set[str] = set()  # keys whose create this journal started
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
@@ -126,11 +140,15 @@ class Journal:
         return record
 
     def put(self, record: JobRecord) -> JobRecord:
+        if self.endpoint and record.endpoint != self.endpoint:
+            record = replace(record, endpoint=self.endpoint)
         atomic_write(self.path(record.key), record.to_json())
         return record
 
     def start(self, key: str, clip: str, source: str | None = None) -> JobRecord:
-        """Write `submitting` (before the create is sent)."""
+        """Write `submitting` (before the create is sent). Raises DuplicateCreate rather than
+        replace the record of a create this journal sent; an earlier render's record that names
+        a job or a create that may have arrived is copied to `past/` first."""
         now = time.time()
         rec = JobRecord(key=key, clip=clip, provider=self.namespace, state="submitting", source=source,
                         submitted_at=now, updated_at=now, history=(("submitting", now),))
@@ -139,14 +157,34 @@ class Journal:
         except JournalError:  # the user chose to submit anyway: keep the bad record aside, not over it
             old = None
             self.set_aside(key)
-        if old is not None:  # keep what earlier attempts went through
-            rec = replace(rec, history=old.history + rec.history)
+        if old is not None:
+            self._refuse_second_create(old)
+            if old.job_id or old.state in IN_DOUBT:  # a create was sent: its record stays
+                atomic_write(self._aside(key, "past"), old.to_json())  # a copy: no moment without one
+            rec = replace(rec, history=old.history + rec.history)  # keep what earlier attempts went through
+        self._started.add(key)
         return self.put(rec)
+
+    def _refuse_second_create(self, old: JobRecord) -> None:
+        if old.key not in self._started:  # an earlier render's: the render decided to replace it
+            return
+        if old.state in HAS_JOB:
+            raise DuplicateCreate(f"job {old.job_id} was already created for clip {old.clip} ({old.state}); "
+                                  "a second create for the same request is refused")
+        if old.state in IN_DOUBT:
+            raise DuplicateCreate(f"a create for clip {old.clip} was already sent and its job id is not "
+                                  "known yet; a second create for the same request is refused")
 
     def set_aside(self, key: str) -> Path | None:
         """Move an (unreadable) record to `corrupt/` beside the records; returns where it went."""
+        return self._move(key, "corrupt")
+
+    def _aside(self, key: str, folder: str) -> Path:
+        return self.dir / folder / f"{key}.{time.strftime('%Y%m%d-%H%M%S')}.{time.monotonic_ns()}.json"
+
+    def _move(self, key: str, folder: str) -> Path | None:
         src = self.path(key)
-        dest = self.dir / "corrupt" / f"{key}.{time.strftime('%Y%m%d-%H%M%S')}.{time.monotonic_ns()}.json"
+        dest = self._aside(key, folder)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)
@@ -156,12 +194,9 @@ class Journal:
         return dest
 
     def forget(self, key: str) -> bool:
-        try:
-            self.path(key).unlink()
-        except FileNotFoundError:
-            return False
-        fsync_dir(self.dir)
-        return True
+        """The user's decision: the next render decides without this record, which is moved to
+        `past/` (it may name a paid job)."""
+        return self._move(key, "past") is not None
 
     def all(self) -> list[JobRecord]:
         if not self.dir.is_dir():
@@ -175,5 +210,20 @@ class Journal:
         return out
 
 
+def other_journals(state_dir: Path, namespace: str, provider: str) -> list[Journal]:
+    """The journals of `provider` at endpoints other than `namespace`'s, in one state folder."""
+    root = Path(state_dir) / "jobs"
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+    except OSError:  # no jobs yet
+        return []
+    return [Journal(state_dir, p.name) for p in folders
+            if p.name != namespace and (p.name == provider or p.name.startswith(f"{provider}-"))]
+
+
 class JournalError(Exception):
     pass
+
+
+class DuplicateCreate(JournalError):
+    """A second create for a key whose create was sent and may still give a clip: refused."""

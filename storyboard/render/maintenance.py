@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from .journal import Journal, JournalError, JobRecord
+from .journal import JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import Provider
-from .decide import default_state_dir
+from .decide import default_state_dir, provider_journal
 from .lock import StoryLock
 from .results import RenderError
 
@@ -19,7 +19,7 @@ def forget(plan: RenderPlan, provider: Provider, names: Iterable[str], *,
     """Drop the journal records of these clips (an in-doubt create the user checked, a job to
     give up on), so the next render submits them again. Returns what was forgotten."""
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    journal = Journal(state_dir, provider.namespace)
+    journal = provider_journal(state_dir, provider)
     out = []
     with StoryLock(state_dir):
         for name in names:
@@ -34,7 +34,7 @@ def adopt(plan: RenderPlan, provider: Provider, name: str, job_id: str, *,
     """Record a job id found on the provider's dashboard for an in-doubt clip: the next render
     polls and downloads it instead of submitting."""
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    journal = Journal(state_dir, provider.namespace)
+    journal = provider_journal(state_dir, provider)
     clip = _clip_named(plan, name)
     with StoryLock(state_dir):
         try:

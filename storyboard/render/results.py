@@ -44,6 +44,7 @@ class ClipTask:
     reason: str | None = None  # why this action, for the user (corrupt cache, resumed job, ...)
     corrupt: str | None = None  # the problem of a cached file to be moved aside
     priority: float = 0.0  # seconds of video on the longest path from here to the end
+    same_as: str | None = None  # the clip whose generation this one uses (the same request)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,13 @@ class RenderSummary:
     paid: bool
     tasks: tuple[ClipTask, ...]
 
+    @property
+    def generations(self) -> list[ClipTask]:
+        """One task per generation: a clip that uses another's is counted with it."""
+        return [t for t in self.tasks if t.same_as is None]
+
     def with_action(self, *actions: Action) -> list[ClipTask]:
-        return [t for t in self.tasks if t.action in actions]
+        return [t for t in self.generations if t.action in actions]
 
     @property
     def submits(self) -> list[ClipTask]:
@@ -86,7 +92,7 @@ class RenderSummary:
         for t in self.tasks:
             if t.action == "not-requested":
                 continue
-            price = "" if t.action != "submit" else (
+            price = "" if t.action != "submit" or t.same_as else (
                 "  cost unknown" if t.estimated_cost_usd is None else f"  ${t.estimated_cost_usd:.2f}")
             why = f"  ({t.reason})" if t.reason else ""
             out.append(f"  {t.action:<10} {t.name:<20} {t.seconds:>3} s{price}{why}")
@@ -105,6 +111,7 @@ class ClipOutcome:
     cost: float | None = None
     error: str | None = None
     provider_seconds: float | None = None  # how long the provider's job took (its own clock)
+    same_as: str | None = None  # the clip whose generation this one used (paid for there)
 
     @property
     def ok(self) -> bool:
@@ -159,6 +166,10 @@ class RenderLocked(RenderError):
     pass
 
 
+class JobsElsewhere(RenderError):
+    """Clips to submit have jobs in flight at another endpoint of the provider."""
+
+
 class ApprovalRequired(RenderError):
     """A paid provider would be sent jobs and nobody approved them."""
 
@@ -189,5 +200,5 @@ def report_json(report: RenderReport) -> str:
         "elapsed": round(report.elapsed, 3),
         "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
                    "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
-                   "error": o.error} for o in report.outcomes],
+                   "error": o.error, "same_as": o.same_as} for o in report.outcomes],
     }, indent=2, ensure_ascii=False))

@@ -15,12 +15,13 @@ from typing import Any, Callable, Iterable
 
 from .cache import Cache, CacheRecord, check_media, probe_summary
 from ..disk import disk_cause, disk_message
-from .journal import Journal, JournalError, JobRecord
+from .journal import JournalError, JobRecord
 from .. import paths
 from ..credentials import remember, scrub
+from .journal import DuplicateCreate
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
-from .decide import default_state_dir, in_doubt_message, inspect_render, media_module
+from .decide import default_state_dir, in_doubt_message, inspect_render, media_module, provider_journal
 from .graph import expectation
 from .lock import StoryLock
 from .placeholders import media_kind, placeholders_in, substitute
@@ -116,7 +117,7 @@ class _Run:
                  stop: asyncio.Event, media: Any):
         self.plan, self.provider, self.summary = plan, provider, summary
         self.cache = Cache(state_dir, provider.namespace)
-        self.journal = Journal(state_dir, provider.namespace)
+        self.journal = provider_journal(state_dir, provider)
         self.workdir = state_dir / "work" / provider.namespace
         self.clips = {c.name: c for c in plan.clips}
         self.tasks = {t.name: t for t in summary.tasks}
@@ -261,7 +262,7 @@ class _Run:
 
     def _quarantine_corrupt(self) -> None:
         for t in self.summary.tasks:
-            if t.corrupt and t.action != "not-requested":
+            if t.corrupt and t.action != "not-requested" and not t.same_as:  # one file per generation
                 aside = self.cache.quarantine(t.key)
                 self.emit(t.name, "note", f"cached file {t.corrupt}; moved aside to {aside}")
 
@@ -302,6 +303,8 @@ class _Run:
     async def _clip(self, clip: PlannedClip) -> ClipOutcome:
         task = self.tasks[clip.name]
         try:
+            if task.same_as:
+                return await self._follow(clip, task.same_as)
             blocked = await self._wait_for_inputs(clip)
             if blocked is not None:
                 return blocked
@@ -330,6 +333,20 @@ class _Run:
             ticket = self._tickets.pop(clip.name, None)
             if ticket is not None:  # reserved for us but not used (stopped, skipped)
                 self.slots.cancel(ticket)
+
+    async def _follow(self, clip: PlannedClip, maker: str) -> ClipOutcome:
+        """A clip whose request is `maker`'s: one generation serves both, so it waits for that
+        one's outcome and takes it (its video, its job; the cost is counted once, at `maker`)."""
+        self.emit(clip.name, "waiting", f"for {maker}: the same request, one generation")
+        await self.done[maker].wait()  # not cut short by a stop: `maker` always finishes
+        made = self.results[maker]
+        if maker in self.durations:
+            self.durations[clip.name] = self.durations[maker]
+        if maker in self._run_urls:
+            self._run_urls[clip.name] = self._run_urls[maker]
+        error = f"the same request as {maker}, which {made.status}: {made.error}" if made.error else None
+        return self.finish(clip, made.status, path=made.path, job_id=made.job_id, error=error,
+                           provider_seconds=made.provider_seconds, same_as=maker)
 
     async def _wait_for_inputs(self, clip: PlannedClip) -> ClipOutcome | None:
         if clip.after:
@@ -395,6 +412,8 @@ class _Run:
             try:
                 self.workdir.mkdir(parents=True, exist_ok=True)
                 record = await self._start_record(clip)  # durable BEFORE the request is sent
+            except DuplicateCreate as exc:  # never paid twice, whatever asked for it
+                return self.finish(clip, "failed", error=f"{exc}; nothing was submitted for this clip")
             except OSError as exc:
                 return self.finish(clip, "failed", error=(
                     f"cannot write the job journal in {self.journal.dir}: {_os_reason(exc)}; nothing was "
