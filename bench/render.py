@@ -31,12 +31,7 @@ from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry, canonical_js
 from storyboard.providers.together import TogetherProvider, price_body  # noqa: E402
 from storyboard.render import PollPolicy, RenderReport, render_plan  # noqa: E402
 from storyboard.testing import FakeTogether  # noqa: E402
-from storyboard.testing import fake_together  # noqa: E402
-from storyboard.testing.fake_together import render_testcard  # noqa: E402
-
-# socketserver's default listen backlog (5) makes the 6th simultaneous connection wait for a SYN
-# retry (1 s): an artefact of the fake, not of the engine or of Together.
-fake_together._Server.request_queue_size = 128
+from storyboard.testing.fakes.jobs import render_testcard  # noqa: E402
 
 KEY = "bench-key"
 
@@ -83,17 +78,14 @@ def build_plan(base: Path) -> RenderPlan:
 
 class ScaledFake(FakeTogether):
     """The fake with a job latency proportional to the clip's seconds (the fake's own latency is
-    one number). `_accept` is the only reader of `latency`; the lock keeps jobs apart."""
+    one number)."""
 
     def __init__(self, per_second: float, **kw: Any):
         super().__init__(**kw)
         self.per_second = per_second
-        self._latency_lock = threading.Lock()
 
-    def _accept(self, body: dict[str, Any]):
-        with self._latency_lock:
-            self.latency = self.per_second * int(body.get("seconds", 5))
-            return super()._accept(body)
+    def latency_for(self, body: dict[str, Any]) -> float:
+        return self.per_second * int(body.get("seconds", 5))
 
 
 def copying_renderer(store: Path):
