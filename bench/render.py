@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{work_total:.2f} s in all)")
     print(f"critical path (server job times):        {cp:6.2f} s   (a1 -> a2 -> a3 -> a4)")
     rows = []
-    for label, (r, st, t, _) in results.items():
+    for label, (r, st, _, _) in results.items():
         gets = st["gets"] / jobs
         rows.append((label, r.elapsed, gets))
         print(f"{label:<24} makespan {r.elapsed:6.2f} s  ({r.elapsed / cp:4.2f} x critical path)  "
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if adaptive_gets >= fixed_gets:
         print(f"MISS: adaptive polling used {adaptive_gets:.2f} GETs/job, fixed {fixed_gets:.2f}")
         ok = False
-    for label, (r, st, t, _) in results.items():
+    for label, (_, st, _, _) in results.items():
         if st["creates"] != jobs:
             print(f"MISS: {label} created {st['creates']} jobs for {jobs} clips")
             ok = False

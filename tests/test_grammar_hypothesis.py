@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,7 +108,8 @@ beats = st.builds(lambda s, t: Beat(seconds=s, text=Prose(text=t)), clip_seconds
 @st.composite
 def clips(draw):
     kind = draw(st.sampled_from(["shot", "scene", "scene", "extend"]))
-    kinds = [beats] * 3 + [clip_fields, proses, dialogues] if kind == "scene" else [clip_fields, proses, dialogues, beats]
+    kinds = ([beats] * 3 + [clip_fields, proses, dialogues] if kind == "scene"
+             else [clip_fields, proses, dialogues, beats])
     body = []
     for _ in range(draw(st.integers(1, 6))):
         line = draw(st.one_of(*kinds))
@@ -138,9 +140,8 @@ def _split_points(text: str, prose_lines: bool) -> list[int]:
         if ch == '"':
             quoted = not quoted
         elif ch == " " and not quoted and 0 < i < len(text) - 1 and not text[i - 1].isspace() \
-                and not text[i + 1].isspace():
-            if not prose_lines or prose_start_ok(text[i + 1:]):
-                points.append(i)
+                and not text[i + 1].isspace() and (not prose_lines or prose_start_ok(text[i + 1:])):
+            points.append(i)
     return points
 
 
@@ -191,7 +192,7 @@ class Messy:
         points = _split_points(text, prose_lines=False)
         if text and (points or head.strip()) and self.chance(0.35):
             cuts = sorted(self.r.sample(points, self.r.randint(0 if head.strip() else 1, min(3, len(points)))))
-            pieces = [text[a + 1 if a else 0:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+            pieces = [text[a + 1 if a else 0:b] for a, b in pairwise([0, *cuts, len(text)])]
             if not head.strip() or self.chance(0.5):  # the first piece on the head line
                 self.line(indent, head + pieces[0])
                 rest = pieces[1:]
@@ -206,7 +207,7 @@ class Messy:
         points = _split_points(text, prose_lines=True) if prose else []
         if points and self.chance(0.35):  # consecutive prose lines are one paragraph
             cuts = sorted(self.r.sample(points, self.r.randint(1, min(3, len(points)))))
-            pieces = [text[a + 1 if a else 0:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+            pieces = [text[a + 1 if a else 0:b] for a, b in pairwise([0, *cuts, len(text)])]
             self.line(indent, pieces[0])
             for p in pieces[1:]:
                 self.filler(indent)
