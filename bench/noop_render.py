@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         ratio = first / noop
         print(f"film: {clips} clips, {seconds} s of video generated, {film.stat().st_size / 1e6:.1f} MB film (480p)")
         print(f"first render (preview provider, CLI):  {first:8.2f} s")
-        print(f"no-op render (CLI, median of {args.runs}):   {noop:8.3f} s   (runs: {', '.join(f'{x:.3f}' for x in noops)})")
-        print(f"compile alone (CLI, median of {args.runs}):  {comp:8.3f} s   (no-op minus compile: {noop - comp:.3f} s)")
+        runs = ", ".join(f"{x:.3f}" for x in noops)
+        print(f"no-op render (CLI, median of {args.runs}):   {noop:8.3f} s   (runs: {runs})")
+        print(f"compile alone (CLI, median of {args.runs}):  {comp:8.3f} s   "
+              f"(no-op minus compile: {noop - comp:.3f} s)")
         print(f"ratio first / no-op:                   {ratio:8.1f}x  (target >= {args.target:g}x); "
               f"submitted on no-op: {'nothing' if not problems else 'SOMETHING'}")
         for p in dict.fromkeys(problems):

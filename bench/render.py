@@ -31,12 +31,7 @@ from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry, canonical_js
 from storyboard.providers.together import TogetherProvider, price_body  # noqa: E402
 from storyboard.render import PollPolicy, RenderReport, render_plan  # noqa: E402
 from storyboard.testing import FakeTogether  # noqa: E402
-from storyboard.testing import fake_together  # noqa: E402
-from storyboard.testing.fake_together import render_testcard  # noqa: E402
-
-# socketserver's default listen backlog (5) makes the 6th simultaneous connection wait for a SYN
-# retry (1 s): an artefact of the fake, not of the engine or of Together.
-fake_together._Server.request_queue_size = 128
+from storyboard.testing.fakes.jobs import render_testcard  # noqa: E402
 
 KEY = "bench-key"
 
@@ -83,17 +78,14 @@ def build_plan(base: Path) -> RenderPlan:
 
 class ScaledFake(FakeTogether):
     """The fake with a job latency proportional to the clip's seconds (the fake's own latency is
-    one number). `_accept` is the only reader of `latency`; the lock keeps jobs apart."""
+    one number)."""
 
     def __init__(self, per_second: float, **kw: Any):
         super().__init__(**kw)
         self.per_second = per_second
-        self._latency_lock = threading.Lock()
 
-    def _accept(self, body: dict[str, Any]):
-        with self._latency_lock:
-            self.latency = self.per_second * int(body.get("seconds", 5))
-            return super()._accept(body)
+    def latency_for(self, body: dict[str, Any]) -> float:
+        return self.per_second * int(body.get("seconds", 5))
 
 
 def copying_renderer(store: Path):
@@ -178,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{work_total:.2f} s in all)")
     print(f"critical path (server job times):        {cp:6.2f} s   (a1 -> a2 -> a3 -> a4)")
     rows = []
-    for label, (r, st, t, _) in results.items():
+    for label, (r, st, _, _) in results.items():
         gets = st["gets"] / jobs
         rows.append((label, r.elapsed, gets))
         print(f"{label:<24} makespan {r.elapsed:6.2f} s  ({r.elapsed / cp:4.2f} x critical path)  "
@@ -195,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if adaptive_gets >= fixed_gets:
         print(f"MISS: adaptive polling used {adaptive_gets:.2f} GETs/job, fixed {fixed_gets:.2f}")
         ok = False
-    for label, (r, st, t, _) in results.items():
+    for label, (_, st, _, _) in results.items():
         if st["creates"] != jobs:
             print(f"MISS: {label} created {st['creates']} jobs for {jobs} clips")
             ok = False

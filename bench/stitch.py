@@ -13,8 +13,9 @@
 Exits 1 when a target is missed. Clips are 24 fps with a 1-s GOP (what the preview provider
 writes), x264 veryfast CRF 20, AAC 48 kHz stereo, a different hue and tone per clip. Our timings are
 the median of 5 runs after an untimed warm-up (each from scratch: fresh workdir, no output);
-moviepy's are one run each (a run takes 10-60 s); both sides' imports are done before timing. CPU seconds (process + children) are printed too: on a shared machine they
-vary less than wall time.
+moviepy's are one run each (a run takes 10-60 s); both sides' imports are done before timing.
+CPU seconds (process + children) are printed too: on a shared machine they vary less than wall
+time.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def film_plan(names: list[str], seconds: int, joins: list[tuple[str, float, str 
                          key=f"bench-{n}", mode="text", source="bench:1:1",
                          width=size[0], height=size[1]) for n in dict.fromkeys(names)]
     timeline = [TimelineEntry(clip=names[0])]
-    for n, (kind, secs, direction) in zip(names[1:], joins):
+    for n, (kind, secs, direction) in zip(names[1:], joins, strict=True):
         if kind != "cut":
             timeline.append(TimelineEntry(transition=kind, seconds=secs, direction=direction))
         timeline.append(TimelineEntry(clip=n))
@@ -259,7 +260,7 @@ def main() -> int:
     # (a) hard cuts
     cuts = [("cut", 0.0, None)] * 7
     plan_a = film_plan(names, 5, cuts, (1280, 720))
-    t_a, res = ours(plan_a, dict(zip(names, gop)), base / "a_ours.mp4", base / "work-a")
+    t_a, res = ours(plan_a, dict(zip(names, gop, strict=True)), base / "a_ours.mp4", base / "work-a")
     fa = check_film(base / "a_ours.mp4", plan_a.total_seconds)
     encoded = [a for a in res.actions if "re-encoded" in a or "conformed" in a]
     row("a. hard cuts, ours", t_a, fa, f"video re-encodes: {len(encoded)}")
@@ -273,9 +274,9 @@ def main() -> int:
     # (b) dissolves and fades
     trans = [("dissolve", 0.5, None), ("fade", 1.0, None)] * 3 + [("dissolve", 0.5, None)]
     plan_b = film_plan(names, 5, trans, (1280, 720))
-    t_b, _ = ours(plan_b, dict(zip(names, gop)), base / "b_ours.mp4", base / "work-b")
+    t_b, _ = ours(plan_b, dict(zip(names, gop, strict=True)), base / "b_ours.mp4", base / "work-b")
     row("b. dissolves+fades, ours", t_b, check_film(base / "b_ours.mp4", plan_b.total_seconds))
-    t_k, _ = ours(plan_b, dict(zip(names, single)), base / "b_ours_1kf.mp4", base / "work-b1",
+    t_k, _ = ours(plan_b, dict(zip(names, single, strict=True)), base / "b_ours_1kf.mp4", base / "work-b1",
                   runs=1)
     row("b. same, ours, 1 keyframe/clip", t_k,
         check_film(base / "b_ours_1kf.mp4", plan_b.total_seconds), "information only")

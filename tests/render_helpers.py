@@ -14,9 +14,10 @@ import asyncio
 import json
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry, canonical_json
 from storyboard.providers.base import Job, Provider, ProviderError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -125,8 +126,8 @@ def test_poll_schedule_without_estimate_grows_geometrically_to_cap():
         t = next_poll_at(p, t, None)
         times.append(t)
     assert times[0] == p.first
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert all(g2 >= g1 for g1, g2 in zip(gaps, gaps[1:]))
+    gaps = [b - a for a, b in pairwise(times)]
+    assert all(g2 >= g1 for g1, g2 in pairwise(gaps))
     assert max(gaps) == p.cap
 
 

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 import pytest
@@ -396,7 +396,7 @@ def _strict_video_job():
         cost: float  # type: ignore[assignment]
 
     class Job(VideoJob):
-        outputs: Optional[FloatCostOutputs] = None  # type: ignore[assignment]
+        outputs: FloatCostOutputs | None = None  # type: ignore[assignment]
 
     return VideoJob, Job
 

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -138,7 +139,8 @@ beats = st.builds(lambda s, t: Beat(seconds=s, text=Prose(text=t)), clip_seconds
 @st.composite
 def clips(draw):
     kind = draw(st.sampled_from(["shot", "scene", "scene", "extend"]))
-    kinds = [beats] * 3 + [clip_fields, proses, dialogues] if kind == "scene" else [clip_fields, proses, dialogues, beats]
+    kinds = ([beats] * 3 + [clip_fields, proses, dialogues] if kind == "scene"
+             else [clip_fields, proses, dialogues, beats])
     body = []
     for _ in range(draw(st.integers(1, 6))):
         line = draw(st.one_of(*kinds))
@@ -169,9 +171,8 @@ def _split_points(text: str, prose_lines: bool) -> list[int]:
         if ch == '"':
             quoted = not quoted
         elif ch == " " and not quoted and 0 < i < len(text) - 1 and not text[i - 1].isspace() \
-                and not text[i + 1].isspace():
-            if not prose_lines or prose_start_ok(text[i + 1:]):
-                points.append(i)
+                and not text[i + 1].isspace() and (not prose_lines or prose_start_ok(text[i + 1:])):
+            points.append(i)
     return points
 
 
@@ -230,7 +231,7 @@ class Messy:
                 cuts = [first] + sorted(self.r.sample(later, self.r.randint(0, min(2, len(later)))))
             else:
                 cuts = sorted(self.r.sample(points, self.r.randint(0 if head.strip() else 1, min(3, len(points)))))
-            pieces = [text[a + 1 if a else 0:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+            pieces = [text[a + 1 if a else 0:b] for a, b in pairwise([0, *cuts, len(text)])]
             if not head.strip() or self.chance(0.5):  # the first piece on the head line
                 self.line(indent, head + pieces[0])
                 rest = pieces[1:]
@@ -245,7 +246,7 @@ class Messy:
         points = _split_points(text, prose_lines=True) if prose else []
         if points and self.chance(0.35):  # consecutive prose lines are one paragraph
             cuts = sorted(self.r.sample(points, self.r.randint(1, min(3, len(points)))))
-            pieces = [text[a + 1 if a else 0:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+            pieces = [text[a + 1 if a else 0:b] for a, b in pairwise([0, *cuts, len(text)])]
             self.line(indent, pieces[0])
             for p in pieces[1:]:
                 self.filler(indent)

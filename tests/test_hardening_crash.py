@@ -60,10 +60,10 @@ def crash_film(folder: Path) -> Path:
 class Driver:
     def __init__(self, story: Path, base_url: str, log: Path):
         env = {**os.environ, "TOGETHER_API_KEY": SOAK_KEY}
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, "render", str(story), "-p", "together", "--base-url", base_url, "--yes"],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
+        with open(log, "w") as stderr:  # the child holds its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", DRIVER, "render", str(story), "-p", "together", "--base-url", base_url, "--yes"],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
     def go(self) -> float:
         self.proc.stdin.write("go\n")
@@ -76,7 +76,6 @@ class Driver:
         if alive:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(20)
-        self.log.close()
         return alive and self.proc.returncode == -signal.SIGKILL
 
 
@@ -138,7 +137,8 @@ def test_kill_9_at_random_points_then_resume_gives_the_same_film(tmp_path, fake_
                 assert wait_for(lambda: fake.stats()["downloads"] >= 1), "no download started"
                 time.sleep(rng.uniform(0.0, 0.3))
             elif phase == "stitch":
-                wait_for(lambda: (state / "stitch").is_dir() or driver.proc.poll() is not None)
+                wait_for(lambda state=state, driver=driver:  # this trial's, bound now
+                         (state / "stitch").is_dir() or driver.proc.poll() is not None)
                 time.sleep(rng.uniform(0.0, 0.15))
             else:
                 time.sleep(rng.uniform(0.0, full))

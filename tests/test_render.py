@@ -341,9 +341,8 @@ def test_secrets_never_reach_outcomes_or_journal(tmp_path):
 
 def test_lock_prevents_two_renders_of_one_story(tmp_path):
     plan = make_plan(tmp_path, [clip("a")])
-    with StoryLock(tmp_path / ".storyboard"):
-        with pytest.raises(RenderLocked, match=f"pid {os.getpid()}"):
-            run(plan, ScriptedProvider())
+    with StoryLock(tmp_path / ".storyboard"), pytest.raises(RenderLocked, match=f"pid {os.getpid()}"):
+        run(plan, ScriptedProvider())
     assert run(plan, ScriptedProvider()).exit_code == 0  # released
 
 

@@ -10,8 +10,9 @@ import io
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -322,10 +323,12 @@ def test_job_answers_in_every_shape():
     assert job_from_answer({"id": "a", "status": "in_progress"}).state == "running"
     done = job_from_answer({"id": "a", "status": "completed", "outputs": {"cost": 1, "video_url": "u"}})
     assert (done.state, done.video_url, done.cost) == ("completed", "u", 1.0)
-    assert job_from_answer({"id": "a", "status": "completed", "outputs": {"cost": 0.28, "video_url": "u"}}).cost == 0.28
+    cheap = job_from_answer({"id": "a", "status": "completed", "outputs": {"cost": 0.28, "video_url": "u"}})
+    assert cheap.cost == 0.28
     no_url = job_from_answer({"id": "a", "status": "completed", "outputs": {"cost": 1}})
     assert no_url.state == "failed" and "video_url" in (no_url.error or "")
-    failed = job_from_answer({"id": "a", "status": "failed", "error": {"code": "invalidDuration", "message": "too long"}})
+    failed = job_from_answer({"id": "a", "status": "failed",
+                              "error": {"code": "invalidDuration", "message": "too long"}})
     assert (failed.state, failed.error, failed.error_code) == ("failed", "too long", "invalidDuration")
     old = job_from_answer({"id": "a", "status": "failed", "info": {"errors": ["boom", {"message": "bang"}]}})
     assert old.state == "failed" and old.error == "boom; bang"
@@ -337,7 +340,8 @@ def test_error_bodies_in_every_shape():
     def detail(**kw: Any) -> tuple[str, str | None]:
         return _error_detail(httpx.Response(400, **kw))
 
-    assert detail(json={"error": {"message": "bad seconds", "code": "invalid_value"}}) == ("bad seconds", "invalid_value")
+    assert detail(json={"error": {"message": "bad seconds", "code": "invalid_value"}}) == \
+        ("bad seconds", "invalid_value")
     assert detail(json={"error": "plain string"}) == ("plain string", None)
     assert detail(json={"message": "top-level", "code": 7}) == ("top-level", "7")
     assert detail(text="<html>gateway</html>")[0] == "<html>gateway</html>"

@@ -48,7 +48,8 @@ def mutate(text: str, rng: random.Random) -> str:
             lines[i] = lines[i][:pos] + rng.choice(SPICE) + lines[i][pos:]
         elif op == 4:  # replace a byte-sized chunk with random characters
             pos = rng.randint(0, len(lines[i]))
-            junk = "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0x80, 0x2FFF)])) for _ in range(rng.randint(1, 5)))
+            junk = "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0x80, 0x2FFF)]))
+                           for _ in range(rng.randint(1, 5)))
             lines[i] = lines[i][:pos] + junk + lines[i][pos + len(junk):]
         elif op == 5:  # swap lines
             j = rng.randrange(len(lines))
