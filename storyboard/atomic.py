@@ -3,6 +3,7 @@ A crash leaves the old file or the new one, never half of either."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -48,10 +49,8 @@ def write_bytes(path: str | Path, data: bytes, *, mode: int | None = None,
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     fsync_dir(folder)
 

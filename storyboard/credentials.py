@@ -13,6 +13,7 @@ percent-encodes it, an Authorization header carries it in base64. `scrub` remove
 
 from __future__ import annotations
 
+import contextlib
 import base64
 import json
 import os
@@ -98,10 +99,8 @@ def representations(secret: str) -> set[str]:
     forms = {secret, repr(secret)[1:-1], secret.encode("unicode_escape").decode("ascii"),
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
              quote(secret), quote(secret, safe=""), quote_plus(secret)}
-    try:
+    with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate: no bytes form to find
         forms.add(repr(secret.encode("utf-8"))[2:-1])
-    except UnicodeEncodeError:  # a lone surrogate: no bytes form to find
-        pass
     forms |= _base64_forms(secret)
     return {f for f in forms if len(f) >= MIN_SECRET}
 

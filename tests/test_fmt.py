@@ -186,7 +186,8 @@ def test_continued_lines_then_keywords_and_keys_parse():
     # Regression (grammar): after a continued line the lexer mixed top-level and clip-body
     # terminals, so `seed:` after a continued `style:` and `cut the rope` after continued prose failed.
     text = ("style: a\n  b\nseed: 1\nmorph 1s: x\n  y\naudio: on\n"
-            "shot a:\n  camera: c\n    d\n  Meanwhile: the mice wait\n  sound: s\n  The cat\n    sits\n  cut the rope\n")
+            "shot a:\n  camera: c\n    d\n  Meanwhile: the mice wait\n  sound: s\n  The cat\n    sits\n"
+            "  cut the rope\n")
     assert check_formatted(text) == (
         "style: a b\nseed: 1\n\nmorph 1s: x y\n\naudio: on\n\n"
         "shot a:\n  camera: c d\n  Meanwhile: the mice wait\n  sound: s\n  The cat sits cut the rope\n")

@@ -104,7 +104,8 @@ _risky_tails = st.one_of(
 _quoted = st.builds(lambda q: f'"{q}"', _quoted_inner)
 _unsafe_pairs = st.one_of(  # each pair joined on one line is dialogue, a beat or a clip setting
     st.tuples(st.builds(lambda n, how: f"@{n}{how}:", names, st.sampled_from(["", " (softly)", "(x)"])), _quoted),
-    st.tuples(names.map(lambda n: f"@{n}"), st.builds(lambda how, q: f"{how}: {q}", st.sampled_from(["", "(aside)"]), _quoted)),
+    st.tuples(names.map(lambda n: f"@{n}"),
+              st.builds(lambda how, q: f"{how}: {q}", st.sampled_from(["", "(aside)"]), _quoted)),
     st.tuples(st.just("shot"), st.sampled_from([":", "4s:", "4s: Another wave.", "0.5s :"])),
     st.tuples(st.just("shot 4s"), st.sampled_from([":", ": x"])),
     st.tuples(st.sampled_from(CLIP_SETTINGS), st.sampled_from([":", ": static wide shot", ":wide"])),

@@ -208,10 +208,9 @@ def _normalise(text: str) -> str:
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _collect(story: Story, source: str) -> _Notes:
-    lines = _normalise(source).split("\n")
-    notes = _Notes()
-    anchors: dict[int, tuple[object, bool]] = {}  # line -> (node, is a top-level item)
+def _anchors(story: Story) -> dict[int, tuple[object, bool]]:
+    """Line -> (the node that starts on it, whether it is a top-level item)."""
+    anchors: dict[int, tuple[object, bool]] = {}
 
     def anchor(node, top: bool) -> None:
         span = getattr(node, "span", None)
@@ -222,6 +221,22 @@ def _collect(story: Story, source: str) -> _Notes:
         anchor(item, True)
         for child in item.fields if isinstance(item, CastMember) else item.body if isinstance(item, Clip) else ():
             anchor(child, False)
+    return anchors
+
+
+def _line_prefix(owner):
+    """The pattern of the part of a node's first line where `#` is text, not a comment."""
+    if isinstance(owner, Dialogue):
+        return _DIALOGUE_PREFIX
+    if isinstance(owner, Transition) and owner.kind == "wipe":
+        return _WIPE_PREFIX
+    return None
+
+
+def _collect(story: Story, source: str) -> _Notes:
+    lines = _normalise(source).split("\n")
+    notes = _Notes()
+    anchors = _anchors(story)
 
     def notes_of(node) -> _NodeNotes:
         return notes.nodes.setdefault(id(node), _NodeNotes())
@@ -260,12 +275,7 @@ def _collect(story: Story, source: str) -> _Notes:
                 block = node if isinstance(node, (CastMember, Clip)) else None
             owner = node
             notes_of(node).gap = gap(n)
-        prefix = None
-        if isinstance(owner, Dialogue) and found is not None:
-            prefix = _DIALOGUE_PREFIX
-        elif isinstance(owner, Transition) and owner.kind == "wipe" and found is not None:
-            prefix = _WIPE_PREFIX
-        trailing = _trailing_comment(text, prefix)
+        trailing = _trailing_comment(text, _line_prefix(owner) if found is not None else None)
         if owner is None:  # cannot happen for a story parsed from this source
             orphans.extend(pending + ([_Comment(trailing, False)] if trailing else []))
             pending = []

@@ -74,11 +74,13 @@ CAST = [("character", "Kitten", "cast/kitten.png"), ("character", "Mice", "cast/
 # Pieces of prose, chosen for what they can turn into when lines are joined: `Name:` and quotes
 # make dialogue, `shot` and `4s:` a beat, `camera` and `: wide` a clip setting.
 PROSE_PIECES = [
-    "The snow falls.", "a wave breaks", "she said.", "and runs", "Meanwhile:", "Bo:", "Kitten:", "4s:", "4s: Another wave.",
+    "The snow falls.", "a wave breaks", "she said.", "and runs", "Meanwhile:", "Bo:", "Kitten:", "4s:",
+    "4s: Another wave.",
     "shot", "shot 4s", "shot:", "camera", "camera:", "sound", ": static wide shot", ":", "(softly)", "(softly):",
     '"Hello"', '"Hello" she said.', '"Charge!"', '""', '"a # not a comment"', "@Kitten", "@Kitten:", "@Mice",
     "@Kitten (softly)", "@Kitten (softly):", "@Cliff's edge", "e-mail@x.org", "cut", "continue",
-    "scene", "fade 1s", "morph 1s: x", "dissolve", "title: x", "小猫将军站在悬崖上。", "两军相撞，雪花飞扬！", "“冲啊！”",
+    "scene", "fade 1s", "morph 1s: x", "dissolve", "title: x",
+    "小猫将军站在悬崖上。", "两军相撞，雪花飞扬！", "“冲啊！”",
     "@Kitten：", "1080p", "16:9", "seed", ": 7", "negative:", "(", ")", "@", "::",
 ]
 # One line per key (a key set twice is an error, not what this fuzzer is after).
@@ -87,7 +89,8 @@ BODY_SETTINGS = {"camera": ["camera: slow push in", "camera: 微距特写", "cam
 FILM_SETTINGS = {"title": ["title: Fuzz", "title: 小猫将军"], "resolution": ["resolution: 480p", "resolution: 720p"],
                  "ratio": ["ratio: 16:9", "ratio: 1:1"], "audio": ["audio: on", "audio: off"], "seed": ["seed: 42"],
                  "style": ["style: watercolour"], "negative": ["negative: blur"]}
-TRANSITIONS = ["cut", "continue", "dissolve 1s", "fade 0.5s", "wipe left 1s", "wipe up 0.5s", "morph 1s: the snow melts"]
+TRANSITIONS = ["cut", "continue", "dissolve 1s", "fade 0.5s", "wipe left 1s", "wipe up 0.5s",
+               "morph 1s: the snow melts"]
 
 
 class _Writer:
@@ -135,7 +138,8 @@ def _clip_body(w: _Writer, kind: str, indent: str) -> None:
             w.line(indent, rng.choice(BODY_SETTINGS[settings.pop()]))
         else:
             how = rng.choice(["", " (softly)", " (shouting over the wind)"])
-            w.line(indent, f'@{rng.choice(["Kitten", "Mice"])}{how}: "{rng.choice(["Charge!", "冲啊！", "Hello, #1"])}"')
+            said = rng.choice(["Charge!", "冲啊！", "Hello, #1"])
+            w.line(indent, f'@{rng.choice(["Kitten", "Mice"])}{how}: "{said}"')
 
 
 def generate(rng: random.Random) -> str:
@@ -208,7 +212,7 @@ def fmt_meaning_change(path: Path, providers, before: list | None = None,
         after = [plan_meaning(compile_file(path, p)) for p in providers]
     finally:
         path.write_bytes(raw)
-    for p, b, a in zip(providers, before, after):
+    for p, b, a in zip(providers, before, after, strict=True):
         if b != a:
             return f"formatting changed what the story compiles to ({p.name}):\n{formatted}"
     return None
