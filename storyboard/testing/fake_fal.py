@@ -64,7 +64,8 @@ class FalError(ApiError):
 
 
 def _problem(field: str | None, msg: str, type_: str, value: Any = None) -> dict[str, Any]:
-    loc = ["body", field] if field else ["body"]
+    path = [int(p) if p.isdigit() else p for p in field.split(".")] if field else []
+    loc = ["body", *path]  # e.g. ["body", "video_urls", 0]
     return {"loc": loc, "msg": msg, "type": type_, "url": f"{ERRORS_URL}#{type_}", "input": value}
 
 
