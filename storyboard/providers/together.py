@@ -59,8 +59,15 @@ HINTS = {
 
 
 class TogetherProvider(Provider):
+    """Together's dialect, and the HTTP transport other hosted-Seedance vendors share (fal
+    subclasses it): one client per event loop, one create classified as refused / retryable /
+    in doubt, GETs retried with Retry-After, capped streamed downloads."""
+
     name = "together"
+    vendor = "Together"  # how messages name the vendor
     paid = True
+    create_retryable = CREATE_RETRYABLE
+    create_ambiguous = CREATE_AMBIGUOUS
     limits = Limits(local_media=frozenset({"image"}))  # images inline as data URIs; video/audio need URLs
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
@@ -71,6 +78,10 @@ class TogetherProvider(Provider):
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         remember_url_credentials(self.base_url)
         self.fields = OPENAPI_FIELDS if field_names == "openapi" else DOCS_FIELDS
+        self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
+
+    def _setup_transport(self, timeout: float, connect_timeout: float, get_attempts: int,
+                         backoff: tuple[float, float], max_download_bytes: int) -> None:
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.get_attempts = max(1, get_attempts)
         self.backoff = backoff
@@ -116,10 +127,10 @@ class TogetherProvider(Provider):
         try:
             resp = await self._http().send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-            raise ProviderError(f"cannot reach Together at {self.base_url}: {_describe(exc)}",
+            raise ProviderError(f"cannot reach {self.vendor} at {self.base_url}: {_describe(exc)}",
                                 code="connect", retryable=True) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+            raise ProviderError(f"bad {self.vendor} base URL {self.base_url!r}: {exc}", code="config") from exc
         except httpx.LocalProtocolError as exc:
             # h11 checks the request line and headers before writing a byte of them, and a body
             # it refuses midway is incomplete, so the server cannot have acted on it.
@@ -127,18 +138,22 @@ class TogetherProvider(Provider):
                                 f"({_describe(exc)})", code="not_sent") from exc
         except httpx.TransportError as exc:
             raise AmbiguousSubmit(
-                f"the create request failed after it may have reached Together ({_describe(exc)}); "
+                f"the create request failed after it may have reached {self.vendor} ({_describe(exc)}); "
                 "the job may exist and be billed, so it is not retried", code="ambiguous") from exc
         if resp.is_success:
-            job = _job_or_none(resp)
+            job = self._created_job(resp)
             if job is None:
-                raise AmbiguousSubmit(f"Together accepted the create request (HTTP {resp.status_code}) "
+                raise AmbiguousSubmit(f"{self.vendor} accepted the create request (HTTP {resp.status_code}) "
                                       "but its answer has no job id", status=resp.status_code, code="ambiguous")
-            log.info("together: created job %s", job.id)
+            log.info("%s: created job %s", self.name, job.id)
             return job
         status = resp.status_code
-        raise self._error(resp, "create", retryable=status in CREATE_RETRYABLE,
-                          ambiguous=status in CREATE_AMBIGUOUS)
+        raise self._error(resp, "create", retryable=status in self.create_retryable,
+                          ambiguous=status in self.create_ambiguous)
+
+    def _created_job(self, resp: httpx.Response) -> Job | None:
+        """The job a successful create answered with; None when the answer names none."""
+        return _job_or_none(resp)
 
     def _create_request(self, body: dict[str, Any]) -> httpx.Request:
         """The create request, built in full before anything is sent: whatever fails here (the
@@ -207,7 +222,7 @@ class TogetherProvider(Provider):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             self._client = httpx.AsyncClient(timeout=self.timeout,
-                                             headers={"User-Agent": "storyboard (together provider)"})
+                                             headers={"User-Agent": f"storyboard ({self.name} provider)"})
             self._client_loop = loop
         return self._client
 
@@ -232,7 +247,7 @@ class TogetherProvider(Provider):
     async def _pause(self, delay: float, retry_after: float | None, what: str, attempt: int) -> float:
         """Sleep a jittered `delay` (or the server's Retry-After if longer); return the next delay."""
         wait = max(retry_after or 0.0, delay * random.uniform(0.8, 1.2))
-        log.info("together: %s; retrying in %.1f s (attempt %d/%d)", scrub(what), wait, attempt + 1,
+        log.info("%s: %s; retrying in %.1f s (attempt %d/%d)", self.name, scrub(what), wait, attempt + 1,
                  self.get_attempts)
         await asyncio.sleep(wait)
         return min(delay * 2, self.backoff[1])
@@ -244,7 +259,7 @@ class TogetherProvider(Provider):
             try:
                 resp = await self._http().get(url, headers=headers)
             except httpx.UnsupportedProtocol as exc:
-                raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+                raise ProviderError(f"bad {self.vendor} base URL {self.base_url!r}: {exc}", code="config") from exc
             except httpx.TransportError as exc:
                 reason, resp = _describe(exc), None
             else:
@@ -256,7 +271,7 @@ class TogetherProvider(Provider):
             delay = await self._pause(delay, wait, f"{what}: {reason}", attempt)
         if resp is not None:
             raise self._error(resp, f"get {what}", retryable=True)
-        raise ProviderError(f"cannot get {what} from Together after {attempt} attempts: {reason}",
+        raise ProviderError(f"cannot get {what} from {self.vendor} after {attempt} attempts: {reason}",
                             code="network", retryable=True)
 
     async def _fetch(self, job: Job, dest: Path, headers: dict[str, str]) -> None:

@@ -1,0 +1,327 @@
+"""Seedance 2.0 on fal.ai: the queue API, `Authorization: Key $FAL_KEY`.
+
+What is confirmed and where (see the provider survey, §3, and the `fal-client` 1.0.3 source):
+- [confirmed, fal docs] endpoints `bytedance/seedance-2.0/{text-to-video,image-to-video,
+  reference-to-video}` and the same under `.../fast/...` (fast: 480p and 720p only); inputs
+  `prompt`, `image_url`, `end_image_url`, `image_urls` (<= 9), `video_urls` (<= 3), `audio_urls`
+  (<= 3, need an image or a video), <= 12 files, `duration` as text ("4".."15" or "auto"),
+  `resolution`, `aspect_ratio`, `generate_audio`, `seed`; output `{"video": {"url": ...}, "seed"}`;
+  prompts cite inputs as `@Image1`, `@Video1`, `@Audio1`.
+- [confirmed, fal-client source + fal inference-API page] submit is `POST {queue}/{endpoint id}`
+  answering `request_id`, `status_url`, `response_url`, `cancel_url`; status and result URLs use
+  only the owner and the app (`{queue}/bytedance/seedance-2.0/requests/{id}[/status]`), which is
+  how the client's own `get_handle(app, request_id)` rebuilds them, and how `get` does here (a
+  job id is all the journal keeps); statuses `IN_QUEUE`, `IN_PROGRESS`, `COMPLETED` (a failed
+  request is `COMPLETED` with `error` and `error_type`); the result URL answers with the model's
+  own status and body, so a refused input is a 422 `{"detail": [{loc, msg, type}]}` there.
+- [confirmed, fal docs] 720p prices, $0.3024/s standard and $0.2419/s fast, and fal's token
+  formula (tokens = W x H x 24 x (input video seconds + output seconds) / 1024, x0.6 with video
+  inputs), from which the other sizes follow. [unconfirmed] how input video seconds are counted,
+  so video-input clips are a lower bound.
+- [unconfirmed] a prompt length limit (fal states none; Together's 2..3000 is kept); whether
+  fal fetches data URIs for videos (images are documented as URL or base64 data URI).
+
+The transport (one client per loop, GET retries, streamed downloads, the create's refused /
+retryable / in-doubt classification) is `TogetherProvider`'s; fal's URLs, auth, answers and
+error shapes are here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from ..credentials import read_secret, remember_url_credentials, secret_problem
+from .base import RATIOS, AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .together import MAX_DOWNLOAD_BYTES, TogetherProvider, image_data_uri
+
+log = logging.getLogger("storyboard.providers.fal")
+
+DEFAULT_BASE_URL = "https://queue.fal.run"
+API_KEY_VARIABLE = "FAL_KEY"
+# Ours: fal-client's FAL_QUEUE_RUN_HOST names a host and always means https.
+BASE_URL_VARIABLE = "FAL_QUEUE_URL"
+APP = "bytedance/seedance-2.0"            # owner/app: where status and result live
+FAST = f"{APP}/fast"
+MODELS = {"seedance-2.0": APP, "seedance-2.0-fast": FAST, APP: APP, FAST: FAST}
+MODES = ("text-to-video", "image-to-video", "reference-to-video")
+RESOLUTIONS = {APP: ("480p", "720p", "1080p"), FAST: ("480p", "720p")}
+ASPECT_RATIOS = ("auto", *RATIOS)
+
+# fal's published 720p price per output second and its token formula (see the module notes).
+PRICE_720P = {APP: 0.3024, FAST: 0.2419}
+VIDEO_INPUT_DISCOUNT = 0.6
+PIXELS_720P_16_9 = 1280 * 720
+
+RUNNING = {"IN_QUEUE": "queued", "IN_PROGRESS": "running"}
+HINTS = {
+    401: f"the API key was refused; check {API_KEY_VARIABLE}",
+    403: "the key may not use this model, or the account's balance is exhausted",
+    404: "check the base URL and the model name",
+    422: "fal refused the input",
+    429: "rate limited (too many requests in flight)",
+}
+
+
+class FalProvider(TogetherProvider):
+    name = "fal"
+    vendor = "fal"
+    paid = True
+    default_model = APP
+    # Images inline as data URIs; video and audio need URLs (hosting them is another issue).
+    limits = Limits(local_media=frozenset({"image"}))
+    create_retryable = frozenset({408, 429, 503})  # answers that say the queue took nothing
+    create_ambiguous = frozenset({500, 502, 504})   # the request may be queued (and billed)
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0,
+                 connect_timeout: float = 10.0, get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
+                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
+        self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
+        self.api_key = read_secret(API_KEY_VARIABLE, api_key)
+        self.base_url = (base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL).rstrip("/")
+        remember_url_credentials(self.base_url)
+
+    def __repr__(self) -> str:
+        return f"FalProvider(base_url={self.base_url!r})"
+
+    # ---- compile time ----
+    def model_id(self, model_setting: str | None) -> str:
+        return MODELS.get(model_setting or "seedance-2.0", model_setting or APP)
+
+    def index_word(self, kind: MediaKind, n: int) -> str:
+        return f"@{kind.capitalize()}{n}"
+
+    def build_request(self, spec: ClipSpec) -> dict[str, Any]:
+        """`{"endpoint": fal endpoint id, "input": its arguments}`, as `fal_client.submit` takes them."""
+        mode, media = _mode_and_media(spec)
+        resolution, ratio = spec.resolution, spec.ratio
+        if spec.width and spec.height:  # fal takes no pixel sizes: the nearest tier and ratio
+            resolution, ratio = _tier_for_pixels(spec.width * spec.height), _nearest_ratio(spec.width, spec.height)
+        arguments: dict[str, Any] = {"prompt": spec.prompt, **media, "duration": str(spec.seconds),
+                                     "resolution": resolution or "720p", "aspect_ratio": ratio or "16:9",
+                                     "generate_audio": spec.audio}
+        if spec.seed is not None:
+            arguments["seed"] = spec.seed
+        return {"endpoint": f"{spec.model}/{mode}", "input": arguments}
+
+    def price(self, spec: ClipSpec) -> Price:
+        return price_body(self.build_request(spec))
+
+    # ---- run time ----
+    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
+        if kind == "image" and path is not None:
+            return image_data_uri(path)
+        if url and urlsplit(url).scheme in ("http", "https"):
+            return url
+        raise ProviderError(f"fal needs a public http(s) URL for {kind} inputs "
+                            f"({path or url or 'none given'}); local {kind} files cannot be sent",
+                            code="needs_url")
+
+    def credential_problem(self) -> str | None:
+        if not self.api_key:
+            return (f"the fal provider needs an API key: set {API_KEY_VARIABLE} "
+                    "(or use --provider preview, which is free and offline)")
+        return secret_problem(API_KEY_VARIABLE, self.api_key)
+
+    def _auth(self) -> dict[str, str]:
+        problem = self.credential_problem()
+        if problem:
+            raise ProviderError(problem, code="no_api_key" if not self.api_key else "bad_api_key")
+        return {"Authorization": f"Key {self.api_key}"}
+
+    def _create_request(self, body: dict[str, Any]) -> httpx.Request:
+        endpoint = body.get("endpoint")
+        if not isinstance(endpoint, str) or not isinstance(body.get("input"), dict):
+            raise ProviderError("a fal request body is {\"endpoint\": ..., \"input\": {...}}", code="bad_body")
+        headers = {**self._auth(), "Content-Type": "application/json"}
+        try:
+            content = json.dumps(body["input"], ensure_ascii=False, allow_nan=False).encode()
+            return self._http().build_request("POST", f"{self.base_url}/{endpoint.strip('/')}", content=content,
+                                              headers=headers)
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            raise ProviderError(f"cannot build the create request: {exc}", code="not_sent") from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise ProviderError(f"cannot build the create request: {exc}", code="config") from exc
+
+    def _created_job(self, resp: httpx.Response) -> Job | None:
+        try:
+            data = resp.json()
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not data.get("request_id"):
+            return None
+        return Job(str(data["request_id"]), "running", raw=data)
+
+    async def create(self, body: dict[str, Any], *, workdir: Path | None = None, **kwargs: Any) -> Job:
+        """One POST; a 503 without Retry-After may come from a proxy in front of a queue that
+        took the request, so only a 503 that says when to come back is retried."""
+        try:
+            return await super().create(body, workdir=workdir, **kwargs)
+        except AmbiguousSubmit:
+            raise
+        except ProviderError as exc:
+            if exc.status == 503 and exc.retry_after is None:
+                raise AmbiguousSubmit(f"{exc}; the request may be queued and billed, so it is not retried",
+                                      status=503, code=exc.code) from exc
+            raise
+
+    async def get(self, job_id: str) -> Job:
+        base = f"{self.base_url}/{APP}/requests/{quote(job_id, safe='')}"
+        status = await self._answer(f"{base}/status", f"request {job_id}")
+        state = str(status.get("status") or "")
+        if state in RUNNING:
+            return Job(job_id, "running", raw=status)
+        if state != "COMPLETED":
+            log.warning("fal: request %s has an unknown status %r; treating it as running", job_id, state)
+            return Job(job_id, "running", raw=status)
+        if status.get("error"):
+            return Job(job_id, "failed", error=str(status["error"]), error_code=_str(status.get("error_type")),
+                       raw=status)
+        return await self._result(base, job_id)
+
+    async def _answer(self, url: str, what: str) -> dict[str, Any]:
+        resp = await self._get_with_retries(url, self._auth(), what=what)
+        if resp.status_code == 404:
+            raise ProviderError(f"fal does not know {what} (HTTP 404)", status=404, code="not_found")
+        if not resp.is_success:
+            raise self._error(resp, f"get {what}", retryable=False)
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ProviderError(f"fal's answer for {what} is not a JSON object", status=resp.status_code,
+                                code="bad_answer", retryable=True)
+        return data
+
+    async def _result(self, base: str, job_id: str) -> Job:
+        resp = await self._get_with_retries(base, self._auth(), what=f"the result of request {job_id}")
+        if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403, 404):
+            message, code = _error_detail(resp)  # the model refused the input: the job failed
+            return Job(job_id, "failed", error=message, error_code=code)
+        if not resp.is_success:
+            raise self._error(resp, f"get the result of request {job_id}", retryable=False)
+        data = resp.json() if resp.content else {}
+        video = (data.get("video") or {}) if isinstance(data, dict) else {}
+        url = video.get("url") if isinstance(video, dict) else None
+        if not url:
+            return Job(job_id, "failed", error="fal completed the request but gave no video.url",
+                       error_code="no_video_url", raw=data)
+        return Job(job_id, "completed", video_url=str(url), raw=data)
+
+    def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
+               ambiguous: bool = False) -> ProviderError:
+        message, code = _error_detail(resp)
+        status = resp.status_code
+        hint = HINTS.get(status)
+        text = f"fal refused to {action}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
+        if ambiguous:
+            text += "; the request may be queued and billed, so it is not retried"
+        cls = AmbiguousSubmit if ambiguous else ProviderError
+        retry_after = _retry_after_of(resp) if retryable else None
+        return cls(text, status=status, code=code, retryable=retryable and not ambiguous, retry_after=retry_after)
+
+
+# ---- bodies ----------------------------------------------------------------------------------
+
+def _mode_and_media(spec: ClipSpec) -> tuple[str, dict[str, Any]]:
+    """fal's endpoint for the clip and its media fields: frames go to image-to-video (which takes
+    no references), references to reference-to-video, nothing to text-to-video."""
+    refs = spec.reference_images or spec.reference_videos or spec.reference_audios
+    if spec.frame_images:
+        first = [f.source for f in spec.frame_images if f.frame == "first"]
+        last = [f.source for f in spec.frame_images if f.frame == "last"]
+        if refs or not first:
+            raise ProviderError("fal's image-to-video takes a first frame (and optionally a last one) "
+                                "and no references", code="unsupported")
+        media: dict[str, Any] = {"image_url": first[0]}
+        if last:
+            media["end_image_url"] = last[0]
+        return "image-to-video", media
+    if refs:
+        media = {}
+        for name, values in (("image_urls", spec.reference_images), ("video_urls", spec.reference_videos),
+                             ("audio_urls", spec.reference_audios)):
+            if values:
+                media[name] = list(values)
+        return "reference-to-video", media
+    return "text-to-video", {}
+
+
+def _tier_for_pixels(pixels: int) -> str:
+    if pixels <= 864 * 496:
+        return "480p"
+    return "720p" if pixels <= PIXELS_720P_16_9 else "1080p"
+
+
+def _nearest_ratio(width: int, height: int) -> str:
+    def distance(ratio: str) -> float:
+        a, b = ratio.split(":")
+        return abs(width / height - int(a) / int(b))
+    return min(RATIOS, key=distance)
+
+
+def price_body(body: dict[str, Any]) -> Price:
+    """fal's price of a request body: its per-second 720p price scaled by pixels (the token
+    formula), x0.6 with video inputs, whose own seconds are billed too but unknown here."""
+    from .base import PIXELS
+
+    endpoint = str(body.get("endpoint") or "")
+    app = FAST if endpoint.startswith(FAST + "/") else APP if endpoint.startswith(APP + "/") else None
+    arguments = body.get("input") or {}
+    if app is None:
+        return Price(None, f"fal publishes no Seedance 2.0 price for {endpoint or 'this endpoint'}; cost unknown")
+    ratio = arguments.get("aspect_ratio")
+    w, h = PIXELS.get(arguments.get("resolution") or "720p", {}).get(ratio if ratio in RATIOS else "16:9", (0, 0))
+    seconds = str(arguments.get("duration") or "5")
+    if not w or not seconds.isdigit():
+        return Price(None, "fal's price depends on the size and duration, which this request leaves to the model")
+    usd = PRICE_720P[app] * int(seconds) * w * h / PIXELS_720P_16_9
+    if arguments.get("video_urls"):
+        return Price(round(usd * VIDEO_INPUT_DISCOUNT, 4), "fal also bills the input video's seconds; "
+                                                         "the estimate is a lower bound")
+    return Price(round(usd, 4))
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+def _error_detail(resp: httpx.Response) -> tuple[str, str | None]:
+    """fal's two error shapes: a model's `{"detail": [{loc, msg, type}, ...]}` and a request's
+    `{"detail": "...", "error_type": "..."}` (also in `X-Fal-Error-Type`)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, list) and detail:
+        items = [d for d in detail if isinstance(d, dict)]
+        parts = [_located(d) for d in items] or [str(d) for d in detail]
+        return "; ".join(parts), _str(items[0].get("type")) if items else None
+    code = _str(data.get("error_type")) if isinstance(data, dict) else None
+    code = code or resp.headers.get("x-fal-error-type")
+    if isinstance(detail, str) and detail:
+        return detail, code
+    text = resp.text.strip()[:300] if resp.content else ""
+    return text or resp.reason_phrase or "no details", code
+
+
+def _located(item: dict[str, Any]) -> str:
+    loc = [str(p) for p in item.get("loc") or [] if p != "body"]
+    msg = str(item.get("msg") or item.get("type") or "invalid")
+    return f"{'.'.join(loc)}: {msg}" if loc else msg
+
+
+def _retry_after_of(resp: httpx.Response) -> float | None:
+    from .together import _retry_after
+
+    return _retry_after(resp.headers)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
