@@ -60,6 +60,7 @@ HINTS = {
 
 class TogetherProvider(Provider):
     name = "together"
+    label = "Together"  # how messages name the vendor (a subclass reusing this runtime renames it)
     paid = True
     limits = Limits(local_media=frozenset({"image"}))  # images inline as data URIs; video/audio need URLs
 
@@ -99,7 +100,7 @@ class TogetherProvider(Provider):
             return image_data_uri(path)
         if url and urlsplit(url).scheme in ("http", "https"):
             return url
-        raise ProviderError(f"Together needs a public http(s) URL for {kind} inputs "
+        raise ProviderError(f"{self.label} needs a public http(s) URL for {kind} inputs "
                             f"({path or url or 'none given'}); local {kind} files cannot be sent",
                             code="needs_url")
 
@@ -116,10 +117,10 @@ class TogetherProvider(Provider):
         try:
             resp = await self._http().send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-            raise ProviderError(f"cannot reach Together at {self.base_url}: {_describe(exc)}",
+            raise ProviderError(f"cannot reach {self.label} at {self.base_url}: {_describe(exc)}",
                                 code="connect", retryable=True) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+            raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
         except httpx.LocalProtocolError as exc:
             # h11 checks the request line and headers before writing a byte of them, and a body
             # it refuses midway is incomplete, so the server cannot have acted on it.
@@ -127,14 +128,14 @@ class TogetherProvider(Provider):
                                 f"({_describe(exc)})", code="not_sent") from exc
         except httpx.TransportError as exc:
             raise AmbiguousSubmit(
-                f"the create request failed after it may have reached Together ({_describe(exc)}); "
+                f"the create request failed after it may have reached {self.label} ({_describe(exc)}); "
                 "the job may exist and be billed, so it is not retried", code="ambiguous") from exc
         if resp.is_success:
-            job = _job_or_none(resp)
+            job = self._parse_job(resp)
             if job is None:
-                raise AmbiguousSubmit(f"Together accepted the create request (HTTP {resp.status_code}) "
+                raise AmbiguousSubmit(f"{self.label} accepted the create request (HTTP {resp.status_code}) "
                                       "but its answer has no job id", status=resp.status_code, code="ambiguous")
-            log.info("together: created job %s", job.id)
+            log.info("%s: created job %s", self.name, job.id)
             return job
         status = resp.status_code
         raise self._error(resp, "create", retryable=status in CREATE_RETRYABLE,
@@ -144,17 +145,22 @@ class TogetherProvider(Provider):
         """The create request, built in full before anything is sent: whatever fails here (the
         key, a header, the body) is a plain refusal, never mistaken for a failed send."""
         headers = {**self._auth(), "Content-Type": "application/json"}
+        url, body = self._create_target(body)
         try:
             content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise ProviderError(f"the request body is not valid JSON: {exc}", code="bad_body") from exc
         try:
-            return self._http().build_request("POST", f"{self.base_url}/v2/videos", content=content,
+            return self._http().build_request("POST", url, content=content,
                                               headers=headers)
         except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+            raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             raise ProviderError(f"cannot build the create request: {_describe(exc)}", code="not_sent") from exc
+
+    def _create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Where a create is posted and the JSON it sends."""
+        return f"{self.base_url}/v2/videos", body
 
     async def get(self, job_id: str) -> Job:
         headers = self._auth()
@@ -207,7 +213,7 @@ class TogetherProvider(Provider):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             self._client = httpx.AsyncClient(timeout=self.timeout,
-                                             headers={"User-Agent": "storyboard (together provider)"})
+                                             headers={"User-Agent": f"storyboard ({self.name} provider)"})
             self._client_loop = loop
         return self._client
 
@@ -216,6 +222,10 @@ class TogetherProvider(Provider):
         if problem:
             raise ProviderError(problem, code="no_api_key" if not self.api_key else "bad_api_key")
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
+        """The job in a successful answer, or None when the answer holds no job."""
+        return _job_or_none(resp, job_id)
 
     def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
                ambiguous: bool = False) -> ProviderError:
@@ -232,7 +242,7 @@ class TogetherProvider(Provider):
     async def _pause(self, delay: float, retry_after: float | None, what: str, attempt: int) -> float:
         """Sleep a jittered `delay` (or the server's Retry-After if longer); return the next delay."""
         wait = max(retry_after or 0.0, delay * random.uniform(0.8, 1.2))
-        log.info("together: %s; retrying in %.1f s (attempt %d/%d)", scrub(what), wait, attempt + 1,
+        log.info("%s: %s; retrying in %.1f s (attempt %d/%d)", self.name, scrub(what), wait, attempt + 1,
                  self.get_attempts)
         await asyncio.sleep(wait)
         return min(delay * 2, self.backoff[1])
@@ -244,7 +254,7 @@ class TogetherProvider(Provider):
             try:
                 resp = await self._http().get(url, headers=headers)
             except httpx.UnsupportedProtocol as exc:
-                raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+                raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
             except httpx.TransportError as exc:
                 reason, resp = _describe(exc), None
             else:
@@ -256,7 +266,7 @@ class TogetherProvider(Provider):
             delay = await self._pause(delay, wait, f"{what}: {reason}", attempt)
         if resp is not None:
             raise self._error(resp, f"get {what}", retryable=True)
-        raise ProviderError(f"cannot get {what} from Together after {attempt} attempts: {reason}",
+        raise ProviderError(f"cannot get {what} from {self.label} after {attempt} attempts: {reason}",
                             code="network", retryable=True)
 
     async def _fetch(self, job: Job, dest: Path, headers: dict[str, str]) -> None:
