@@ -288,14 +288,14 @@ class FakeReplicate(FakeServer):
         return body
 
     def fault_error(self, kind: str) -> ApiError:
+        wait = max(1, round(self.faults.retry_after))
         if kind == "429":
-            wait = max(1, round(self.faults.retry_after))
             return ApiError(429, f"Request was throttled. Expected available in {wait} second.",
                             headers={"Retry-After": str(wait)})
         if kind == "402":
             return ApiError(402, "You have insufficient credit to run this model.")
-        if kind == "503":
-            return ApiError(503, "Service unavailable.")
+        if kind == "503":  # an overloaded front door that refused before creating anything
+            return ApiError(503, "Service unavailable.", headers={"Retry-After": str(wait)})
         return ApiError(500, "Internal server error.")
 
     def failure(self, kind: str) -> tuple[str, str]:
