@@ -28,7 +28,8 @@ def test_command_line_prints_its_base_url_first_and_serves_stats():
 
 
 def test_statuses_codes_and_bill():
-    with FakeFal(api_key=KEY, latency=0.2, queued=0.1, renderer="testcard", clip_size=(64, 36)) as fake:
+    # the job lives long enough that a loaded machine still meets it queued
+    with FakeFal(api_key=KEY, latency=2.0, queued=1.0, renderer="testcard", clip_size=(64, 36)) as fake:
         auth = {"Authorization": f"Key {KEY}"}
         assert httpx.post(f"{fake.base_url}/{T2V}", json={"prompt": "x"},
                           headers={"Authorization": f"Bearer {KEY}"}).status_code == 401

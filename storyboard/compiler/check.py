@@ -167,6 +167,9 @@ class _Checker:
             self.error("SB103", f"seed must be a whole number, not `{value}`", span)
         elif key == "seed" and not 0 <= int(value) <= 2**31 - 1:
             self.error("SB103", f"seed must be between 0 and 2147483647, not {value}", span)
+        elif key == "size" and not lim.custom_size:
+            self.error("SB103", f"{self.provider.name} takes no pixel size, only a resolution and a ratio", span,
+                       "use `resolution:` and `ratio:` instead of `size:`")
         elif key == "size":
             m = SIZE_RE.match(value.lower())
             if not m:

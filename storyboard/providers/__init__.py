@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, Provider, ProviderError
 
-NAMES = ("preview", "together", "fal")
+NAMES = ("preview", "together", "fal", "replicate")
 
 
 def get(name: str, **options) -> Provider:
@@ -20,6 +20,10 @@ def get(name: str, **options) -> Provider:
         from .fal import FalProvider
 
         return FalProvider(**options)
+    if name == "replicate":
+        from .replicate import ReplicateProvider
+
+        return ReplicateProvider(**options)
     raise KeyError(name)
 
 

@@ -40,6 +40,8 @@ class Limits:
     ratios: tuple[str, ...] = RATIOS
     # Local files of these kinds can be sent (inlined or uploaded); others need URLs.
     local_media: frozenset[str] = frozenset({"image", "video", "audio"})
+    # Whether a request can name its own pixel size (`size: WxH`) rather than resolution and ratio.
+    custom_size: bool = True
 
 
 @dataclass(frozen=True)

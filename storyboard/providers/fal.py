@@ -71,7 +71,7 @@ HINTS = {
 
 class FalProvider(TogetherProvider):
     name = "fal"
-    vendor = "fal"
+    label = "fal"
     paid = True
     default_model = APP
     # Images inline as data URIs; video and audio need URLs (hosting them is another issue).
@@ -149,7 +149,7 @@ class FalProvider(TogetherProvider):
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ProviderError(f"cannot build the create request: {exc}", code="config") from exc
 
-    def _created_job(self, resp: httpx.Response) -> Job | None:
+    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
         try:
             data = resp.json()
         except ValueError:

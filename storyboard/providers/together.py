@@ -64,7 +64,7 @@ class TogetherProvider(Provider):
     in doubt, GETs retried with Retry-After, capped streamed downloads."""
 
     name = "together"
-    vendor = "Together"  # how messages name the vendor
+    label = "Together"  # how messages name the vendor (a subclass reusing this runtime renames it)
     paid = True
     create_retryable = CREATE_RETRYABLE
     create_ambiguous = CREATE_AMBIGUOUS
@@ -110,7 +110,7 @@ class TogetherProvider(Provider):
             return image_data_uri(path)
         if url and urlsplit(url).scheme in ("http", "https"):
             return url
-        raise ProviderError(f"Together needs a public http(s) URL for {kind} inputs "
+        raise ProviderError(f"{self.label} needs a public http(s) URL for {kind} inputs "
                             f"({path or url or 'none given'}); local {kind} files cannot be sent",
                             code="needs_url")
 
@@ -127,10 +127,10 @@ class TogetherProvider(Provider):
         try:
             resp = await self._http().send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-            raise ProviderError(f"cannot reach {self.vendor} at {self.base_url}: {_describe(exc)}",
+            raise ProviderError(f"cannot reach {self.label} at {self.base_url}: {_describe(exc)}",
                                 code="connect", retryable=True) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad {self.vendor} base URL {self.base_url!r}: {exc}", code="config") from exc
+            raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
         except httpx.LocalProtocolError as exc:
             # h11 checks the request line and headers before writing a byte of them, and a body
             # it refuses midway is incomplete, so the server cannot have acted on it.
@@ -138,12 +138,12 @@ class TogetherProvider(Provider):
                                 f"({_describe(exc)})", code="not_sent") from exc
         except httpx.TransportError as exc:
             raise AmbiguousSubmit(
-                f"the create request failed after it may have reached {self.vendor} ({_describe(exc)}); "
+                f"the create request failed after it may have reached {self.label} ({_describe(exc)}); "
                 "the job may exist and be billed, so it is not retried", code="ambiguous") from exc
         if resp.is_success:
-            job = self._created_job(resp)
+            job = self._parse_job(resp)
             if job is None:
-                raise AmbiguousSubmit(f"{self.vendor} accepted the create request (HTTP {resp.status_code}) "
+                raise AmbiguousSubmit(f"{self.label} accepted the create request (HTTP {resp.status_code}) "
                                       "but its answer has no job id", status=resp.status_code, code="ambiguous")
             log.info("%s: created job %s", self.name, job.id)
             return job
@@ -151,25 +151,26 @@ class TogetherProvider(Provider):
         raise self._error(resp, "create", retryable=status in self.create_retryable,
                           ambiguous=status in self.create_ambiguous)
 
-    def _created_job(self, resp: httpx.Response) -> Job | None:
-        """The job a successful create answered with; None when the answer names none."""
-        return _job_or_none(resp)
-
     def _create_request(self, body: dict[str, Any]) -> httpx.Request:
         """The create request, built in full before anything is sent: whatever fails here (the
         key, a header, the body) is a plain refusal, never mistaken for a failed send."""
         headers = {**self._auth(), "Content-Type": "application/json"}
+        url, body = self._create_target(body)
         try:
             content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise ProviderError(f"the request body is not valid JSON: {exc}", code="bad_body") from exc
         try:
-            return self._http().build_request("POST", f"{self.base_url}/v2/videos", content=content,
+            return self._http().build_request("POST", url, content=content,
                                               headers=headers)
         except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad Together base URL {self.base_url!r}: {exc}", code="config") from exc
+            raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             raise ProviderError(f"cannot build the create request: {_describe(exc)}", code="not_sent") from exc
+
+    def _create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Where a create is posted and the JSON it sends."""
+        return f"{self.base_url}/v2/videos", body
 
     async def get(self, job_id: str) -> Job:
         headers = self._auth()
@@ -232,6 +233,10 @@ class TogetherProvider(Provider):
             raise ProviderError(problem, code="no_api_key" if not self.api_key else "bad_api_key")
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
+        """The job in a successful answer, or None when the answer holds no job."""
+        return _job_or_none(resp, job_id)
+
     def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
                ambiguous: bool = False) -> ProviderError:
         message, code = _error_detail(resp)
@@ -259,7 +264,7 @@ class TogetherProvider(Provider):
             try:
                 resp = await self._http().get(url, headers=headers)
             except httpx.UnsupportedProtocol as exc:
-                raise ProviderError(f"bad {self.vendor} base URL {self.base_url!r}: {exc}", code="config") from exc
+                raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
             except httpx.TransportError as exc:
                 reason, resp = _describe(exc), None
             else:
@@ -271,7 +276,7 @@ class TogetherProvider(Provider):
             delay = await self._pause(delay, wait, f"{what}: {reason}", attempt)
         if resp is not None:
             raise self._error(resp, f"get {what}", retryable=True)
-        raise ProviderError(f"cannot get {what} from {self.vendor} after {attempt} attempts: {reason}",
+        raise ProviderError(f"cannot get {what} from {self.label} after {attempt} attempts: {reason}",
                             code="network", retryable=True)
 
     async def _fetch(self, job: Job, dest: Path, headers: dict[str, str]) -> None:

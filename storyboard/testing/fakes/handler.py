@@ -222,7 +222,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             pass
 
     def send_error_answer(self, err: ApiError) -> None:
-        self.send_json(err.status, err.body(), err.headers)
+        self.send_json(err.status, self.fake.error_body(err), err.headers)
 
     def send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data).encode(), "application/json", headers)

@@ -162,6 +162,14 @@ class FakeServer:
     def price(self, body: dict[str, Any]) -> float:
         raise NotImplementedError
 
+    def error_body(self, err: ApiError) -> dict[str, Any]:
+        """The JSON body of an error answer in the vendor's shape (default: OpenAI-style)."""
+        return err.body()
+
+    def prompt_of(self, body: dict[str, Any]) -> str:
+        """The prompt of a request body (stats trace jobs by it; `fail_on` matches it)."""
+        return body.get("prompt") or ""
+
     def fault_error(self, kind: str) -> ApiError:
         """The vendor's answer to an answered fault kind ("402", "429", "500", "503")."""
         raise NotImplementedError
@@ -215,7 +223,7 @@ class FakeServer:
 
     def _accept(self, body: dict[str, Any]) -> Job:
         body_sha = sha256_hex(canonical_json(body))
-        prompt = body.get("prompt") or ""
+        prompt = self.prompt_of(body)
         with self._lock:
             fate = self._draws.on_job(body_sha, prompt)
             latency = self.latency_for(body)

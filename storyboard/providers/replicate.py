@@ -1,0 +1,231 @@
+"""Seedance 2.0 on Replicate: predictions on `bytedance/seedance-2.0`, Bearer REPLICATE_API_TOKEN.
+
+Where each fact comes from:
+- [confirmed: the `replicate` client 1.0.7's source] the base URL `https://api.replicate.com` and
+  its override `REPLICATE_BASE_URL`; `Authorization: Bearer <token>`; a create is
+  `POST /v1/models/{owner}/{name}/predictions` with `{"input": {...}}`, a poll
+  `GET /v1/predictions/{id}`; the statuses `starting`, `processing`, `succeeded`, `failed`,
+  `canceled`; errors are RFC 7807 problem details (`type`, `title`, `status`, `detail`,
+  `instance`); the client retries 429/503/504 on GETs only, never a POST, and sends no
+  idempotency key; `Prefer: wait[=N]` holds a create open until the prediction finishes; the
+  client's "base64" file strategy sends inputs as `data:` URIs.
+- [confirmed: the model's API page] the input fields and defaults, `duration` -1..15 (-1: the
+  model picks), `aspect_ratio` with `adaptive`, at most 9 reference images, 3 reference videos
+  and 3 reference audios (audios need an image or a video), first/last frame images not with
+  reference images, `last_frame_image` only with `image`, the output a single URI, and the
+  prompt naming references `[Image1]`, `[Video1]`, `[Audio1]`.
+- [unconfirmed] the `resolution` values (Seedance's 480p/720p/1080p), the 4 s minimum
+  (Seedance's), 422 as the status of an invalid input, size limits of `data:` URIs, and the
+  price: no price was published on the page read, so estimates are "unknown", never a guess.
+
+The HTTP runtime (one client per event loop, GET retries, download checks, the key kept to the
+API's origin) is Together's, reused by subclassing; what differs is here: the body, the URLs,
+the prediction shape, the error shape, and which create answers prove nothing was created.
+We never send `Prefer: wait`: a create held open for a minute is a minute in which a dropped
+connection leaves the prediction in doubt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ..credentials import read_secret, secret_problem
+from .base import RATIOS, RESOLUTIONS, AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .together import TogetherProvider, _number, _retry_after
+
+log = logging.getLogger("storyboard.providers.replicate")
+
+DEFAULT_BASE_URL = "https://api.replicate.com"
+BASE_URL_VARIABLE = "REPLICATE_BASE_URL"  # the official client's own override
+TOKEN_VARIABLE = "REPLICATE_API_TOKEN"
+
+MODEL = "bytedance/seedance-2.0"
+MODELS = (MODEL, "bytedance/seedance-2.0-fast")  # both have this input schema (their API pages)
+MODEL_SETTINGS = {"seedance-2.0": MODEL, "seedance-2.0-fast": "bytedance/seedance-2.0-fast"}
+
+LIMITS = Limits(
+    max_reference_images=9, max_reference_videos=3, max_reference_audios=3, max_files=12,
+    max_frame_images=2, min_prompt=2, max_prompt=3000, min_seconds=4, max_seconds=15,
+    resolutions=RESOLUTIONS, ratios=RATIOS,
+    # Images go inline as data URIs; videos and audios need URLs until uploads land (files API).
+    local_media=frozenset({"image"}),
+    custom_size=False,  # the model takes `resolution` and `aspect_ratio` only
+)
+
+RUNNING = {"starting", "processing"}
+FAILED = {"failed", "canceled"}
+SUCCEEDED = "succeeded"
+# A create answered 429 was throttled before anything ran; a 503 that names a Retry-After is
+# the same refusal. Any other 5xx may come after the prediction was made: in doubt.
+CREATE_REFUSED = {429}
+HINTS = {
+    401: f"the token was refused; check {TOKEN_VARIABLE}",
+    402: "payment required: add credit or a payment method to the Replicate account",
+    403: "the token may not run this model",
+    404: "check the base URL and the model name (owner/name)",
+    413: "the request is too large; inline images must be smaller",
+    422: "Replicate refused the input",
+    429: "throttled",
+}
+
+
+class ReplicateProvider(TogetherProvider):
+    name = "replicate"
+    label = "Replicate"
+    paid = True
+    default_model = MODEL
+    limits = LIMITS
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, **options: Any):
+        token = read_secret(TOKEN_VARIABLE, api_key)
+        # "" (not None), so the parent reads no other vendor's variable for a missing token
+        super().__init__(api_key=token or "", base_url=base_url or os.environ.get(BASE_URL_VARIABLE)
+                         or DEFAULT_BASE_URL, **options)
+
+    def __repr__(self) -> str:
+        return f"ReplicateProvider(base_url={self.base_url!r})"
+
+    # ---- compile time ----
+    def model_id(self, model_setting: str | None) -> str:
+        if not model_setting:
+            return MODEL
+        return MODEL_SETTINGS.get(model_setting, model_setting)
+
+    def index_word(self, kind: MediaKind, n: int) -> str:
+        return f"[{kind.capitalize()}{n}]"  # the model page's own words: [Image1], [Video2]
+
+    def build_request(self, spec: ClipSpec) -> dict[str, Any]:
+        """The prediction's `input` with the model beside it: `create` posts
+        `{"input": body - model}` to the model's URL. The model stays in the plan's body so that
+        the cache key changes with it."""
+        if spec.width or spec.height:
+            raise ProviderError("Replicate takes a resolution and an aspect ratio, not a pixel size",
+                                code="custom_size")
+        body: dict[str, Any] = {"model": spec.model, "prompt": spec.prompt, "duration": spec.seconds,
+                                "resolution": spec.resolution, "aspect_ratio": spec.ratio,
+                                "generate_audio": spec.audio}
+        if spec.seed is not None:
+            body["seed"] = spec.seed
+        # The model has no negative prompt, so a story's `negative:` is not sent [model page].
+        frames = {f.frame: f.source for f in spec.frame_images}
+        if "first" in frames:
+            body["image"] = frames["first"]
+        if "last" in frames:
+            body["last_frame_image"] = frames["last"]
+        for name in ("reference_images", "reference_videos", "reference_audios"):
+            if getattr(spec, name):
+                body[name] = list(getattr(spec, name))
+        return body
+
+    def price(self, spec: ClipSpec) -> Price:
+        return Price(None, "Replicate publishes no Seedance 2.0 price that was read; cost unknown")
+
+    # ---- run time ----
+    def credential_problem(self) -> str | None:
+        if not self.api_key:
+            return (f"the {self.name} provider needs an API token: set {TOKEN_VARIABLE} "
+                    "(or use --provider preview, which is free and offline)")
+        return secret_problem(TOKEN_VARIABLE, self.api_key)
+
+    def _create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        model = str(body.get("model") or MODEL)
+        owner, _, name = model.partition("/")
+        if not owner or not name or "/" in name:
+            raise ProviderError(f"the Replicate model must be written owner/name, not {model!r}", code="config")
+        url = f"{self.base_url}/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}/predictions"
+        return url, {"input": {k: v for k, v in body.items() if k != "model"}}
+
+    async def get(self, job_id: str) -> Job:
+        resp = await self._get_with_retries(f"{self.base_url}/v1/predictions/{quote(job_id, safe='')}",
+                                            self._auth(), what=f"prediction {job_id}")
+        if resp.status_code == 404:
+            raise ProviderError(f"Replicate does not know prediction {job_id} (HTTP 404)", status=404,
+                                code="not_found")
+        if not resp.is_success:
+            raise self._error(resp, f"get prediction {job_id}", retryable=False)
+        job = self._parse_job(resp, job_id)
+        if job is None:
+            raise ProviderError(f"Replicate's answer for prediction {job_id} is not a prediction",
+                                status=resp.status_code, code="bad_answer", retryable=True)
+        return job
+
+    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
+        try:
+            data = resp.json()
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not (data.get("id") or job_id):
+            return None
+        return job_from_prediction(data, job_id)
+
+    def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
+               ambiguous: bool = False) -> ProviderError:
+        """Replicate's problem details as a ProviderError. Called by the parent's create with its
+        own idea of retryable/ambiguous; Replicate's rules for a create replace it here."""
+        status = resp.status_code
+        if action == "create":
+            retryable, ambiguous = _create_outcome(resp)
+        message, code = problem_detail(resp)
+        hint = HINTS.get(status)
+        text = f"Replicate refused to {action}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
+        if ambiguous:
+            text += "; the prediction may exist and be billed, so it is not retried"
+        cls = AmbiguousSubmit if ambiguous else ProviderError
+        return cls(text, status=status, code=code, retryable=retryable and not ambiguous,
+                   retry_after=_retry_after(resp.headers) if retryable else None)
+
+
+def _create_outcome(resp: httpx.Response) -> tuple[bool, bool]:
+    """(retryable, ambiguous) for a create's error answer."""
+    status = resp.status_code
+    if status in CREATE_REFUSED or (status == 503 and _retry_after(resp.headers) is not None):
+        return True, False
+    return False, status >= 500
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+def job_from_prediction(data: dict[str, Any], job_id: str | None = None) -> Job:
+    """A Replicate prediction as a provider Job."""
+    jid = str(data.get("id") or job_id or "")
+    status = str(data.get("status") or "").lower()
+    cost = _number((data.get("metrics") or {}).get("cost"))  # not in the API today; kept if it comes
+    if status == SUCCEEDED:
+        url = _output_url(data.get("output"))
+        if not url:
+            return Job(jid, "failed", error_code="no_output", raw=data,
+                       error="Replicate reported the prediction succeeded but gave no output URL")
+        return Job(jid, "completed", video_url=url, cost=cost, raw=data)
+    if status in FAILED:
+        error = data.get("error")
+        message = str(error) if error else f"Replicate reported the prediction {status} without a reason"
+        return Job(jid, "failed", error=message, error_code=status, raw=data)
+    if status not in RUNNING:
+        log.warning("replicate: prediction %s has an unknown status %r; treating it as running", jid, status)
+    return Job(jid, "running", raw=data)
+
+
+def _output_url(output: Any) -> str | None:
+    # The model's output schema is one URI; older models answer a list of them.
+    if isinstance(output, list):
+        output = output[-1] if output else None
+    return output if isinstance(output, str) and output else None
+
+
+def problem_detail(resp: httpx.Response) -> tuple[str, str | None]:
+    """The message and code of a problem-details answer (or of plain text)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and (data.get("detail") or data.get("title")):
+        detail = " ".join(str(data.get("detail") or data.get("title")).split())
+        return detail, (str(data["title"]) if data.get("title") else None)
+    text = resp.text.strip()[:300] if resp.content else ""
+    return text or resp.reason_phrase or "no details", None
+
