@@ -42,6 +42,8 @@ class Faults:
     fail_on: str | None = None        # jobs whose prompt contains this fail
     slow_every: int = 0               # every Nth accepted job takes `slow_latency`
     slow_latency: float = 30.0
+    max_running: int = 0              # rate limit: creates while this many jobs run answer 429 (0 = off)
+    creates_per_minute: int = 0       # rate limit: creates beyond this many in 60 s answer 429 (0 = off)
     chaos: int | None = None          # seed of the random mode; None = off
     chaos_rate: float = 0.2
     chaos_kinds: tuple[str, ...] = CHAOS_KINDS
@@ -75,6 +77,8 @@ FAULT_HELP = {
     "url_ttl": "video URLs expire this long after they are issued",
     "fail_every": "every Nth job fails", "fail_on": "jobs whose prompt contains TEXT fail, e.g. FAIL",
     "slow_every": "every Nth job takes --slow-latency", "slow_latency": "how long slow jobs take (default 30)",
+    "max_running": "rate limit: answer creates 429 while this many jobs are running",
+    "creates_per_minute": "rate limit: answer creates 429 past this many in any 60 s",
     "chaos": "seeded random mix of faults", "chaos_rate": "share of requests hit in chaos mode (default 0.2)",
 }
 

@@ -122,6 +122,7 @@ class FakeServer:
         self._draws = FaultDraws(self._initial_faults)
         self._jobs: dict[str, Job] = {}
         self._urls = SignedUrls()
+        self._create_times: list[float] = []  # when the creates of the last minute arrived
         self._counts = {"creates": 0, "rejected": 0, "dropped": 0, "gets": 0, "downloads": 0,
                         "expired": 0}
 
@@ -189,7 +190,7 @@ class FakeServer:
         """Returns ('ok'|'drop'|'drop_after', job or error). Faults come before validation, as a
         gateway's would; the body is hashed as sent so chaos is keyed by content."""
         with self._lock:
-            fault = self._answered(self._draws.on_create(sha256_hex(raw)))
+            fault = self._answered(self._draws.on_create(sha256_hex(raw)) or self._rate_limited())
         if fault == "drop":
             self.count("dropped")
             return "drop", DROPPED
@@ -208,6 +209,20 @@ class FakeServer:
             self.count("dropped")
             return "drop_after", self.job_answer(job)
         return "ok", self.job_answer(job)
+
+    def _rate_limited(self) -> str | None:
+        """"429" when a create now would pass the vendor's rate limits (as the fake was told them:
+        jobs running at once, creates in the last minute). Called with the lock held."""
+        f, now = self.faults, time.monotonic()
+        running = sum(1 for job in self._jobs.values() if job.status(now) in ("queued", "in_progress"))
+        recent = [t for t in self._create_times if now - t < 60.0]
+        self._create_times = recent
+        if f.max_running and running >= f.max_running:
+            return "429"
+        if f.creates_per_minute and len(recent) >= f.creates_per_minute:
+            return "429"
+        self._create_times.append(now)
+        return None
 
     def latency_for(self, body: dict[str, Any]) -> float:
         """Seconds the job of this body takes (a subclass may make it depend on the body)."""
