@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, Provider, ProviderError
 
-NAMES = ("preview", "together")
+NAMES = ("preview", "together", "modelark")
 
 
 def get(name: str, **options) -> Provider:
@@ -16,6 +16,10 @@ def get(name: str, **options) -> Provider:
         from .together import TogetherProvider
 
         return TogetherProvider(**options)
+    if name == "modelark":
+        from .modelark import ModelArkProvider
+
+        return ModelArkProvider(**options)
     raise KeyError(name)
 
 

@@ -201,6 +201,10 @@ class FakeServer:
             return "drop_after", self.job_answer(job)
         return "ok", self.job_answer(job)
 
+    def new_job_id(self) -> str:
+        """A fresh job id in the vendor's shape (UUIDv7-like by default, as Together's)."""
+        return new_job_id()
+
     def latency_for(self, body: dict[str, Any]) -> float:
         """Seconds the job of this body takes (a subclass may make it depend on the body)."""
         return self.latency
@@ -220,7 +224,7 @@ class FakeServer:
             fate = self._draws.on_job(body_sha, prompt)
             latency = self.latency_for(body)
             duration = max(latency, self.faults.slow_latency) if fate.slow else latency
-            job = Job(id=new_job_id(), body=body, body_sha256=body_sha, prompt_sha256=sha256_hex(prompt),
+            job = Job(id=self.new_job_id(), body=body, body_sha256=body_sha, prompt_sha256=sha256_hex(prompt),
                       created_at=time.time(), started=time.monotonic(), duration=duration,
                       queued_for=min(self.queued, duration),
                       fail=self.failure(fate.failure) if fate.failure else None, cost=self.price(body))
