@@ -138,8 +138,9 @@ def _resolution_and_ratio(spec: ClipSpec) -> tuple[str, str]:
     w, h = spec.width, spec.height
 
     def distance(entry: tuple[str, str, tuple[int, int]]) -> tuple[float, int]:
+        a, b = (int(n) for n in entry[1].split(":"))  # the nominal ratio: the table's sizes round it
         ew, eh = entry[2]
-        return abs(ew / eh - w / h), abs(ew * eh - w * h)
+        return round(abs(a / b - w / h), 3), abs(ew * eh - w * h)
 
     entries = [(res, ratio, size) for res, table in PIXELS.items() for ratio, size in table.items()]
     res, ratio, _ = min(entries, key=distance)

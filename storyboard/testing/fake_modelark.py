@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..media.probe import extract_frame
 from ..providers.base import PIXELS
 from ..providers.modelark import (FAST_MODEL, MODEL_RESOLUTIONS, RATIO_VALUES, STANDARD_MODEL,
                                   spec_from_body, token_count)
@@ -68,6 +69,7 @@ def validate(body: Any) -> None:
     """Raise ApiError where ModelArk would refuse the body."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
+    body = present(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("The parameter `model` specified in the request is missing.", "model", "MissingParameter")
@@ -76,6 +78,11 @@ def validate(body: Any) -> None:
                         f"The model or endpoint {model} does not exist or you do not have access to it.", "model")
     _check_fields(body, MODEL_RESOLUTIONS.get(model, MODEL_RESOLUTIONS[STANDARD_MODEL]))
     _check_content(body.get("content"))
+
+
+def present(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields that are set: the official SDK sends every optional field, as null when unset."""
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def _check_fields(body: dict[str, Any], resolutions: tuple[str, ...]) -> None:
@@ -216,13 +223,16 @@ class FakeModelArk(FakeServer):
     def validate(self, body: Any) -> None:
         validate(body)
 
+    def prompt_of(self, body: dict[str, Any]) -> str:
+        return spec_from_body(present(body)).prompt
+
     def price(self, body: dict[str, Any]) -> float:
         return 0.0  # ModelArk answers tokens (`usage`), not dollars: see `job_answer`
 
     def job_answer(self, job: Job, base_url: str | None = None) -> dict[str, Any]:
         if base_url is None:  # a create answers the task id alone
             return {"id": job.id}
-        body = job.body
+        body = present(job.body)
         status = {"in_progress": "running", "completed": "succeeded"}.get(s := job.status(time.monotonic()), s)
         resolution, ratio = body.get("resolution", "720p"), body.get("ratio", "16:9")
         seconds = body.get("duration", 5) if body.get("duration", 5) != -1 else 5
@@ -247,8 +257,6 @@ class FakeModelArk(FakeServer):
 
     def last_frame(self, token: str) -> Path | ApiError:
         """A PNG of the clip's last frame, decoded here as the real service does it on its side."""
-        from ..media.probe import extract_frame
-
         outcome, clip = self.open_file(token)
         if isinstance(clip, ApiError):
             return clip

@@ -201,6 +201,10 @@ class FakeServer:
             return "drop_after", self.job_answer(job)
         return "ok", self.job_answer(job)
 
+    def prompt_of(self, body: dict[str, Any]) -> str:
+        """The body's prompt, where the vendor keeps it (faults and stats are keyed by it)."""
+        return str(body.get("prompt") or "")
+
     def new_job_id(self) -> str:
         """A fresh job id in the vendor's shape (UUIDv7-like by default, as Together's)."""
         return new_job_id()
@@ -219,7 +223,7 @@ class FakeServer:
 
     def _accept(self, body: dict[str, Any]) -> Job:
         body_sha = sha256_hex(canonical_json(body))
-        prompt = body.get("prompt") or ""
+        prompt = self.prompt_of(body)
         with self._lock:
             fate = self._draws.on_job(body_sha, prompt)
             latency = self.latency_for(body)
