@@ -218,3 +218,11 @@ def test_a_create_killed_mid_flight_is_in_doubt_and_not_resent(tmp_path, monkeyp
         assert f.stats()["creates"] == 1
         r2 = cli(args, {"ARK_API_KEY": KEY})
         assert r2.exit_code != 0 and f.stats()["creates"] == 1  # never re-sent without a decision
+
+
+def test_check_reports_what_modelark_refuses_at_the_storys_line():
+    from storyboard.api import check_file
+
+    diags = check_file(Path("examples/lighthouse/lighthouse.story"), get("modelark", api_key=KEY)).diagnostics
+    refused = [d for d in diags if d.code == "SB305"]
+    assert refused and all("modelark cannot take a local" in d.message and d.span.line for d in refused)
