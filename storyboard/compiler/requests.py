@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -440,11 +440,14 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
         tmpl = prompts.template(film.story_file(tpath.value).path)  # the checker approved it
     hasher = FileHasher(film.base_dir)
     order = {u.name: i for i, u in enumerate(units)}
+    frames_wanted = {u.continues_from for u in units} | {u.morph_between[0] for u in units if u.morph_between}
     built = []
     for unit in units:
         inputs = gather_inputs(film, unit)
         prompt = compose_prompt(film, unit, inputs, provider, tmpl)
         spec = build_spec(film, unit, inputs, provider, prompt)
+        if unit.name in frames_wanted:
+            spec = replace(spec, last_frame_wanted=True)
         body = provider.build_request(spec)
         found = _placeholders(body)
         after = sorted({v for kind, v in found if kind in ("video", "last-frame", "first-frame")},

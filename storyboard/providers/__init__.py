@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, Provider, ProviderError
 
-NAMES = ("preview", "together", "fal", "replicate")
+NAMES = ("preview", "together", "modelark", "fal", "replicate")
 
 
 def get(name: str, **options) -> Provider:
@@ -24,6 +24,10 @@ def get(name: str, **options) -> Provider:
         from .replicate import ReplicateProvider
 
         return ReplicateProvider(**options)
+    if name == "modelark":
+        from .modelark import ModelArkProvider
+
+        return ModelArkProvider(**options)
     raise KeyError(name)
 
 

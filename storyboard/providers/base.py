@@ -68,6 +68,9 @@ class ClipSpec:
     reference_images: tuple[str, ...] = ()
     reference_videos: tuple[str, ...] = ()
     reference_audios: tuple[str, ...] = ()
+    # A later clip opens on (or morphs from) this clip's last frame: a provider that can return
+    # it with the video (ModelArk's `return_last_frame`) asks for it, so nothing is decoded.
+    last_frame_wanted: bool = False
 
     @property
     def has_video_input(self) -> bool:
@@ -90,6 +93,7 @@ class Job:
     id: str
     state: JobState
     video_url: str | None = None
+    last_frame_url: str | None = None  # the provider's own last frame, when it returns one
     cost: float | None = None
     error: str | None = None
     error_code: str | None = None
@@ -159,6 +163,11 @@ class Provider:
     async def download(self, job: Job, dest: Path) -> None:
         """Stream the job's video to `dest` (the caller renames it into place)."""
         raise NotImplementedError
+
+    async def download_last_frame(self, job: Job, dest: Path) -> bool:
+        """Save the last frame the provider returned with a finished job (`job.last_frame_url`)
+        to `dest`; False when it returned none (the engine then decodes the video's last frame)."""
+        return False
 
     async def aclose(self) -> None:
         return None

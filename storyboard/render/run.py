@@ -574,6 +574,8 @@ class _Run:
                     name=clip.name, key=clip.key, provider=self.provider.namespace, job_id=job.id,
                     cost=job.cost, video_url=job.video_url, probe=summary, source=clip.source))
                 self.durations[clip.name] = float(summary["duration"])
+                if job.last_frame_url:
+                    await self._keep_last_frame(clip, job)
                 if job.video_url:
                     self._run_urls[clip.name] = job.video_url
                 out = self.finish(clip, "rendered", path=path, job_id=job.id, cost=job.cost,
@@ -653,6 +655,21 @@ class _Run:
                 return png
             self._frames[png] = asyncio.ensure_future(extract())
         return await asyncio.shield(self._frames[png])
+
+    async def _keep_last_frame(self, clip: PlannedClip, job: Job) -> None:
+        """The provider's own last frame (asked for with the request), stored where `_frame`
+        looks, so no dependant decodes the video for it. On any failure `_frame` decodes it."""
+        png = self.cache.frame_path(clip.key, "last")
+        tmp = png.with_name(f".{png.stem}.{os.getpid()}.got.png")
+        try:
+            png.parent.mkdir(parents=True, exist_ok=True)
+            if await self.provider.download_last_frame(job, tmp):
+                os.replace(tmp, png)
+        except (ProviderError, OSError) as exc:
+            self.emit(clip.name, "note", f"the provider's last frame was not kept ({self.scrub(str(exc))}); "
+                                         "it will be taken from the video", job.id)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     async def _fresh_url(self, dep: ClipOutcome) -> str | None:
         """A rendered clip's provider URL, refreshed when possible (signed URLs expire)."""

@@ -190,7 +190,7 @@ class FakeServer:
         """Returns ('ok'|'drop'|'drop_after', job or error). Faults come before validation, as a
         gateway's would; the body is hashed as sent so chaos is keyed by content."""
         with self._lock:
-            fault = self._answered(self._draws.on_create(sha256_hex(raw)) or self._rate_limited())
+            fault = self._answered(self._draws.on_create(sha256_hex(raw)) or self._over_rate_limits())
         if fault == "drop":
             self.count("dropped")
             return "drop", DROPPED
@@ -210,7 +210,7 @@ class FakeServer:
             return "drop_after", self.job_answer(job)
         return "ok", self.job_answer(job)
 
-    def _rate_limited(self) -> str | None:
+    def _over_rate_limits(self) -> str | None:
         """"429" when a create now would pass the vendor's rate limits (as the fake was told them:
         jobs running at once, creates in the last minute). Called with the lock held."""
         f, now = self.faults, time.monotonic()
@@ -223,6 +223,10 @@ class FakeServer:
             return "429"
         self._create_times.append(now)
         return None
+
+    def new_job_id(self) -> str:
+        """A fresh job id in the vendor's shape (UUIDv7-like by default, as Together's)."""
+        return new_job_id()
 
     def latency_for(self, body: dict[str, Any]) -> float:
         """Seconds the job of this body takes (a subclass may make it depend on the body)."""
@@ -243,7 +247,7 @@ class FakeServer:
             fate = self._draws.on_job(body_sha, prompt)
             latency = self.latency_for(body)
             duration = max(latency, self.faults.slow_latency) if fate.slow else latency
-            job = Job(id=new_job_id(), body=body, body_sha256=body_sha, prompt_sha256=sha256_hex(prompt),
+            job = Job(id=self.new_job_id(), body=body, body_sha256=body_sha, prompt_sha256=sha256_hex(prompt),
                       created_at=time.time(), started=time.monotonic(), duration=duration,
                       queued_for=min(self.queued, duration),
                       fail=self.failure(fate.failure) if fate.failure else None, cost=self.price(body))
