@@ -1,5 +1,6 @@
 """Film + provider limits -> diagnostics. Every rule of docs/language.md, and the mistakes a
-user can make beyond them (each reported by its code in storyboard/messages.py). Reads reference files' first bytes (to know their real type)."""
+user can make beyond them, each reported by its code in storyboard/messages.py. Reads
+reference files' first bytes (to know their real type)."""
 
 from __future__ import annotations
 
