@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint chromium bench fmt clean
+.PHONY: demo test test-fast lint chromium bench fmt docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# docs/diagnostics.md is generated from the catalogue (storyboard/messages.py) and the golden error cases.
+docs: $(STAMP)
+	$(BIN)/python -m storyboard.messages tests/golden/errors > docs/diagnostics.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -1,7 +1,8 @@
 """Diagnostics as data (pyflakes-style): a code, a severity, a message, a span and a hint.
 
-Every stage reports problems as `Diagnostic` values; one function renders them for humans as
-`path:line:col: error[SBnnn]: message`, the source line and a caret.
+Every stage reports problems as `Diagnostic` values, made by `messages.report` from the one
+catalogue of codes; one function renders them for humans as `path:line:col: error[SBnnn]:
+message`, the source line and a caret.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
-from typing import Iterable
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -32,7 +33,7 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
-    def at(self, column_offset: int, length: int | None = None) -> "Span":
+    def at(self, column_offset: int, length: int | None = None) -> Span:
         """A span inside this one's first line, `column_offset` characters to the right."""
         col = self.column + column_offset
         return Span(self.file, self.line, col, self.line, col + length if length else None)
@@ -40,7 +41,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    code: str  # stable, e.g. "SB101"; the catalogue lives in docs/diagnostics.md
+    code: str  # stable, e.g. "SB101"; storyboard/messages.py lists every one (docs/diagnostics.md)
     message: str
     span: Span | None = None
     severity: Severity = Severity.ERROR
@@ -62,22 +63,9 @@ class Diagnostic:
         return out
 
 
-class StoryError(Exception):
-    """Raised by a stage that cannot go on; carries the diagnostics that explain why."""
-
-    def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics = list(diagnostics)
-        super().__init__("\n".join(d.message for d in self.diagnostics))
-
-
 def _display_width(text: str) -> int:
     # CJK prose takes two terminal cells per character; the caret must line up under it.
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def sort_key(d: Diagnostic):
-    s = d.span
-    return (s.file, s.line, s.column) if s else ("", 0, 0)
 
 
 SHOWN_PER_FILE = 50  # the CLI's cap: past this a reader fixes the first ones and runs it again
@@ -113,7 +101,7 @@ def render(diags: Iterable[Diagnostic], sources: dict[str, str] | None = None, *
     return "\n".join(blocks) + ("\n" if blocks else "")
 
 
-def _render_one(d: Diagnostic, source_lines: "_SourceLines") -> str:
+def _render_one(d: Diagnostic, source_lines: _SourceLines) -> str:
     where = f"{d.span}: " if d.span else ""
     lines = [f"{where}{d.severity.value}[{d.code}]: {d.message}"]
     src_lines = source_lines.of(d.span.file) if d.span else None
@@ -171,15 +159,6 @@ def utf8_error_at(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
     """The 1-based line and column of the first byte that is not UTF-8 (lines counted as the parser does)."""
     before = data[:exc.start].decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     return before.count("\n") + 1, len(before) - before.rfind("\n")
-
-
-def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
-    """A story or template file that is not UTF-8, at its first bad byte (render it with the text
-    decoded with `errors="replace"`, where that byte shows as \ufffd)."""
-    line, column = utf8_error_at(data, exc)
-    return Diagnostic("SB034", f"not UTF-8 text: byte 0x{data[exc.start]:02X} cannot be read as UTF-8",
-                      Span(file, line, column, line, column + 1),
-                      hint="save the file as UTF-8")
 
 
 def render_json(diags: Iterable[Diagnostic]) -> str:

@@ -307,8 +307,9 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
             check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if any file would change."),
             diff: bool = typer.Option(False, "--diff", help="Write nothing; print a unified diff on stdout.")):
     """Rewrite stories in the canonical layout, keeping comments (files with syntax errors are left alone)."""
-    from ..diagnostics import not_utf8, render, see_all_with_check, summary
+    from ..diagnostics import render, see_all_with_check, summary
     from ..language.fmt import format_source, unified_diff, write_formatted
+    from ..messages import not_utf8
 
     def say(message: str) -> None:  # file names are not markup or :emoji: codes
         err.print(message, markup=False, emoji=False)

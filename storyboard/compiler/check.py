@@ -1,5 +1,6 @@
-"""Film + provider limits -> diagnostics. Every rule of STORY-LANGUAGE.md, and the mistakes a
-user can make beyond them. Reads reference files' first bytes (to know their real type)."""
+"""Film + provider limits -> diagnostics. Every rule of docs/language.md, and the mistakes a
+user can make beyond them, each reported by its code in storyboard/messages.py. Reads
+reference files' first bytes (to know their real type)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from .. import paths
-from ..diagnostics import Diagnostic, Severity, Span
+from .. import messages, paths
+from ..diagnostics import Diagnostic, Span
 from ..language.load import Film
 from ..language.model import (
     CAST_FIELDS, CLIP_SETTINGS, CastMember, FILM_SETTINGS, Beat, Clip, Prose, Setting, Transition,
     WIPE_DIRECTIONS,
 )
+from ..messages import report
 from ..names import title_file_stem
 from ..providers.base import Provider
 from . import prompts
@@ -33,11 +35,10 @@ _KEYLIKE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:")
 # `Bo: "Hello"` or `Bo (softly): "Hello"`: the shape of a dialogue line without its `@`.
 _BARE_DIALOGUE_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*"')
 _UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]')
-_REFUSAL_HINTS = {
-    "absolute": "reference files by a path relative to the story, inside its folder",
-    "link-outside": "copy the file into the story's folder instead of linking to it",
-    "outside": "a story may only send files from its own folder tree",
-}
+MAX_SEED = 2**31 - 1
+MAX_TRANSITION_SECONDS = 60
+SIZE_RANGE = (64, 4096)  # each side of `size:`, in pixels
+MODEL_WORDS = "Seedance 2.0"  # how hints name the model behind every provider's limits
 
 
 def check(film: Film, provider: Provider) -> list[Diagnostic]:
@@ -90,6 +91,9 @@ def _deletions(word: str) -> set[str]:
 
 
 class _Checker:
+    # Above 300 lines: one pass over the film whose rules share its indexes (names, near names,
+    # the per-file problem cache). Splitting it by responsibility (settings, cast, files, timeline,
+    # generations) is issue 11 item 6, left for after the parser and speed work on this file.
     def __init__(self, film: Film, provider: Provider):
         self.film = film
         self.provider = provider
@@ -101,11 +105,9 @@ class _Checker:
         self.near_cast = _NearNames(film.cast)
         self.near_in_folder: dict[Path, _NearNames | None] = {}
 
-    def error(self, code: str, message: str, span: Span | None, hint: str | None = None, notes=()):
-        self.diags.append(Diagnostic(code, message, span, Severity.ERROR, hint, tuple(notes)))
-
-    def warn(self, code: str, message: str, span: Span | None, hint: str | None = None):
-        self.diags.append(Diagnostic(code, message, span, Severity.WARNING, hint))
+    def report(self, code: str, span: Span | None, variant: str | None = None, **args) -> None:
+        """Report `code` from the catalogue (storyboard/messages.py); `args` as for `messages.report`."""
+        self.diags.append(report(code, span, variant, **args))
 
     # ---- driver ----
     def run(self) -> None:
@@ -136,12 +138,12 @@ class _Checker:
             if key not in FILM_SETTINGS:
                 known = FILM_SETTINGS + ("include",)
                 near = _close(key, known)
-                self.error("SB101", f"unknown setting `{key}`", first.span,
-                           f"did you mean `{near}`?" if near else "film settings: " + ", ".join(known))
+                self.report("SB101", first.span, key=key, hint="did_you_mean" if near else "known", near=near,
+                            known=", ".join(known))
                 continue
             for dup in occurrences[1:]:
-                self.error("SB102", f"`{key}` is set more than once", dup.span,
-                           f"first set at line {first.span.line}" if first.span else None)
+                self.report("SB102", dup.span, key=key, hint="first_set" if first.span else None,
+                            line=first.span and first.span.line)
         for key, s in self.film.settings.items():
             if key in FILM_SETTINGS:
                 self.check_value(s)
@@ -154,35 +156,43 @@ class _Checker:
     def check_value(self, s: Setting) -> None:
         key, value, span = s.key, s.value, s.value_span or s.span
         if not value and key not in ("style", "negative"):
-            self.error("SB105", f"`{key}` needs a value", s.span)
+            self.report("SB105", s.span, key=key)
             return
+        problem = self.value_problem(key, value)
+        if problem:
+            choices = {"resolution": self.limits.resolutions, "ratio": self.limits.ratios}.get(key, ())
+            self.report("SB103", span, problem, value=value, choices=", ".join(choices), largest=MAX_SEED,
+                        least=SIZE_RANGE[0], most=SIZE_RANGE[1], provider=self.provider.name)
+
+    def value_problem(self, key: str, value: str) -> str | None:
+        """The SB103 variant that says what is wrong with a setting's value, or None."""
         lim = self.limits
         if key == "resolution" and value not in lim.resolutions:
-            self.error("SB103", f"unknown resolution `{value}`", span, "use one of " + ", ".join(lim.resolutions))
-        elif key == "ratio" and value not in lim.ratios:
-            self.error("SB103", f"unknown aspect ratio `{value}`", span, "use one of " + ", ".join(lim.ratios))
-        elif key == "audio" and value not in ("on", "off"):
-            self.error("SB103", f"audio is `on` or `off`, not `{value}`", span)
-        elif key == "seed" and not re.fullmatch(r"-?[0-9]+", value):
-            self.error("SB103", f"seed must be a whole number, not `{value}`", span)
-        elif key == "seed" and not 0 <= int(value) <= 2**31 - 1:
-            self.error("SB103", f"seed must be between 0 and 2147483647, not {value}", span)
-        elif key == "size" and not lim.custom_size:
-            self.error("SB103", f"{self.provider.name} takes no pixel size, only a resolution and a ratio", span,
-                       "use `resolution:` and `ratio:` instead of `size:`")
-        elif key == "size":
+            return "resolution"
+        if key == "ratio" and value not in lim.ratios:
+            return "ratio"
+        if key == "audio" and value not in ("on", "off"):
+            return "audio"
+        if key == "seed" and not re.fullmatch(r"-?[0-9]+", value):
+            return "seed"
+        if key == "seed" and not 0 <= int(value) <= MAX_SEED:
+            return "seed_range"
+        if key == "size" and not lim.custom_size:
+            return "no_size"
+        if key == "size":
             m = SIZE_RE.match(value.lower())
+            least, most = SIZE_RANGE
             if not m:
-                self.error("SB103", f"size is WIDTHxHEIGHT in pixels (like 1280x720), not `{value}`", span)
-            elif any(int(v) % 2 for v in m.groups()) or not all(64 <= int(v) <= 4096 for v in m.groups()):
-                self.error("SB103", f"size {value}: width and height must be even numbers from 64 to 4096", span)
+                return "size"
+            if any(int(v) % 2 for v in m.groups()) or not all(least <= int(v) <= most for v in m.groups()):
+                return "size_range"
+        return None
 
     def check_title(self, s: Setting | None) -> None:
         """The film is written as `<title>.mp4`: a title that leaves no file name is refused now,
         not after every clip has been rendered."""
         if s is not None and s.value and title_file_stem(s.value) is None:
-            self.error("SB106", f"the title `{paths.shown(s.value)}` gives no file name for the film", s.value_span or s.span,
-                       "the film is written as build/<title>.mp4: use a title with some words in it")
+            self.report("SB106", s.value_span or s.span, title=paths.shown(s.value))
 
     def check_size_exclusion(self, settings: dict[str, Setting], where: str) -> None:
         size = settings.get("size")
@@ -190,17 +200,14 @@ class _Checker:
             s = settings.get(other)
             if size is not None and s is not None and s.span and size.span and s.span.file == size.span.file:
                 earlier, later = sorted((size, s), key=lambda x: (x.span.line, x.span.column))
-                self.error("SB104", f"`size` and `{other}` cannot both be set for {where}", later.span,
-                           f"`size` gives exact pixels and `{other}` picks them from a table: keep one "
-                           f"(`{earlier.key}` is set at line {earlier.span.line})")
+                self.report("SB104", later.span, other=other, where=where, earlier=earlier.key,
+                            line=earlier.span.line)
 
     def check_has_clips(self) -> None:
         """A film without a clip passes every other rule and then has nothing to render."""
         if self.film.syntax_errors or any(isinstance(i, Clip) for i in self.film.timeline):
             return  # after a syntax error the clips may be what recovery dropped
-        self.error("SB510", "the film has no clips", Span(str(self.film.path), 1, 1),
-                   "add at least one clip: a header such as `shot opening 5s:` and under it, indented, "
-                   "what we see (`  A kitten naps on a sunny windowsill.`)")
+        self.report("SB510", Span(str(self.film.path), 1, 1))
 
     # ---- names ----
     def check_names(self) -> None:
@@ -212,10 +219,8 @@ class _Checker:
             name, span = item.name, item.name_span
             if name in seen:
                 first = seen[name]
-                self.error("SB204", f"the name `{name}` is already used", span,
-                           f"first used at line {first.line} by `{kinds[name]} {name}`; rename one of them"
-                           if first else None,
-                           notes=("cast members and clips share one namespace",))
+                self.report("SB204", span, name=name, hint="first_used" if first else None, notes=("namespace",),
+                            line=first and first.line, kind=kinds[name])
             else:
                 seen[name] = span
                 kinds[name] = item.kind
@@ -234,21 +239,20 @@ class _Checker:
             if f.key not in CAST_FIELDS:
                 near = _close(f.key, CAST_FIELDS)
                 misspelt_image |= near == "image"
-                self.error("SB201", f"unknown {m.kind} field `{f.key}`", f.span,
-                           f"did you mean `{near}`?" if near else "use image:, video:, voice: or description:")
+                self.report("SB201", f.span, kind=m.kind, key=f.key, hint="did_you_mean" if near else "fields",
+                            near=near)
                 continue
             counts[f.key] = counts.get(f.key, 0) + 1
             if f.key != "image" and counts[f.key] > 1:
-                self.error("SB203", f"{m.name} has more than one `{f.key}`", f.span, f"a {m.kind} takes one {f.key}")
+                self.report("SB203", f.span, name=m.name, key=f.key, kind=m.kind)
             if not f.value:
-                self.error("SB105", f"`{f.key}` needs a value", f.span)
+                self.report("SB105", f.span, key=f.key)
                 continue
             kind = {"image": "image", "video": "video", "voice": "audio"}.get(f.key)
             if kind:
                 self.check_media(f.value, entry.rel_dir, f.value_span, kind)
         if not m.images and not misspelt_image:
-            self.error("SB202", f"{m.kind} {m.name} has no image", m.name_span,
-                       f"add `image: PATH` under `{m.kind} {m.name}:` (the first image is the main reference)")
+            self.report("SB202", m.name_span, kind=m.kind, name=m.name)
 
     # ---- files ----
     def check_media(self, value: str, rel_dir: str, span: Span | None, kind: str, role: str | None = None) -> None:
@@ -256,13 +260,11 @@ class _Checker:
             problem = paths.url_problem(value)
             if problem:
                 which, why = problem
-                self.error("SB304" if which == "scheme" else "SB306",
-                           why if which == "scheme" else f"cannot send `{paths.shown(value, 80)}`: {why}", span,
-                           "use an https:// URL the provider can download, or a file in the story's folder")
+                self.report("SB304" if which == "scheme" else "SB306", span, why=why, url=paths.shown(value, 80),
+                            scheme=paths.shown(value.split("://", 1)[0]))
             return
         if kind not in self.limits.local_media:
-            self.error("SB305", f"{self.provider.name} cannot take a local {kind} file: it needs a URL", span,
-                       f"upload {value} somewhere the provider can download it and use its https:// URL")
+            self.report("SB305", span, provider=self.provider.name, kind=kind, path=value)
         self.check_local_file(value, rel_dir, span, kinds=kind, role=role)
 
     def check_local_file(self, value: str, rel_dir: str, span: Span | None, kinds: str | None, what: str = "",
@@ -271,31 +273,32 @@ class _Checker:
         key = (value, rel_dir, kinds, role)
         if key not in self.checked_files:
             self.checked_files[key] = tuple(self._file_problems(value, rel_dir, kinds, role))
-        for severity, code, message, hint in self.checked_files[key]:
-            self.diags.append(Diagnostic(code, message, span, severity, hint))
+        self.diags.extend(replace(d, span=span) for d in self.checked_files[key])
 
     def _file_problems(self, value: str, rel_dir: str, kinds: str | None, role: str | None):
-        E, W = Severity.ERROR, Severity.WARNING
+        """The file's diagnostics, without a place: each use of the file puts them at its own."""
         found = self.film.story_file(value, rel_dir)
         if not found.ok:
-            yield E, ("SB303" if found.outside else "SB301"), f"`{paths.shown(value)}` {found.reason}", \
-                _REFUSAL_HINTS.get(found.refusal)
+            if found.outside:
+                yield report("SB303", None, hint=found.refusal, path=paths.shown(value), reason=found.reason)
+            else:
+                yield report("SB301", None, "refused", path=paths.shown(value), reason=found.reason)
             return
         resolved = found.path
         target = self.film.base_dir / rel_dir / value  # as written: near names are looked for beside it
         try:
             exists, is_file = resolved.exists(), resolved.is_file()
         except OSError as exc:  # e.g. a name longer than the filesystem allows
-            yield E, "SB301", f"cannot use `{paths.shown(value)}`: {exc.strerror or exc}", None
+            yield report("SB301", None, "unopenable", path=paths.shown(value), why=exc.strerror or exc)
             return
         if not exists:
             near = self.near_file(target)
             if near:
                 near = str(Path(value).parent / near) if Path(value).parent != Path(".") else near
-            yield E, "SB301", f"file not found: {value}", f"did you mean {near}?" if near else None
+            yield report("SB301", None, "not_found", path=value, hint="near" if near else None, near=near)
             return
         if not is_file:
-            yield E, "SB301", f"`{value}` is not a file", None
+            yield report("SB301", None, "not_a_file", path=value)
             return
         if kinds is None:
             return
@@ -304,11 +307,11 @@ class _Checker:
         real = _sniff(resolved)
         if real is None or real not in allowed:
             shown = {"image": "PNG, JPEG or WebP", "video": "MP4 or MOV", "audio": "MP3 or WAV"}[kinds]
-            what_it_is = _a(TYPE_NAMES.get(real, real)) + " file" if real else "not a recognised media file"
-            yield E, "SB302", f"`{value}` is {what_it_is}; {role or kinds + ' references'} must be {shown}", None
+            yield report("SB302", None, "typed" if real else "unknown", path=value,
+                         what=real and _a(TYPE_NAMES.get(real, real)), role=role or kinds + " references",
+                         allowed=shown)
         elif ext_type and ext_type != real and not {ext_type, real} <= {"mp4", "mov"}:
-            yield W, "SB906", f"`{value}` is really {_a(TYPE_NAMES[real])} file despite its extension", \
-                f"rename it to .{real.replace('jpeg', 'jpg')}"
+            yield report("SB906", None, path=value, what=_a(TYPE_NAMES[real]), extension=real.replace("jpeg", "jpg"))
 
     def near_file(self, target: Path) -> str | None:
         """A file in the target's folder named like it (the folder is listed once)."""
@@ -332,40 +335,33 @@ class _Checker:
             if isinstance(item, Transition):
                 ok &= self.check_transition(item)
                 if prev_item is None:
-                    self.error("SB503", f"`{item.kind}` must stand between two clips; nothing comes before it",
-                               item.span)
+                    self.report("SB503", item.span, "first", kind=item.kind)
                     ok = False
                 elif isinstance(prev_item, Transition):
-                    self.error("SB504", f"two transitions in a row (`{prev_item.kind}` then `{item.kind}`)", item.span,
-                               "keep one of them")
+                    self.report("SB504", item.span, first=prev_item.kind, second=item.kind)
                     ok = False
                 if i == len(items) - 1:
-                    self.error("SB503", f"`{item.kind}` must stand between two clips; nothing comes after it",
-                               item.span)
+                    self.report("SB503", item.span, "last", kind=item.kind)
                     ok = False
             else:
                 if item.kind == "extend":
                     if item.name in self.film.cast:
                         kind = self.film.cast[item.name].member.kind
-                        self.error("SB501", f"`extend {item.name}`: {item.name} is a {kind}, not a clip",
-                                   item.name_span, "`extend` names the clip it continues: the one right before it"
-                                   + (f" is `{prev_clip.name}`" if prev_clip else ""))
+                        self.report("SB501", item.name_span, "cast", name=item.name, kind=kind,
+                                    hint="cast_before" if prev_clip else "cast", before=prev_clip and prev_clip.name)
                         ok = False
                     elif item.name not in self.names and item.name not in chain:
                         near = self.near_clip_names.closest(item.name)
-                        self.error("SB501", f"`extend {item.name}`: no clip named `{item.name}`", item.name_span,
-                                   f"did you mean `{near}`?" if near else None)
+                        self.report("SB501", item.name_span, "unknown", name=item.name,
+                                    hint="did_you_mean" if near else None, near=near)
                         ok = False
                     elif item.name not in chain:
                         before = prev_clip.name if prev_clip else None
-                        self.error("SB502", f"`extend {item.name}` must come right after {item.name}"
-                                   + (f", but it follows {before}" if before else
-                                      f", but {item.name} comes later"), item.name_span,
-                                   "an extension continues the clip directly before it")
+                        self.report("SB502", item.name_span, "follows" if before else "later", name=item.name,
+                                    before=before)
                         ok = False
                     elif isinstance(prev_item, Transition):
-                        self.error("SB506", f"no transition may stand between {item.name} and its extension",
-                                   prev_item.span, "an extension plays right after its target with no transition")
+                        self.report("SB506", prev_item.span, name=item.name)
                         ok = False
                     else:
                         chain.add(item.name)
@@ -381,20 +377,17 @@ class _Checker:
         ok = True
         if t.kind == "wipe" and t.direction not in WIPE_DIRECTIONS:
             near = _close(t.direction or "", WIPE_DIRECTIONS)
-            self.error("SB507", f"wipe direction must be left, right, up or down, not `{t.direction}`",
-                       t.direction_span or t.span, f"did you mean `{near}`?" if near else None)
+            self.report("SB507", t.direction_span or t.span, direction=t.direction,
+                        hint="did_you_mean" if near else None, near=near)
             ok = False
         if t.seconds is not None and t.seconds <= 0:
-            self.error("SB508", f"a {t.kind} must last longer than 0s", t.seconds_span,
-                       "give it a length like 0.5s, or write `cut` for a hard cut")
+            self.report("SB508", t.seconds_span, "not_positive", kind=t.kind)
             ok = False
         if t.kind == "morph" and not (t.text or "").strip():
-            self.error("SB406", "a morph needs a prompt: what happens between the two clips", t.span,
-                       f"write `morph {t.seconds_text or '1s'}: TEXT`, e.g. `morph 1s: the helmet melts into the sun`")
+            self.report("SB406", t.span, "morph", seconds=t.seconds_text or "1s")
             ok = False
-        if t.seconds is not None and t.seconds > 60:
-            self.error("SB508", f"a {t.kind} of {t.seconds_text} is far too long", t.seconds_span,
-                       "transitions last a fraction of a second to a few seconds")
+        if t.seconds is not None and t.seconds > MAX_TRANSITION_SECONDS:
+            self.report("SB508", t.seconds_span, "too_long", kind=t.kind, seconds=t.seconds_text)
             ok = False
         return ok
 
@@ -409,9 +402,8 @@ class _Checker:
             after = _played(items[i + 1]) if i + 1 < len(items) and isinstance(items[i + 1], Clip) else None
             for side, name, length in (("before", *before), ("after", *(after or (None, None)))):
                 if length is not None and item.seconds > length / 2 + 1e-9:
-                    self.error("SB505", f"`{item.kind} {item.seconds_text}` is longer than half of the clip {side} "
-                               f"it ({name}, {_s(length)})", item.seconds_span,
-                               f"at most {_s(length / 2)} here: a transition overlaps at most half of each neighbour")
+                    self.report("SB505", item.seconds_span, kind=item.kind, seconds=item.seconds_text, side=side,
+                                name=name, length=_s(length), half=_s(length / 2))
                     ok = False
         return ok
 
@@ -420,79 +412,78 @@ class _Checker:
         seen: dict[str, Setting] = {}
         for line in clip.body:
             if isinstance(line, Setting):
-                if line.key in seen:
-                    self.error("SB409", f"`{line.key}` is set more than once in {clip.kind} {clip.name}", line.span,
-                               f"first set at line {seen[line.key].span.line}" if seen[line.key].span else None)
-                    continue
-                seen[line.key] = line
-                if line.key in ("resolution", "ratio", "size", "seed", "audio", "model"):
-                    self.check_value(line)
-                elif not line.value and line.key not in ("negative",):
-                    self.error("SB105", f"`{line.key}` needs a value", line.span)
-                elif line.key in ("first", "last"):
-                    self.check_media(line.value, "", line.value_span, "image", role="frame images")
-                elif line.key == "motion":
-                    self.check_media(line.value, "", line.value_span, "video")
-                elif line.key == "music":
-                    self.check_media(line.value, "", line.value_span, "audio")
+                self.check_clip_setting(clip, line, seen)
             elif isinstance(line, Prose) and line.span:
                 self.check_prose_pieces(line.pieces, line.span.column - 1)
             elif isinstance(line, Beat) and line.span:  # its continued lines (the first is text after `shot:`)
                 self.check_prose_pieces([p for p in line.text.pieces if p.span and p.span.line != line.span.line],
                                         line.span.column - 1)
             if isinstance(line, Beat) and clip.kind != "scene":
-                self.error("SB407", f"`shot:` beats belong in a scene, not in a {clip.kind}", line.span,
-                           f"make it `scene {clip.name}` or write the beat as prose")
+                self.report("SB407", line.span, "not_in_scene", kind=clip.kind, name=clip.name)
         self.check_size_exclusion(seen, f"{clip.kind} {clip.name}")
         if clip.kind == "extend":
             for key in ("first", "last", "resolution", "ratio", "size"):
                 if key in seen:
-                    self.error("SB410", f"an extension cannot set `{key}`: it continues its target's video",
-                               seen[key].span)
+                    self.report("SB410", seen[key].span, key=key)
         self.check_duration(clip.seconds, clip.seconds_span, f"{clip.kind} {clip.name}")
         if clip.kind == "scene":
             self.check_beats(clip)
+
+    def check_clip_setting(self, clip: Clip, line: Setting, seen: dict[str, Setting]) -> None:
+        """One `key: value` line of a clip; `seen`: the clip's settings so far (this one is added)."""
+        if line.key in seen:
+            first = seen[line.key].span
+            self.report("SB409", line.span, key=line.key, kind=clip.kind, name=clip.name,
+                        hint="first_set" if first else None, line=first and first.line)
+            return
+        seen[line.key] = line
+        if line.key in ("resolution", "ratio", "size", "seed", "audio", "model"):
+            self.check_value(line)
+        elif not line.value and line.key not in ("negative",):
+            self.report("SB105", line.span, key=line.key)
+        elif line.key in ("first", "last"):
+            self.check_media(line.value, "", line.value_span, "image", role="frame images")
+        elif line.key == "motion":
+            self.check_media(line.value, "", line.value_span, "video")
+        elif line.key == "music":
+            self.check_media(line.value, "", line.value_span, "audio")
 
     def check_duration(self, seconds, span, what) -> None:
         lo, hi = self.limits.min_seconds, self.limits.max_seconds
         if seconds is None:
             return
         if not float(seconds).is_integer():
-            self.error("SB401", f"{what}: clip durations are whole seconds, not {seconds}s", span,
-                       f"use {int(seconds)}s or {int(seconds) + 1}s")
+            self.report("SB401", span, "fraction", what=what, seconds=seconds, lower=int(seconds),
+                        upper=int(seconds) + 1)
         elif not lo <= seconds <= hi:
-            self.error("SB401", f"{what}: {int(seconds)}s is outside {lo}..{hi} seconds", span,
-                       f"Seedance 2.0 generates {lo} to {hi} seconds per clip; split longer action into more clips"
-                       if seconds > hi else f"the shortest generation is {lo}s")
+            self.report("SB401", span, "range", what=what, seconds=int(seconds), lo=lo, hi=hi,
+                        hint="too_long" if seconds > hi else "too_short", model=MODEL_WORDS)
 
     def check_beats(self, clip: Clip) -> None:
         beats = clip.beats
         if not beats:
-            self.error("SB407", f"scene {clip.name} has no `shot:` beats", clip.name_span,
-                       "write each cut as `shot [DURATION]: what we see`")
+            self.report("SB407", clip.name_span, "no_beats", name=clip.name)
             return
         total = int(clip.seconds) if clip.seconds is not None and float(clip.seconds).is_integer() else 5
         fixed = 0.0
         for b in beats:
             if b.seconds is not None:
                 if not float(b.seconds).is_integer() or b.seconds <= 0:
-                    self.error("SB408", f"beat durations are whole seconds above 0, not {b.seconds}s", b.seconds_span,
-                               f"use {max(int(b.seconds), 1)}s" + (f" or {int(b.seconds) + 1}s"
-                                                                 if int(b.seconds) >= 1 else ""))
+                    self.report("SB408", b.seconds_span, "fraction", seconds=b.seconds,
+                                hint="fraction_two" if int(b.seconds) >= 1 else "fraction",
+                                lower=max(int(b.seconds), 1), upper=int(b.seconds) + 1)
                 fixed += b.seconds
             if not b.text.text:
-                self.error("SB408", "a beat needs text: what we see in this shot", b.span)
+                self.report("SB408", b.span, "no_text")
         free = [b for b in beats if b.seconds is None]
         if fixed > total + 1e-9:
             last = [b for b in beats if b.seconds is not None][-1]
-            self.error("SB408", f"beats add up to {_s(fixed)}, more than scene {clip.name}'s {total}s",
-                       last.seconds_span, f"shorten the beats or make the scene longer (at most "
-                       f"{self.limits.max_seconds}s)")
+            self.report("SB408", last.seconds_span, "too_long", fixed=_s(fixed), name=clip.name, total=total,
+                        most=self.limits.max_seconds)
         elif free and (total - fixed) / len(free) < 1 - 1e-9:
-            left = f"only {_s(total - fixed)} is left" if total > fixed else "no time is left"
-            who = "the beat without a duration" if len(free) == 1 else f"the {len(free)} beats without a duration"
-            self.error("SB408", f"{left} of scene {clip.name}'s {total}s for {who}", free[0].span,
-                       "each beat needs at least 1s: shorten the timed beats or make the scene longer")
+            variant = ("some_left" if total > fixed else "none_left") + ("_one" if len(free) == 1 else "_many")
+            self.report("SB408", free[0].span, variant, left=_s(total - fixed), name=clip.name, total=total,
+                        count=len(free))
 
     def check_prose_pieces(self, pieces, body_indent: int) -> None:
         """Each source line of a clip's text; `body_indent`: the clip's own lines' indentation."""
@@ -503,45 +494,35 @@ class _Checker:
             spoken = _BARE_DIALOGUE_RE.match(piece.value)
             if m and m.group(1) in CLIP_SETTINGS:
                 # Only a continued line reads `camera:` as text: at the clip's indentation it is a setting.
-                self.warn("SB907", f"`{m.group(1)}:` is indented deeper than the clip's lines, so it continues "
-                          f"the text above it instead of setting the clip's {m.group(1)}",
-                          piece.span.at(0, len(m.group(1)) + 1),
-                          f"dedent it to {body_indent} spaces, like the clip's other lines")
+                self.report("SB907", piece.span.at(0, len(m.group(1)) + 1), key=m.group(1), indent=body_indent)
             elif spoken and spoken.group(1) in self.film.cast:
-                self.warn("SB908", f"`{spoken.group(1)}:` without `@` is prose, not {spoken.group(1)}'s line",
-                          piece.span.at(0, len(spoken.group(1))),
-                          f"write `@{paths.shown(piece.value.strip())}` for a spoken line")
+                self.report("SB908", piece.span.at(0, len(spoken.group(1))), name=spoken.group(1),
+                            line=paths.shown(piece.value.strip()))
             elif m:
                 near = _close(m.group(1), CLIP_SETTINGS + ("shot",))
                 if near:
-                    self.warn("SB901", f"`{m.group(1)}:` is not a clip setting, so this line is prose",
-                              piece.span.at(0, len(m.group(1))), f"did you mean `{near}:`?")
+                    self.report("SB901", piece.span.at(0, len(m.group(1))), key=m.group(1), near=near)
             d = _UNQUOTED_DIALOGUE_RE.match(piece.value)
             if d:
-                self.warn("SB903", "this looks like dialogue without quotes, so it is prose", piece.span,
-                          f'write @{d.group(1)}: "..." for spoken lines')
+                self.report("SB903", piece.span, name=d.group(1))
 
     # ---- one generation ----
     def check_unit(self, unit: Unit, limits: bool = True) -> None:
         inputs = gather_inputs(self.film, unit)
         for m in inputs.unknown:
             near = self.near_cast.closest(m.value)
-            hint = f"did you mean @{near}?" if near else ("define it as a character, prop or place" if
-                                                          m.value not in self.clip_names else f"{m.value} is a clip, not a cast member")
-            self.error("SB402", f"@{m.value} is not in the cast", m.span, hint)
+            hint = "near" if near else ("clip" if m.value in self.clip_names else "define")
+            self.report("SB402", m.span, name=m.value, hint=hint, near=near)
         if not limits or inputs.unknown:
             return
         self.check_limits(unit, inputs)
         if unit.kind == "continue":
             first = unit.clip.setting("first")
             if first is not None:
-                self.error("SB509", f"{unit.name} follows `continue` but sets its own first frame", first.span,
-                           "`continue` opens on the previous clip's last frame; remove one of them")
+                self.report("SB509", first.span, name=unit.name)
             elif inputs.opening_frame:
-                self.warn("SB902", f"{unit.name} has reference inputs, so the last frame of {unit.continues_from} "
-                          "goes in as Image 1 with an instruction to open on it", unit.clip.name_span or unit.span,
-                          "Seedance 2.0 cannot take a first frame together with references; "
-                          "use `cut` if the clip need not open on that frame")
+                self.report("SB902", unit.clip.name_span or unit.span, name=unit.name, previous=unit.continues_from,
+                            model=MODEL_WORDS)
         tmpl = self._template()
         if tmpl is False:  # the story's template is unusable, and said so once: its prompts are unknown
             return
@@ -553,9 +534,8 @@ class _Checker:
         lo, hi = self.limits.min_prompt, self.limits.max_prompt
         if not lo <= len(prompt) <= hi:
             where = unit.clip.name_span if unit.clip is not None else unit.span
-            self.error("SB406", f"the prompt of {_label(unit)} is {len(prompt)} character{'s' * (len(prompt) != 1)}; "
-                       f"{self.provider.name} accepts {lo} to {hi}", where,
-                       "shorten the prose, style or descriptions" if len(prompt) > hi else "describe what happens")
+            self.report("SB406", where, "length", label=_label(unit), length=len(prompt), provider=self.provider.name,
+                        lo=lo, hi=hi, hint="too_long" if len(prompt) > hi else "too_short")
 
     _tmpl_cache = None
 
@@ -583,23 +563,23 @@ class _Checker:
         d = exc.diagnostic
         self.film.sources.setdefault(d.span.file, exc.source)
         t = self.film.settings["template"]
-        note = f"the prompt template is set at {t.value_span or t.span}" if (t.value_span or t.span) else None
+        where = t.value_span or t.span
+        note = messages.note("template_set_at", where=where) if where else None
         self.diags.append(replace(d, notes=d.notes + ((note,) if note else ())))
 
     def check_limits(self, unit: Unit, inputs: Inputs) -> None:
         lim = self.limits
         where = unit.clip.name_span if unit.clip is not None else unit.span
-        for kind, bucket, most in (("reference images", inputs.images, lim.max_reference_images),
-                                   ("reference videos", inputs.videos, lim.max_reference_videos),
-                                   ("reference audios", inputs.audios, lim.max_reference_audios)):
+        for kind, bucket, most in (("images", inputs.images, lim.max_reference_images),
+                                   ("videos", inputs.videos, lim.max_reference_videos),
+                                   ("audios", inputs.audios, lim.max_reference_audios)):
             if len(bucket) > most:
-                self.error("SB403", f"{_label(unit)} sends {len(bucket)} {kind}; {self.provider.name} accepts at most "
-                           f"{most}", where, _contributions(bucket))
+                self.report("SB403", where, kind, label=_label(unit), count=len(bucket), provider=self.provider.name,
+                            most=most, contributions=_contributions(bucket))
         n_files = len(inputs.images) + len(inputs.videos) + len(inputs.audios) + len(inputs.frames)
         if n_files > lim.max_files:
-            self.error("SB403", f"{_label(unit)} sends {n_files} files; {self.provider.name} accepts at most "
-                       f"{lim.max_files} in all", where,
-                       _contributions(inputs.images + inputs.videos + inputs.audios))
+            self.report("SB403", where, "files", label=_label(unit), count=n_files, provider=self.provider.name,
+                        most=lim.max_files, contributions=_contributions(inputs.images + inputs.videos + inputs.audios))
         frames_reported = unit.kind == "extend"  # an extension's frames are SB410 already
         if inputs.frames and inputs.has_references and not frames_reported:
             frame_side = ", ".join(f"{f} frame" if i.owner in ("first", "last") else f"{f} frame from {i.owner}"
@@ -609,19 +589,11 @@ class _Checker:
                                          ("`" + i.owner + "`" if i.owner in ("motion", "music") else i.owner)
                                          for i in refs}))
             span = next((i.span for i, _ in inputs.frames if i.owner in ("first", "last")), where)
-            self.error("SB404", f"{_label(unit)} combines frame images ({frame_side}) with reference inputs "
-                       f"({ref_side})", span,
-                       "a morph is generated between its neighbours' frames, so it cannot send references: "
-                       "describe the cast in words instead of mentioning them" if unit.kind == "morph" else
-                       "Seedance 2.0 takes either first/last frames or references in one request, not both: "
-                       "drop the frames or the mentions' images/motion/music",
-                       notes=("see the input compatibility table of Seedance 2.0",))
+            self.report("SB404", span, label=_label(unit), frames=frame_side, references=ref_side,
+                        hint="morph" if unit.kind == "morph" else "either", notes=("table",), model=MODEL_WORDS)
         if inputs.audios and not (inputs.images or inputs.videos):
             owners = ", ".join(sorted({i.owner for i in inputs.audios}))
-            self.error("SB405", f"{_label(unit)} has reference audio ({owners}) but no reference image or video",
-                       next((i.span for i in inputs.audios), where),
-                       "audio-guided generation needs at least one reference image or video: mention a cast "
-                       "member with an image")
+            self.report("SB405", next((i.span for i in inputs.audios), where), label=_label(unit), owners=owners)
 
 
 def _label(unit: Unit) -> str:
@@ -638,7 +610,7 @@ def _contributions(bucket) -> str:
     for i in bucket:
         label = ("@" + i.owner) if i.owner not in ("motion", "music", "first", "last") else i.owner
         counts[label] = counts.get(label, 0) + 1
-    return "contributed by " + ", ".join(f"{k} ({v})" for k, v in counts.items())
+    return ", ".join(f"{k} ({v})" for k, v in counts.items())
 
 
 def _played(clip: Clip) -> tuple[str, float]:

@@ -21,7 +21,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ..language.model import MENTION_RE
-from ..diagnostics import Diagnostic, Span, not_utf8
+from ..diagnostics import Diagnostic, Span
+from ..messages import not_utf8, report
 
 MAX_TEMPLATE_VALUE = 100_000  # characters or items a template may build by `*`; prompts are far shorter
 MAX_TEMPLATE_EXPONENT = 1_000
@@ -101,16 +102,11 @@ def _runtime_diagnostic(tmpl: StoryTemplate, exc: Exception) -> Diagnostic:
     lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == tmpl.filename and f.lineno]
     span = _span_of_name(tmpl, lines[-1] if lines else 1, str(exc))
     if isinstance(exc, SecurityError):
-        return Diagnostic("SB421", f"the prompt template did something templates may not do: {exc}", span,
-                          hint="a prompt template may only arrange the variables it is given")
+        return report("SB421", span, why=exc)
     if isinstance(exc, jinja2.UndefinedError):
-        return Diagnostic("SB420", f"the prompt template failed: {exc}", span, hint=_VARIABLES_HINT)
+        return report("SB420", span, "failed", hint="variables", why=exc)
     words = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
-    return Diagnostic("SB420", f"the prompt template failed: {words}", span)
-
-
-_VARIABLES_HINT = ("its variables are style, legend, opening, extend, action, beats, camera, dialogue, sound "
-                   "and negative (see storyboard/templates/prompt.j2)")
+    return report("SB420", span, "failed", why=words)
 
 
 def _span_of_name(tmpl: StoryTemplate, line: int, message: str) -> Span:
@@ -137,8 +133,7 @@ def _file_template(path: str, mtime_ns: int, shown: str) -> StoryTemplate:
         code = env.compile(source, name=shown, filename=path)
     except jinja2.TemplateSyntaxError as exc:
         span = Span(shown, exc.lineno or 1, 1)
-        raise TemplateProblem(Diagnostic("SB420", f"syntax error in the prompt template: {exc.message}", span),
-                              source) from None
+        raise TemplateProblem(report("SB420", span, "syntax", why=exc.message), source) from None
     return StoryTemplate(env.template_class.from_code(env, code, env.make_globals(None)), path, shown, source)
 
 

@@ -13,9 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import paths
-from ..diagnostics import Diagnostic, Severity, Span
+from ..diagnostics import Diagnostic, Span
 from ..language.load import CastEntry, Film
 from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
+from ..messages import report
 from ..plan import (
     DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry, canonical_json, parse_placeholder, placeholder,
 )
@@ -307,7 +308,7 @@ def _fmt_seconds(x: float) -> str:
 def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
     beats = clip.beats
     start = 0.0
-    for i, (beat, length) in enumerate(zip(beats, beat_seconds(beats, total)), 1):
+    for i, (beat, length) in enumerate(zip(beats, beat_seconds(beats, total), strict=True), 1):
         end = start + length
         yield {"index": i, "start": _fmt_seconds(start), "end": _fmt_seconds(end),
                "text": prompts.rewrite_mentions(beat.text.text, words)}
@@ -506,8 +507,5 @@ def shared_generation_warnings(plan: RenderPlan, units: dict[str, Unit]) -> list
         unit = units[names[1]]
         span = unit.clip.name_span if unit.clip is not None and unit.clip.name_span else unit.span
         listed = f"{', '.join(names[:-1])} and {names[-1]}"
-        out.append(Diagnostic(
-            "SB430", f"{listed} make the same request: they are one generation, rendered (and paid "
-                     "for) once, and every one of them shows the same video", span, Severity.WARNING,
-            "give one of them its own `seed:` to get a different take"))
+        out.append(report("SB430", span, names=listed))
     return out

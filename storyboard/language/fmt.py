@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import zip_longest
 
-from ..diagnostics import Diagnostic, Severity
+from ..diagnostics import Diagnostic
+from ..messages import report
 from .model import Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
 
 INDENT = "  "
@@ -67,9 +68,7 @@ def _meaning_changed(story: Story, formatted: str, path: str) -> Diagnostic | No
     pairs = zip_longest(story.items, again.items)
     first = next((a for a, b in pairs if a is None or b is None or a.model_dump() != b.model_dump()), None)
     span = getattr(first, "span", None) or story.span
-    return Diagnostic("SB040", "formatting would change what this story means, so fmt left the file as it is",
-                      span, Severity.ERROR,
-                      hint="this is a bug in storyboard fmt; the story itself is fine (please report it)")
+    return report("SB040", span)
 
 
 def format_duration(seconds: int | float) -> str:

@@ -12,9 +12,9 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Severity
 from .. import paths
-from ..diagnostics import not_utf8, utf8_error_at
+from ..diagnostics import Diagnostic, Span, utf8_error_at
+from ..messages import not_utf8, report
 from .model import CastMember, Clip, Setting, Story, Transition
 from .parser import parse
 
@@ -85,24 +85,22 @@ def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, .
     """Merge the includes of `story`, a file in the story's subfolder `rel_dir` ("" = the main folder)."""
     for inc in story.includes:
         included = film.story_file(inc.path, rel_dir) if inc.path else None
-        problem = _include_problem(film, inc.path, included, chain)
         span = inc.path_span or inc.span
+        problem = _include_problem(film, inc.path, included, chain, span)
         if problem:
-            film.diagnostics.append(Diagnostic(problem[0], problem[1], span, hint=problem[2]))
+            film.diagnostics.append(problem)
             continue
         target = included.path
         try:
             data = target.read_bytes()
             text = data.decode("utf-8")
         except OSError as exc:
-            film.diagnostics.append(Diagnostic("SB031", f"cannot read included file {inc.path}: {exc.strerror or exc}",
-                                               span))
+            film.diagnostics.append(report("SB031", span, "unreadable", path=inc.path, why=exc.strerror or exc))
             continue
         except UnicodeDecodeError as exc:
             line, column = utf8_error_at(data, exc)
-            film.diagnostics.append(Diagnostic(
-                "SB034", f"included file {inc.path} is not UTF-8 text (byte 0x{data[exc.start]:02X} at line {line}, "
-                f"column {column})", span, hint="save that file as UTF-8"))
+            film.diagnostics.append(report("SB034", span, "included", path=inc.path, byte=data[exc.start],
+                                           line=line, column=column))
             continue
         shown = os.path.relpath(target)
         sub, diags = parse(text, shown)
@@ -121,36 +119,32 @@ def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, .
         for member in sub.cast:
             prev = film.cast.get(member.name)
             if prev is not None and prev.member.span and member.span:
-                film.diagnostics.append(Diagnostic(
-                    "SB904", f"{member.name} is defined in both {prev.member.span.file} and {member.span.file}; "
-                    f"using {member.span.file}", member.name_span, Severity.WARNING))
+                film.diagnostics.append(report("SB904", member.name_span, name=member.name,
+                                               first=prev.member.span.file, second=member.span.file))
             film.cast[member.name] = CastEntry(member, sub_dir)
         if sub.timeline:
             first = sub.timeline[0]
-            film.diagnostics.append(Diagnostic(
-                "SB905", f"clips and transitions in included file {inc.path} are ignored (include imports cast and "
-                "settings only)", first.span, Severity.WARNING))
+            film.diagnostics.append(report("SB905", first.span, path=inc.path))
 
 
-def _include_problem(film: Film, written: str, found: paths.StoryPath | None, chain: tuple[Path, ...]):
+def _include_problem(film: Film, written: str, found: paths.StoryPath | None, chain: tuple[Path, ...],
+                     span: Span | None) -> Diagnostic | None:
     if not written:
-        return "SB030", "include needs a path", None
+        return report("SB030", span, "no_path")
     if paths.is_url(written):
-        return "SB030", "include takes a local .story file, not a URL", None
+        return report("SB030", span, "url")
     if not found.ok:
-        message = f"included file {paths.shown(written)} {found.reason}"
         if found.outside:
-            return "SB033", message, "stories may only include files in their own folder tree"
-        return "SB031", message, None
+            return report("SB033", span, path=paths.shown(written), reason=found.reason)
+        return report("SB031", span, "refused", path=paths.shown(written), reason=found.reason)
     target = found.path
     if target in chain:
         cycle = " -> ".join(os.path.relpath(p, film.base_dir) for p in chain + (target,))
-        return "SB032", f"include cycle: {cycle}", "remove one of the includes"
+        return report("SB032", span, cycle=cycle)
     try:
         is_file = target.is_file()
     except OSError as exc:  # e.g. a name longer than the filesystem allows
-        return "SB031", f"included file {paths.shown(written)} cannot be opened: {exc.strerror or exc}", None
+        return report("SB031", span, "unopenable", path=paths.shown(written), why=exc.strerror or exc)
     if not is_file:
-        return "SB031", f"included file not found: {written}", \
-            "an include path is relative to the file that includes it"
+        return report("SB031", span, "not_found", path=written)
     return None

@@ -1,0 +1,3 @@
+character Hero:
+  image: hero.png
+  description: a hero in red

@@ -1,0 +1,1 @@
+  shot opening 5s:

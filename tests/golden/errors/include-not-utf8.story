@@ -1,0 +1,4 @@
+include: assets/inc/latin1.story
+
+shot a:
+  A quiet street.

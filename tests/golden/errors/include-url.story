@@ -1,0 +1,4 @@
+include: https://example.com/cast.story
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+include:
+
+shot a:
+  A quiet street.

@@ -1,0 +1,4 @@
+title: ...
+
+shot a 4s:
+  A ball rolls.

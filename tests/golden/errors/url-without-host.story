@@ -1,0 +1,5 @@
+character Kitten:
+  image: https:///kitten.png
+
+shot a 4s:
+  @Kitten naps.
