@@ -124,10 +124,11 @@ class Clip(Node):
 
     def setting(self, key: str) -> Setting | None:
         """The first `key:` of this clip (the checker reports the others)."""
-        return self._first_settings.get(key)
+        return self.first_settings.get(key)
 
     @cached_property  # the checker and the compiler ask each clip for its settings a dozen times
-    def _first_settings(self) -> dict[str, Setting]:
+    def first_settings(self) -> dict[str, Setting]:
+        """Each key's first setting in this clip (callers must not modify the dict)."""
         first: dict[str, Setting] = {}
         for line in self.body:
             if isinstance(line, Setting):

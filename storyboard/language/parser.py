@@ -55,7 +55,8 @@ def _lark() -> Lark:
 
 @lru_cache(maxsize=1)
 def _tree_lark() -> Lark:
-    """The same grammar building Lark's own parse tree: the baseline of `bench/compile.py`."""
+    """The same grammar as Lark parses it out of the box (its own Indenter, its parse tree with
+    positions, as this parser used it before): the baseline of `bench/compile.py`."""
     return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=_StoryIndenter(),
                 propagate_positions=True, maybe_placeholders=False, cache=False)
 
