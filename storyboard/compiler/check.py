@@ -71,16 +71,16 @@ class _NearNames:
 
     def __init__(self, names):
         self.names = list(dict.fromkeys(names))
-        self.index: dict[str, list[str]] | None = None
-        if len(self.names) > SCAN_LIMIT:
+        self.index: dict[str, list[str]] | None = None  # built at the first question: most films ask none
+
+    def closest(self, word: str) -> str | None:
+        if len(self.names) <= SCAN_LIMIT:
+            return _close(word, self.names)
+        if self.index is None:
             self.index = {}
             for name in self.names:
                 for variant in _deletions(name):
                     self.index.setdefault(variant, []).append(name)
-
-    def closest(self, word: str) -> str | None:
-        if self.index is None:
-            return _close(word, self.names)
         nearby = {name for variant in _deletions(word) for name in self.index.get(variant, ())}
         return _close(word, sorted(nearby))
 

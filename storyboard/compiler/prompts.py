@@ -146,12 +146,15 @@ def template(path: Path | None = None) -> jinja2.Template | StoryTemplate:
     return _file_template(str(path), path.stat().st_mtime_ns, os.path.relpath(path))
 
 
+_BLANKS = re.compile(r"[ \t]+")
+
+
 def render_prompt(parts: PromptParts, tmpl: jinja2.Template | StoryTemplate | None = None) -> str:
     text = (tmpl or template()).render(
         style=parts.style, legend=list(parts.legend), opening=parts.opening, extend=parts.extend,
         action=parts.action, beats=list(parts.beats), camera=parts.camera, dialogue=list(parts.dialogue),
         sound=parts.sound, negative=parts.negative, **parts.extra)
-    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.splitlines()]
+    lines = [(_BLANKS.sub(" ", ln) if "  " in ln or "\t" in ln else ln).strip() for ln in text.splitlines()]
     return "\n".join(ln for ln in lines if ln)
 
 

@@ -50,7 +50,14 @@ class Unit:
 
 def expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
     """The story's timeline as generation units and the stitcher's timeline. Assumes the
-    structure is valid (the checker reports bad structure and never calls this then)."""
+    structure is valid (the checker reports bad structure and never calls this then). Worked
+    out once per film: the checker and the compiler both ask (callers must not modify it)."""
+    if "expand" not in film.memo:
+        film.memo["expand"] = _expand(film)
+    return film.memo["expand"]
+
+
+def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
     units: list[Unit] = []
     entries: list[TimelineEntry] = []
     pending: Transition | None = None
@@ -196,10 +203,10 @@ def _gather_inputs(film: Film, unit: Unit) -> Inputs:
             continue
         seen.add(m.value)
         inputs.members.append(entry)
-        for key, bucket, kind in (("image", inputs.images, "image"), ("video", inputs.videos, "video"),
-                                  ("voice", inputs.audios, "audio")):
-            for s in entry.member.values(key):
-                bucket.append(Input(media_value(film, s.value, entry.rel_dir), m.value, s.value_span, kind, s.value))
+        images, videos, audios = _member_inputs(film, m.value, entry)
+        inputs.images += images
+        inputs.videos += videos
+        inputs.audios += audios
     clip_setting = unit.clip.setting if unit.clip is not None else (lambda key: None)
     for key in ("first", "last"):
         s = clip_setting(key)
@@ -225,6 +232,18 @@ def _gather_inputs(film: Film, unit: Unit) -> Inputs:
         elif not any(f == "first" for _, f in inputs.frames):
             inputs.frames.insert(0, (frame, "first"))
     return inputs
+
+
+def _member_inputs(film: Film, name: str, entry: CastEntry) -> tuple[list[Input], list[Input], list[Input]]:
+    """A cast member's images, videos and voice as inputs (memoised per film: every clip that
+    mentions the member sends the same ones)."""
+    key = ("member-inputs", name)
+    if key not in film.memo:
+        film.memo[key] = tuple(
+            [Input(media_value(film, s.value, entry.rel_dir), name, s.value_span, kind, s.value)
+             for s in entry.member.values(field_key)]
+            for field_key, kind in (("image", "image"), ("video", "video"), ("voice", "audio")))
+    return film.memo[key]
 
 
 # ---- prompts ----------------------------------------------------------------------------------
@@ -318,10 +337,7 @@ def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
 # ---- specs, keys, plan ---------------------------------------------------------------------
 
 def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str) -> ClipSpec:
-    mine: dict[str, Setting] = {}  # the clip's own settings, first occurrence (as `Clip.setting`)
-    for line in unit.clip.body if unit.clip is not None else ():
-        if isinstance(line, Setting):
-            mine.setdefault(line.key, line)
+    mine = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
     own = mine.get
 
     def value(key: str) -> str | None:  # as `effective`: the clip's own, else the film's
@@ -372,16 +388,13 @@ class FileHasher:
 def _placeholders(obj, out: list | None = None) -> list[tuple[str, str]]:
     """Every placeholder in a request body, in order (one walk serves `after` and the key)."""
     out = [] if out is None else out
-    if isinstance(obj, dict):
-        for v in obj.values():
+    for v in obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else (obj,):
+        if isinstance(v, str):  # most values: checked here rather than by a call each
+            ph = parse_placeholder(v) if v.startswith("<") else None
+            if ph:
+                out.append(ph)
+        elif isinstance(v, (dict, list)):
             _placeholders(v, out)
-    elif isinstance(obj, list):
-        for v in obj:
-            _placeholders(v, out)
-    elif isinstance(obj, str) and obj.startswith("<"):
-        ph = parse_placeholder(obj)
-        if ph:
-            out.append(ph)
     return out
 
 
@@ -409,6 +422,7 @@ def _references(inputs: Inputs) -> list[Reference]:
     return [Reference(name=n, kind=k, files=f) for (n, k), f in refs.items()]
 
 
+@lru_cache(maxsize=4096)  # a film names the same few files in every clip
 def _shown(value: str) -> str:
     ph = parse_placeholder(value)
     return ph[1] if ph and ph[0] == "file" else value

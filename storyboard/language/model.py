@@ -7,7 +7,8 @@ Spans are excluded from dumps, so `model_dump()` of two parses of equivalent tex
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from functools import cached_property
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,7 +87,7 @@ class Beat(Node):
     seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
 
 
-BodyLine = Annotated[Union[Setting, Prose, Dialogue, Beat], Field(union_mode="left_to_right")]
+BodyLine = Annotated[Setting | Prose | Dialogue | Beat, Field(union_mode="left_to_right")]
 
 
 class CastMember(Node):
@@ -122,8 +123,17 @@ class Clip(Node):
         return [b for b in self.body if isinstance(b, Setting) and b.key == key]
 
     def setting(self, key: str) -> Setting | None:
-        found = self.settings(key)
-        return found[0] if found else None
+        """The first `key:` of this clip (the checker reports the others)."""
+        return self.first_settings.get(key)
+
+    @cached_property  # the checker and the compiler ask each clip for its settings a dozen times
+    def first_settings(self) -> dict[str, Setting]:
+        """Each key's first setting in this clip (callers must not modify the dict)."""
+        first: dict[str, Setting] = {}
+        for line in self.body:
+            if isinstance(line, Setting):
+                first.setdefault(line.key, line)
+        return first
 
     @property
     def prose(self) -> list[Prose]:
@@ -153,7 +163,7 @@ class Include(Node):
     path_span: Span | None = Field(default=None, exclude=True, repr=False)
 
 
-TopItem = Annotated[Union[Setting, Include, CastMember, Clip, Transition], Field(union_mode="left_to_right")]
+TopItem = Annotated[Setting | Include | CastMember | Clip | Transition, Field(union_mode="left_to_right")]
 
 
 class Story(Node):
