@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from ..diagnostics import Diagnostic, Span
+from ..messages import report
 from .model import (
     Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Text, Transition,
 )
@@ -106,7 +107,7 @@ def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
             items = _parse_recovering(lines, path, diags)
     except DedentError:
         # _check_indentation catches these first; this is a last line of defence.
-        diags.append(Diagnostic("SB003", "inconsistent indentation", Span(path, 1, 1)))
+        diags.append(report("SB003", Span(path, 1, 1), "bare"))
         return Story(path=path, span=Span(path, 1, 1)), diags
     if items is None:
         return Story(path=path, span=Span(path, 1, 1)), diags
@@ -175,9 +176,7 @@ def _check_indentation(lines: list[str], path: str) -> list[Diagnostic]:
         lead = line[: len(line) - len(stripped)]
         if "\t" in lead:
             col = lead.index("\t") + 1
-            diags.append(Diagnostic("SB002", "tab in indentation; indent with spaces",
-                                    Span(path, n, col, n, col + 1),
-                                    hint="replace each tab with spaces (storyboard fmt does not guess tab widths)"))
+            diags.append(report("SB002", Span(path, n, col, n, col + 1)))
             continue
         width = len(lead)
         if width > stack[-1]:
@@ -187,10 +186,8 @@ def _check_indentation(lines: list[str], path: str) -> list[Diagnostic]:
             while width < stack[-1]:
                 inner = stack.pop()
             if width != stack[-1]:
-                diags.append(Diagnostic(
-                    "SB003", f"inconsistent indentation: {width} spaces matches no enclosing level",
-                    Span(path, n, 1, n, width + 1),
-                    hint=f"indent it {inner} spaces like the lines above it, or {stack[-1]} to end their block"))
+                diags.append(report("SB003", Span(path, n, 1, n, width + 1), "levels",
+                                    width=width, inner=inner, outer=stack[-1]))
                 stack.append(width)
     return diags
 
@@ -208,9 +205,7 @@ def _check_empty_blocks(lines: list[str], path: str) -> list[Diagnostic]:
         nxt = next((m for m in range(n + 1, len(lines) + 1)
                     if lines[m - 1].strip() and not lines[m - 1].lstrip().startswith("#")), None)
         if nxt is None or not lines[nxt - 1].startswith((" ", "\t")):
-            diags.append(Diagnostic("SB005", f"`{code[:-1].strip()}` has no body",
-                                    Span(path, n, 1, n, len(code) + 1),
-                                    hint="indent the lines that belong to this block under its header"))
+            diags.append(report("SB005", Span(path, n, 1, n, len(code) + 1), header=code[:-1].strip()))
     return diags
 
 
@@ -307,7 +302,7 @@ def _file_ends_in_block(r: _Refused) -> _Explained | None:
     if not isinstance(r.exc, UnexpectedEOF) and r.line <= len(r.lines):
         return None
     line = _previous_content_line(r.lines, len(r.lines) + 1) or 1
-    return Diagnostic("SB001", "the file ends in the middle of a block", r.to_line_end(line)), line, line
+    return report("SB001", r.to_line_end(line), "eof"), line, line
 
 
 def _unexpected_indentation(r: _Refused) -> _Explained | None:
@@ -319,10 +314,8 @@ def _unexpected_indentation(r: _Refused) -> _Explained | None:
     indent = _indent_of(r.lines[line - 1])
     prev = _previous_content_line(r.lines, line)
     last = max(_block_end(r.lines, prev), line) if prev is not None else line
-    hint = None
-    if prev is not None and not r.lines[prev - 1].rstrip().endswith(":") and indent:
-        hint = "only block headers (lines ending in ':') and continued text take indented lines"
-    return Diagnostic("SB004", "unexpected indentation", r.span(line, 1, indent + 1), hint=hint), line, last
+    under_no_header = prev is not None and not r.lines[prev - 1].rstrip().endswith(":") and indent
+    return report("SB004", r.span(line, 1, indent + 1), hint="no_body" if under_no_header else None), line, last
 
 
 def _block_ends_early(r: _Refused) -> _Explained | None:
@@ -331,16 +324,13 @@ def _block_ends_early(r: _Refused) -> _Explained | None:
     line = min(max(getattr(r.token, "line", None) or r.line, 1), len(r.lines))
     if _is_block_header(r.lines[line - 1]):  # the block lost its body to an earlier error: not new
         return None, line, line
-    return Diagnostic("SB001", "unexpected end of block", r.to_line_end(line)), line, line
-
-
-_UNCLOSED_HINT = 'close the "..." on the same line'
+    return report("SB001", r.to_line_end(line), "end_of_block"), line, line
 
 
 def _unclosed_quote_token(r: _Refused) -> _Explained | None:
     if r.token is None or not str(r.token).startswith('"'):
         return None
-    return Diagnostic("SB006", "unclosed quote", r.to_line_end(column=r.column), hint=_UNCLOSED_HINT), r.line, r.line
+    return report("SB006", r.to_line_end(column=r.column)), r.line, r.line
 
 
 def _malformed_top_line(r: _Refused) -> _Explained | None:
@@ -367,38 +357,35 @@ def _unknown_top_line(r: _Refused) -> _Explained | None:
         return None
     stripped = r.stripped
     first_word = stripped.split(" ", 1)[0].split(":", 1)[0]
-    message, hint = f"unknown line `{_shorten(stripped)}`", _unknown_line_hint(r, first_word)
+    span = r.to_line_end(column=r.column)
     if stripped.endswith(":") and first_word in TOP_KEYWORDS:
-        message = f"`{first_word}` needs a name"
-        hint = f"write `{first_word} NAME:`" if first_word in _CAST_KINDS else f"write `{first_word} NAME [DURATION]:`"
-    diag = Diagnostic("SB010", message, r.to_line_end(column=r.column), hint=hint)
+        usage = "cast_usage" if first_word in _CAST_KINDS else "clip_usage"
+        diag = report("SB010", span, "needs_name", hint=usage, kind=first_word)
+    else:
+        close = difflib.get_close_matches(first_word, TOP_KEYWORDS, n=1, cutoff=0.6)
+        diag = report("SB010", span, "unknown", hint=_unknown_line_hint(r, close), line=_shorten(stripped),
+                      near=close[0] if close else None)
     return diag, r.line, _block_end(r.lines, r.line)
 
 
-def _unknown_line_hint(r: _Refused, first_word: str) -> str:
-    close = difflib.get_close_matches(first_word, TOP_KEYWORDS, n=1, cutoff=0.6)
+def _unknown_line_hint(r: _Refused, close: list[str]) -> str:
+    """The name of the hint for a line that is no setting, block or transition."""
     if close:
-        return f"did you mean `{close[0]}`?"
+        return "did_you_mean"
     prev = _previous_content_line(r.lines, r.line)
-    if prev is not None and r.lines[prev - 1].startswith(" "):
-        return "to continue the block above, indent this line like the lines above it"
-    return ("expected a setting (`key: value`), a block (character, prop, place, shot, scene, extend) "
-            "or a transition (cut, dissolve, fade, wipe, morph, continue)")
+    return "indent" if prev is not None and r.lines[prev - 1].startswith(" ") else "unknown"
 
 
 def _not_a_cast_field(r: _Refused) -> _Explained | None:
     if not r.at_line_start:
         return None
-    return Diagnostic("SB011", f"expected `key: value` here, found `{_shorten(r.stripped)}`",
-                      r.to_line_end(column=r.column),
-                      hint="cast blocks take image:, video:, voice: and description: lines"), r.line, r.line
+    return report("SB011", r.to_line_end(column=r.column), line=_shorten(r.stripped)), r.line, r.line
 
 
 def _unclosed_quote_text(r: _Refused) -> _Explained | None:
     if not isinstance(r.exc, UnexpectedCharacters) or r.src[r.column - 1:r.column] != '"':
         return None
-    diag = Diagnostic("SB006", "unclosed quote", r.to_line_end(column=r.column), hint=_UNCLOSED_HINT)
-    return diag, r.line, _header_extent(r.lines, r.line)
+    return report("SB006", r.to_line_end(column=r.column)), r.line, _header_extent(r.lines, r.line)
 
 
 def _unexpected_part(r: _Refused) -> _Explained | None:
@@ -408,17 +395,22 @@ def _unexpected_part(r: _Refused) -> _Explained | None:
     if len(expected) > 1:  # LALR states offer the end of the line where it would not parse
         expected.discard("_NL")
     described = _describe_expected(expected)
-    message = f"unexpected {found}" + (f"; expected {described}" if described else "")
     bare = found.strip("`").rstrip(":")
-    hint = None
-    if "DURATION" in expected and re.fullmatch(r"[0-9]+(\.[0-9]+)?", bare):
-        hint = f"durations carry a unit: `{bare}s`"
-    elif "NAME" in expected:
-        hint = NAME_HINT
-    elif expected == {"_NL"} and _DIALOGUE_RE.match(r.stripped):
-        hint = "a dialogue line is one quoted line; put what follows on a line of its own"
     span = r.span(r.line, r.column, r.column + max(len(found.strip("`")), 1))
-    return Diagnostic("SB007", message, span, hint=hint), r.line, _header_extent(r.lines, r.line)
+    diag = report("SB007", span, "expected" if described else "bare", hint=_unexpected_hint(r, expected, bare),
+                  found=found, expected=described, number=bare)
+    return diag, r.line, _header_extent(r.lines, r.line)
+
+
+def _unexpected_hint(r: _Refused, expected: set[str], bare: str) -> str | None:
+    """The name of the hint for an unexpected part of a line, if one fits."""
+    if "DURATION" in expected and re.fullmatch(r"[0-9]+(\.[0-9]+)?", bare):
+        return "unit"
+    if "NAME" in expected:
+        return "name"
+    if expected == {"_NL"} and _DIALOGUE_RE.match(r.stripped):
+        return "dialogue"
+    return None
 
 
 # Syntax errors by example. Each rule, tried in this order, with bad inputs it explains and the
@@ -454,7 +446,6 @@ def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-NAME_HINT = "names start with a letter or _ and use only A-Z, a-z, 0-9, _ and -"
 _DURATION_RE = re.compile(r"[0-9]+(\.[0-9]+)?s")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _CAST_KINDS = ("character", "prop", "place")
@@ -485,8 +476,9 @@ class _TopLine:
     def col(self, word: str) -> int:  # 1-based; the first occurrence is the one meant
         return self.code.index(word) + 1
 
-    def diag(self, code: str, msg: str, start: int, length: int, hint: str) -> Diagnostic:
-        return Diagnostic(code, msg, Span(self.path, self.line, start, self.line, start + max(length, 1)), hint=hint)
+    def diag(self, code: str, variant: str, start: int, length: int, **args) -> Diagnostic:
+        span = Span(self.path, self.line, start, self.line, start + max(length, 1))
+        return report(code, span, variant, kind=self.kind, **args)
 
 
 def _header_problem(at: _TopLine) -> Diagnostic | None:
@@ -494,18 +486,15 @@ def _header_problem(at: _TopLine) -> Diagnostic | None:
     usage = f"`{kind} NAME:`" if kind in _CAST_KINDS else f"`{kind} NAME [DURATION]:`"
     parts = at.code[len(kind):-1].split()
     if not parts:
-        return at.diag("SB008", f"`{kind}` needs a name", 1, len(kind), f"write {usage}")
+        return at.diag("SB008", "no_name", 1, len(kind), usage=usage)
     if _DURATION_RE.fullmatch(parts[0]) and kind not in _CAST_KINDS:
-        return at.diag("SB008", f"`{kind}` needs a name before its duration", at.col(parts[0]), len(parts[0]),
-                       f"write `{kind} NAME {parts[0]}:`")
+        return at.diag("SB008", "name_before_duration", at.col(parts[0]), len(parts[0]), duration=parts[0])
     if not _NAME_RE.fullmatch(parts[0]):
-        hint = NAME_HINT
-        if any(ord(ch) > 127 for ch in parts[0]):
-            hint += "; write other scripts (Chinese, accents) in prose and descriptions, not in names"
-        return at.diag("SB008", f"`{parts[0]}` is not a valid name", at.col(parts[0]), len(parts[0]), hint)
+        script = any(ord(ch) > 127 for ch in parts[0])
+        return at.diag("SB008", "bad_name", at.col(parts[0]), len(parts[0]), name=parts[0],
+                       hint="script" if script else "bad_name")
     if kind in _CAST_KINDS and len(parts) > 1:
-        return at.diag("SB008", f"a {kind} takes no duration", at.col(parts[1]), len(parts[1]),
-                       f"write {usage}; durations belong to clips")
+        return at.diag("SB008", "cast_duration", at.col(parts[1]), len(parts[1]), usage=usage)
     return None
 
 
@@ -513,28 +502,22 @@ def _transition_problem(at: _TopLine) -> Diagnostic | None:
     kind, code = at.kind, at.code
     args = code[len(kind):].split()
     if kind in ("dissolve", "fade") and not args:
-        return at.diag("SB009", f"`{kind}` needs a duration", 1, len(kind), f"for example `{kind} 1s`")
+        return at.diag("SB009", "needs_duration", 1, len(kind))
     if kind == "wipe" and len(args) <= 1:
         return _wipe_problem(at, args)
     if kind == "morph" and (not args or args[0] == ":"):
-        return at.diag("SB009", "`morph` needs a duration and a prompt", 1, len(kind),
-                       "for example `morph 1s: the helmet melts into the rising sun`")
+        return at.diag("SB009", "morph", 1, len(kind))
     if kind in ("cut", "continue") and args:
-        return at.diag("SB009", f"`{kind}` takes nothing after it", at.col(args[0]), len(code) - at.col(args[0]) + 1,
-                       f"a {kind} has no duration; use `dissolve 1s` or `fade 1s` for a gradual transition"
-                       if kind == "cut" else "write `continue` on a line of its own")
+        return at.diag("SB009", "nothing_after", at.col(args[0]), len(code) - at.col(args[0]) + 1, hint=kind)
     return None
 
 
 def _wipe_problem(at: _TopLine, args: list[str]) -> Diagnostic:
-    directions = "left, right, up or down"
     if not args:
-        return at.diag("SB009", "`wipe` needs a direction and a duration", 1, len("wipe"),
-                       f"for example `wipe left 1s` ({directions})")
+        return at.diag("SB009", "wipe_both", 1, len("wipe"))
     if _DURATION_RE.fullmatch(args[0]):
-        return at.diag("SB009", "`wipe` needs a direction", at.col(args[0]), len(args[0]),
-                       f"write `wipe left {args[0]}` ({directions})")
-    return at.diag("SB009", "`wipe` needs a duration", len(at.code) + 1, 1, f"for example `wipe {args[0]} 1s`")
+        return at.diag("SB009", "wipe_direction", at.col(args[0]), len(args[0]), duration=args[0])
+    return at.diag("SB009", "wipe_duration", len(at.code) + 1, 1, direction=args[0])
 
 
 def _strip_comment(text: str) -> str:
