@@ -399,7 +399,7 @@ class _Checker:
                        f"use {int(seconds)}s or {int(seconds) + 1}s")
         elif not lo <= seconds <= hi:
             self.error("SB401", f"{what}: {int(seconds)}s is outside {lo}..{hi} seconds", span,
-                       f"Seedance 2.0 generates {lo} to {hi} seconds per clip; split longer action into more clips"
+                       f"{self.provider.model_label} generates {lo} to {hi} seconds per clip; split longer action into more clips"
                        if seconds > hi else f"the shortest generation is {lo}s")
 
     def check_beats(self, clip: Clip) -> None:
@@ -464,7 +464,7 @@ class _Checker:
             elif inputs.opening_frame:
                 self.warn("SB902", f"{unit.name} has reference inputs, so the last frame of {unit.continues_from} "
                           "goes in as Image 1 with an instruction to open on it", unit.clip.name_span or unit.span,
-                          "Seedance 2.0 cannot take a first frame together with references; "
+                          f"{self.provider.model_label} cannot take a first frame together with references; "
                           "use `cut` if the clip need not open on that frame")
         tmpl = self._template()
         if tmpl is False:  # the story's template is unusable, and said so once: its prompts are unknown
@@ -537,9 +537,9 @@ class _Checker:
                        f"({ref_side})", span,
                        "a morph is generated between its neighbours' frames, so it cannot send references: "
                        "describe the cast in words instead of mentioning them" if unit.kind == "morph" else
-                       "Seedance 2.0 takes either first/last frames or references in one request, not both: "
+                       f"{self.provider.model_label} takes either first/last frames or references in one request, not both: "
                        "drop the frames or the mentions' images/motion/music",
-                       notes=("see the input compatibility table of Seedance 2.0",))
+                       notes=(f"see the input compatibility table of {self.provider.model_label}",))
         if inputs.audios and not (inputs.images or inputs.videos):
             owners = ", ".join(sorted({i.owner for i in inputs.audios}))
             self.error("SB405", f"{_label(unit)} has reference audio ({owners}) but no reference image or video",

@@ -113,11 +113,11 @@ def slot_audio(slot: Slot, next_join: Join) -> np.ndarray:
     jin, body = slot.join, buf[preroll:]
     if preroll:
         ramp(buf[:preroll], preroll, rising=True)
-    elif jin.kind in ("dissolve", "wipe", "fade"):
+    elif jin.blends:
         ramp(body, jin.frames * SPF, rising=True)
     else:
         ramp(body, HARD_JOIN_FADE, rising=True)
-    if next_join.kind in ("dissolve", "wipe", "fade"):
+    if next_join.blends:
         ramp(body, next_join.frames * SPF, rising=False)
     elif next_join.kind == "extend":
         ramp(body, EXTEND_XFADE, rising=False)

@@ -51,14 +51,15 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from ..providers.base import RATIOS, RESOLUTIONS, Limits
-from ..providers.seedance import audio_enabled, body_size
+from ..plan import DEFAULT_SECONDS
+from ..providers.seedance import (
+    LIMITS, MODEL_ID, RATIOS, RESOLUTIONS, audio_enabled, body_seconds, body_size,
+)
 from ..providers.together import price_body
 
 log = logging.getLogger("storyboard.testing.fake_together")
 
-SEEDANCE_2 = "ByteDance/Seedance-2.0"
-LIMITS = Limits()
+SEEDANCE_2 = MODEL_ID
 CHAOS_KINDS = ("429", "500", "503", "ambiguous", "drop", "expired", "fail", "slow")
 Renderer = Callable[[dict[str, Any], Path], None]
 
@@ -188,7 +189,7 @@ def _check_seedance_fields(body: dict[str, Any]) -> None:
     if not LIMITS.min_prompt <= len(prompt) <= LIMITS.max_prompt:
         raise _invalid(f"'prompt' must be {LIMITS.min_prompt} to {LIMITS.max_prompt} characters "
                        f"(got {len(prompt)}).", "prompt")
-    seconds = body.get("seconds", "5")
+    seconds = body_seconds(body)
     if not isinstance(seconds, str):
         raise _invalid("'seconds' must be a string such as \"5\".", "seconds", "invalid_type")
     if not seconds.isdigit() or not LIMITS.min_seconds <= int(seconds) <= LIMITS.max_seconds:
@@ -350,8 +351,8 @@ def _size(body: dict[str, Any]) -> tuple[int, int]:
 
 
 def _seconds(body: dict[str, Any]) -> int:
-    value = body.get("seconds", "5")
-    return int(value) if str(value).isdigit() else 5
+    value = body_seconds(body)
+    return int(value) if str(value).isdigit() else DEFAULT_SECONDS
 
 
 def _job_id() -> str:
@@ -498,7 +499,7 @@ class FakeTogether:
     @staticmethod
     def _job_stats(job: _Job, now: float) -> dict[str, Any]:
         return {"id": job.id, "status": job.status(now), "prompt_sha256": job.prompt_sha256,
-                "body_sha256": job.body_sha256, "seconds": job.body.get("seconds", "5"),
+                "body_sha256": job.body_sha256, "seconds": body_seconds(job.body),
                 "model": job.body.get("model"), "created_at": job.created_at,
                 "cost": job.cost, "gets": job.gets, "downloads": job.downloads,
                 "error": job.fail[1] if job.fail else job.render_error}
