@@ -22,7 +22,7 @@ Probe = Callable[[Path], Any]
 
 
 def media_module() -> Any:
-    return importlib.import_module("storyboard.media.probe")
+    return importlib.import_module("storyboard.media.engine")
 
 
 def default_state_dir(plan: RenderPlan) -> Path:

@@ -13,6 +13,7 @@ from typing import Callable
 import av
 import numpy as np
 
+from ..media.probe import open_media
 from .base import Join, RATE, SPF, StitchError
 from .clips import AudioSource, Slot
 from .mux import AacRun
@@ -32,20 +33,11 @@ AAC_BIT_RATE = 256_000
 AAC_OPTIONS = {"aac_ms": "0"}
 
 
-def open_for_sound(path: Path) -> av.container.InputContainer:
-    """Open a clip to decode its sound. Opening probes every stream by decoding a little of it;
-    the pictures are not needed here, so their probe skips decoding (a third of the open)."""
-    try:
-        return av.open(str(path), stream_options=[{"skip_frame": "all"}] * 8)
-    except ValueError:  # a format that only finds its streams by probing (MPEG-TS, ...)
-        return av.open(str(path))
-
-
 def decode_pcm(src: AudioSource) -> tuple[np.ndarray, int]:
     """The whole audio track as float32 (n, 2) at 48 kHz, and the sample index of video frame 0."""
     chunks: list[np.ndarray] = []
     t0: float | None = None
-    with open_for_sound(src.path) as container:
+    with open_media(src.path, pictures=False) as container:
         stream = container.streams.audio[0]
         resampler = None
         for frame in container.decode(stream):

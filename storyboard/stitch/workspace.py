@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..media import probe as media
+from ..atomic import temp_sibling
+from ..media.probe import run_ffmpeg
 from ..disk import disk_cause
 from .filmkey import STITCH_VERSION
 from .base import StitchError
@@ -111,7 +112,7 @@ def pid_alive(pid: int) -> bool:
 
 def temp_owner(path: Path) -> int | None:
     """The pid in a name this module gives temp files and run folders, else None:
-    `.<stem>.<pid>.<hex>.tmp<suffix>` (media.temp_sibling) or `stitch-run-<pid>-<random>`."""
+    `.<stem>.<pid>.<hex>.tmp<suffix>` (atomic.temp_sibling) or `stitch-run-<pid>-<random>`."""
     name = path.name
     if name.startswith("stitch-run-"):
         pid = name[len("stitch-run-"):].split("-")[0]
@@ -137,14 +138,14 @@ def sweep(folder: Path, only: str = "*") -> None:
 
 
 def ffmpeg(args: list[str], what: str) -> None:
-    media.run_ffmpeg(args, what=what, error=StitchError, timeout=3600)
+    run_ffmpeg(args, what=what, error=StitchError, timeout=3600)
 
 
 def make_atomic(target: Path, build: Callable[[Path], None]) -> Path:
     """Build `target` through a temp sibling unless it already exists (cache hit)."""
     if target.exists():
         return target
-    tmp = media.temp_sibling(target)
+    tmp = temp_sibling(target)
     try:
         build(tmp)
         os.replace(tmp, target)
