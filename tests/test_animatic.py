@@ -54,7 +54,7 @@ def top_pixel(video: Path, which: str, tmp_path: Path) -> tuple[int, int, int]:
 
 
 def close(a, b, tol=24) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b))
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=False))
 
 
 def assert_clip(path: Path, *, seconds: int, size: tuple[int, int], audio: bool):

@@ -34,7 +34,7 @@ def colour_at(png: Path, xy=(160, 10)) -> tuple[int, int, int]:
 
 
 def close(a, b, tol=24) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b))
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=False))
 
 
 def test_probe_reports_streams(red_to_blue):

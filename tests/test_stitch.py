@@ -254,7 +254,7 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     got = video_packets(out)
     want = [p for n in names for p in video_packets(clips[n])]
     assert len(got) == len(want)
-    assert all(nal_units(g) == nal_units(w) for g, w in zip(got, want))
+    assert all(nal_units(g) == nal_units(w) for g, w in zip(got, want, strict=False))
 
     # audio as long as the video (container: exact; decoded: + the last AAC frame's padding),
     # and each clip's tone starts at its cut (no drift)
@@ -263,7 +263,7 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     assert 0 <= len(pcm) - 23 * RATE < 1024
     freqs = {n: CLIPS[n][2] for n in "abdec"}
     starts = np.cumsum([0] + [CLIPS[n][0] for n in names[:-1]])
-    for prev, name, t in zip(names, names[1:], starts[1:]):
+    for prev, name, t in zip(names, names[1:], starts[1:], strict=False):
         assert tone(pcm, t - 0.015, freqs, 480) == prev
         assert tone(pcm, t + 0.005, freqs, 480) == name
     # where the two AAC parts meet: no dip, no click
@@ -284,7 +284,7 @@ def test_pieces_with_different_decoding_delays_join(clips, tmp_path):
     check_film(out, plan.total_seconds)
     with av.open(str(out)) as c:
         stamps = [(p.pts, p.dts) for p in c.demux(video=0) if p.size]
-    assert all(b[1] > a[1] for a, b in zip(stamps, stamps[1:]))
+    assert all(b[1] > a[1] for a, b in zip(stamps, stamps[1:], strict=False))
     assert all(pts >= dts for pts, dts in stamps)
     assert sorted(pts for pts, _ in stamps) == [k * 512 for k in range(len(stamps))]
 
@@ -548,7 +548,7 @@ def test_plan_pieces_reencode_only_transition_windows():
 
 def test_plan_pieces_single_keyframe_clips_use_two_input_graphs():
     joins = [Join("cut"), Join("wipe", 0.5, "up"), Join("dissolve", 1.0), Join("dissolve", 0.5)]
-    slots = [fake_slot(c, j, 96, None) for c, j in zip("abcd", joins)]
+    slots = [fake_slot(c, j, 96, None) for c, j in zip("abcd", joins, strict=False)]
     pieces = plan_pieces(slots)
     assert all(p.kind == "encode" and len(p.strands) <= 2 for p in pieces)
     assert [p.xfade for p in pieces] == ["wipeup", "fade", "fade"]

@@ -41,7 +41,7 @@ def test_cues_spread_over_each_clip_in_order(plan):
     assert (one_b.end - one_b.start) > (one_a.end - one_a.start)  # the longer line stays longer
     # two starts at 3 under the dissolve: its line starts half way through it
     assert two.start == pytest.approx(3.5) and two.end == pytest.approx(7.0)
-    for a, b in zip(cues, cues[1:]):
+    for a, b in zip(cues, cues[1:], strict=False):
         assert a.end <= b.start
     assert all(c.end - c.start >= MIN_CUE for c in cues)
 

@@ -198,19 +198,29 @@ def probe(path: Path | str, *, keyframes: bool = False) -> MediaInfo:
     return _read(path, _probe, keyframes)
 
 
+def _first(streams):
+    return streams[0] if streams else None
+
+
 def _probe(container, keyframes: bool) -> MediaInfo:
-    vs = container.streams.video[0] if container.streams.video else None
-    as_ = container.streams.audio[0] if container.streams.audio else None
+    vs, as_ = _first(container.streams.video), _first(container.streams.audio)
     if vs is None and as_ is None:
         raise MediaError(f"no audio or video stream in {container.name}")
     total = container.duration / av.time_base if container.duration else None
-    packets = _demux(container, vs) if vs is not None and (keyframes or not vs.frames) else _Packets()
-    video = _video_info(vs, packets.count, total) if vs is not None else None
+    video, keys = _probe_video(container, vs, total, keyframes) if vs is not None else (None, None)
     audio = _audio_info(as_, total) if as_ is not None else None
     if total is None:
-        total = max(video.duration if video else 0.0, audio.duration if audio else 0.0)
-    keys = tuple(float(p * vs.time_base) for p, _ in packets.keys) if keyframes and vs is not None else None
+        total = max(s.duration for s in (video, audio) if s is not None)
     return MediaInfo(duration=total, video=video, audio=audio, keyframes=keys)
+
+
+def _probe_video(container, vs, total: float | None, keyframes: bool
+                 ) -> tuple[VideoInfo, tuple[float, ...] | None]:
+    """The video stream's facts, and its keyframe times when asked for. Packets are demuxed only
+    then, or when the container's index does not count the frames."""
+    packets = _demux(container, vs) if keyframes or not vs.frames else _Packets()
+    keys = tuple(float(p * vs.time_base) for p, _ in packets.keys) if keyframes else None
+    return _video_info(vs, packets.count, total), keys
 
 
 def scan_file(path: Path | str, *, fps: int) -> tuple[VideoScan, AudioInfo | None]:
@@ -221,11 +231,11 @@ def scan_file(path: Path | str, *, fps: int) -> tuple[VideoScan, AudioInfo | Non
 
 
 def _scan(container, path: Path, fps: int) -> tuple[VideoScan, AudioInfo | None]:
-    if not container.streams.video:
+    vs, as_ = _first(container.streams.video), _first(container.streams.audio)
+    if vs is None:
         raise MediaError("no video stream")
-    vs = container.streams.video[0]
     total = container.duration / av.time_base if container.duration else None
-    audio = _audio_info(container.streams.audio[0], total) if container.streams.audio else None
+    audio = _audio_info(as_, total) if as_ is not None else None
     packets = _demux(container, vs)
     if not packets.pts:
         raise MediaError(f"{path} has no video frames")

@@ -8,7 +8,7 @@ import queue
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -96,10 +96,10 @@ def slot_audio(slot: Slot, next_join: Join) -> np.ndarray:
     else:
         pcm, zero = decode_pcm(slot.audio)
         body = window(pcm, zero + a, zero + b)
-        if preroll and a >= preroll:  # the extension repeats its target: real overlap audio
-            head = window(pcm, zero + a - preroll, zero + a)
-        else:  # mirror the first samples: continuous with the body at the seam
-            head = body[:preroll][::-1].copy()
+        # an extension repeats its target: real overlap audio; else mirror the first samples,
+        # continuous with the body at the seam
+        head = (window(pcm, zero + a - preroll, zero + a) if preroll and a >= preroll
+                else body[:preroll][::-1].copy())
         buf = np.concatenate([head, body]) if preroll else body
         del pcm
     jin, body = slot.join, buf[preroll:]

@@ -3,6 +3,7 @@ sweep that removes what a killed stitch left behind; the ffmpeg runner."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..atomic import temp_sibling
 from ..media.probe import run_ffmpeg
@@ -43,10 +44,8 @@ class Workspace:
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
         path = self.cache / f"{digest}{suffix}"
         self.used.add(path)
-        try:
+        with contextlib.suppress(OSError):  # not made yet
             os.utime(path)  # in use: another stitch's prune (see prune) leaves it alone
-        except OSError:
-            pass  # not made yet
         return path
 
     def listed(self, path: Path) -> str:
