@@ -1,10 +1,12 @@
 """Frames of a video as pictures: the one frame grabber (PyAV decodes in process; nothing is
 spawned). The render engine hands a clip's exact first or last frame to the clip that continues
-it (`extract_frame`, a PNG); the page shows a frame from inside a clip (`frame_image`)."""
+it (`extract_frame`, a PNG); the page shows a frame from inside a clip (`frame_image`).
+
+The PNG is made by FFmpeg's own encoder, as the ffmpeg command line made it: the same bytes,
+so a request that inlines a frame is the same request it always was."""
 
 from __future__ import annotations
 
-import io
 from collections import deque
 from pathlib import Path
 from typing import Literal
@@ -21,15 +23,36 @@ LAST_GOP_SECONDS = 3.0  # the last frame is decoded from the keyframe before thi
 def frame_image(video: Path | str, at: float | Which):
     """A PIL image (RGB) of one frame: the first, the exact last, or the one at share `at` of the
     duration (the first frame when it cannot seek). Raises MediaError."""
-    video = Path(video)
+    return _grab(Path(video), at)[0].to_image()
+
+
+def _grab(video: Path, at: float | Which):
+    """The decoded frame, and the stream's sample aspect ratio (None: not said)."""
     try:
         with open_media(video) as container:
             frame = _decode_frame(container, at)
+            sar = _sample_aspect_ratio(container)
     except (av.FFmpegError, OSError, ValueError) as e:
         raise MediaError(f"ffmpeg cannot read {video}: {e}") from e
     if frame is None:
         raise MediaError(f"{video} has no video frames")
-    return frame.to_image()
+    return frame, sar
+
+
+def _sample_aspect_ratio(container):
+    if not container.streams.video:
+        return None
+    vs = container.streams.video[0]
+    return vs.sample_aspect_ratio or vs.codec_context.sample_aspect_ratio
+
+
+def _png(frame, sar) -> bytes:
+    rgb = frame.reformat(format="rgb24")
+    encoder = av.CodecContext.create("png", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = rgb.width, rgb.height, "rgb24"
+    if sar:
+        encoder.sample_aspect_ratio = sar  # written as the PNG's pHYs chunk
+    return b"".join(bytes(packet) for packet in [*encoder.encode(rgb), *encoder.encode(None)])
 
 
 def _duration(container, vs) -> float | None:
@@ -79,13 +102,11 @@ def extract_frame(video: Path | str, which: Which, out: Path | str) -> Path:
     if not video.is_file():
         raise MediaError(f"cannot extract the {which} frame: no such file {video}")
     try:
-        image = frame_image(video, which)
-    except MediaError as e:
+        png = _png(*_grab(video, which))
+    except (MediaError, av.FFmpegError) as e:
         raise MediaError(f"{what}: {e}") from e
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
     try:
-        write_bytes(out, buf.getvalue(), tmp=temp_sibling(out, ".png"))
+        write_bytes(out, png, tmp=temp_sibling(out, ".png"))
     except OSError as e:  # a full disk says so in one line (disk.py finds the OSError behind it)
         raise MediaError(f"{what}: cannot write {out}: {e.strerror or e}") from e
     return out
