@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from pathlib import Path
 
+OUT_DIR_NAME = "build"  # the outputs' folder (film, page, subtitles) beside the story
 NAME_BYTES = 120
 FALLBACK = "film"
 _HASH_CHARS = 8
@@ -52,3 +54,8 @@ def film_file_name(title: str) -> str:
 
 def _unsafe(ch: str) -> bool:
     return unicodedata.category(ch) in _UNSAFE_CATEGORIES or ch in _BIDI_CONTROLS
+
+
+def output_dir(story_dir: Path | str, chosen: Path | str | None = None) -> Path:
+    """Where a story's outputs go: the folder the writer chose, else `build/` beside the story."""
+    return Path(chosen) if chosen else Path(story_dir) / OUT_DIR_NAME

@@ -1,23 +1,40 @@
-"""The compiled plan: what will be sent, in what order, for how much.
+"""The compiled plan: what will be sent, in what order, for how much, and how the film plays.
 
 `RenderPlan` is provider-specific and exact. Its canonical JSON (`to_json`) is both the
 `storyboard compile` output and the golden-test format, so it must be byte-stable.
+
+Two pieces of plan knowledge live here, once, for every stage that reads a plan:
+
+- the placeholders of request bodies (`<file:cast/a.png>`, `<video:clip>`, `<last-frame:clip>`,
+  `<first-frame:clip>`): written by the compiler, walked by the compiler (keys, dependencies),
+  the render engine (checked and resolved at submit time) and the page (thumbnails, watched files);
+- the film timing model (`film_layout`): where each clip starts and ends on the film, which
+  transitions overlap the clips they join, and how long a retimed morph plays. The subtitles,
+  the page, the OTIO export and the stitcher all follow it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from typing import Any, Literal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ClipKind = Literal["shot", "scene", "extend", "morph", "continue"]
 Mode = Literal["text", "image", "reference"]
+TransitionKind = Literal["cut", "dissolve", "fade", "wipe"]
+
+DEFAULT_SECONDS = 5  # a clip (or a request body) that names no length lasts this long
+
+# ---- placeholders ------------------------------------------------------------------------------
 
 # Inputs not known at compile time; the render stage resolves them at submit time.
 PLACEHOLDER_RE = re.compile(r"^<(file|video|last-frame|first-frame):(.+)>$")
+CLIP_PLACEHOLDERS = ("video", "last-frame", "first-frame")  # the ones naming another clip's output
+MEDIA_KINDS = ("image", "video", "audio")
 
 
 def placeholder(kind: str, value: str) -> str:
@@ -26,19 +43,67 @@ def placeholder(kind: str, value: str) -> str:
 
 def parse_placeholder(value: Any) -> tuple[str, str] | None:
     """`"<file:cast/a.png>"` -> `("file", "cast/a.png")`; anything else -> None."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value.startswith("<"):
         m = PLACEHOLDER_RE.match(value)
         if m:
             return m.group(1), m.group(2)
     return None
 
 
+class FoundPlaceholder(NamedTuple):
+    """One placeholder of a request body, as `placeholders_in` finds it."""
+
+    media: str | None  # image | video | audio: what the field it sits in takes (None: cannot tell)
+    raw: str  # as written, e.g. "<file:cast/a.png>"
+    parsed: tuple[str, str]  # (kind, value), e.g. ("file", "cast/a.png") or ("last-frame", "opening")
+
+
+def body_strings(value: Any, media: str | None = None, key: str | None = None
+                 ) -> Iterator[tuple[str | None, str | None, str]]:
+    """Every string of a request body, in order, as (media kind of its field, its key, the string).
+    The one walk of request bodies: placeholders and media inputs are both found with it."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from body_strings(v, _field_media(k) or media, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from body_strings(v, media, key)
+    elif isinstance(value, str):
+        yield media, key, value
+
+
+def _field_media(key: str) -> str | None:
+    return next((kind for kind in MEDIA_KINDS if kind in key), None)
+
+
+def placeholders_in(body: Any) -> list[FoundPlaceholder]:
+    """Every placeholder of a request body, in order."""
+    found = []
+    for media, _, text in body_strings(body):
+        parsed = parse_placeholder(text)
+        if parsed:
+            found.append(FoundPlaceholder(media, text, parsed))
+    return found
+
+
+def media_inputs(body: dict[str, Any]) -> Iterator[str]:
+    """Every string of a body's `media` that names an input (not the `frame` selectors)."""
+    return (text for _, key, text in body_strings(body.get("media")) if key != "frame")
+
+
+def substitute(value: Any, found: dict[str, str]) -> Any:
+    """The body with every string that is a key of `found` replaced by its value."""
+    if isinstance(value, dict):
+        return {k: substitute(v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, found) for v in value]
+    if isinstance(value, str) and value in found:
+        return found[value]
+    return value
+
+
 def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Frozen(BaseModel):
@@ -81,7 +146,7 @@ class PlannedClip(Frozen):
 
 class TimelineEntry(Frozen):
     clip: str | None = None
-    transition: Literal["cut", "dissolve", "fade", "wipe"] | None = None
+    transition: TransitionKind | None = None
     seconds: float | None = None  # for a clip: how long it plays, when not its generated length
     direction: Literal["left", "right", "up", "down"] | None = None
 
@@ -119,17 +184,109 @@ class RenderPlan(Frozen):
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, base_dir: str = ".") -> "RenderPlan":
+    def from_json(cls, text: str, base_dir: str = ".") -> RenderPlan:
         return cls.model_validate({**json.loads(text), "base_dir": base_dir})
 
     @property
     def total_seconds(self) -> float:
         """The stitched film's length: clips as played minus transition overlaps."""
-        by_name = {c.name: c for c in self.clips}
-        total = 0.0
-        for e in self.timeline:
-            if e.clip:
-                total += e.seconds if e.seconds is not None else by_name[e.clip].seconds
-            elif e.transition in ("dissolve", "wipe"):
-                total -= e.seconds or 0.0
-        return total
+        layout = film_layout(self)
+        return layout[-1].end if layout else 0.0
+
+
+# ---- the film timing model -----------------------------------------------------------------------
+#
+# - clips play in timeline order at their planned length (a morph at its transition's length);
+# - a dissolve or wipe of d seconds overlaps the two clips by d (both pictures show at once);
+# - a fade of d goes out to black and back in: no overlap, each clip gives d/2 of its own frames;
+# - a cut joins two clips end to start.
+
+OVERLAPPING = frozenset({"dissolve", "wipe"})
+
+
+def overlaps(transition: str | None) -> bool:
+    """Whether a transition of this kind lays the two clips it joins over each other."""
+    return transition in OVERLAPPING
+
+
+def transition_frames(transition: str | None, seconds: float, fps: int) -> int:
+    """A transition's length in frames at `fps`: the overlap of a dissolve or wipe, or each half
+    of a fade (out to black, then in); 0 for a cut. Never 0 for a real transition."""
+    if overlaps(transition):
+        return max(1, round(seconds * fps))
+    if transition == "fade":
+        return max(1, round(seconds * fps / 2))
+    return 0
+
+
+def overlap_seconds(entry: TimelineEntry | None) -> float:
+    """How long the two clips a timeline transition joins play at once."""
+    if entry is not None and overlaps(entry.transition):
+        return float(entry.seconds or 0.0)
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One clip as it plays in the film."""
+
+    name: str
+    kind: str
+    start: float  # film time at which its first played frame shows (s)
+    seconds: float  # how long it plays in the film (s): a morph plays at its transition length
+    planned: int  # its generation's length (s)
+    join_in: TimelineEntry | None  # the transition before it (None: a plain cut / first clip)
+    join_out: TimelineEntry | None  # the transition after it
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+    @property
+    def overlap_in(self) -> float:
+        return overlap_seconds(self.join_in)
+
+    @property
+    def overlap_out(self) -> float:
+        return overlap_seconds(self.join_out)
+
+    @property
+    def retimed(self) -> bool:
+        """Whether it plays at another length than it was generated at (a morph)."""
+        return abs(self.seconds - self.planned) > 1e-6
+
+    @property
+    def clear(self) -> tuple[float, float]:
+        """The part of the clip that is mostly this clip: half of each overlap left out."""
+        return self.start + self.overlap_in / 2, self.end - self.overlap_out / 2
+
+
+def _clips_with_joins(plan: RenderPlan) -> list[tuple[TimelineEntry, TimelineEntry | None]]:
+    """(clip entry, the transition before it) in timeline order; cuts are plain joins (None)."""
+    rows: list[tuple[TimelineEntry, TimelineEntry | None]] = []
+    pending: TimelineEntry | None = None
+    for e in plan.timeline:
+        if e.clip is not None:
+            rows.append((e, pending))
+            pending = None
+        elif e.transition is not None and e.transition != "cut":
+            pending = e
+    return rows
+
+
+def film_layout(plan: RenderPlan) -> list[Placement]:
+    """Every clip entry of the timeline with its place in the film, in order. The last end is
+    `plan.total_seconds`."""
+    by_name = {c.name: c for c in plan.clips}
+    rows = _clips_with_joins(plan)
+    out: list[Placement] = []
+    cursor = 0.0
+    for i, (entry, before) in enumerate(rows):
+        clip = by_name[entry.clip]
+        before = before if out else None
+        after = rows[i + 1][1] if i + 1 < len(rows) else None
+        played = float(entry.seconds) if entry.seconds is not None else float(clip.seconds)
+        start = cursor - overlap_seconds(before)
+        out.append(Placement(clip.name, clip.kind, start, played, clip.seconds, before, after))
+        cursor = start + played
+    return out

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from storyboard.animatic.render import AnimaticError, Captions, _motion, _wrap, _font, render_animatic
-from storyboard.media.probe import extract_frame, ffmpeg_exe, probe
+from storyboard.animatic.render import AnimaticError, Captions, _motion, render_animatic
+from storyboard.media.frames import extract_frame
+from storyboard.media.probe import ffmpeg_exe, probe
 from storyboard.providers import ProviderError, get as get_provider
 
 FRAME = 1 / 24
@@ -218,23 +219,6 @@ def test_bad_body_is_an_animatic_error(tmp_path):
 
 
 # ---- pure helpers ----------------------------------------------------------------------------
-
-def test_wrap_fits_the_width_and_ellipsizes():
-    font = _font("x", 12)
-    text = "The two armies collide in a cloud of snow as the camera pulls back to reveal the valley. " * 5
-    lines = _wrap(text, font, 200, 3)
-    assert len(lines) == 3 and lines[-1].endswith("…")
-    assert all(font.getlength(line) <= 200 for line in lines)
-    assert _wrap("short", font, 200, 3) == ["short"]
-    assert _wrap("", font, 200, 3) == []
-
-
-def test_wrap_breaks_cjk_and_overlong_words():
-    font = _font("x", 12)
-    assert all(font.getlength(line) <= 100 for line in _wrap("小猫将军站在悬崖上指挥老鼠大军" * 3, font, 100, 10))
-    lines = _wrap("a" * 200, font, 100, 50)
-    assert "".join(lines) == "a" * 200 and all(font.getlength(line) <= 100 for line in lines)
-
 
 def test_motion_is_deterministic_and_lands_on_given_frames():
     assert _motion("seed-1", has_first=False, has_last=False) == _motion("seed-1", has_first=False, has_last=False)

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from storyboard.animatic.render import render_animatic
-from storyboard.media.probe import MediaError, extract_frame, ffmpeg_exe, probe
+from storyboard.media.frames import extract_frame
+from storyboard.media.probe import MediaError, ffmpeg_exe, probe
+from storyboard.media.text import font as _font, wrap as _wrap
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +91,22 @@ def test_extract_frame_errors(tmp_path):
         extract_frame(tmp_path / "missing.mp4", "first", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+# ---- fitting text (media.text) ----------------------------------------------------------------
+
+def test_wrap_fits_the_width_and_ellipsizes():
+    font = _font("x", 12)
+    text = "The two armies collide in a cloud of snow as the camera pulls back to reveal the valley. " * 5
+    lines = _wrap(text, font, 200, 3)
+    assert len(lines) == 3 and lines[-1].endswith("…")
+    assert all(font.getlength(line) <= 200 for line in lines)
+    assert _wrap("short", font, 200, 3) == ["short"]
+    assert _wrap("", font, 200, 3) == []
+
+
+def test_wrap_breaks_cjk_and_overlong_words():
+    font = _font("x", 12)
+    assert all(font.getlength(line) <= 100 for line in _wrap("小猫将军站在悬崖上指挥老鼠大军" * 3, font, 100, 10))
+    lines = _wrap("a" * 200, font, 100, 50)
+    assert "".join(lines) == "a" * 200 and all(font.getlength(line) <= 100 for line in lines)

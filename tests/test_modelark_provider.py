@@ -176,7 +176,7 @@ def test_fast_model_refuses_1080p():
 def test_render_through_the_cli_with_extend_and_continue(tmp_path, monkeypatch):
     fast_cli(monkeypatch)
     decoded: list[str] = []
-    import storyboard.media.probe as probe
+    import storyboard.media.engine as probe  # the media the render engine uses
 
     real = probe.extract_frame
     monkeypatch.setattr(probe, "extract_frame", lambda v, which, out: decoded.append(which) or real(v, which, out))

@@ -8,8 +8,9 @@ from itertools import pairwise
 import pytest
 
 from preview_helpers import FILM_SECONDS, compile_story, write_story
+from storyboard.plan import film_layout
 from storyboard.present.subtitles import (
-    MIN_CUE, build_cues, film_layout, srt_path, srt_timestamp, to_srt, write_srt,
+    MIN_CUE, build_cues, srt_path, srt_timestamp, to_srt, write_srt,
 )
 
 

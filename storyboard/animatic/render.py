@@ -22,24 +22,24 @@ import os
 import random
 import re
 import tempfile
-import threading
-import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
-from ..media.probe import MediaError, extract_frame, probe, run_ffmpeg, temp_sibling
-from ..providers.seedance import audio_enabled, body_size, media_lists
+from ..atomic import temp_sibling
+from ..media.frames import frame_image
+from ..media.probe import MediaError, probe, run_ffmpeg
+from ..media.text import DRAW_LOCK, font, has_wide, line_height, shorten, wrap
+from ..providers.seedance import audio_enabled, body_seconds, body_size, media_lists
 
 FPS = 24
 SAMPLE_RATE = 48000
 TONE_AMPLITUDE = 10 ** (-30 / 20)  # -30 dBFS peak: audible in a preview, never annoying
 FADE_S = 0.02  # audio fades at both ends, so cuts between clips do not click
 CAPTION_MAX_SHARE = 0.45  # captions never cover more than this share of the picture height
-_DRAW_LOCK = threading.Lock()
 _SPOKEN_RE = re.compile(r'^(.+?):\s*["“](.*)["”]$')  # a caption line 'Speaker: "line"'
 
 
@@ -57,13 +57,13 @@ class Captions:
     dialogue: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (speaker, line)
 
     @classmethod
-    def from_clip(cls, clip: Any) -> "Captions":
+    def from_clip(cls, clip: Any) -> Captions:
         """From a `plan.PlannedClip` (duck-typed: name, action, camera, dialogue)."""
         return cls(name=clip.name, action=clip.action or "", camera=clip.camera,
                    dialogue=tuple((d.speaker, d.line) for d in clip.dialogue))
 
     @classmethod
-    def coerce(cls, value: Any) -> "Captions | None":
+    def coerce(cls, value: Any) -> Captions | None:
         """Captions from what a caller has: Captions, None, a PlannedClip, a dict of the fields,
         or caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]."""
         if value is None or isinstance(value, Captions):
@@ -122,7 +122,7 @@ def render_animatic(body: dict[str, Any], out: Path, *, title: str | None = None
     motion = None
     if first_img is not None or last_img is not None:
         motion = _motion(key, has_first=sources.first_is_frame, has_last=last_img is not None)
-    with _DRAW_LOCK:  # FreeType faces are shared between threads (see _font_at)
+    with DRAW_LOCK:  # FreeType faces are shared between threads
         band = _caption_band(captions, seconds, width, height)
         if first_img is None:
             note = _unfetched_note(sources.first) or _unfetched_note(sources.last)
@@ -144,7 +144,8 @@ def render_animatic(body: dict[str, Any], out: Path, *, title: str | None = None
             has_last=last_img is not None, audio=audio_enabled(body), soundtrack=soundtrack is not None,
             motion=motion, pitch=_pitch(prompt),
         )
-        args = [a for i in inputs for a in i] + ["-filter_complex", graph] + maps + _encode_args(seconds, audio_enabled(body))
+        args = ([a for i in inputs for a in i] + ["-filter_complex", graph] + maps
+                + _encode_args(seconds, audio_enabled(body)))
         try:
             run_ffmpeg(args + [str(tmp_out)], what=f"rendering animatic {out.name}", error=AnimaticError)
             os.replace(tmp_out, out)
@@ -156,7 +157,7 @@ def render_animatic(body: dict[str, Any], out: Path, *, title: str | None = None
 
 def _seconds(body: dict[str, Any]) -> int:
     try:
-        seconds = int(body.get("seconds", 5))
+        seconds = int(body_seconds(body))
     except (TypeError, ValueError) as e:
         raise AnimaticError(f"seconds must be an integer, not {body.get('seconds')!r}") from e
     if not 1 <= seconds <= 600:
@@ -168,8 +169,8 @@ def _size(body: dict[str, Any]) -> tuple[int, int]:
     try:
         w, h = body_size(body)
     except (KeyError, TypeError, ValueError) as e:
-        raise AnimaticError(f"no frame size for resolution={body.get('resolution')!r} "
-                            f"ratio={body.get('ratio')!r} width={body.get('width')!r} height={body.get('height')!r}") from e
+        raise AnimaticError(f"no frame size for resolution={body.get('resolution')!r} ratio={body.get('ratio')!r} "
+                            f"width={body.get('width')!r} height={body.get('height')!r}") from e
     # H.264 in 4:2:0 needs even dimensions; every size in the Seedance table already is.
     if w < 16 or h < 16:
         raise AnimaticError(f"frame size too small: {w}x{h}")
@@ -249,12 +250,10 @@ def _load(value: str, base_dir: Path | None, size: tuple[int, int]) -> Image.Ima
     files and data URIs raise AnimaticError."""
     if value.startswith("video-last-frame:"):
         video = Path(value.removeprefix("video-last-frame:"))
-        with tempfile.TemporaryDirectory(prefix="animatic-") as tmp:
-            try:
-                png = extract_frame(video, "last", Path(tmp) / "last.png")
-            except MediaError as e:
-                raise AnimaticError(f"cannot read the reference video: {e}") from e
-            return _decode(png.read_bytes(), str(video), size)
+        try:
+            return frame_image(video, "last")
+        except MediaError as e:
+            raise AnimaticError(f"cannot read the reference video: {e}") from e
     if value.startswith("data:"):
         return _decode(_data_uri_bytes(value), _describe_data_uri(value), size)
     path = _local_path(value, base_dir)
@@ -333,16 +332,16 @@ def _card(heading: str, note: str | None, size: tuple[int, int], band_height: in
     draw = ImageDraw.Draw(im)
     area = max(h - band_height, h // 2)
     title_size, note_size = max(12, min(w, h) // 11), max(9, min(w, h) // 34)
-    lines = _wrap(heading, _font(heading, title_size, bold=True), int(w * 0.86), 3)
-    notes = _wrap(note, _font(note, note_size), int(w * 0.86), 2) if note else []
-    title_h, note_h = _line_height(title_size), _line_height(note_size)
+    lines = wrap(heading, font(heading, title_size, bold=True), int(w * 0.86), 3)
+    notes = wrap(note, font(note, note_size), int(w * 0.86), 2) if note else []
+    title_h, note_h = line_height(title_size), line_height(note_size)
     y = (area - title_h * len(lines) - (note_h * (len(notes) + 0.5) if notes else 0)) / 2
     for line in lines:
-        draw.text((w / 2, y), line, font=_font(line, title_size, bold=True), fill=(255, 255, 255), anchor="ma")
+        draw.text((w / 2, y), line, font=font(line, title_size, bold=True), fill=(255, 255, 255), anchor="ma")
         y += title_h
     y += note_h * 0.5
     for line in notes:
-        draw.text((w / 2, y), line, font=_font(line, note_size), fill=(220, 220, 220), anchor="ma")
+        draw.text((w / 2, y), line, font=font(line, note_size), fill=(220, 220, 220), anchor="ma")
         y += note_h
     return im
 
@@ -351,127 +350,9 @@ def _first_words(prompt: str, n: int = 6) -> str:
     words = prompt.split()
     if not words:
         return "untitled"
-    if len(words) == 1 or _has_wide(prompt):
-        return _clip_chars(prompt.strip(), 24)
+    if len(words) == 1 or has_wide(prompt):
+        return shorten(prompt.strip(), 24)
     return " ".join(words[:n]) + (" …" if len(words) > n else "")
-
-
-def _clip_chars(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-# ---- fonts and text --------------------------------------------------------------------------
-
-_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
-              "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts")
-_LATIN = {False: ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc"),
-          True: ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf", "Helvetica.ttc")}
-_CJK = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSansSC-Regular.otf", "wqy-microhei.ttc",
-        "wqy-zenhei.ttc", "DroidSansFallbackFull.ttf", "DroidSansFallback.ttf", "PingFang.ttc",
-        "Hiragino Sans GB.ttc", "msyh.ttc", "simhei.ttf")
-
-
-@lru_cache(maxsize=1)
-def _font_files() -> dict[str, str]:
-    """File name -> path of every font on the system (walked once per process)."""
-    found: dict[str, str] = {}
-    for d in _FONT_DIRS:
-        for root, _, files in os.walk(os.path.expanduser(d)):
-            for f in files:
-                found.setdefault(f, os.path.join(root, f))
-    return found
-
-
-def _find_font(names: Sequence[str]) -> str | None:
-    files = _font_files()
-    return next((files[n] for n in names if n in files), None)
-
-
-@lru_cache(maxsize=64)
-def _font_at(size: int, bold: bool, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = (_find_font(_CJK) if cjk else None) or _find_font(_LATIN[bold]) or _find_font(_LATIN[False])
-    if path:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            pass
-    try:
-        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType
-    except TypeError:
-        return ImageFont.load_default()
-
-
-def _has_wide(text: str) -> bool:
-    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
-
-
-def _font(text: str, size: int, *, bold: bool = False):
-    # Text a Latin font cannot draw comes out as boxes, never an exception; a CJK font is used
-    # for CJK text when the system has one.
-    return _font_at(int(size), bold, _has_wide(text) and _find_font(_CJK) is not None)
-
-
-def _line_height(size: int) -> int:
-    return round(size * 1.3)
-
-
-def _text_width(font, text: str) -> float:
-    return font.getlength(text)
-
-
-_TOKEN_RE = re.compile(r"\s+|[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
-
-
-def _wrap(text: str, font, width: int, max_lines: int) -> list[str]:
-    """Greedy wrap to `width` pixels: at spaces, between CJK characters, or inside an overlong
-    word. Text beyond `max_lines` is cut and the last line ends with an ellipsis."""
-    text = " ".join(text.split())
-    if not text or max_lines <= 0:
-        return []
-    lines: list[str] = []
-    line = ""
-    tokens = _TOKEN_RE.findall(text)
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        candidate = line + tok
-        if _text_width(font, candidate.rstrip()) <= width or not line.strip():
-            if not line.strip() and _text_width(font, tok) > width and not tok.isspace():
-                # An overlong word: break it by characters.
-                head = _fit_chars(tok, font, width)
-                line, tokens[i] = head, tok[len(head):]
-                lines.append(line)
-                line = ""
-                if len(lines) == max_lines:
-                    break
-                continue
-            line = candidate if line.strip() else tok.lstrip()
-            i += 1
-            continue
-        lines.append(line.rstrip())
-        line = ""
-        if len(lines) == max_lines:
-            break
-    else:
-        if line.strip():
-            lines.append(line.rstrip())
-        return lines[:max_lines]
-    # Ran out of lines with text left over.
-    lines[-1] = _ellipsize(lines[-1], font, width)
-    return lines
-
-
-def _fit_chars(word: str, font, width: int) -> str:
-    n = 1
-    while n < len(word) and _text_width(font, word[: n + 1]) <= width:
-        n += 1
-    return word[:n]
-
-
-def _ellipsize(line: str, font, width: int) -> str:
-    while line and _text_width(font, line.rstrip() + "…") > width:
-        line = line[:-1]
-    return line.rstrip() + "…"
 
 
 def _caption_band(c: Captions, seconds: int, width: int, height: int) -> Image.Image:
@@ -480,7 +361,7 @@ def _caption_band(c: Captions, seconds: int, width: int, height: int) -> Image.I
     size = max(9, round(min(width, height) / 28))  # the short side, so portrait text fits too
     pad = max(3, size // 2)
     text_w = width - 2 * max(4, width // 40)
-    line_h = _line_height(size)
+    line_h = line_height(size)
     budget = max(1, int((height * CAPTION_MAX_SHARE - 2 * pad) // line_h))
 
     name = f"{c.name}  ·  {seconds}s" if c.name else f"{seconds}s"
@@ -493,12 +374,11 @@ def _caption_band(c: Captions, seconds: int, width: int, height: int) -> Image.I
     action_lines = max(1, min(3, budget - 1 - len(tail)))
     body_rows: list[tuple[str, bool, tuple[int, int, int]]] = []
     if c.action.strip():
-        font = _font(c.action, size)
-        body_rows = [(t, False, (235, 235, 235)) for t in _wrap(c.action, font, text_w, action_lines)]
+        face = font(c.action, size)
+        body_rows = [(t, False, (235, 235, 235)) for t in wrap(c.action, face, text_w, action_lines)]
     out_rows: list[tuple[str, bool, tuple[int, int, int]]] = []
     for text, bold, colour in rows + body_rows + tail:
-        font = _font(text, size, bold=bold)
-        wrapped = _wrap(text, font, text_w, 1)
+        wrapped = wrap(text, font(text, size, bold=bold), text_w, 1)
         if wrapped:
             out_rows.append((wrapped[0], bold, colour))
     out_rows = out_rows[:budget]
@@ -509,7 +389,7 @@ def _caption_band(c: Captions, seconds: int, width: int, height: int) -> Image.I
     draw = ImageDraw.Draw(im)
     y = pad
     for text, bold, colour in out_rows:
-        draw.text(((width - text_w) / 2, y), text, font=_font(text, size, bold=bold), fill=colour + (255,))
+        draw.text(((width - text_w) / 2, y), text, font=font(text, size, bold=bold), fill=colour + (255,))
         y += line_h
     return im
 
@@ -549,10 +429,7 @@ def _num(x: float) -> str:
 def _perspective(m: _Motion, frames: int) -> str:
     """The `perspective` filter that shows the moving sub-rectangle of the frame."""
     p = f"(in/{max(frames - 1, 1)})"
-    if m.bulge:
-        z = f"(1+{_num(m.bulge)}*sin(PI*{p}))"
-    else:
-        z = f"({_num(m.z0)}+{_num(m.z1 - m.z0)}*{p})"
+    z = f"(1+{_num(m.bulge)}*sin(PI*{p}))" if m.bulge else f"({_num(m.z0)}+{_num(m.z1 - m.z0)}*{p})"
     fx = f"({_num(m.fx0)}+{_num(m.fx1 - m.fx0)}*{p})"
     fy = f"({_num(m.fy0)}+{_num(m.fy1 - m.fy0)}*{p})"
     x, y = f"((W-W/{z})*{fx})", f"((H-H/{z})*{fy})"
@@ -571,7 +448,8 @@ def _filter_graph(*, frames: int, seconds: int, size: tuple[int, int], band_heig
                   audio: bool, soundtrack: bool, motion: _Motion | None, pitch: float) -> tuple[str, list[str]]:
     w, h = size
     # Convert each still to BT.709 4:2:0 once, then repeat it `frames` times with exact timestamps.
-    still = f"scale=out_color_matrix=bt709:out_range=tv,format={{fmt}},loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+    still = (f"scale=out_color_matrix=bt709:out_range=tv,format={{fmt}},loop=loop={frames - 1}:size=1:start=0,"
+             f"setpts=N/{FPS}/TB")
     parts = [f"[0:v]{still.format(fmt='yuv420p')}[first]"]
     picture = "[first]"
     caption_input = 1
@@ -591,13 +469,15 @@ def _filter_graph(*, frames: int, seconds: int, size: tuple[int, int], band_heig
     # in the clip a frame is (overlay evaluates x per frame; drawbox only once).
     bar_h = max(2, round(h / 120 / 2) * 2)
     parts.append(f"color=c=white@0.7:s={w}x{bar_h}:r={FPS}:d={_num(1 / FPS)},format=yuva420p[bar]")
-    parts.append(f"[captioned][bar]overlay=x='-w+w*n/{max(frames - 1, 1)}':y={h - bar_h}:format=yuv420:eof_action=repeat:{inner},"
+    parts.append(f"[captioned][bar]overlay=x='-w+w*n/{max(frames - 1, 1)}':y={h - bar_h}:format=yuv420:"
+                 f"eof_action=repeat:{inner},"
                  "setsar=1,format=yuv420p[v]")
     maps = ["-map", "[v]"]
     if audio:
         fades = f"afade=t=in:d={FADE_S},afade=t=out:st={_num(seconds - FADE_S)}:d={FADE_S}"
         if soundtrack:
-            parts.append(f"[{caption_input + 1}:a]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
+            parts.append(f"[{caption_input + 1}:a]aresample={SAMPLE_RATE},"
+                         "aformat=sample_fmts=fltp:channel_layouts=stereo,"
                          f"apad,atrim=0:{seconds},asetpts=N/SR/TB,{fades}[a]")
         else:
             parts.append(f"aevalsrc='{_num(TONE_AMPLITUDE)}*sin(2*PI*{_num(pitch)}*t)':s={SAMPLE_RATE}:c=stereo:d={seconds},{fades}[a]")

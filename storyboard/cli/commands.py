@@ -422,9 +422,8 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
             base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server).")):
     """Render the missing clips and write the storyboard page (build/storyboard.html) and contact
     sheet; prints the page's path."""
-    from pathlib import Path
-
     from .. import render as engine
+    from ..names import output_dir
     from ..present.page import ClipState, rendered_clips, write_all
     from .render import Fail, RenderOptions, _decide_spending, _progress
 
@@ -474,7 +473,7 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
             statuses[o.name] = o
         elif o.status != "not-requested" or o.name not in clips:
             statuses[o.name] = o if o.status != "not-requested" else ClipState("not-requested", provider=plan.provider)
-    target = Path(out_dir) if out_dir else Path(plan.base_dir) / "build"
+    target = output_dir(plan.base_dir, out_dir)
     try:
         outputs = write_all(plan, clips, target, statuses=statuses)
     except OSError as exc:

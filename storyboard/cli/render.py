@@ -26,7 +26,7 @@ from rich.text import Text
 from .. import render as engine
 from ..disk import disk_cause, disk_message
 from ..stitch.filmkey import up_to_date
-from ..names import film_file_name
+from ..names import film_file_name, output_dir
 from ..render import RenderEvent, RenderReport, RenderSummary
 
 EXIT_OK, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -272,7 +272,7 @@ def _finish(opts: RenderOptions, plan, report: RenderReport, state_dir: Path, er
 
 
 def _stitch(plan, report: RenderReport, opts: RenderOptions, state_dir: Path, err: Console) -> Path:
-    out_dir = Path(opts.out_dir) if opts.out_dir else Path(plan.base_dir) / "build"
+    out_dir = output_dir(plan.base_dir, opts.out_dir)
     out_path = out_dir / f"{film_file_name(plan.title)}.mp4"
     log = lambda m: err.print(m, markup=False, soft_wrap=True)  # noqa: E731
     srt = None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..disk import disk_cause, disk_message
+from ..names import output_dir
 
 Log = Callable[[str], None]
 Snapshot = dict[Path, "tuple[int, int] | None"]
@@ -68,7 +69,7 @@ class Watcher:
         from ..providers import get
 
         self.path = Path(path)
-        self.out_dir = Path(out_dir) if out_dir else self.path.resolve().parent / "build"
+        self.out_dir = output_dir(self.path.resolve().parent, out_dir)
         self.state_dir = Path(state_dir) if state_dir else None
         self.log = log
         self.live = live

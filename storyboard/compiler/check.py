@@ -457,7 +457,7 @@ class _Checker:
                         upper=int(seconds) + 1)
         elif not lo <= seconds <= hi:
             self.report("SB401", span, "range", what=what, seconds=int(seconds), lo=lo, hi=hi,
-                        hint="too_long" if seconds > hi else "too_short", model=MODEL_WORDS)
+                        hint="too_long" if seconds > hi else "too_short", model=self.provider.model_label)
 
     def check_beats(self, clip: Clip) -> None:
         beats = clip.beats
@@ -522,7 +522,7 @@ class _Checker:
                 self.report("SB509", first.span, name=unit.name)
             elif inputs.opening_frame:
                 self.report("SB902", unit.clip.name_span or unit.span, name=unit.name, previous=unit.continues_from,
-                            model=MODEL_WORDS)
+                            model=self.provider.model_label)
         tmpl = self._template()
         if tmpl is False:  # the story's template is unusable, and said so once: its prompts are unknown
             return
@@ -590,7 +590,7 @@ class _Checker:
                                          for i in refs}))
             span = next((i.span for i, _ in inputs.frames if i.owner in ("first", "last")), where)
             self.report("SB404", span, label=_label(unit), frames=frame_side, references=ref_side,
-                        hint="morph" if unit.kind == "morph" else "either", notes=("table",), model=MODEL_WORDS)
+                        hint="morph" if unit.kind == "morph" else "either", notes=("table",), model=self.provider.model_label)
         if inputs.audios and not (inputs.images or inputs.videos):
             owners = ", ".join(sorted({i.owner for i in inputs.audios}))
             self.report("SB405", next((i.span for i in inputs.audios), where), label=_label(unit), owners=owners)

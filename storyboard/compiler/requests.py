@@ -18,13 +18,13 @@ from ..language.load import CastEntry, Film
 from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
 from ..messages import report
 from ..plan import (
-    DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry, canonical_json, parse_placeholder, placeholder,
+    CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry,
+    canonical_json, parse_placeholder, placeholder, placeholders_in,
 )
 from ..providers.base import ClipSpec, FrameImage, Provider
 from . import prompts
 
 PLAN_VERSION = 1
-DEFAULT_SECONDS = 5
 
 
 # ---- the film as a list of generations -----------------------------------------------------
@@ -385,25 +385,12 @@ class FileHasher:
         return self._memo[rel]
 
 
-def _placeholders(obj, out: list | None = None) -> list[tuple[str, str]]:
-    """Every placeholder in a request body, in order (one walk serves `after` and the key)."""
-    out = [] if out is None else out
-    for v in obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else (obj,):
-        if isinstance(v, str):  # most values: checked here rather than by a call each
-            ph = parse_placeholder(v) if v.startswith("<") else None
-            if ph:
-                out.append(ph)
-        elif isinstance(v, (dict, list)):
-            _placeholders(v, out)
-    return out
-
-
 def clip_key(provider: str, body: dict, hasher: FileHasher, dep_keys: dict[str, str],
-             placeholders: list[tuple[str, str]] | None = None) -> str:
+             placeholders: list | None = None) -> str:
     """sha256 of the canonical body, the content of every local file it names, and the keys of
     the clips it is made from (so editing a shot re-renders what depends on it)."""
     files = {}
-    for kind, value in (_placeholders(body) if placeholders is None else placeholders):
+    for _, _, (kind, value) in (placeholders_in(body) if placeholders is None else placeholders):
         if kind == "file":
             files[value] = hasher(value)
     material = {"v": PLAN_VERSION, "provider": provider, "body": body, "files": files, "deps": dep_keys}
@@ -464,8 +451,8 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
         if unit.name in frames_wanted:
             spec = replace(spec, last_frame_wanted=True)
         body = provider.build_request(spec)
-        found = _placeholders(body)
-        after = sorted({v for kind, v in found if kind in ("video", "last-frame", "first-frame")},
+        found = placeholders_in(body)  # one walk serves `after` and the key
+        after = sorted({v for _, _, (kind, v) in found if kind in CLIP_PLACEHOLDERS},
                        key=order.__getitem__)
         built.append((unit, inputs, spec, body, after, found))
     keys = _keys_in_dependency_order(provider.name, {b[0].name: (b[3], b[4], b[5]) for b in built}, hasher)

@@ -28,12 +28,14 @@ metadata under "storyboard".
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import opentimelineio as otio
 
-from ..plan import RenderPlan
+from ..plan import PlannedClip, Placement, RenderPlan, TimelineEntry, film_layout, overlaps, transition_frames
 
 RATE = 24
 DISSOLVE = otio.schema.TransitionTypes.SMPTE_Dissolve
@@ -80,15 +82,15 @@ def _real_frames(path: Path | None) -> int | None:
     return frames(info.duration)
 
 
-def _transition_frames(kind: str, seconds: float) -> tuple[int, int]:
-    """(in_offset, out_offset) in frames, as storyboard.stitch counts them."""
-    if kind in ("dissolve", "wipe"):
-        total = max(1, frames(seconds))
-        return total // 2, total - total // 2
-    if kind == "fade":
-        half = max(1, round(seconds * RATE / 2))
-        return half, half
-    return 0, 0
+def _offsets(entry: TimelineEntry | None) -> tuple[int, int]:
+    """(in_offset, out_offset) in frames of the OTIO transition for a timeline transition, as
+    storyboard.stitch counts them: an overlap split around the cut, or each half of a fade."""
+    if entry is None:
+        return 0, 0
+    n = transition_frames(entry.transition, entry.seconds or 0, RATE)
+    if overlaps(entry.transition):
+        return n // 2, n - n // 2
+    return n, n
 
 
 def _provenance(plan: RenderPlan, name: str, state: Any, path: Path | None) -> dict[str, Any]:
@@ -117,6 +119,91 @@ def _provenance(plan: RenderPlan, name: str, state: Any, path: Path | None) -> d
     return meta
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """What of one clip's file the film plays, in frames."""
+
+    path: Path | None  # the rendered file (None: not rendered)
+    media_frames: int  # the file's length (its planned length when there is no file)
+    start: int  # first frame played
+    duration: int  # frames played between the transitions' halves
+    speed: float | None  # a retimed morph's time scalar (None: plays as generated)
+    offsets_in: tuple[int, int]  # of the transition before it
+
+
+def _extension_head(clip: PlannedClip, have: int | None, target: int | None) -> int:
+    """Frames to skip in an extension whose file is its target followed by the continuation."""
+    if clip.kind != "extend" or have is None or target is None:
+        return 0
+    ext = frames(clip.seconds)
+    tolerance = EXTEND_TOLERANCE * RATE
+    if abs((have - target) - ext) <= tolerance and have - ext > tolerance:
+        return have - ext
+    return 0
+
+
+def _cut(place: Placement, clip: PlannedClip, path: Path | None, have: int | None, target: int | None) -> _Cut:
+    played = max(1, frames(place.seconds))
+    offsets_in, offsets_out = _offsets(place.join_in), _offsets(place.join_out)
+    trim_head = offsets_in[0] if place.overlap_in else 0  # the incoming side of the transition before
+    trim_tail = offsets_out[1] if place.overlap_out else 0  # the outgoing side of the transition after
+    duration = played - trim_head - trim_tail
+    if duration <= 0:
+        raise ExportError(f"clip {place.name}: its transitions ({trim_head + trim_tail} frames) are "
+                          f"longer than the clip ({played} frames)")
+    retimed = clip.kind == "morph" and have is not None and have != played
+    return _Cut(path, have if have is not None else frames(clip.seconds),
+                _extension_head(clip, have, target) + trim_head, duration,
+                have / played if retimed else None, offsets_in)
+
+
+def _reference(name: str, cut: _Cut):
+    available = tr(0, cut.media_frames)
+    if cut.path is None:
+        return otio.schema.MissingReference(name=name, available_range=available,
+                                            metadata={"storyboard": {"reason": "not rendered"}})
+    return otio.schema.ExternalReference(target_url=cut.path.resolve().as_uri(), available_range=available)
+
+
+def _otio_clip(name: str, cut: _Cut, metadata: dict[str, Any]) -> otio.schema.Clip:
+    item = otio.schema.Clip(name=name, media_reference=_reference(name, cut),
+                            source_range=tr(cut.start, cut.duration), metadata=copy.deepcopy(metadata))
+    if cut.speed is not None:
+        item.effects.append(otio.schema.LinearTimeWarp(name="retime", time_scalar=cut.speed))
+    return item
+
+
+def _sound_item(clip: PlannedClip, cut: _Cut, metadata: dict[str, Any]):
+    """The audio track's item for a clip: the clip, or a Gap when its audio is off."""
+    if clip.audio:
+        return _otio_clip(clip.name, cut, metadata)
+    return otio.schema.Gap(source_range=tr(0, cut.duration), name=f"{clip.name} (no audio)",
+                           metadata={"storyboard": {"silent": clip.name}})
+
+
+def _rendered(clips: Mapping[str, Path], name: str) -> Path | None:
+    path = clips.get(name)
+    return Path(path) if path is not None and Path(path).is_file() else None
+
+
+def _real_lengths(layout: list[Placement], clips: Mapping[str, Path],
+                  durations: Mapping[str, int] | None) -> dict[str, int | None]:
+    if durations is None:
+        durations = {}
+    return {p.name: int(durations[p.name]) if p.name in durations else _real_frames(clips.get(p.name))
+            for p in layout}
+
+
+def _new_timeline(plan: RenderPlan) -> otio.schema.Timeline:
+    timeline = otio.schema.Timeline(name=plan.title)
+    timeline.global_start_time = rt(0)
+    timeline.metadata["storyboard"] = {
+        "title": plan.title, "story": plan.story, "provider": plan.provider, "model": plan.model,
+        "film_seconds": plan.total_seconds, "estimated_cost_usd": plan.estimated_cost_usd, "fps": RATE,
+    }
+    return timeline
+
+
 def build_timeline(plan: RenderPlan, clips: Mapping[str, Path], *,
                    provenance: Mapping[str, Any] | None = None, audio_track: bool = True,
                    durations: Mapping[str, int] | None = None) -> otio.schema.Timeline:
@@ -125,114 +212,43 @@ def build_timeline(plan: RenderPlan, clips: Mapping[str, Path], *,
     `ClipOutcome` / `preview.ClipState` (job id, cost, status). `durations`: real lengths in
     frames (probed from the files when not given)."""
     from .page import as_state
-    from .subtitles import film_layout
 
     provenance = provenance or {}
     layout = film_layout(plan)
-    by_name = {c.name: c for c in plan.clips}
-    real: dict[str, int | None] = {}
-    for p in layout:
-        if durations is not None and p.name in durations:
-            real[p.name] = int(durations[p.name])
-        else:
-            real[p.name] = _real_frames(clips.get(p.name))
-
-    timeline = otio.schema.Timeline(name=plan.title)
-    timeline.global_start_time = rt(0)
-    timeline.metadata["storyboard"] = {
-        "title": plan.title, "story": plan.story, "provider": plan.provider, "model": plan.model,
-        "film_seconds": plan.total_seconds, "estimated_cost_usd": plan.estimated_cost_usd, "fps": RATE,
-    }
+    real = _real_lengths(layout, clips, durations)
+    timeline = _new_timeline(plan)
     video = otio.schema.Track(name="Video", kind=otio.schema.TrackKind.Video)
     sound = otio.schema.Track(name="Audio", kind=otio.schema.TrackKind.Audio)
-
-    previous_name: str | None = None
-    for i, p in enumerate(layout):
-        clip = by_name[p.name]
-        path = clips.get(p.name)
-        path = Path(path) if path is not None and Path(path).is_file() else None
-        played = max(1, frames(p.seconds))
-        have = real[p.name]
-        media_frames = have if have is not None else frames(clip.seconds)
-
-        head = 0  # frames of the file before the played part
-        if clip.kind == "extend" and previous_name is not None and have is not None:
-            target = real.get(previous_name)
-            if target is not None and abs((have - target) - frames(clip.seconds)) <= EXTEND_TOLERANCE * RATE \
-                    and have - frames(clip.seconds) > EXTEND_TOLERANCE * RATE:
-                head = have - frames(clip.seconds)
-
-        tin = _transition_frames(p.join_in.transition, p.join_in.seconds or 0) if p.join_in else (0, 0)
-        tout = _transition_frames(p.join_out.transition, p.join_out.seconds or 0) if p.join_out else (0, 0)
-        overlapping_in = p.join_in is not None and p.join_in.transition in ("dissolve", "wipe")
-        overlapping_out = p.join_out is not None and p.join_out.transition in ("dissolve", "wipe")
-        trim_head = tin[0] if overlapping_in else 0  # the incoming side: in_offset of the transition before
-        trim_tail = tout[1] if overlapping_out else 0  # the outgoing side: out_offset of the transition after
-        duration = played - trim_head - trim_tail
-        if duration <= 0:
-            raise ExportError(f"clip {p.name}: its transitions ({trim_head + trim_tail} frames) are "
-                              f"longer than the clip ({played} frames)")
-
-        metadata = {"storyboard": _provenance(plan, p.name, as_state(provenance[p.name])
-                                              if p.name in provenance else None, path)}
-        metadata["storyboard"]["film_start_seconds"] = round(p.start, 4)
-        metadata["storyboard"]["played_seconds"] = p.seconds
-
-        def reference():
-            available = tr(0, media_frames)
-            if path is None:
-                return otio.schema.MissingReference(name=p.name, available_range=available,
-                                                    metadata={"storyboard": {"reason": "not rendered"}})
-            return otio.schema.ExternalReference(target_url=path.resolve().as_uri(), available_range=available)
-
-        retime = clip.kind == "morph" and have is not None and have != played
-        source = tr(head + trim_head, duration)
-        vclip = otio.schema.Clip(name=p.name, media_reference=reference(), source_range=source,
-                                 metadata=copy.deepcopy(metadata))
-        if retime:
-            vclip.effects.append(otio.schema.LinearTimeWarp(name="retime", time_scalar=have / played))
-
-        if p.join_in is not None and i > 0:
-            video.extend(_join(p.join_in, tin))
-            if audio_track:
-                sound.extend(_join(p.join_in, tin, audio=True))
-        video.append(vclip)
-        if audio_track:
-            if clip.audio:
-                aclip = otio.schema.Clip(name=p.name, media_reference=reference(), source_range=source,
-                                         metadata=copy.deepcopy(metadata))
-                if retime:
-                    aclip.effects.append(otio.schema.LinearTimeWarp(name="retime", time_scalar=have / played))
-                sound.append(aclip)
-            else:
-                sound.append(otio.schema.Gap(source_range=tr(0, duration), name=f"{p.name} (no audio)",
-                                             metadata={"storyboard": {"silent": p.name}}))
-        previous_name = p.name
-
+    previous: str | None = None
+    for p in layout:
+        clip = plan.clip(p.name)
+        path = _rendered(clips, p.name)
+        cut = _cut(p, clip, path, real[p.name], real.get(previous) if previous is not None else None)
+        state = as_state(provenance[p.name]) if p.name in provenance else None
+        metadata = {"storyboard": {**_provenance(plan, p.name, state, path),
+                                   "film_start_seconds": round(p.start, 4), "played_seconds": p.seconds}}
+        if p.join_in is not None:
+            video.extend(_join(p.join_in, cut.offsets_in))
+            sound.extend(_join(p.join_in, cut.offsets_in, audio=True))
+        video.append(_otio_clip(p.name, cut, metadata))
+        sound.append(_sound_item(clip, cut, metadata))
+        previous = p.name
     timeline.tracks.append(video)
     if audio_track:
         timeline.tracks.append(sound)
     return timeline
 
 
-def _join(entry, offsets: tuple[int, int], audio: bool = False) -> list:
+def _join(entry: TimelineEntry, offsets: tuple[int, int], audio: bool = False) -> list:
     """The OTIO items that stand for a transition line between two clips."""
     kind = entry.transition
     seconds = float(entry.seconds or 0)
     meta: dict[str, Any] = {"storyboard": {"transition": kind, "seconds": seconds, "direction": entry.direction,
-                                           "overlap": kind in ("dissolve", "wipe")}}
+                                           "overlap": overlaps(kind)}}
     if not audio and kind in FCP_EFFECTS:
         meta["fcp_xml"] = {"effectid": FCP_EFFECTS[kind]}
     if kind == "fade":
-        out_meta, in_meta = copy.deepcopy(meta), copy.deepcopy(meta)
-        out_meta["storyboard"]["half"], in_meta["storyboard"]["half"] = "out", "in"
-        return [
-            otio.schema.Transition(name=f"fade {seconds:g}s (out)", transition_type=FADE_OUT,
-                                   in_offset=rt(offsets[0]), out_offset=rt(0), metadata=out_meta),
-            otio.schema.Gap(name="black", source_range=tr(0, 0), metadata={"storyboard": {"black": True}}),
-            otio.schema.Transition(name=f"fade {seconds:g}s (in)", transition_type=FADE_IN,
-                                   in_offset=rt(0), out_offset=rt(offsets[1]), metadata=in_meta),
-        ]
+        return _fade_through_black(meta, seconds, offsets)
     if kind == "dissolve" or (audio and kind == "wipe"):  # sound cannot wipe: it crossfades
         ttype, name = DISSOLVE, f"{kind} {seconds:g}s"
     elif kind == "wipe":
@@ -241,6 +257,18 @@ def _join(entry, offsets: tuple[int, int], audio: bool = False) -> list:
         ttype, name = otio.schema.TransitionTypes.Custom, f"{kind} {seconds:g}s"
     return [otio.schema.Transition(name=name, transition_type=ttype, in_offset=rt(offsets[0]),
                                    out_offset=rt(offsets[1]), metadata=meta)]
+
+
+def _fade_through_black(meta: dict[str, Any], seconds: float, offsets: tuple[int, int]) -> list:
+    out_meta, in_meta = copy.deepcopy(meta), copy.deepcopy(meta)
+    out_meta["storyboard"]["half"], in_meta["storyboard"]["half"] = "out", "in"
+    return [
+        otio.schema.Transition(name=f"fade {seconds:g}s (out)", transition_type=FADE_OUT,
+                               in_offset=rt(offsets[0]), out_offset=rt(0), metadata=out_meta),
+        otio.schema.Gap(name="black", source_range=tr(0, 0), metadata={"storyboard": {"black": True}}),
+        otio.schema.Transition(name=f"fade {seconds:g}s (in)", transition_type=FADE_IN,
+                               in_offset=rt(0), out_offset=rt(offsets[1]), metadata=in_meta),
+    ]
 
 
 def _without_fades(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

@@ -13,19 +13,23 @@ files of ours that the page no longer uses are removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from ..atomic import write_bytes, write_text
 from ..disk import raise_disk_trouble
-from ..plan import PlannedClip, RenderPlan, parse_placeholder
+from ..names import film_file_name
+from ..plan import Placement, PlannedClip, RenderPlan, film_layout, parse_placeholder, placeholders_in
+from ..providers.base import Provider
 
 PAGE_NAME = "storyboard.html"
 CONTACT_SHEET_NAME = "contact-sheet.png"
@@ -33,11 +37,9 @@ LIVE_SCRIPT_NAME = "live.js"
 THUMB_BOX = (240, 160)  # reference thumbnails fit in this box
 POSTER_WIDTH = 480  # poster frames are at most this wide
 POSTER_AT = 0.35  # where in the clip the poster frame is taken (share of its duration)
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 VIDEO_EXTS = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
 AUDIO_EXTS = {".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac"}
 OUR_FILE_RE = re.compile(r".*-[0-9a-f]{12}\.(jpg|png)$")
-TIERS = ("480p", "720p", "1080p")
 
 
 # ---- clip states -------------------------------------------------------------------------------
@@ -98,32 +100,32 @@ def rendered_clips(plan: RenderPlan, provider: Any, *, state_dir: Path | None = 
 class TierCost:
     tier: str
     usd: float | None  # None: no published price
-    lower_bound: bool  # some clips have video inputs, priced "from" the listed rate
+    lower_bound: bool  # some clips are priced "from" the listed rate (video inputs)
 
 
-def clip_has_video_input(clip: PlannedClip) -> bool:
-    from ..providers.seedance import media_lists
+def quoting_provider() -> Provider:
+    """The paid provider whose prices the page quotes, whichever provider the plan is for."""
+    from ..providers import quoted
 
-    return bool(media_lists(clip.request)["reference_videos"])
-
-
-def clip_tier_cost(clip: PlannedClip, tier: str) -> float | None:
-    """What Together would charge for this clip rendered at `tier` (None: no published price)."""
-    from ..providers.together import PRICES
-
-    rate = PRICES["video" if clip_has_video_input(clip) else "text"].get(tier)
-    return None if rate is None else round(rate * clip.seconds, 4)
+    return quoted()
 
 
-def tier_costs(plan: RenderPlan) -> list[TierCost]:
-    """The whole film's cost on Together at each Seedance 2.0 tier (1080p: unknown)."""
-    video_inputs = any(clip_has_video_input(c) for c in plan.clips)
+def tier_costs(plan: RenderPlan, quoting: Provider | None = None) -> list[TierCost]:
+    """The whole film's cost at each resolution the quoting provider renders (None: a tier
+    without a published price)."""
+    quoting = quoting or quoting_provider()
     out = []
-    for tier in TIERS:
-        costs = [clip_tier_cost(c, tier) for c in plan.clips]
-        usd = None if any(x is None for x in costs) else round(sum(costs), 2)  # type: ignore[arg-type]
-        out.append(TierCost(tier, usd, video_inputs))
+    for tier in quoting.limits.resolutions:
+        prices = [quoting.quote(c.request, tier) for c in plan.clips]
+        usd = None if any(x.usd is None for x in prices) else round(sum(x.usd or 0.0 for x in prices), 2)
+        out.append(TierCost(tier, usd, any(x.lower_bound for x in prices)))
     return out
+
+
+def _clip_quotes(clip: PlannedClip, quoting: Provider, tiers: list[str]) -> dict[str, Any]:
+    prices = [quoting.quote(clip.request, tier) for tier in tiers]
+    return {"quotes": [{"tier": t, "usd": fmt_usd(x.usd)} for t, x in zip(tiers, prices, strict=True)],
+            "video_input": any(x.lower_bound for x in prices)}
 
 
 # ---- pictures ------------------------------------------------------------------------------------
@@ -155,47 +157,19 @@ def _save_jpeg(im, dest: Path) -> Path:
     return dest
 
 
-def video_frame(video: Path, at: float = POSTER_AT):
-    """A PIL image of the frame at share `at` of the video's duration (the first frame if it
-    cannot seek). Decodes with PyAV; nothing is written."""
-    import av
-
-    with av.open(str(video)) as container:
-        vs = container.streams.video[0]
-        duration = None
-        if vs.duration is not None and vs.time_base is not None:
-            duration = float(vs.duration * vs.time_base)
-        elif container.duration:
-            duration = container.duration / av.time_base
-        target = (duration or 0.0) * at
-        first = None
-        if target > 0:
-            try:
-                container.seek(int(target / vs.time_base), stream=vs, backward=True, any_frame=False)
-            except (av.FFmpegError, OSError, ValueError):
-                container.seek(0)
-        for frame in container.decode(vs):
-            if first is None:
-                first = frame
-            t = frame.time if frame.time is not None else 0.0
-            if t + 1e-6 >= target:
-                return frame.to_image()
-        if first is not None:
-            return first.to_image()
-    raise ValueError(f"{video} has no video frames")
-
-
 def make_thumbnail(src: Path, thumbs_dir: Path, *, box: tuple[int, int] = THUMB_BOX, which: str = "") -> Path:
     """A small JPEG of an image (or of a frame of a video) in `thumbs_dir`; reused when its
     source is unchanged."""
     from PIL import Image, ImageOps
+
+    from ..media.frames import frame_image
 
     src = Path(src)
     dest = Path(thumbs_dir) / f"{_slug(src.stem)}-{_identity(src, f'{box}{which}')}.jpg"
     if dest.is_file():
         return dest
     if src.suffix.lower() in VIDEO_EXTS:
-        im = video_frame(src, {"first": 0.0, "last": 0.999}.get(which, POSTER_AT))
+        im = frame_image(src, which or POSTER_AT)
     else:
         with Image.open(src) as opened:
             opened.seek(0)
@@ -211,11 +185,13 @@ def make_poster(video: Path, posters_dir: Path, *, width: int = POSTER_WIDTH, la
     `label` (the clip's name) starts the file name."""
     from PIL import Image
 
+    from ..media.frames import frame_image
+
     video = Path(video)
     dest = Path(posters_dir) / f"{_slug(label or video.stem)}-{_identity(video, str(width))}.jpg"
     if dest.is_file():
         return dest
-    im = video_frame(video)
+    im = frame_image(video, POSTER_AT)
     if im.width > width:
         im = im.resize((width, max(2, round(im.height * width / im.width))), Image.Resampling.LANCZOS)
     return _save_jpeg(im, dest)
@@ -229,10 +205,8 @@ def href(target: Path, out_dir: Path) -> str:
 
 def _readable(path: Path) -> Path:
     """Atomic writes create 0600 files; the page and its files are for sharing."""
-    try:
+    with contextlib.suppress(OSError):
         os.chmod(path, 0o644)
-    except OSError:
-        pass
     return path
 
 
@@ -242,10 +216,8 @@ def _cleanup(folder: Path, keep: set[Path]) -> None:
     keep_names = {p.name for p in keep}
     for f in folder.iterdir():
         if f.is_file() and OUR_FILE_RE.match(f.name) and f.name not in keep_names:
-            try:
+            with contextlib.suppress(OSError):
                 f.unlink()
-            except OSError:
-                pass
 
 
 # ---- the page model --------------------------------------------------------------------------------
@@ -298,31 +270,67 @@ class RefView:
         return self.label.rstrip("/").rsplit("/", 1)[-1] or self.label
 
 
-def _reference_views(plan: RenderPlan, clip: PlannedClip, clips: Mapping[str, Path], out_dir: Path,
-                     made: set[Path], problems: list[str]) -> list[RefView]:
+@dataclass
+class _Pictures:
+    """The picture files a page uses, made as the cards are built, and what could not be made."""
+
+    out_dir: Path
+    made: set[Path] = field(default_factory=set)
+    posters: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def poster(self, name: str, video: Path) -> str | None:
+        try:
+            poster = make_poster(video, self.out_dir / "posters", label=name)
+        except Exception as exc:  # an unreadable clip has no poster; a full disk stops here
+            raise_disk_trouble(exc)
+            self.problems.append(f"{name}: no poster frame: {exc}")
+            return None
+        self.made.add(poster)
+        self.posters[name] = poster
+        return href(poster, self.out_dir)
+
+    def thumbnail(self, name: str, view: RefView, src: Path, which: str) -> None:
+        try:
+            thumb = make_thumbnail(src, self.out_dir / "thumbs", which=which)
+        except Exception as exc:  # an unreadable image must not break the page
+            raise_disk_trouble(exc)
+            self.problems.append(f"{name}: no thumbnail for {view.label}: {exc}")
+            return
+        self.made.add(thumb)
+        view.thumb = href(thumb, self.out_dir)
+
+
+_FRAME_OF = {"last-frame": "last", "first-frame": "first"}
+
+
+def _reference_view(base: Path, ref, value: str, clips: Mapping[str, Path]) -> tuple[RefView, Path | None, str]:
+    """A reference file as the card shows it, the local file to picture it from, and which frame
+    of that file (a video's "first"/"last", or "" for the picture itself)."""
+    view = RefView(ref.name, ref.kind, value)
+    ph = parse_placeholder(value)
+    if ph is None:
+        if "://" in value:
+            view.media = "link"
+            return view, None, ""
+        return view, base / value, ""
+    kind, target = ph
+    if kind == "file":
+        view.label = target
+        return view, base / target, ""
+    which = _FRAME_OF.get(kind, "")  # a frame or the video of another clip of the film
+    view.label = f"{which} frame of {target}" if which else f"video of {target}"
+    view.media = "image" if which else "video"
+    return view, clips.get(target), which
+
+
+def _reference_views(plan: RenderPlan, clip: PlannedClip, clips: Mapping[str, Path],
+                     pictures: _Pictures) -> list[RefView]:
     base = Path(plan.base_dir)
     views: list[RefView] = []
     for ref in clip.references:
         for value in ref.files:
-            view = RefView(ref.name, ref.kind, value)
-            ph = parse_placeholder(value)
-            src: Path | None = None
-            which = ""
-            if ph is not None:
-                kind, target = ph
-                if kind == "file":
-                    src = base / target
-                    view.label = target
-                else:  # a frame or the video of another clip of the film
-                    which = {"last-frame": "last", "first-frame": "first"}.get(kind, "")
-                    view.label = {"last": f"last frame of {target}", "first": f"first frame of {target}"}.get(
-                        which, f"video of {target}")
-                    view.media = "video" if kind == "video" else "image"
-                    src = clips.get(target)
-            elif "://" in value:
-                view.media = "link"
-            else:
-                src = base / value
+            view, src, which = _reference_view(base, ref, value, clips)
             if src is not None:
                 suffix = src.suffix.lower()
                 if suffix in AUDIO_EXTS:
@@ -330,15 +338,109 @@ def _reference_views(plan: RenderPlan, clip: PlannedClip, clips: Mapping[str, Pa
                 elif suffix in VIDEO_EXTS and not which:
                     view.media = "video"
                 if view.media != "audio" and src.is_file():
-                    try:
-                        thumb = make_thumbnail(src, out_dir / "thumbs", which=which)
-                        made.add(thumb)
-                        view.thumb = href(thumb, out_dir)
-                    except Exception as exc:  # an unreadable image must not break the page
-                        raise_disk_trouble(exc)
-                        problems.append(f"{clip.name}: no thumbnail for {view.label}: {exc}")
+                    pictures.thumbnail(clip.name, view, src, which)
             views.append(view)
     return views
+
+
+_JOIN_WORDS = {"extend": "extends", "continue": "continue", "morph": "morph"}
+
+
+def _join_of(place: Placement, index: int) -> tuple[str, str]:
+    """How the card names the join before its clip: (label, kind)."""
+    if place.join_in is not None:
+        return _join_label(place.join_in), str(place.join_in.transition)
+    if index == 0:
+        return "", ""
+    if place.kind in _JOIN_WORDS:
+        return _JOIN_WORDS[place.kind], place.kind
+    return "cut", "cut"
+
+
+def _state(plan: RenderPlan, name: str, path: Path | None, statuses: Mapping[str, Any]) -> ClipState:
+    if name in statuses:
+        return as_state(statuses.get(name), plan.provider)
+    return ClipState("cached" if path else "missing", provider=plan.provider)
+
+
+def _existing(path: Path | str | None) -> Path | None:
+    return Path(path) if path is not None and Path(path).is_file() else None
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    quoting: Provider
+    tiers: list[TierCost]
+
+    @property
+    def priced(self) -> list[str]:
+        """The tiers a card quotes: those with a published price."""
+        return [t.tier for t in self.tiers if t.usd is not None]
+
+
+def _card(plan: RenderPlan, index: int, place: Placement, clips: Mapping[str, Path],
+          statuses: Mapping[str, Any], pictures: _Pictures, pricing: _Pricing) -> dict[str, Any]:
+    clip = plan.clip(place.name)
+    path = _existing(clips.get(clip.name))
+    state = _state(plan, clip.name, path, statuses)
+    total = plan.total_seconds
+    join, join_kind = _join_of(place, index)
+    poster = pictures.poster(clip.name, path) if path is not None else None
+    return {
+        "index": index + 1,
+        "anchor": f"clip-{index + 1}",
+        "name": clip.name,
+        "kind": clip.kind,
+        "mode": clip.mode,
+        "seconds": fmt_seconds(place.seconds),
+        "planned": fmt_seconds(clip.seconds),
+        "retimed": place.retimed,
+        "start": fmt_clock(place.start),
+        "end": fmt_clock(place.end),
+        "share": max(0.5, place.seconds / total * 100) if total > 0 else 0,
+        "size": f"{clip.width}\u00d7{clip.height}",
+        "ratio": clip.width / clip.height if clip.height else 16 / 9,
+        "action": clip.action,
+        "prompt": str(clip.request.get("prompt", "")),
+        "camera": clip.camera,
+        "sound": clip.sound,
+        "audio": clip.audio,
+        "seed": clip.request.get("seed"),
+        "dialogue": [{"speaker": d.speaker, "how": d.how, "line": d.line} for d in clip.dialogue],
+        "references": _reference_views(plan, clip, clips, pictures),
+        "after": clip.after,
+        "cost": fmt_usd(clip.estimated_cost_usd),
+        **_clip_quotes(clip, pricing.quoting, pricing.priced),
+        "source": clip.source,
+        "source_short": _short_source(clip.source),
+        "status": state.status,
+        "status_ok": state.ok,
+        "job_id": state.job_id,
+        "paid": state.cost,
+        "error": state.error,
+        "video": href(path, pictures.out_dir) if path else None,
+        "poster": poster,
+        "join": join,
+        "join_kind": join_kind,
+    }
+
+
+def _film_view(film: Path | None, clips: Mapping[str, Path], cards: list[dict[str, Any]],
+               out_dir: Path) -> dict[str, Any] | None:
+    if film is None or not Path(film).is_file():
+        return None
+    film = Path(film)
+    made = film.stat().st_mtime
+    stale = any(p.is_file() and p.stat().st_mtime > made for p in (Path(x) for x in clips.values()))
+    return {"src": href(film, out_dir), "name": film.name, "stale": stale,
+            "poster": next((c["poster"] for c in cards if c["poster"]), None)}
+
+
+def _counts(cards: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for c in cards:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    return sorted(counts.items())
 
 
 def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
@@ -346,90 +448,13 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
                   contact_sheet: Path | None = None, subtitles: Path | None = None,
                   live_stamp: str | None = None) -> tuple[dict[str, Any], set[Path], dict[str, Path], list[str]]:
     """The template's context, plus the picture files it uses, the poster per clip, and problems."""
-    from .subtitles import film_layout
-
     out_dir = Path(out_dir)
-    made: set[Path] = set()
-    posters: dict[str, Path] = {}
-    problems: list[str] = []
-    by_name = {c.name: c for c in plan.clips}
-    layout = film_layout(plan)
-    statuses = statuses or {}
+    pictures = _Pictures(out_dir)
+    quoting = quoting_provider()
+    pricing = _Pricing(quoting, tier_costs(plan, quoting))
+    cards = [_card(plan, index, place, clips, statuses or {}, pictures, pricing)
+             for index, place in enumerate(film_layout(plan))]
     total = plan.total_seconds
-    cards = []
-    for index, place in enumerate(layout):
-        clip = by_name[place.name]
-        path = clips.get(clip.name)
-        path = Path(path) if path is not None and Path(path).is_file() else None
-        state = as_state(statuses.get(clip.name), plan.provider) if clip.name in statuses else (
-            ClipState("cached" if path else "missing", provider=plan.provider))
-        poster = None
-        if path is not None:
-            try:
-                poster_file = make_poster(path, out_dir / "posters", label=clip.name)
-                made.add(poster_file)
-                posters[clip.name] = poster_file
-                poster = href(poster_file, out_dir)
-            except Exception as exc:
-                raise_disk_trouble(exc)
-                problems.append(f"{clip.name}: no poster frame: {exc}")
-        if place.join_in is not None:
-            join, join_kind = _join_label(place.join_in), place.join_in.transition
-        elif index == 0:
-            join, join_kind = "", ""
-        elif clip.kind in ("extend", "continue", "morph"):
-            join, join_kind = {"extend": "extends", "continue": "continue", "morph": "morph"}[clip.kind], clip.kind
-        else:
-            join, join_kind = "cut", "cut"
-        cards.append({
-            "index": index + 1,
-            "anchor": f"clip-{index + 1}",
-            "name": clip.name,
-            "kind": clip.kind,
-            "mode": clip.mode,
-            "seconds": fmt_seconds(place.seconds),
-            "planned": fmt_seconds(clip.seconds),
-            "retimed": abs(place.seconds - clip.seconds) > 1e-6,
-            "start": fmt_clock(place.start),
-            "end": fmt_clock(place.end),
-            "share": max(0.5, place.seconds / total * 100) if total > 0 else 0,
-            "size": f"{clip.width}\u00d7{clip.height}",
-            "ratio": clip.width / clip.height if clip.height else 16 / 9,
-            "action": clip.action,
-            "prompt": str(clip.request.get("prompt", "")),
-            "camera": clip.camera,
-            "sound": clip.sound,
-            "audio": clip.audio,
-            "seed": clip.request.get("seed"),
-            "dialogue": [{"speaker": d.speaker, "how": d.how, "line": d.line} for d in clip.dialogue],
-            "references": _reference_views(plan, clip, clips, out_dir, made, problems),
-            "after": clip.after,
-            "cost": fmt_usd(clip.estimated_cost_usd),
-            "cost_480": fmt_usd(clip_tier_cost(clip, "480p")),
-            "cost_720": fmt_usd(clip_tier_cost(clip, "720p")),
-            "video_input": clip_has_video_input(clip),
-            "source": clip.source,
-            "source_short": _short_source(clip.source),
-            "status": state.status,
-            "status_ok": state.ok,
-            "job_id": state.job_id,
-            "paid": state.cost,
-            "error": state.error,
-            "video": href(path, out_dir) if path else None,
-            "poster": poster,
-            "join": join,
-            "join_kind": join_kind,
-        })
-    film_view = None
-    if film is not None and Path(film).is_file():
-        film = Path(film)
-        stale = any(p.is_file() and p.stat().st_mtime > film.stat().st_mtime
-                    for p in (Path(x) for x in clips.values()))
-        film_view = {"src": href(film, out_dir), "name": film.name, "stale": stale,
-                     "poster": next((c["poster"] for c in cards if c["poster"]), None)}
-    counts: dict[str, int] = {}
-    for c in cards:
-        counts[c["status"]] = counts.get(c["status"], 0) + 1
     first = plan.clips[0] if plan.clips else None
     ctx = {
         "title": plan.title,
@@ -442,22 +467,24 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
         "total": fmt_clock(total),
         "total_seconds": fmt_seconds(round(total, 3)),
         "plan_cost": fmt_usd(plan.estimated_cost_usd),
+        "quoted": quoting.label,
+        "quoted_model": quoting.model_label,
         "tiers": [{"tier": t.tier, "usd": fmt_usd(t.usd) if t.usd is not None else None,
-                   "lower_bound": t.lower_bound} for t in tier_costs(plan)],
+                   "lower_bound": t.lower_bound} for t in pricing.tiers],
         "size": f"{first.width}\u00d7{first.height}" if first else "",
         "cards": cards,
-        "counts": sorted(counts.items()),
+        "counts": _counts(cards),
         "ready": sum(1 for c in cards if c["status_ok"]),
-        "film": film_view,
+        "film": _film_view(film, clips, cards, out_dir),
         "contact_sheet": href(contact_sheet, out_dir) if contact_sheet is not None else None,
         "subtitles": href(subtitles, out_dir) if subtitles is not None and Path(subtitles).is_file() else None,
         "warnings": list(plan.warnings),
-        "problems": problems,
+        "problems": pictures.problems,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "live_stamp": live_stamp,
         "live_script": LIVE_SCRIPT_NAME,
     }
-    return ctx, made, posters, problems
+    return ctx, pictures.made, pictures.posters, pictures.problems
 
 
 def _environment():
@@ -541,82 +568,76 @@ def contact_sheet_size(n: int, cols: int | None = None) -> tuple[int, int, int, 
     return width, height, cols, rows
 
 
-def _sheet_font(size: int, bold: bool = False):
-    from PIL import ImageFont
-
-    names = (["DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf"] if bold else
-             ["DejaVuSans.ttf", "LiberationSans-Regular.ttf"])
-    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation",
-                   "/usr/share/fonts/TTF", "/usr/share/fonts"):
-        for name in names:
-            p = Path(folder) / name
-            if p.is_file():
-                try:
-                    return ImageFont.truetype(str(p), size)
-                except OSError:
-                    pass
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # very old Pillow
-        return ImageFont.load_default()
-
-
-def _fit(draw, text: str, font, width: int) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "\u2026", font=font) > width:
-        text = text[:-1]
-    return text + "\u2026"
-
-
 def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path: Path) -> Path:
     """A PNG grid of every clip's poster frame with its name (a dark tile where a clip is not
     rendered yet), in film order. Size: see `contact_sheet_size`."""
     from PIL import Image, ImageDraw
 
-    from .subtitles import film_layout
+    from ..media.text import DRAW_LOCK
 
     layout = film_layout(plan)
-    kinds = {c.name: c.kind for c in plan.clips}
     width, height, cols, _ = contact_sheet_size(len(layout))
     sheet = Image.new("RGB", (width, height), SHEET_BG)
     draw = ImageDraw.Draw(sheet)
-    title_font, label_font, small = _sheet_font(24, True), _sheet_font(15, True), _sheet_font(13)
-    draw.text((SHEET_MARGIN, SHEET_MARGIN + 4), _fit(draw, plan.title, title_font, width - 2 * SHEET_MARGIN - 200),
-              font=title_font, fill=SHEET_TEXT)
-    info = f"{len(layout)} clips \u00b7 {fmt_clock(plan.total_seconds)}"
-    draw.text((width - SHEET_MARGIN - draw.textlength(info, font=small), SHEET_MARGIN + 12), info,
-              font=small, fill=SHEET_MUTED)
     tw, th = SHEET_TILE
-    for i, place in enumerate(layout):
-        r, c = divmod(i, cols)
-        x = SHEET_MARGIN + c * (tw + SHEET_GAP)
-        y = SHEET_HEADER + SHEET_MARGIN + r * (th + SHEET_LABEL + SHEET_GAP)
-        draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=SHEET_TILE_BG)
-        poster = posters.get(place.name)
-        if poster is not None and Path(poster).is_file():
-            with Image.open(poster) as im:
-                im = im.convert("RGB")
-                im.thumbnail((tw, th), Image.Resampling.LANCZOS)
-                sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
-        else:
-            msg = "not rendered"
-            draw.text((x + (tw - draw.textlength(msg, font=small)) / 2, y + th / 2 - 8), msg,
-                      font=small, fill=SHEET_MUTED)
-        num = f"{i + 1:02d}"
-        draw.text((x, y + th + 7), num, font=small, fill=SHEET_MUTED)
-        meta = f"{kinds.get(place.name, '')} \u00b7 {fmt_seconds(place.seconds)}"
-        meta_w = draw.textlength(meta, font=small)
-        nx = x + draw.textlength(num, font=small) + 8
-        draw.text((nx, y + th + 5), _fit(draw, place.name, label_font, int(tw - (nx - x) - meta_w - 10)),
-                  font=label_font, fill=SHEET_TEXT)
-        draw.text((x + tw - meta_w, y + th + 7), meta, font=small, fill=SHEET_MUTED)
+    with DRAW_LOCK:  # the fonts' FreeType faces are shared with animatics rendering in threads
+        _draw_header(draw, plan, len(layout), width)
+        for i, place in enumerate(layout):
+            r, c = divmod(i, cols)
+            x = SHEET_MARGIN + c * (tw + SHEET_GAP)
+            y = SHEET_HEADER + SHEET_MARGIN + r * (th + SHEET_LABEL + SHEET_GAP)
+            _draw_tile(sheet, draw, (x, y), posters.get(place.name))
+            _draw_label(draw, (x, y + th), i, place)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     sheet.save(buf, "PNG", optimize=True)
     write_bytes(out_path, buf.getvalue())
     return _readable(out_path)
+
+
+def _draw_header(draw, plan: RenderPlan, n: int, width: int) -> None:
+    from ..media.text import fit, font
+
+    title_font, small = font(plan.title, 24, bold=True), font("", 13)
+    draw.text((SHEET_MARGIN, SHEET_MARGIN + 4), fit(plan.title, title_font, width - 2 * SHEET_MARGIN - 200),
+              font=title_font, fill=SHEET_TEXT)
+    info = f"{n} clips \u00b7 {fmt_clock(plan.total_seconds)}"
+    draw.text((width - SHEET_MARGIN - draw.textlength(info, font=small), SHEET_MARGIN + 12), info,
+              font=small, fill=SHEET_MUTED)
+
+
+def _draw_tile(sheet, draw, at: tuple[int, int], poster: Path | None) -> None:
+    from PIL import Image
+
+    from ..media.text import font
+
+    (x, y), (tw, th) = at, SHEET_TILE
+    draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=SHEET_TILE_BG)
+    if poster is not None and Path(poster).is_file():
+        with Image.open(poster) as im:
+            im = im.convert("RGB")
+            im.thumbnail((tw, th), Image.Resampling.LANCZOS)
+            sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+        return
+    msg, small = "not rendered", font("", 13)
+    draw.text((x + (tw - draw.textlength(msg, font=small)) / 2, y + th / 2 - 8), msg, font=small, fill=SHEET_MUTED)
+
+
+def _draw_label(draw, at: tuple[int, int], i: int, place: Placement) -> None:
+    """The strip under a tile: number, name (cut to fit), kind and played length."""
+    from ..media.text import fit, font
+
+    (x, y), tw = at, SHEET_TILE[0]
+    small, label_font = font("", 13), font(place.name, 15, bold=True)
+    num = f"{i + 1:02d}"
+    draw.text((x, y + 7), num, font=small, fill=SHEET_MUTED)
+    meta = f"{place.kind} \u00b7 {fmt_seconds(place.seconds)}"
+    meta_w = draw.textlength(meta, font=small)
+    nx = x + draw.textlength(num, font=small) + 8
+    draw.text((nx, y + 5), fit(place.name, label_font, int(tw - (nx - x) - meta_w - 10)),
+              font=label_font, fill=SHEET_TEXT)
+    draw.text((x + tw - meta_w, y + 7), meta, font=small, fill=SHEET_MUTED)
 
 
 # ---- everything at once --------------------------------------------------------------------------
@@ -630,8 +651,6 @@ class Outputs:
 
 def film_path(plan: RenderPlan, out_dir: Path) -> Path:
     """Where the stitched film is expected: `out_dir/<title>.mp4`."""
-    from ..names import film_file_name
-
     return Path(out_dir) / f"{film_file_name(plan.title)}.mp4"
 
 
@@ -657,22 +676,11 @@ def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
 
 
 def iter_local_inputs(plan: RenderPlan) -> Iterable[Path]:
-    """Every local file a plan's requests name (cast images, frames, motion, music)."""
+    """Every local file a plan's requests name (cast images, frames, motion, music), once each."""
     base = Path(plan.base_dir)
     seen: set[str] = set()
-
-    def walk(v: Any):
-        if isinstance(v, dict):
-            for x in v.values():
-                yield from walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                yield from walk(x)
-        else:
-            ph = parse_placeholder(v)
-            if ph and ph[0] == "file" and ph[1] not in seen:
-                seen.add(ph[1])
-                yield base / ph[1]
-
     for c in plan.clips:
-        yield from walk(c.request)
+        for _, _, (kind, value) in placeholders_in(c.request):
+            if kind == "file" and value not in seen:
+                seen.add(value)
+                yield base / value

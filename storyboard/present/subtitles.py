@@ -1,15 +1,10 @@
 """Subtitles for the stitched film: `build/<title>.srt` from the plan's dialogue lines.
 
-Timing follows the film as `storyboard.stitch` cuts it (pure; no media is read):
-
-- clips play in timeline order at their planned length (a morph at its transition's length);
-- a dissolve or wipe of d seconds overlaps the two clips by d; a fade (out to black and back in)
-  and a cut do not overlap anything;
-- a clip's lines share its *clear* part in order, weighted by how long each line is to read.
-  The clear part leaves out half of each overlap, so the cues of two dissolving clips never
-  overlap: the cue changes where the picture is half one clip, half the other.
-
-`film_layout(plan)` (where each clip sits in the film) is shared with the OTIO export.
+Timing follows the film as `storyboard.stitch` cuts it (pure; no media is read): the plan's
+film timing model (`plan.film_layout`) places each clip, and a clip's lines share its *clear*
+part in order, weighted by how long each line is to read. The clear part leaves out half of each
+overlap, so the cues of two dissolving clips never overlap: the cue changes where the picture is
+half one clip, half the other.
 """
 
 from __future__ import annotations
@@ -18,72 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..names import film_file_name
-from ..plan import RenderPlan, TimelineEntry
+from ..plan import RenderPlan, film_layout
 
-OVERLAPPING = ("dissolve", "wipe")
 MIN_WEIGHT = 12  # characters: a short line ("No!") still gets time to be read
 GAP = 0.1  # seconds of blank between two cues of the same clip
 MIN_CUE = 0.5  # a cue is never shorter than this unless the clip itself is
-
-
-@dataclass(frozen=True)
-class Placement:
-    """One clip as it plays in the film."""
-
-    name: str
-    kind: str
-    start: float  # film time at which its first played frame shows (s)
-    seconds: float  # how long it plays in the film (s): a morph plays at its transition length
-    planned: int  # its generation's length (s)
-    join_in: TimelineEntry | None  # the transition before it (None: a plain cut / first clip)
-    join_out: TimelineEntry | None  # the transition after it
-
-    @property
-    def end(self) -> float:
-        return self.start + self.seconds
-
-    @property
-    def overlap_in(self) -> float:
-        return _overlap(self.join_in)
-
-    @property
-    def overlap_out(self) -> float:
-        return _overlap(self.join_out)
-
-    @property
-    def clear(self) -> tuple[float, float]:
-        """The part of the clip that is mostly this clip: half of each overlap left out."""
-        return self.start + self.overlap_in / 2, self.end - self.overlap_out / 2
-
-
-def _overlap(entry: TimelineEntry | None) -> float:
-    if entry is not None and entry.transition in OVERLAPPING:
-        return float(entry.seconds or 0.0)
-    return 0.0
-
-
-def film_layout(plan: RenderPlan) -> list[Placement]:
-    """Every clip entry of the timeline with its place in the film, in order. The last end is
-    `plan.total_seconds`."""
-    by_name = {c.name: c for c in plan.clips}
-    rows: list[tuple[TimelineEntry, TimelineEntry | None]] = []  # (clip entry, transition before it)
-    pending: TimelineEntry | None = None
-    for e in plan.timeline:
-        if e.clip is not None:
-            rows.append((e, pending))
-            pending = None
-        elif e.transition is not None and e.transition != "cut":
-            pending = e
-    out: list[Placement] = []
-    cursor = 0.0
-    for i, (entry, before) in enumerate(rows):
-        clip = by_name[entry.clip]
-        after = rows[i + 1][1] if i + 1 < len(rows) else None
-        played = float(entry.seconds) if entry.seconds is not None else float(clip.seconds)
-        start = cursor - _overlap(before) if out else 0.0
-        out.append(Placement(clip.name, clip.kind, start, played, clip.seconds, before if out else None, after))
-        cursor = start + played
-    return out
 
 
 # ---- cues --------------------------------------------------------------------------------------
@@ -115,7 +49,7 @@ def build_cues(plan: RenderPlan) -> list[Cue]:
         weights = [max(MIN_WEIGHT, len(d.line)) for d in lines]
         total = float(sum(weights))
         t = a
-        for k, (text, w) in enumerate(zip(texts, weights)):
+        for k, (text, w) in enumerate(zip(texts, weights, strict=True)):
             share = (b - a) * w / total
             start, end = t, t + share
             t = end

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, Provider, ProviderError
 
 NAMES = ("preview", "together", "modelark", "fal", "replicate")
+QUOTED = "together"  # the paid provider whose prices the storyboard page quotes beside any plan
 
 
 def get(name: str, **options) -> Provider:
@@ -31,4 +32,10 @@ def get(name: str, **options) -> Provider:
     raise KeyError(name)
 
 
-__all__ = ["AmbiguousSubmit", "ClipSpec", "Job", "Limits", "Provider", "ProviderError", "get", "NAMES"]
+def quoted() -> Provider:
+    """The provider whose prices are quoted for a plan made for another (the free preview)."""
+    return get(QUOTED)
+
+
+__all__ = ["NAMES", "QUOTED", "AmbiguousSubmit", "ClipSpec", "Job", "Limits", "Provider", "ProviderError", "get",
+           "quoted"]

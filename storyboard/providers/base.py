@@ -1,5 +1,7 @@
-"""What every provider tells the compiler (limits, words, request shape, prices) and what it
-does for the render engine (create, poll, download). Vendor specifics live in the subclasses."""
+"""The provider interface: what every provider tells the compiler (limits, words, request shape,
+prices) and what it does for the render engine (create, poll, download). Interface only: every
+vendor fact (models, pixel tables, limits, prices, wording) lives in the vendor's own module
+(`seedance` for the Seedance 2.0 model family, `together` for Together's API)."""
 
 from __future__ import annotations
 
@@ -9,35 +11,24 @@ from typing import Any, Literal
 
 from ..credentials import scrub
 
-RESOLUTIONS = ("480p", "720p", "1080p")
-RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
-
-# Seedance 2.0's pixel table (Together's Seedance 2.0 page): resolution -> ratio -> (w, h).
-PIXELS: dict[str, dict[str, tuple[int, int]]] = {
-    "480p": {"16:9": (864, 496), "4:3": (752, 560), "1:1": (640, 640), "3:4": (560, 752),
-             "9:16": (496, 864), "21:9": (992, 432)},
-    "720p": {"16:9": (1280, 720), "4:3": (1112, 834), "1:1": (960, 960), "3:4": (834, 1112),
-             "9:16": (720, 1280), "21:9": (1470, 630)},
-    "1080p": {"16:9": (1920, 1080), "4:3": (1664, 1248), "1:1": (1440, 1440), "3:4": (1248, 1664),
-              "9:16": (1080, 1920), "21:9": (2206, 946)},
-}
-
 MediaKind = Literal["image", "video", "audio"]
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_reference_images: int = 9
-    max_reference_videos: int = 3
-    max_reference_audios: int = 3
-    max_files: int = 12
-    max_frame_images: int = 2
-    min_prompt: int = 2
-    max_prompt: int = 3000
-    min_seconds: int = 4
-    max_seconds: int = 15
-    resolutions: tuple[str, ...] = RESOLUTIONS
-    ratios: tuple[str, ...] = RATIOS
+    """What a model accepts in one request (the checker's rules come from here)."""
+
+    max_reference_images: int
+    max_reference_videos: int
+    max_reference_audios: int
+    max_files: int
+    max_frame_images: int
+    min_prompt: int
+    max_prompt: int
+    min_seconds: int
+    max_seconds: int
+    resolutions: tuple[str, ...]
+    ratios: tuple[str, ...]
     # Local files of these kinds can be sent (inlined or uploaded); others need URLs.
     local_media: frozenset[str] = frozenset({"image", "video", "audio"})
     # Whether a request can name its own pixel size (`size: WxH`) rather than resolution and ratio.
@@ -81,6 +72,7 @@ class ClipSpec:
 class Price:
     usd: float | None
     warning: str | None = None
+    lower_bound: bool = False  # the provider bills "from" this rate (e.g. clips with video inputs)
 
 
 # ---- runtime -------------------------------------------------------------------------------
@@ -119,30 +111,35 @@ class AmbiguousSubmit(ProviderError):
 
 
 class Provider:
-    """Base class. Subclasses set the class attributes and implement the runtime methods."""
+    """Base class. Subclasses set the class attributes and implement the methods."""
 
     name: str = "base"
+    label: str = "base"  # how people name the provider ("Together")
     paid: bool = False
-    default_model: str = "ByteDance/Seedance-2.0"
-    limits: Limits = Limits()
+    model_label: str = "the model"  # how hints name the model the requests are for ("Seedance 2.0")
+    limits: Limits
 
     # ---- compile time (pure) ----
     def model_id(self, model_setting: str | None) -> str:
-        if not model_setting or model_setting == "seedance-2.0":
-            return self.default_model
-        return model_setting
+        """The request's model for the story's `model:` setting (None: the default model)."""
+        raise NotImplementedError
 
     def index_word(self, kind: MediaKind, n: int) -> str:
         """How a prompt refers to the n-th (1-based) input of a kind."""
-        return f"{kind.capitalize()} {n}"
+        raise NotImplementedError
 
     def pixel_size(self, resolution: str, ratio: str) -> tuple[int, int]:
-        return PIXELS[resolution][ratio]
+        raise NotImplementedError
 
     def build_request(self, spec: ClipSpec) -> dict[str, Any]:
         raise NotImplementedError
 
     def price(self, spec: ClipSpec) -> Price:
+        return Price(0.0)
+
+    def quote(self, body: dict[str, Any], tier: str | None = None) -> Price:
+        """The price of a request body (what `price` gives for its spec), or of the same body
+        rendered at another of `limits.resolutions` (`tier`)."""
         return Price(0.0)
 
     # ---- run time ----

@@ -28,6 +28,7 @@ error shapes are here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -38,7 +39,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ..credentials import read_secret, remember_url_credentials, secret_problem
-from .base import RATIOS, AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
+from .seedance import LIMITS, RATIOS
 from .together import MAX_DOWNLOAD_BYTES, TogetherProvider, image_data_uri
 
 log = logging.getLogger("storyboard.providers.fal")
@@ -75,7 +77,7 @@ class FalProvider(TogetherProvider):
     paid = True
     default_model = APP
     # Images inline as data URIs; video and audio need URLs (hosting them is another issue).
-    limits = Limits(local_media=frozenset({"image"}))
+    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
     create_retryable = frozenset({408, 429, 503})  # answers that say the queue took nothing
     create_ambiguous = frozenset({500, 502, 504})   # the request may be queued (and billed)
 
@@ -270,7 +272,7 @@ def _nearest_ratio(width: int, height: int) -> str:
 def price_body(body: dict[str, Any]) -> Price:
     """fal's price of a request body: its per-second 720p price scaled by pixels (the token
     formula), x0.6 with video inputs, whose own seconds are billed too but unknown here."""
-    from .base import PIXELS
+    from .seedance import PIXELS
 
     endpoint = str(body.get("endpoint") or "")
     app = FAST if endpoint.startswith(FAST + "/") else APP if endpoint.startswith(APP + "/") else None

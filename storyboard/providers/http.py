@@ -29,9 +29,19 @@ import httpx
 
 from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
 from .base import AmbiguousSubmit, Job, Provider, ProviderError
-from .together import (CREATE_AMBIGUOUS, CREATE_RETRYABLE, GET_RETRYABLE, MAX_DOWNLOAD_BYTES,
-                       MAX_RETRY_AFTER, URL_GONE, _check_video_head, _describe, _error_detail,
-                       _retry_after, _same_origin)
+from .together import (
+    CREATE_AMBIGUOUS,
+    CREATE_RETRYABLE,
+    GET_RETRYABLE,
+    MAX_DOWNLOAD_BYTES,
+    MAX_RETRY_AFTER,
+    URL_GONE,
+    _check_video_head,
+    _describe,
+    _error_detail,
+    _retry_after,
+    _same_origin,
+)
 
 log = logging.getLogger("storyboard.providers.http")
 

@@ -26,12 +26,14 @@ Facts and where they come from (see shared/reference/seedance-providers.md §2):
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .base import PIXELS, RATIOS, ClipSpec, FrameImage, Job, Limits, MediaKind, Price, ProviderError
+from .base import ClipSpec, FrameImage, Job, MediaKind, Price, ProviderError
 from .http import JobApiProvider
+from .seedance import LIMITS, PIXELS, RATIOS, SeedanceProvider
 from .together import image_data_uri
 
 DEFAULT_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
@@ -59,7 +61,7 @@ HINTS = {
 }
 
 
-class ModelArkProvider(JobApiProvider):
+class ModelArkProvider(JobApiProvider, SeedanceProvider):
     name = "modelark"
     vendor = "ModelArk"
     key_variable = API_KEY_VARIABLE
@@ -68,7 +70,7 @@ class ModelArkProvider(JobApiProvider):
     default_model = STANDARD_MODEL
     hints = HINTS
     # Images go inline as data URIs; videos and audios need URLs (hosting is another issue).
-    limits = Limits(local_media=frozenset({"image"}))
+    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
 
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:

@@ -18,25 +18,21 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from .base import ClipSpec, Job, Limits, Price, Provider, ProviderError
-from .seedance import build_body
+from .base import Job, ProviderError
+from .seedance import SeedanceProvider
 
 
-class PreviewProvider(Provider):
+class PreviewProvider(SeedanceProvider):
+    """Seedance-shaped requests, so a plan is the one a paid provider would be sent."""
+
     name = "preview"
+    label = "preview"
     paid = False
-    limits = Limits()
 
     def __init__(self, *, base_dir: Path | str | None = None, **_: Any):
         # base_dir: where relative media paths are resolved (the engine normally sends absolute ones).
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self._jobs: dict[str, Job] = {}
-
-    def build_request(self, spec: ClipSpec) -> dict[str, Any]:
-        return build_body(spec)
-
-    def price(self, spec: ClipSpec) -> Price:
-        return Price(0.0)
 
     # ---- run time ----
     async def create(self, body: dict[str, Any], *, workdir: Path, captions: Any = None,

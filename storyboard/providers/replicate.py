@@ -35,7 +35,8 @@ from urllib.parse import quote
 import httpx
 
 from ..credentials import read_secret, secret_problem
-from .base import RATIOS, RESOLUTIONS, AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .seedance import RATIOS, RESOLUTIONS
 from .together import TogetherProvider, _number, _retry_after
 
 log = logging.getLogger("storyboard.providers.replicate")

@@ -1,4 +1,5 @@
-"""Seedance 2.0's request body as the Together Seedance 2.0 page writes it.
+"""Seedance 2.0: its limits, sizes and model names, and its request body as the Together
+Seedance 2.0 page writes it.
 
 Shared by the `together` provider and the offline `preview` provider (which renders animatics
 from the very same bodies), so a plan looks the same whichever provider renders it.
@@ -8,7 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ClipSpec
+from ..plan import DEFAULT_SECONDS
+from .base import ClipSpec, Limits, MediaKind, Provider
+
+MODEL_ID = "ByteDance/Seedance-2.0"  # the request's `model` by default
+MODEL_SETTING = "seedance-2.0"  # what a story may write as `model:` for the default
+MODEL_LABEL = "Seedance 2.0"  # how hints name it
+
+RESOLUTIONS = ("480p", "720p", "1080p")
+RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+
+# Seedance 2.0's pixel table (Together's Seedance 2.0 page): resolution -> ratio -> (w, h).
+PIXELS: dict[str, dict[str, tuple[int, int]]] = {
+    "480p": {"16:9": (864, 496), "4:3": (752, 560), "1:1": (640, 640), "3:4": (560, 752),
+             "9:16": (496, 864), "21:9": (992, 432)},
+    "720p": {"16:9": (1280, 720), "4:3": (1112, 834), "1:1": (960, 960), "3:4": (834, 1112),
+             "9:16": (720, 1280), "21:9": (1470, 630)},
+    "1080p": {"16:9": (1920, 1080), "4:3": (1664, 1248), "1:1": (1440, 1440), "3:4": (1248, 1664),
+              "9:16": (1080, 1920), "21:9": (2206, 946)},
+}
+
+LIMITS = Limits(
+    max_reference_images=9, max_reference_videos=3, max_reference_audios=3, max_files=12,
+    max_frame_images=2, min_prompt=2, max_prompt=3000, min_seconds=4, max_seconds=15,
+    resolutions=RESOLUTIONS, ratios=RATIOS,
+)
+
 
 # The OpenAPI spec and the SDK name two fields differently from the Seedance page; keep both
 # spellings switchable (DESIGN.md, providers).
@@ -56,9 +82,12 @@ def audio_enabled(body: dict[str, Any]) -> bool:
     return (body.get("settings") or {}).get("audio", True) is not False
 
 
-def body_size(body: dict[str, Any]) -> tuple[int, int]:
-    from .base import PIXELS
+def body_seconds(body: dict[str, Any]) -> Any:
+    """The body's `seconds` as written (a string, by the docs), or Seedance's default."""
+    return body.get("seconds", str(DEFAULT_SECONDS))
 
+
+def body_size(body: dict[str, Any]) -> tuple[int, int]:
     if body.get("width") and body.get("height"):
         return int(body["width"]), int(body["height"])
     return PIXELS[body.get("resolution") or "720p"][body.get("ratio") or "16:9"]
@@ -75,3 +104,26 @@ def media_lists(body: dict[str, Any]) -> dict[str, list]:
         "reference_videos": [v.get("video") if isinstance(v, dict) else v for v in media.get("reference_videos") or []],
         "reference_audios": list(audios),
     }
+
+
+class SeedanceProvider(Provider):
+    """What every provider of Seedance 2.0 shares at compile time: its limits, model names,
+    pixel sizes, the way prompts name inputs, and the request body."""
+
+    model_label = MODEL_LABEL
+    limits = LIMITS
+    fields = DOCS_FIELDS  # the body's field spelling
+
+    def model_id(self, model_setting: str | None) -> str:
+        if not model_setting or model_setting == MODEL_SETTING:
+            return MODEL_ID
+        return model_setting
+
+    def index_word(self, kind: MediaKind, n: int) -> str:
+        return f"{kind.capitalize()} {n}"  # "Image 1", "Video 2": the words of the Seedance docs
+
+    def pixel_size(self, resolution: str, ratio: str) -> tuple[int, int]:
+        return PIXELS[resolution][ratio]
+
+    def build_request(self, spec: ClipSpec) -> dict[str, Any]:
+        return build_body(spec, self.fields)

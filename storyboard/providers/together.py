@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import email.utils
 import io
 import json
@@ -25,8 +26,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
-from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, Provider, ProviderError
-from .seedance import DOCS_FIELDS, OPENAPI_FIELDS, build_body, media_lists
+from ..plan import DEFAULT_SECONDS
+from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
+from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, SeedanceProvider, media_lists
 
 log = logging.getLogger("storyboard.providers.together")
 
@@ -58,17 +60,17 @@ HINTS = {
 }
 
 
-class TogetherProvider(Provider):
-    """Together's dialect, and the HTTP transport other hosted-Seedance vendors share (fal
-    subclasses it): one client per event loop, one create classified as refused / retryable /
-    in doubt, GETs retried with Retry-After, capped streamed downloads."""
+class TogetherProvider(SeedanceProvider):
+    """Together's dialect, and the HTTP transport other hosted-Seedance vendors share (fal and
+    replicate subclass it): one client per event loop, one create classified as refused /
+    retryable / in doubt, GETs retried with Retry-After, capped streamed downloads."""
 
     name = "together"
     label = "Together"  # how messages name the vendor (a subclass reusing this runtime renames it)
     paid = True
     create_retryable = CREATE_RETRYABLE
     create_ambiguous = CREATE_AMBIGUOUS
-    limits = Limits(local_media=frozenset({"image"}))  # images inline as data URIs; video/audio need URLs
+    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
                  field_names: str = "docs", timeout: float = 60.0, connect_timeout: float = 10.0,
@@ -93,14 +95,14 @@ class TogetherProvider(Provider):
         return f"TogetherProvider(base_url={self.base_url!r})"
 
     # ---- compile time ----
-    def build_request(self, spec: ClipSpec) -> dict[str, Any]:
-        return build_body(spec, self.fields)
-
     def price(self, spec: ClipSpec) -> Price:
         tier = spec.resolution
         if spec.width and spec.height:
             tier = _tier_for_pixels(spec.width * spec.height)
         return _price(tier, spec.seconds, spec.has_video_input)
+
+    def quote(self, body: dict[str, Any], tier: str | None = None) -> Price:
+        return price_body(body, tier)
 
     # ---- run time ----
     def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
@@ -448,19 +450,23 @@ def _str_or_none(value: Any) -> str | None:
 def _price(tier: str | None, seconds: int, video_input: bool) -> Price:
     rate = PRICES["video" if video_input else "text"].get(tier or "")
     if rate is None:
-        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown")
+        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown",
+                     lower_bound=video_input)
     usd = round(rate * seconds, 4)
     if video_input:
-        return Price(usd, "video-input clips are priced 'from' the listed rate; the estimate is a lower bound")
+        return Price(usd, "video-input clips are priced 'from' the listed rate; the estimate is a lower bound",
+                     lower_bound=True)
     return Price(usd)
 
 
-def price_body(body: dict[str, Any]) -> Price:
-    """The price of a request body (what `price` gives for its spec); the fake server bills with it."""
-    tier = body.get("resolution") or "720p"
-    if body.get("width") and body.get("height"):
-        tier = _tier_for_pixels(int(body["width"]) * int(body["height"]))
-    seconds = int(body.get("seconds") or 5)
+def price_body(body: dict[str, Any], tier: str | None = None) -> Price:
+    """The price of a request body (what `price` gives for its spec), or of the same body at
+    another `tier`; the fake server bills with it."""
+    if tier is None:
+        tier = body.get("resolution") or "720p"
+        if body.get("width") and body.get("height"):
+            tier = _tier_for_pixels(int(body["width"]) * int(body["height"]))
+    seconds = int(body.get("seconds") or DEFAULT_SECONDS)
     return _price(tier, seconds, bool(media_lists(body)["reference_videos"]))
 
 

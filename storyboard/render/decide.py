@@ -12,11 +12,10 @@ from typing import Any, Callable, Iterable
 from .cache import Cache
 from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
 from .. import paths
-from .journal import IN_FLIGHT, other_journals
-from ..plan import PlannedClip, RenderPlan, parse_placeholder
+from ..plan import PlannedClip, RenderPlan, media_inputs, parse_placeholder, placeholders_in
 from ..providers.base import Provider
 from .graph import bottom_levels, expectation, needed_closure, topo_order
-from .placeholders import placeholders_in
+from .journal import IN_FLIGHT, other_journals
 from .results import ClipTask, JobsElsewhere, RenderError, RenderSummary
 
 STATE_DIR_NAME = ".storyboard"
@@ -24,7 +23,7 @@ Probe = Callable[[Path], Any]
 
 
 def media_module() -> Any:
-    return importlib.import_module("storyboard.media.probe")
+    return importlib.import_module("storyboard.media.engine")
 
 
 def default_state_dir(plan: RenderPlan) -> Path:
@@ -116,25 +115,13 @@ def check_references(plan: RenderPlan) -> None:
                                       "references must be files inside it (compile the story again)")
             elif arg not in names:
                 raise RenderError(f"{where}: {raw} refers to no clip of this film")
-        for value in _media_values(clip.request.get("media")):
+        for value in media_inputs(clip.request):
             if parse_placeholder(value):
                 continue
             if paths.url_problem(value):
                 shown = value if len(value) <= 80 else value[:77] + "..."
                 raise RenderError(f"{where}: {shown!r} is neither an http(s) URL nor a file of the story; "
                                   "only those can be sent (compile the story again)")
-
-
-def _media_values(value: Any, key: str | None = None) -> Iterable[str]:
-    """Every string of a request's `media` that names an input (not the `frame` selectors)."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _media_values(v, k)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _media_values(v, key)
-    elif isinstance(value, str) and key != "frame":
-        yield value
 
 
 def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache, journal: Journal,

@@ -18,13 +18,13 @@ from ..disk import disk_cause, disk_message
 from .journal import JournalError, JobRecord
 from .. import paths
 from ..credentials import remember, scrub
+from ..plan import PlannedClip, RenderPlan, placeholders_in, substitute
 from .journal import DuplicateCreate
-from ..plan import PlannedClip, RenderPlan
 from ..providers.base import AmbiguousSubmit, Job, Provider, ProviderError
 from .decide import default_state_dir, in_doubt_message, inspect_render, media_module, provider_journal
 from .graph import expectation
 from .lock import StoryLock
-from .placeholders import media_kind, placeholders_in, substitute
+from .placeholders import media_kind
 from .policy import LatencyEstimator, next_poll_at, PollPolicy, RetryPolicy, Slots
 from .results import (
     ApprovalRequired, ClipOutcome, ClipStatus, ClipTask, CostLimitExceeded, NotApproved,

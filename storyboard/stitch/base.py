@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..plan import RenderPlan
+from ..plan import RenderPlan, overlaps, transition_frames
 
 FPS = 24
 RATE = 48000
@@ -25,7 +25,7 @@ class Encoder:
     profile: str = "high"
 
     @classmethod
-    def like(cls, profile: str | None) -> "Encoder":
+    def like(cls, profile: str | None) -> Encoder:
         return cls(X264_PROFILES.get(profile or "", "high"))
 
     def common(self) -> list[str]:
@@ -65,15 +65,16 @@ class Join:
     @property
     def frames(self) -> int:
         """Overlap of a dissolve/wipe, or the length of each half of a fade, in frames."""
-        if self.kind in ("dissolve", "wipe"):
-            return max(1, round(self.seconds * FPS))
-        if self.kind == "fade":
-            return max(1, round(self.seconds * FPS / 2))
-        return 0
+        return transition_frames(self.kind, self.seconds, FPS)
 
     @property
     def overlap(self) -> int:
-        return self.frames if self.kind in ("dissolve", "wipe") else 0
+        return self.frames if overlaps(self.kind) else 0
+
+    @property
+    def blends(self) -> bool:
+        """A transition the sound crosses with ramps (every one but a cut or an extension seam)."""
+        return self.frames > 0
 
     @property
     def xfade(self) -> str | None:

@@ -8,7 +8,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 import av
 import numpy as np

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..atomic import temp_sibling, write_text
 from ..plan import RenderPlan

@@ -6,8 +6,9 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import av
 
@@ -113,7 +114,7 @@ def mux_once(video: Video, audio: list[AacRun], out: Path) -> tuple[list[int], F
         # DTS -> seconds as int * int / int (correctly rounded, the same value as via Fraction)
         bases = [(vs.time_base.numerator, vs.time_base.denominator), (1, RATE)]
         heads = [next(it, None) for it in streams]
-        at = [None if h is None else h.dts * n / d for h, (n, d) in zip(heads, bases)]
+        at = [None if h is None else h.dts * n / d for h, (n, d) in zip(heads, bases, strict=True)]
         while heads[0] is not None or heads[1] is not None:
             # write whichever stream is behind (by DTS in seconds): the muxer wants them interleaved
             k = 1 if heads[0] is None or (heads[1] is not None and at[1] < at[0]) else 0
@@ -147,7 +148,7 @@ def verify(path: Path, frames: int, written: tuple[list[int], Fraction]) -> floa
     if abs(len(times) - frames) > 1 or indexed != len(times):
         raise StitchError(f"the written film has {indexed} frames, expected {frames} "
                           f"({indexed / FPS:.3f} s instead of {frames / FPS:.3f} s)")
-    steps = [b - a for a, b in zip(times, times[1:])] or [round(1 / (FPS * base))]
+    steps = [b - a for a, b in pairwise(times)] or [round(1 / (FPS * base))]
     step = float(sum(steps) / len(steps) * base)
     # 1 tick of slack: a millisecond time base rounds 1/24 s
     if max(steps) - min(steps) > 1 or abs(step * FPS - 1) > 1e-3 \

@@ -8,11 +8,12 @@ import queue
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import av
 import numpy as np
 
+from ..media.probe import open_media
 from .base import Join, RATE, SPF, StitchError
 from .clips import AudioSource, Slot
 from .mux import AacRun
@@ -32,20 +33,11 @@ AAC_BIT_RATE = 256_000
 AAC_OPTIONS = {"aac_ms": "0"}
 
 
-def open_for_sound(path: Path) -> av.container.InputContainer:
-    """Open a clip to decode its sound. Opening probes every stream by decoding a little of it;
-    the pictures are not needed here, so their probe skips decoding (a third of the open)."""
-    try:
-        return av.open(str(path), stream_options=[{"skip_frame": "all"}] * 8)
-    except ValueError:  # a format that only finds its streams by probing (MPEG-TS, ...)
-        return av.open(str(path))
-
-
 def decode_pcm(src: AudioSource) -> tuple[np.ndarray, int]:
     """The whole audio track as float32 (n, 2) at 48 kHz, and the sample index of video frame 0."""
     chunks: list[np.ndarray] = []
     t0: float | None = None
-    with open_for_sound(src.path) as container:
+    with open_media(src.path, pictures=False) as container:
         stream = container.streams.audio[0]
         resampler = None
         for frame in container.decode(stream):
@@ -104,20 +96,20 @@ def slot_audio(slot: Slot, next_join: Join) -> np.ndarray:
     else:
         pcm, zero = decode_pcm(slot.audio)
         body = window(pcm, zero + a, zero + b)
-        if preroll and a >= preroll:  # the extension repeats its target: real overlap audio
-            head = window(pcm, zero + a - preroll, zero + a)
-        else:  # mirror the first samples: continuous with the body at the seam
-            head = body[:preroll][::-1].copy()
+        # an extension repeats its target: real overlap audio; else mirror the first samples,
+        # continuous with the body at the seam
+        head = (window(pcm, zero + a - preroll, zero + a) if preroll and a >= preroll
+                else body[:preroll][::-1].copy())
         buf = np.concatenate([head, body]) if preroll else body
         del pcm
     jin, body = slot.join, buf[preroll:]
     if preroll:
         ramp(buf[:preroll], preroll, rising=True)
-    elif jin.kind in ("dissolve", "wipe", "fade"):
+    elif jin.blends:
         ramp(body, jin.frames * SPF, rising=True)
     else:
         ramp(body, HARD_JOIN_FADE, rising=True)
-    if next_join.kind in ("dissolve", "wipe", "fade"):
+    if next_join.blends:
         ramp(body, next_join.frames * SPF, rising=False)
     elif next_join.kind == "extend":
         ramp(body, EXTEND_XFADE, rising=False)

@@ -8,9 +8,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-from ..media import probe as media
+from ..atomic import temp_sibling
 from .filmkey import film_key, remember, up_to_date
 from ..plan import RenderPlan
 from .base import Encoder, Entry, FPS, RATE, read_timeline, SPF, StitchError, StitchResult
@@ -48,7 +48,7 @@ class Stitcher:
         # PyAV opens files without the GIL (stream-info probing decodes a frame or two)
         with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
             found = pool.map(lambda name: probe_clip(name, self.clips[name]), names)
-            sources = dict(zip(names, found))
+            sources = dict(zip(names, found, strict=True))
         self.enc = Encoder.like(sources[entries[0].name].scan.profile)
         return sources
 
@@ -97,8 +97,8 @@ class Stitcher:
         if a is None:
             self.note(f"added silence to clip {name} (no audio stream)")
             return AudioSource(None)
-        if a.rate != RATE or a.channels != 2:
-            self.note(f"resampled the audio of clip {name} from {a.rate} Hz "
+        if a.sample_rate != RATE or a.channels != 2:
+            self.note(f"resampled the audio of clip {name} from {a.sample_rate} Hz "
                       f"{a.channels} ch to {RATE} Hz stereo")
         if out_frames is not None:
             return AudioSource(retime_audio(self.ws, src, out_frames), zero=0.0)
@@ -177,7 +177,7 @@ def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path
     workdir.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     ws = Workspace(workdir)
-    tmp = media.temp_sibling(out, ".mp4")
+    tmp = temp_sibling(out, ".mp4")
     try:
         st = Stitcher(plan, clips, ws, log)
         duration, frames = st.build(entries, subs, tmp)

@@ -3,6 +3,7 @@ sweep that removes what a killed stitch left behind; the ffmpeg runner."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -11,9 +12,10 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-from ..media import probe as media
+from ..atomic import temp_sibling
+from ..media.probe import run_ffmpeg
 from ..disk import disk_cause
 from .filmkey import STITCH_VERSION
 from .base import StitchError
@@ -42,10 +44,8 @@ class Workspace:
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
         path = self.cache / f"{digest}{suffix}"
         self.used.add(path)
-        try:
+        with contextlib.suppress(OSError):  # not made yet
             os.utime(path)  # in use: another stitch's prune (see prune) leaves it alone
-        except OSError:
-            pass  # not made yet
         return path
 
     def listed(self, path: Path) -> str:
@@ -111,7 +111,7 @@ def pid_alive(pid: int) -> bool:
 
 def temp_owner(path: Path) -> int | None:
     """The pid in a name this module gives temp files and run folders, else None:
-    `.<stem>.<pid>.<hex>.tmp<suffix>` (media.temp_sibling) or `stitch-run-<pid>-<random>`."""
+    `.<stem>.<pid>.<hex>.tmp<suffix>` (atomic.temp_sibling) or `stitch-run-<pid>-<random>`."""
     name = path.name
     if name.startswith("stitch-run-"):
         pid = name[len("stitch-run-"):].split("-")[0]
@@ -137,14 +137,14 @@ def sweep(folder: Path, only: str = "*") -> None:
 
 
 def ffmpeg(args: list[str], what: str) -> None:
-    media.run_ffmpeg(args, what=what, error=StitchError, timeout=3600)
+    run_ffmpeg(args, what=what, error=StitchError, timeout=3600)
 
 
 def make_atomic(target: Path, build: Callable[[Path], None]) -> Path:
     """Build `target` through a temp sibling unless it already exists (cache hit)."""
     if target.exists():
         return target
-    tmp = media.temp_sibling(target)
+    tmp = temp_sibling(target)
     try:
         build(tmp)
         os.replace(tmp, target)

@@ -25,7 +25,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..providers.base import PIXELS, RATIOS, Limits
+from ..providers.seedance import LIMITS, PIXELS, RATIOS
 from .fake_together import _is_image
 from .fakes.cli import fake_parser, serve, server_options
 from .fakes.handler import ApiError, FakeHandler, Route
@@ -37,7 +37,6 @@ __all__ = ["FakeFal", "main", "model_errors"]
 APP = "bytedance/seedance-2.0"
 FAST = f"{APP}/fast"
 ENDPOINT = re.compile(r"/(bytedance/seedance-2\.0(?:/fast)?/(?:text|image|reference)-to-video)")
-LIMITS = Limits()
 RESOLUTIONS = {APP: ("480p", "720p", "1080p"), FAST: ("480p", "720p")}
 ASPECT_RATIOS = ("auto", *RATIOS)
 DURATIONS = ("auto", *(str(s) for s in range(LIMITS.min_seconds, LIMITS.max_seconds + 1)))

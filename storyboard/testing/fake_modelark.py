@@ -28,10 +28,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..media.probe import extract_frame
-from ..providers.base import PIXELS
-from ..providers.modelark import (FAST_MODEL, MODEL_RESOLUTIONS, RATIO_VALUES, STANDARD_MODEL,
-                                  spec_from_body, token_count)
+from ..media.frames import extract_frame
+from ..providers.modelark import (
+    FAST_MODEL,
+    MODEL_RESOLUTIONS,
+    RATIO_VALUES,
+    STANDARD_MODEL,
+    spec_from_body,
+    token_count,
+)
+from ..providers.seedance import PIXELS
 from ..providers.seedance import build_body as seedance_body
 from .fakes.cli import fake_parser, serve, server_options
 from .fakes.handler import ApiError, FakeHandler, Route

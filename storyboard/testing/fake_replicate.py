@@ -22,10 +22,10 @@ import re
 import sys
 import threading
 import time
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from ..providers.base import RATIOS, RESOLUTIONS
+from ..providers.seedance import RATIOS, RESOLUTIONS
 from .fakes.cli import fake_parser, serve, server_options
 from .fakes.handler import ApiError, FakeHandler, Route
 from .fakes.jobs import RENDERERS, Job, Renderer

@@ -35,7 +35,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..providers.base import RATIOS, RESOLUTIONS, Limits
+from ..providers.seedance import LIMITS, MODEL_ID, RATIOS, RESOLUTIONS, body_seconds
 from ..providers.together import price_body
 from .fakes.cli import fake_parser, serve, server_options
 from .fakes.handler import ApiError, FakeHandler, Route, invalid
@@ -44,8 +44,7 @@ from .fakes.server import FakeServer
 
 __all__ = ["FakeTogether", "main", "validate"]
 
-SEEDANCE_2 = "ByteDance/Seedance-2.0"
-LIMITS = Limits()
+SEEDANCE_2 = MODEL_ID
 MAX_IMAGE_BYTES = 10 * 2**20  # per inline image
 PRICE_720P_PER_SECOND = 0.16  # the basis of costs for sizes without a published price
 
@@ -87,7 +86,7 @@ def _check_seedance_fields(body: dict[str, Any]) -> None:
     if not LIMITS.min_prompt <= len(prompt) <= LIMITS.max_prompt:
         raise invalid(f"'prompt' must be {LIMITS.min_prompt} to {LIMITS.max_prompt} characters "
                        f"(got {len(prompt)}).", "prompt")
-    seconds = body.get("seconds", "5")
+    seconds = body_seconds(body)
     if not isinstance(seconds, str):
         raise invalid("'seconds' must be a string such as \"5\".", "seconds", "invalid_type")
     if not seconds.isdigit() or not LIMITS.min_seconds <= int(seconds) <= LIMITS.max_seconds:

@@ -1,0 +1,145 @@
+"""Text drawn into pictures (animatic captions and cards, the contact sheet): the one font
+finder, and the one way to fit text into a width of pixels (wrapping, ellipsizing).
+
+Text a Latin font cannot draw comes out as boxes, never an exception; a CJK font is used for
+CJK text when the system has one. FreeType faces are cached and shared between threads: draw
+with them under DRAW_LOCK.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+from PIL import ImageFont
+
+ELLIPSIS = "\u2026"
+DRAW_LOCK = threading.Lock()
+
+_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
+              "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts")
+_LATIN = {False: ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc"),
+          True: ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf", "Helvetica.ttc")}
+_CJK = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSansSC-Regular.otf", "wqy-microhei.ttc",
+        "wqy-zenhei.ttc", "DroidSansFallbackFull.ttf", "DroidSansFallback.ttf", "PingFang.ttc",
+        "Hiragino Sans GB.ttc", "msyh.ttc", "simhei.ttf")
+
+
+@lru_cache(maxsize=1)
+def _font_files() -> dict[str, str]:
+    """File name -> path of every font on the system (walked once per process)."""
+    found: dict[str, str] = {}
+    for d in _FONT_DIRS:
+        for root, _, files in os.walk(os.path.expanduser(d)):
+            for f in files:
+                found.setdefault(f, os.path.join(root, f))
+    return found
+
+
+def _find_font(names: Sequence[str]) -> str | None:
+    files = _font_files()
+    return next((files[n] for n in names if n in files), None)
+
+
+@lru_cache(maxsize=64)
+def _font_at(size: int, bold: bool, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = (_find_font(_CJK) if cjk else None) or _find_font(_LATIN[bold]) or _find_font(_LATIN[False])
+    if path:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            pass
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def has_wide(text: str) -> bool:
+    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+
+
+def font(text: str, size: int, *, bold: bool = False):
+    # Text a Latin font cannot draw comes out as boxes, never an exception; a CJK font is used
+    # for CJK text when the system has one.
+    return _font_at(int(size), bold, has_wide(text) and _find_font(_CJK) is not None)
+
+
+def line_height(size: int) -> int:
+    return round(size * 1.3)
+
+
+def _text_width(face, text: str) -> float:
+    return face.getlength(text)
+
+
+_WIDE = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"  # CJK: a line may break between any two
+_TOKEN_RE = re.compile(rf"\s+|[{_WIDE}]|[^\s{_WIDE}]+")
+
+
+def wrap(text: str, face, width: int, max_lines: int) -> list[str]:
+    """Greedy wrap to `width` pixels: at spaces, between CJK characters, or inside an overlong
+    word. Text beyond `max_lines` is cut and the last line ends with an ellipsis."""
+    text = " ".join(text.split())
+    if not text or max_lines <= 0:
+        return []
+    lines: list[str] = []
+    line = ""
+    tokens = _TOKEN_RE.findall(text)
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        candidate = line + tok
+        if _text_width(face, candidate.rstrip()) <= width or not line.strip():
+            if not line.strip() and _text_width(face, tok) > width and not tok.isspace():
+                # An overlong word: break it by characters.
+                head = _fit_chars(tok, face, width)
+                line, tokens[i] = head, tok[len(head):]
+                lines.append(line)
+                line = ""
+                if len(lines) == max_lines:
+                    break
+                continue
+            line = candidate if line.strip() else tok.lstrip()
+            i += 1
+            continue
+        lines.append(line.rstrip())
+        line = ""
+        if len(lines) == max_lines:
+            break
+    else:
+        if line.strip():
+            lines.append(line.rstrip())
+        return lines[:max_lines]
+    # Ran out of lines with text left over.
+    lines[-1] = ellipsize(lines[-1], face, width)
+    return lines
+
+
+def _fit_chars(word: str, face, width: int) -> str:
+    n = 1
+    while n < len(word) and _text_width(face, word[: n + 1]) <= width:
+        n += 1
+    return word[:n]
+
+
+def ellipsize(line: str, face, width: int) -> str:
+    while line and _text_width(face, line.rstrip() + ELLIPSIS) > width:
+        line = line[:-1]
+    return line.rstrip() + ELLIPSIS
+
+
+
+
+def shorten(text: str, n: int) -> str:
+    """At most n characters, the last an ellipsis when the text was cut."""
+    return text if len(text) <= n else text[: n - 1] + ELLIPSIS
+
+
+def fit(text: str, face, width: int) -> str:
+    """The text as it is when it fits in `width` pixels, else cut with an ellipsis."""
+    return text if _text_width(face, text) <= width else ellipsize(text, face, width)
