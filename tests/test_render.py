@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ import pytest
 from storyboard.render.journal import Journal
 from storyboard.plan import RenderPlan
 from storyboard.providers.base import AmbiguousSubmit, ProviderError
+from storyboard.cli.words import cost_limit_text, outcome_text
+from storyboard.render import Reason, ReasonCode
 from storyboard.render import (ApprovalRequired, CostLimitExceeded, NotApproved, RenderEvent,
                                RenderLocked, StoryLock, adopt, forget, inspect_render,
                                render, render_plan)
@@ -198,7 +201,10 @@ def test_ambiguous_create_is_in_doubt_never_resubmitted(tmp_path):
     report = run(make_plan(tmp_path, spec), p, approve=lambda s: True)
     assert p.create_calls == 2 and created_names(p) == ["c"]
     assert report["a"].status == "in-doubt" and report.exit_code == 3
-    assert "--forget a" in report["a"].error and "NOT resubmitted" in report["a"].error
+    told = outcome_text(report["a"])  # the engine states the case; the CLI adds what to type
+    assert "--forget a" in told and "NOT resubmitted" in told
+    assert told.count("read timeout after sending") == 1  # the cause, said once
+    assert report["a"].why == Reason(ReasonCode.IN_DOUBT, "a")
     assert report["b"].error == "depends on a which is in doubt"
     j = Journal(tmp_path / ".storyboard", "scripted")
     assert j.get(report["a"].key).state == "in_doubt"
@@ -314,12 +320,15 @@ def test_paid_provider_needs_approval_before_anything_is_sent(tmp_path):
 
 def test_max_cost_refuses_over_budget_and_unknown_costs(tmp_path):
     p = ScriptedProvider(paid=True)
-    with pytest.raises(CostLimitExceeded, match=r"\$1.28 .* exceeds --max-cost \$1.00"):
+    with pytest.raises(CostLimitExceeded) as over:
         run(make_plan(tmp_path, [clip("a", cost=0.64), clip("b", cost=0.64)]), p,
             approve=lambda s: True, max_cost=1.0)
-    with pytest.raises(CostLimitExceeded, match="cost of b is unknown"):
+    assert re.search(r"\$1.28 .* exceeds --max-cost \$1.00", cost_limit_text(over.value))
+    assert "--max-cost" not in str(over.value)  # the engine names no flag
+    with pytest.raises(CostLimitExceeded, match="cost of b is unknown") as unknown:
         run(make_plan(tmp_path, [clip("a", cost=0.64), clip("b", cost=None)]), p,
             approve=lambda s: True, max_cost=100.0)
+    assert unknown.value.unknown == ["b"] and "cost of b is unknown" in cost_limit_text(unknown.value)
     assert p.create_calls == 0
     report = run(make_plan(tmp_path, [clip("a", cost=0.64)]), p, approve=lambda s: True, max_cost=1.0)
     assert report.exit_code == 0 and report.cost_usd == pytest.approx(0.4)
@@ -482,7 +491,7 @@ def test_together_dropped_create_is_in_doubt_and_not_resubmitted(tmp_path, fake_
     assert stats(fake)["creates"] == 1  # the server did create it
     again = trun(plan, together(fake))
     assert again["a"].status == "in-doubt" and stats(fake)["creates"] == 1
-    assert "storyboard render --forget a" in again["a"].error
+    assert "storyboard render --forget a" in outcome_text(again["a"])
 
 
 @pytest.mark.slow

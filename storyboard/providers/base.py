@@ -117,6 +117,7 @@ class Provider:
 
     name: str = "base"
     paid: bool = False
+    takes_captions: bool = False  # `create` takes `captions=` (the PlannedClip) and `title=` and draws them
     default_model: str = "ByteDance/Seedance-2.0"
     limits: Limits = Limits()
 
@@ -147,8 +148,8 @@ class Provider:
         return None
 
     async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
-        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. Providers may
-        take presentation hints as keywords (preview: `captions`, `title`) and ignore others."""
+        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. A provider that
+        declares `takes_captions` is also given `captions` and `title` (presentation hints)."""
         raise NotImplementedError
 
     async def get(self, job_id: str) -> Job:

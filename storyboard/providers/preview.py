@@ -25,6 +25,7 @@ from .seedance import build_body
 class PreviewProvider(Provider):
     name = "preview"
     paid = False
+    takes_captions = True
     limits = Limits()
 
     def __init__(self, *, base_dir: Path | str | None = None, **_: Any):
@@ -41,8 +42,8 @@ class PreviewProvider(Provider):
     # ---- run time ----
     async def create(self, body: dict[str, Any], *, workdir: Path, captions: Any = None,
                      title: str | None = None, **_: Any) -> Job:
-        """Render the clip now. `captions` may be an `animatic.Captions`, a PlannedClip, or a list
-        of caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]. A body the
+        """Render the clip now. `captions` may be an `animatic.Captions`, a PlannedClip (what the
+        engine passes), or a list of caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]. A body the
         renderer cannot draw (unreadable image, bad size) raises ProviderError(retryable=False)."""
         from ..animatic.render import AnimaticError, Captions, render_animatic
 

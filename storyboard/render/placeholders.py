@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..plan import parse_placeholder
 
