@@ -697,9 +697,11 @@ def test_cli_in_doubt_then_adopt_or_forget(story, fake_together):
     base = ["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes", "-j", "1"]
     r = cli(base + ["--shot", "a"], env)
     assert r.exit_code == 3 and "in-doubt" in r.text and "--adopt a=JOB_ID" in r.text
+    _said_once_with_its_cause_once(r.output)
     assert stats(fake)["creates"] == 1
     r = cli(base + ["--shot", "a"], env)  # still in doubt: nothing sent
     assert r.exit_code == 3 and stats(fake)["creates"] == 1
+    _said_once_with_its_cause_once(r.output)
     job_id = stats(fake)["jobs"][0]["id"]  # "found on the dashboard"
     r = cli(base + ["--adopt", f"a={job_id}"], env)
     assert r.exit_code == 0 and "recorded" in r.text
@@ -708,3 +710,21 @@ def test_cli_in_doubt_then_adopt_or_forget(story, fake_together):
     assert stats(fake)["creates"] == 2  # a was adopted, only b was created
     r = cli(base + ["--forget", "a"], env)
     assert r.exit_code == 0 and "journal record dropped" in r.text
+
+
+def _said_once_with_its_cause_once(output: str) -> None:
+    """The in-doubt problem is one line, printed once, naming its cause once."""
+    lines = [line for line in output.splitlines() if "error: clip a in-doubt" in line]
+    assert len(lines) == 1, output
+    assert output.count("may have reached the provider") == 1, output
+    cause = lines[0].split("job id is unknown (", 1)[1].split(")", 1)[0]
+    assert cause and lines[0].count(cause) == 1, lines[0]
+
+
+@pytest.mark.slow
+def test_cli_shot_says_the_other_clips_are_cached(story):
+    assert cli(["render", str(story)]).exit_code == 0
+    r = cli(["render", str(story), "--shot", "a"])
+    assert r.exit_code == 0, r.output
+    assert "film not stitched: b is cached but not requested" in r.text, r.output
+    assert "not rendered" not in r.text, r.output

@@ -31,7 +31,10 @@ def advice(why: Reason | None) -> str:
 
 
 def task_text(task: ClipTask) -> str | None:
-    """A planned task's reason, with what to type."""
+    """A planned task's reason, with what to type. A clip in doubt is not sent, so the render
+    ends with it among the problems, told in full there: the plan only points at it."""
+    if task.action == "in-doubt":
+        return "not resubmitted: what to do is at the end"
     return f"{task.reason}{advice(task.why)}" if task.reason else None
 
 
