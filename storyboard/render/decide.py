@@ -52,7 +52,11 @@ def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | No
     check_references(plan)
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     cache, journal = Cache(state_dir, provider.namespace), provider_journal(state_dir, provider)
-    probe: Probe = (media or media_module()).probe
+    media = media or media_module()
+
+    def probe(path: Path) -> Any:  # the media module is looked up only when a file needs it
+        return media.probe(path)
+
     levels = bottom_levels(plan)
     durations: dict[str, float] = {}
     tasks: dict[str, ClipTask] = {}
