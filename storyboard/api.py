@@ -90,7 +90,7 @@ class RenderResult:
     report: RenderReport
     film: Path | None = None  # the stitched film (or the one already up to date)
     film_problem: str | None = None  # why the film could not be made, in one line (clips are cached)
-    not_rendered: list[str] = field(default_factory=list)  # clips --shot left alone and not cached
+    not_rendered: list[str] = field(default_factory=list)  # clips `only` left alone that are not cached
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Local disk trouble (a full disk, a quota, a read-only folder), recognised wherever it
 surfaces and told in one line that names the folder and what to do; and the one mapper from any
-other OSError to a one-line message (`os_reason`, `write_failure`, `os_error_line`), so every
+other OSError to a one-line message (`os_reason`, `read_failure`, `write_failure`,
+`os_error_line`), so every
 stage and command words the system's refusals the same way.
 
 It surfaces three ways: an OSError from Python or PyAV (with its errno), an ffmpeg run that
@@ -69,6 +70,11 @@ def os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def read_failure(exc: BaseException, path: Path | str) -> str:
+    """One line for a file that could not be read: the path and the system's reason."""
+    return f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
 
 
 def write_failure(exc: BaseException, path: Path | str, what: str = "") -> str:

@@ -728,3 +728,55 @@ def test_cli_shot_says_the_other_clips_are_cached(story):
     assert r.exit_code == 0, r.output
     assert "film not stitched: b is cached but not requested" in r.text, r.output
     assert "not rendered" not in r.text, r.output
+
+
+# ==== capabilities are declared; a cached file that is the stored one is not probed again ========
+
+def test_captions_go_only_to_a_provider_that_declares_it_draws_them(tmp_path):
+    class Drawing(ScriptedProvider):
+        takes_captions = True
+
+        async def create(self, body, *, workdir, captions=None, title=None):
+            self.hints.append((captions, title))
+            return await super().create(body, workdir=workdir)
+
+    plan = make_plan(tmp_path, [clip("a")])
+    p = Drawing()
+    p.hints = []
+    assert run(plan, p).exit_code == 0
+    (captions, title), = p.hints
+    assert title == "a" and captions is plan.clips[0]  # the clip itself, structured: no lines to parse back
+    assert run(make_plan(tmp_path / "other", [clip("a")]), ScriptedProvider()).exit_code == 0  # none sent
+
+
+def test_a_cached_clip_that_is_the_stored_file_is_not_probed_again(tmp_path):
+    plan = make_plan(tmp_path, [clip("a"), clip("b", after=("a",))])
+    assert run(plan, ScriptedProvider()).exit_code == 0
+
+    class Counting(FakeMedia):
+        probes = 0
+
+        def probe(self, path):
+            Counting.probes += 1
+            return super().probe(path)
+
+    again = run(plan, ScriptedProvider(), media=Counting())
+    assert [o.status for o in again.outcomes] == ["cached", "cached"] and Counting.probes == 0
+    path = again["a"].path
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched: no longer known to be the stored file
+    assert run(plan, ScriptedProvider(), media=Counting())["a"].status == "cached" and Counting.probes == 1
+
+
+def test_the_engine_speaks_no_cli_words_and_exit_codes_are_defined_once():
+    import ast
+    import storyboard
+
+    root = Path(storyboard.__file__).parent
+    flags = re.compile(r"--(adopt|forget|resubmit-in-doubt|yes|max-cost|base-url|shot|json)\b|storyboard render")
+    for path in sorted((root / "render").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not flags.search(node.value), (path.name, node.value)
+    for path in sorted(root.rglob("*.py")):
+        assert not re.search(r"^\s*EXIT_[A-Z_]+\s*[,=]", path.read_text(encoding="utf-8"), re.M), path

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from ..credentials import scrub
+from ..disk import read_failure
 from ..diagnostics import SHOWN_PER_FILE
 from ..exitcodes import ExitCode
 from .common import (
@@ -133,7 +134,7 @@ def check(files: list[str] = typer.Argument(..., help="One or more .story files.
         try:
             result = compile_file(p, prov)
         except OSError as exc:
-            raise fail(f"{f}: cannot read: {exc.strerror or exc}") from None
+            raise fail(read_failure(exc, f)) from None
         all_diags += result.diagnostics
         if not json_:
             if result.diagnostics:
@@ -246,7 +247,7 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
         try:
             contents[f] = p.read_bytes()
         except OSError as exc:
-            raise fail(f"{f}: cannot read: {exc.strerror or exc}") from None
+            raise fail(read_failure(exc, f)) from None
     status, changed, broken = ExitCode.OK, 0, 0
     for f, data in contents.items():
         try:

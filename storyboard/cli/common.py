@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from ..credentials import remember_url_credentials, scrub
+from ..disk import read_failure
 from ..diagnostics import SHOWN_PER_FILE
 from ..exitcodes import ExitCode
 
@@ -53,7 +54,7 @@ def story_path(path: str) -> Path:
     except PermissionError:
         raise fail(f"{path}: permission denied") from None
     except OSError as exc:
-        raise fail(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise fail(read_failure(exc, path)) from None
     return p
 
 
@@ -103,7 +104,7 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
     try:
         result = compile_file(p, provider)
     except OSError as exc:
-        raise fail(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise fail(read_failure(exc, path)) from None
     diags = result.diagnostics
     if json_out:
         if not result.ok:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..disk import read_failure
+
 Log = Callable[[str], None]
 Snapshot = dict[Path, "tuple[int, int] | None"]
 
@@ -99,7 +101,7 @@ class Watcher:
         try:
             result = compile_file(self.path, self.provider)
         except (OSError, UnicodeDecodeError) as exc:  # mid-save, or deleted: wait for the next save
-            cycle.error = f"{self.path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+            cycle.error = read_failure(exc, self.path)
             self.log(cycle.error)
             return None
         self.files |= {Path(name).resolve() for name in result.sources}

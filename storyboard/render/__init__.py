@@ -28,7 +28,7 @@ and journal -> what to do), gate (approval and cost), policy (polling, retries, 
 run (the scheduler) and the parts of a run it drives through one `context`: journaling,
 inputs, submit, waiting, store; maintenance (forget, adopt).
 
-`--shot` semantics (`only`): the named clips are rendered, plus every clip they depend on that
+`only`: the named clips are rendered, plus every clip they depend on that
 is not already in the cache (an extension needs its target's video); everything else is left
 alone and reported as "not requested".
 """
