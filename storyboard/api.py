@@ -6,22 +6,33 @@ through these functions, and the stage modules below never import this one.
 
     result = compile_file("film.story", providers.get("preview"))
     if result.ok:
-        plan = result.plan
+        rendered = render(result.plan, provider, approve=...)   # then rendered.film
+        page = preview(result.plan, provider)                   # then page.outputs.page
+
+The stage modules are imported when a function needs them, so `storyboard check` does not pay
+for the render engine, nor a no-op render for the stitcher's media stack.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .compiler.check import check
 from .compiler.requests import compile_film
 from .diagnostics import Diagnostic
 from .language.load import load
+from .names import output_dir
 from .plan import RenderPlan
 from .providers.base import Provider
+
+if TYPE_CHECKING:
+    from .present.page import Outputs
+    from .render import RenderReport
 
 
 @dataclass
@@ -64,3 +75,173 @@ def compile_file(path: Path | str, provider: Provider) -> CompileResult:
         if any(d.is_error for d in diags):
             return CompileResult(None, diags, film.sources)
         return CompileResult(compile_film(film, provider, diags), diags, film.sources)
+
+
+# ---- render, preview, export -----------------------------------------------------------------
+# One render path: `render` (then the film), `preview` (then the page) and watch mode (which is
+# `preview` on every save) all render through `_render_clips`. Engine exceptions that stop a render
+# before it starts (RenderError and its kinds, an OSError of the state folder) and Ctrl-C
+# (KeyboardInterrupt) propagate; everything after the render is a result, never printed.
+
+
+
+@dataclass
+class RenderResult:
+    report: RenderReport
+    film: Path | None = None  # the stitched film (or the one already up to date)
+    film_problem: str | None = None  # why the film could not be made, in one line (clips are cached)
+    not_rendered: list[str] = field(default_factory=list)  # clips `only` left alone that are not cached
+
+
+@dataclass
+class PreviewResult:
+    report: RenderReport
+    outputs: Outputs | None = None  # the page, contact sheet and subtitles
+    page_problem: str | None = None  # why the page could not be written, in one line
+
+
+@dataclass
+class ExportResult:
+    timeline: Path | None = None
+    subtitles: Path | None = None
+    missing: list[str] = field(default_factory=list)  # clips not rendered yet (missing media)
+
+
+def out_folder(plan: RenderPlan, out_dir: Path | str | None) -> Path:
+    return output_dir(plan.base_dir, out_dir)
+
+
+def _render_clips(plan: RenderPlan, provider: Provider, *, state_dir: Path | None, **engine: Any) -> RenderReport:
+    from . import render as engine_mod
+
+    return engine_mod.render(plan, provider, state_dir=state_dir or engine_mod.default_state_dir(plan), **engine)
+
+
+def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
+           out_dir: Path | str | None = None, burn_subtitles: bool = False,
+           log: Callable[[str], None] = lambda message: None, **engine: Any) -> RenderResult:
+    """Render what is missing (`engine` are `render.render`'s options: only, approve, max_cost,
+    concurrency, on_event, ...), then stitch the film when every clip is available."""
+    from .render import default_state_dir
+
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    report = _render_clips(plan, provider, state_dir=state_dir, **engine)
+    result = RenderResult(report)
+    if report.interrupted or report.problems:
+        return result
+    if not report.complete:
+        result.not_rendered = _not_rendered(plan, provider, report, state_dir)
+        return result
+    result.film, result.film_problem = stitch_film(plan, report.clips, out_folder(plan, out_dir), state_dir,
+                                                   burn_subtitles=burn_subtitles, log=log)
+    return result
+
+
+def _not_rendered(plan: RenderPlan, provider: Provider, report: RenderReport, state_dir: Path) -> list[str]:
+    """The clips `only` left alone that are not in the cache either (a cached one is not missing)."""
+    from .render.cache import Cache
+
+    cache = Cache(state_dir, provider.namespace)
+    return [o.name for o in report.outcomes if o.status == "not-requested" and not cache.has_file(o.key)]
+
+
+def stitch_film(plan: RenderPlan, clips: dict[str, Path], out_dir: Path, state_dir: Path, *,
+                burn_subtitles: bool = False, log: Callable[[str], None] = lambda message: None
+                ) -> tuple[Path | None, str | None]:
+    """(the film, None), or (None, why not in one line). An unchanged film is answered before the
+    stitcher's media stack (PyAV, numpy) is imported."""
+    from .disk import disk_cause
+    from .names import film_file_name
+    from .stitch.filmkey import up_to_date
+
+    out_path = out_dir / f"{film_file_name(plan.title)}.mp4"
+    srt = None
+    try:
+        if burn_subtitles:
+            from .present.subtitles import srt_path, write_srt
+
+            srt = write_srt(plan, srt_path(plan, out_dir))
+        if up_to_date(plan, clips, out_path, srt, log) is not None:
+            return out_path, None
+    except OSError as exc:
+        return None, _cannot_write_film(exc, out_dir, state_dir)
+    try:
+        from .stitch import StitchError, stitch
+    except ImportError as exc:  # not there yet: the clips are still rendered and cached
+        return None, f"stitching is not available ({exc}); the clips are in {state_dir / 'cache'}"
+    try:
+        res = stitch(plan, clips, out_path, workdir=state_dir / "stitch", log=log, burn_subtitles=srt)
+    except (StitchError, OSError) as exc:  # the disk's refusal, however deep in the stitch it arose
+        local = disk_cause(exc) or (exc if isinstance(exc, OSError) else None)
+        if local is not None:
+            return None, _cannot_write_film(local, out_dir, state_dir)
+        # ffmpeg's last lines, joined: one message, one line
+        text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        return None, f"stitching failed: {text}"
+    return Path(res.path), None
+
+
+def _cannot_write_film(exc: OSError, out_dir: Path, state_dir: Path) -> str:
+    """Name the folder that failed: the film's, or the stitcher's work folder (a failed write()
+    does not say which file)."""
+    from .disk import disk_message
+
+    folder = f"{out_dir} or {state_dir / 'stitch'}"
+    return disk_message(exc, folder, "the film in") + " (the clips are rendered and cached)"
+
+
+def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
+            out_dir: Path | str | None = None, live: bool = False, **engine: Any) -> PreviewResult:
+    """Render what is missing, then write the storyboard page and contact sheet. The page shows
+    every clip: those the render left alone (`only`) as they are in the cache."""
+    from .disk import write_failure
+    from .present.page import write_all
+    from .render import default_state_dir
+
+    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
+    report = _render_clips(plan, provider, state_dir=state_dir, **engine)
+    clips, statuses = page_clips(plan, provider, report, state_dir)
+    target = out_folder(plan, out_dir)
+    try:
+        outputs = write_all(plan, clips, target, statuses=statuses, live=live)
+    except Exception as exc:  # the disk's refusal, or a drawing library's own
+        return PreviewResult(report, page_problem=write_failure(exc, target, "the page in"))
+    return PreviewResult(report, outputs)
+
+
+def page_clips(plan: RenderPlan, provider: Provider, report: RenderReport,
+               state_dir: Path) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The files and states the page shows: the report's, and the cache's for what it left alone."""
+    from .present.page import ClipState, rendered_clips
+
+    clips, states = rendered_clips(plan, provider, state_dir=state_dir)
+    statuses: dict[str, Any] = dict(states)
+    for o in report.outcomes:
+        if o.ok and o.path is not None:
+            clips[o.name] = o.path
+            statuses[o.name] = o
+        elif o.status != "not-requested":
+            statuses[o.name] = o
+        elif o.name not in clips:
+            statuses[o.name] = ClipState("not-requested", provider=plan.provider)
+    return clips, statuses
+
+
+def export(plan: RenderPlan, provider: Provider, *, otio: Path | str | None = None,
+           srt: Path | str | None = None) -> ExportResult:
+    """Write the rendered film's timeline (clips from the cache; renders nothing) and/or its
+    subtitles. Raises present.export.ExportError for a timeline it cannot make, OSError (or an
+    adapter's own exception) for one it cannot write."""
+    result = ExportResult()
+    if otio:
+        from .present.export import write_timeline
+        from .present.page import rendered_clips
+
+        clips, states = rendered_clips(plan, provider)
+        result.missing = [c.name for c in plan.clips if c.name not in clips]
+        result.timeline = write_timeline(plan, clips, Path(otio), provenance=states)
+    if srt:
+        from .present.subtitles import write_srt
+
+        result.subtitles = write_srt(plan, Path(srt))
+    return result

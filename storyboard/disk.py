@@ -1,5 +1,8 @@
 """Local disk trouble (a full disk, a quota, a read-only folder), recognised wherever it
-surfaces and told in one line that names the folder and what to do.
+surfaces and told in one line that names the folder and what to do; and the one mapper from any
+other OSError to a one-line message (`os_reason`, `read_failure`, `write_failure`,
+`os_error_line`), so every
+stage and command words the system's refusals the same way.
 
 It surfaces three ways: an OSError from Python or PyAV (with its errno), an ffmpeg run that
 failed (its exit status is AVERROR(errno) & 0xff, 228 for ENOSPC, and its stderr says the
@@ -59,3 +62,43 @@ def raise_disk_trouble(exc: BaseException) -> None:
     disk = disk_cause(exc)
     if disk is not None:
         raise disk
+
+
+def os_reason(exc: BaseException) -> str:
+    """The system's words for why `exc` happened: an OSError's strerror (not its `[Errno n]`
+    prefix), else the exception's own text, else its type's name."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def read_failure(exc: BaseException, path: Path | str) -> str:
+    """One line for a file that could not be read: the path and the system's reason."""
+    return f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+
+
+def write_failure(exc: BaseException, path: Path | str, what: str = "") -> str:
+    """One line for a write of `path` (a file, or a folder written into) that failed: a full or
+    read-only disk names the folder and what to do (`disk_message`); any other refusal names the
+    path and the system's reason."""
+    disk = disk_cause(exc)
+    if disk is not None:
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        return disk_message(disk, folder, what)
+    return f"cannot write {what + ' ' if what else ''}{path}: {os_reason(exc)}"
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError nobody expected, as the one line a command ends with: the file it names and why
+    (a full or read-only disk also says what to do)."""
+    if exc.errno in DISK_ERRNOS and exc.filename:
+        return disk_message(exc, "")
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def local_disk_problem(exc: BaseException, folder: Path | str) -> str | None:
+    """One line naming the folder when a full or read-only disk here is why `exc` happened (a
+    provider that renders locally, a frame extraction), else None."""
+    disk = disk_cause(exc)
+    return disk_message(disk, folder) if disk is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -97,17 +98,24 @@ def test_cache_store_verify_quarantine(tmp_path: Path):
     tmp = cache.temp_path("abc")
     tmp.write_bytes(b"video")
     rec = CacheRecord(name="a", key="abc", provider="prov", job_id="j1", cost=0.5,
-                      video_url="https://x", probe={"duration": 4.0})
+                      video_url="https://x", probe={"duration": 4.0, "video": True, "audio": True})
     path = cache.store(tmp, rec)
     assert path == tmp_path / "cache" / "prov" / "abc.mp4" and path.read_bytes() == b"video"
     assert not tmp.exists()
-    assert cache.read_record("abc") == replace(rec, size=5)  # the stored size is recorded
-    summary, problem = cache.verify("abc", Expectation((4.0,), True), lambda p: info(4.0))
-    assert problem is None and summary["duration"] == 4.0
+    st = path.stat()  # the stored size, and the file's identity, are recorded
+    assert cache.read_record("abc") == replace(rec, size=5, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
 
     def broken(p):
         raise ValueError("moov atom not found")
 
+    # the very file that was stored and checked: its record says what it is, nothing is probed
+    summary, problem = cache.verify("abc", Expectation((4.0,), True), broken)
+    assert problem is None and summary["duration"] == 4.0
+    _, problem = cache.verify("abc", Expectation((6.0,), True), broken)
+    assert "lasts 4.00 s, expected 6 s" in problem
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched since: probed again
+    summary, problem = cache.verify("abc", Expectation((4.0,), True), lambda p: info(4.0))
+    assert problem is None and summary["duration"] == 4.0
     _, problem = cache.verify("abc", Expectation((4.0,), True), broken)
     assert "cannot be read" in problem
     aside = cache.quarantine("abc")

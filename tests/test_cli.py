@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.relative_to(ROOT) for p in (ROOT / "examples").glob("*/*.story") if p.stem == p.parent.name)
 KITTEN = Path("examples/kitten-general/kitten-general.story")
+LIGHTHOUSE = Path("examples/lighthouse/lighthouse.story")
 
 BROKEN = """\
 title: Broken
@@ -181,9 +182,41 @@ def test_plan_json():
 
 
 def test_plan_broken_story(broken: Path):
+    # `--json` speaks JSON on stdout, errors included (it used to exit 1 saying nothing at all)
     proc = run("plan", "--json", broken)
-    assert proc.returncode == 1
-    assert proc.stdout == ""
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+    diags = json.loads(proc.stdout)["diagnostics"]
+    assert diags and all(d["severity"] == "error" for d in diags)
+    assert any(d["code"] == "SB103" and d["line"] for d in diags), diags
+
+
+@pytest.mark.parametrize("command", ["plan", "render"])
+def test_every_json_command_prints_its_diagnostics_as_json(broken: Path, command: str):
+    proc = run(command, "--json", broken)
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+    assert [d["code"] for d in json.loads(proc.stdout)["diagnostics"]][:1] == ["SB103"]
+
+
+def test_plan_json_carries_the_warnings_as_diagnostics():
+    proc = run("plan", "--json", LIGHTHOUSE)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "SB902" in [d["code"] for d in json.loads(proc.stdout)["diagnostics"]]
+
+
+def test_the_continue_warning_is_said_once():
+    # SB902 (with its source line) and the plan's own warning told the same news in two formats
+    proc = run("plan", LIGHTHOUSE)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("goes in as Image 1 with an instruction to open on it") == 1, proc.stderr
+    assert "warning[SB902]" in proc.stderr
+
+
+def test_plan_table_off_a_terminal_cuts_no_name():
+    proc = run("plan", LIGHTHOUSE)  # stdout is a pipe: no width to fit
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout, proc.stdout
+    assert "boat+2~dawn" in proc.stdout and "references" in proc.stdout
+    assert "Gull, Skipper, motion, music" in proc.stdout  # one cell, one line
 
 
 # ---- usage errors -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from render_helpers import FakeMedia, ScriptedProvider, clip, cli, make_plan, run, two_shot_film, write_film
+from storyboard.cli.words import outcome_text
 from storyboard.render.journal import Journal
 PAGE = 4096
 
@@ -220,7 +221,7 @@ def test_simulated_journal_failure_after_create_names_the_job(tmp_path, monkeypa
     p = ScriptedProvider(paid=True)
     report = run(plan, p, approve=lambda s: True)
     assert p.create_calls == 1 and report["a"].status == "failed"
-    assert "job job-1-a was created" in report["a"].error and "--adopt a=job-1-a" in report["a"].error
+    assert "job job-1-a was created" in report["a"].error and "--adopt a=job-1-a" in outcome_text(report["a"])
     monkeypatch.setattr(J, "put", real_put)
     again = run(plan, p, approve=lambda s: True)
     assert again["a"].status == "in-doubt" and p.create_calls == 1  # never resubmitted by itself

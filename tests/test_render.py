@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ import pytest
 from storyboard.render.journal import Journal
 from storyboard.plan import RenderPlan
 from storyboard.providers.base import AmbiguousSubmit, ProviderError
+from storyboard.cli.words import cost_limit_text, outcome_text
+from storyboard.render import Reason, ReasonCode
 from storyboard.render import (ApprovalRequired, CostLimitExceeded, NotApproved, RenderEvent,
                                RenderLocked, StoryLock, adopt, forget, inspect_render,
                                render, render_plan)
@@ -198,7 +201,10 @@ def test_ambiguous_create_is_in_doubt_never_resubmitted(tmp_path):
     report = run(make_plan(tmp_path, spec), p, approve=lambda s: True)
     assert p.create_calls == 2 and created_names(p) == ["c"]
     assert report["a"].status == "in-doubt" and report.exit_code == 3
-    assert "--forget a" in report["a"].error and "NOT resubmitted" in report["a"].error
+    told = outcome_text(report["a"])  # the engine states the case; the CLI adds what to type
+    assert "--forget a" in told and "NOT resubmitted" in told
+    assert told.count("read timeout after sending") == 1  # the cause, said once
+    assert report["a"].why == Reason(ReasonCode.IN_DOUBT, "a")
     assert report["b"].error == "depends on a which is in doubt"
     j = Journal(tmp_path / ".storyboard", "scripted")
     assert j.get(report["a"].key).state == "in_doubt"
@@ -314,12 +320,15 @@ def test_paid_provider_needs_approval_before_anything_is_sent(tmp_path):
 
 def test_max_cost_refuses_over_budget_and_unknown_costs(tmp_path):
     p = ScriptedProvider(paid=True)
-    with pytest.raises(CostLimitExceeded, match=r"\$1.28 .* exceeds --max-cost \$1.00"):
+    with pytest.raises(CostLimitExceeded) as over:
         run(make_plan(tmp_path, [clip("a", cost=0.64), clip("b", cost=0.64)]), p,
             approve=lambda s: True, max_cost=1.0)
-    with pytest.raises(CostLimitExceeded, match="cost of b is unknown"):
+    assert re.search(r"\$1.28 .* exceeds --max-cost \$1.00", cost_limit_text(over.value))
+    assert "--max-cost" not in str(over.value)  # the engine names no flag
+    with pytest.raises(CostLimitExceeded, match="cost of b is unknown") as unknown:
         run(make_plan(tmp_path, [clip("a", cost=0.64), clip("b", cost=None)]), p,
             approve=lambda s: True, max_cost=100.0)
+    assert unknown.value.unknown == ["b"] and "cost of b is unknown" in cost_limit_text(unknown.value)
     assert p.create_calls == 0
     report = run(make_plan(tmp_path, [clip("a", cost=0.64)]), p, approve=lambda s: True, max_cost=1.0)
     assert report.exit_code == 0 and report.cost_usd == pytest.approx(0.4)
@@ -482,7 +491,7 @@ def test_together_dropped_create_is_in_doubt_and_not_resubmitted(tmp_path, fake_
     assert stats(fake)["creates"] == 1  # the server did create it
     again = trun(plan, together(fake))
     assert again["a"].status == "in-doubt" and stats(fake)["creates"] == 1
-    assert "storyboard render --forget a" in again["a"].error
+    assert "storyboard render --forget a" in outcome_text(again["a"])
 
 
 @pytest.mark.slow
@@ -688,9 +697,11 @@ def test_cli_in_doubt_then_adopt_or_forget(story, fake_together):
     base = ["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes", "-j", "1"]
     r = cli(base + ["--shot", "a"], env)
     assert r.exit_code == 3 and "in-doubt" in r.text and "--adopt a=JOB_ID" in r.text
+    _said_once_with_its_cause_once(r.output)
     assert stats(fake)["creates"] == 1
     r = cli(base + ["--shot", "a"], env)  # still in doubt: nothing sent
     assert r.exit_code == 3 and stats(fake)["creates"] == 1
+    _said_once_with_its_cause_once(r.output)
     job_id = stats(fake)["jobs"][0]["id"]  # "found on the dashboard"
     r = cli(base + ["--adopt", f"a={job_id}"], env)
     assert r.exit_code == 0 and "recorded" in r.text
@@ -699,3 +710,73 @@ def test_cli_in_doubt_then_adopt_or_forget(story, fake_together):
     assert stats(fake)["creates"] == 2  # a was adopted, only b was created
     r = cli(base + ["--forget", "a"], env)
     assert r.exit_code == 0 and "journal record dropped" in r.text
+
+
+def _said_once_with_its_cause_once(output: str) -> None:
+    """The in-doubt problem is one line, printed once, naming its cause once."""
+    lines = [line for line in output.splitlines() if "error: clip a in-doubt" in line]
+    assert len(lines) == 1, output
+    assert output.count("may have reached the provider") == 1, output
+    cause = lines[0].split("job id is unknown (", 1)[1].split(")", 1)[0]
+    assert cause and lines[0].count(cause) == 1, lines[0]
+
+
+@pytest.mark.slow
+def test_cli_shot_says_the_other_clips_are_cached(story):
+    assert cli(["render", str(story)]).exit_code == 0
+    r = cli(["render", str(story), "--shot", "a"])
+    assert r.exit_code == 0, r.output
+    assert "film not stitched: b is cached but not requested" in r.text, r.output
+    assert "not rendered" not in r.text, r.output
+
+
+# ==== capabilities are declared; a cached file that is the stored one is not probed again ========
+
+def test_captions_go_only_to_a_provider_that_declares_it_draws_them(tmp_path):
+    class Drawing(ScriptedProvider):
+        takes_captions = True
+
+        async def create(self, body, *, workdir, captions=None, title=None):
+            self.hints.append((captions, title))
+            return await super().create(body, workdir=workdir)
+
+    plan = make_plan(tmp_path, [clip("a")])
+    p = Drawing()
+    p.hints = []
+    assert run(plan, p).exit_code == 0
+    (captions, title), = p.hints
+    assert title == "a" and captions is plan.clips[0]  # the clip itself, structured: no lines to parse back
+    assert run(make_plan(tmp_path / "other", [clip("a")]), ScriptedProvider()).exit_code == 0  # none sent
+
+
+def test_a_cached_clip_that_is_the_stored_file_is_not_probed_again(tmp_path):
+    plan = make_plan(tmp_path, [clip("a"), clip("b", after=("a",))])
+    assert run(plan, ScriptedProvider()).exit_code == 0
+
+    class Counting(FakeMedia):
+        probes = 0
+
+        def probe(self, path):
+            Counting.probes += 1
+            return super().probe(path)
+
+    again = run(plan, ScriptedProvider(), media=Counting())
+    assert [o.status for o in again.outcomes] == ["cached", "cached"] and Counting.probes == 0
+    path = again["a"].path
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched: no longer known to be the stored file
+    assert run(plan, ScriptedProvider(), media=Counting())["a"].status == "cached" and Counting.probes == 1
+
+
+def test_the_engine_speaks_no_cli_words_and_exit_codes_are_defined_once():
+    import ast
+    import storyboard
+
+    root = Path(storyboard.__file__).parent
+    flags = re.compile(r"--(adopt|forget|resubmit-in-doubt|yes|max-cost|base-url|shot|json)\b|storyboard render")
+    for path in sorted((root / "render").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not flags.search(node.value), (path.name, node.value)
+    for path in sorted(root.rglob("*.py")):
+        assert not re.search(r"^\s*EXIT_[A-Z_]+\s*[,=]", path.read_text(encoding="utf-8"), re.M), path

@@ -58,9 +58,12 @@ class Captions:
 
     @classmethod
     def from_clip(cls, clip: Any) -> Captions:
-        """From a `plan.PlannedClip` (duck-typed: name, action, camera, dialogue)."""
-        return cls(name=clip.name, action=clip.action or "", camera=clip.camera,
-                   dialogue=tuple((d.speaker, d.line) for d in clip.dialogue))
+        """From a `plan.PlannedClip` (duck-typed: name, action, camera, dialogue; the request's
+        prompt when it has no action text), the manner of a line beside its speaker."""
+        prompt = (getattr(clip, "request", None) or {}).get("prompt") or ""
+        return cls(name=clip.name, action=clip.action or str(prompt), camera=clip.camera,
+                   dialogue=tuple((f"{d.speaker} ({d.how})" if getattr(d, "how", None) else d.speaker, d.line)
+                                  for d in clip.dialogue))
 
     @classmethod
     def coerce(cls, value: Any) -> Captions | None:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..disk import disk_cause, disk_message
+from ..disk import read_failure
 from ..names import output_dir
 
 Log = Callable[[str], None]
@@ -79,24 +80,31 @@ class Watcher:
         self.cycles = 0
 
     def build(self, changed: list[Path] | None = None) -> Cycle:
-        from ..api import compile_file
-        from ..diagnostics import SHOWN_PER_FILE, see_all_with_check
-        from ..diagnostics import render as render_diagnostics
-        from ..present.page import iter_local_inputs, write_all
-        from ..render import RenderError, render
-
+        """One rebuild: compile, render what changed (`api.preview`, the render path of
+        `storyboard preview`), write the page. A failure keeps the last good page."""
         self.cycles += 1
         t0 = time.monotonic()
         cycle = Cycle(self.cycles, False, changed=list(changed or []), page=self.page)
         if changed:
-            names = ", ".join(_short(p) for p in changed)
-            self.log(f"changed: {names}")
+            self.log(f"changed: {', '.join(_short(p) for p in changed)}")
+        plan = self._compile(cycle)
+        if plan is not None:
+            self._render(cycle, plan)
+        return self._done(cycle, t0)
+
+    def _compile(self, cycle: Cycle):
+        """The plan, or None (the cycle says why)."""
+        from ..api import compile_file
+        from ..diagnostics import SHOWN_PER_FILE, see_all_with_check
+        from ..diagnostics import render as render_diagnostics
+        from ..present.page import iter_local_inputs
+
         try:
             result = compile_file(self.path, self.provider)
         except (OSError, UnicodeDecodeError) as exc:  # mid-save, or deleted: wait for the next save
-            cycle.error = f"{self.path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+            cycle.error = read_failure(exc, self.path)
             self.log(cycle.error)
-            return self._done(cycle, t0)
+            return None
         self.files |= {Path(name).resolve() for name in result.sources}
         cycle.diagnostics = list(result.diagnostics)
         if result.diagnostics:
@@ -107,38 +115,40 @@ class Watcher:
             cycle.error = f"{errors} error{'s' * (errors != 1)}"
             keep = f"; the page still shows the last good version ({self.page})" if self.page else ""
             self.log(f"{self.path}: {cycle.error}{keep}")
-            return self._done(cycle, t0)
-        plan = result.plan
-        self.files |= {p.resolve() for p in iter_local_inputs(plan)}
+            return None
+        self.files |= {p.resolve() for p in iter_local_inputs(result.plan)}
+        return result.plan
+
+    def _render(self, cycle: Cycle, plan) -> None:
+        from .. import api
+        from ..render import RenderError
+        from .words import advised, render_error_text
+
         try:
-            report = render(plan, self.provider, state_dir=self.state_dir, on_event=None)
+            result = api.preview(plan, self.provider, state_dir=self.state_dir, out_dir=self.out_dir,
+                                 live=self.live, on_event=None)
         except RenderError as exc:
-            cycle.error = str(exc)
-            self.log(f"render: {exc}")
-            return self._done(cycle, t0)
+            cycle.error = render_error_text(exc)
+            self.log(f"render: {cycle.error}")
+            return
         except Exception as exc:  # keep watching: the next save may fix it
             cycle.error = f"render failed: {type(exc).__name__}: {exc}"
             self.log(cycle.error)
-            return self._done(cycle, t0)
+            return
+        report = advised(result.report)
         if report.interrupted:
             raise KeyboardInterrupt
-        statuses = {o.name: o for o in report.outcomes}
         cycle.rendered = [o.name for o in report.outcomes if o.status == "rendered"]
         cycle.cached = [o.name for o in report.outcomes if o.status == "cached"]
         cycle.failed = [o.name for o in report.outcomes if not o.ok]
         for o in report.problems:
             self.log(f"{o.source}: error: clip {o.name} {o.status}: {o.error}")
-        try:
-            outputs = write_all(plan, report.clips, self.out_dir, statuses=statuses, live=self.live)
-        except Exception as exc:
-            disk = disk_cause(exc)
-            cycle.error = disk_message(disk, self.out_dir, "the page in") if disk is not None else \
-                f"cannot write the page in {self.out_dir}: {type(exc).__name__}: {exc}"
+        if result.page_problem:
+            cycle.error = result.page_problem
             self.log(cycle.error)
-            return self._done(cycle, t0)
-        self.page = cycle.page = outputs.page
+            return
+        self.page = cycle.page = result.outputs.page
         cycle.ok = True
-        return self._done(cycle, t0)
 
     def _done(self, cycle: Cycle, t0: float) -> Cycle:
         cycle.seconds = time.monotonic() - t0

@@ -117,6 +117,7 @@ class Provider:
     label: str = "base"  # how people name the provider ("Together")
     paid: bool = False
     model_label: str = "the model"  # how hints name the model the requests are for ("Seedance 2.0")
+    takes_captions: bool = False  # `create` takes `captions=` (the PlannedClip) and `title=` and draws them
     limits: Limits
 
     # ---- compile time (pure) ----
@@ -150,8 +151,8 @@ class Provider:
         return None
 
     async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
-        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. Providers may
-        take presentation hints as keywords (preview: `captions`, `title`) and ignore others."""
+        """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. A provider that
+        declares `takes_captions` is also given `captions` and `title` (presentation hints)."""
         raise NotImplementedError
 
     async def get(self, job_id: str) -> Job:

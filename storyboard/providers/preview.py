@@ -28,6 +28,7 @@ class PreviewProvider(SeedanceProvider):
     name = "preview"
     label = "preview"
     paid = False
+    takes_captions = True
 
     def __init__(self, *, base_dir: Path | str | None = None, **_: Any):
         # base_dir: where relative media paths are resolved (the engine normally sends absolute ones).
@@ -37,8 +38,8 @@ class PreviewProvider(SeedanceProvider):
     # ---- run time ----
     async def create(self, body: dict[str, Any], *, workdir: Path, captions: Any = None,
                      title: str | None = None, **_: Any) -> Job:
-        """Render the clip now. `captions` may be an `animatic.Captions`, a PlannedClip, or a list
-        of caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]. A body the
+        """Render the clip now. `captions` may be an `animatic.Captions`, a PlannedClip (what the
+        engine passes), or a list of caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]. A body the
         renderer cannot draw (unreadable image, bad size) raises ProviderError(retryable=False)."""
         from ..animatic.render import AnimaticError, Captions, render_animatic
 

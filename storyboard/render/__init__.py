@@ -18,12 +18,17 @@ Money rules, in the order they apply:
   or `forget` are the user's explicit decisions).
 - Only errors that prove nothing was created (`ProviderError.retryable`) are retried.
 
-The package, in the order a render goes through it: results (events, summary, report, errors),
-graph (the plan as a DAG; pure), placeholders (pure), decide (cache and journal -> what to do),
-policy (polling, retries, slots), lock, run (the gate and the scheduler), maintenance (forget,
-adopt).
+The engine speaks no front end's words: a case that needs the user's decision (a create in
+doubt, a job the provider does not know) is a `Reason` (a `ReasonCode` and its facts) beside the
+engine's own text, and the front end says what to type about it.
 
-`--shot` semantics (`only`): the named clips are rendered, plus every clip they depend on that
+The package, in the order a render goes through it: results (events, summary, report, reasons,
+errors), graph (the plan as a DAG; pure), placeholders (pure), cache and journal, decide (cache
+and journal -> what to do), gate (approval and cost), policy (polling, retries, slots), lock,
+run (the scheduler) and the parts of a run it drives through one `context`: journaling,
+inputs, submit, waiting, store; maintenance (forget, adopt).
+
+`only`: the named clips are rendered, plus every clip they depend on that
 is not already in the cache (an extension needs its target's video); everything else is left
 alone and reported as "not requested".
 """
@@ -33,16 +38,17 @@ from .graph import expectation
 from .lock import StoryLock
 from .maintenance import adopt, forget
 from .policy import PollPolicy, RetryPolicy, next_poll_at
+from .gate import approved_subset, check_cost
 from .results import (
-    ApprovalRequired, ClipOutcome, ClipTask, CostLimitExceeded, JobsElsewhere, NotApproved,
+    ApprovalRequired, ClipOutcome, ClipTask, CostLimitExceeded, JobsElsewhere, NotApproved, Reason, ReasonCode,
     RenderError, RenderEvent, RenderLocked, RenderReport, RenderSummary, report_json,
 )
-from .run import approved_subset, check_cost, clip_captions, render, render_plan
+from .run import render, render_plan
 
 __all__ = [
     "STATE_DIR_NAME", "ApprovalRequired", "ClipOutcome", "ClipTask", "CostLimitExceeded",
-    "JobsElsewhere", "NotApproved", "PollPolicy", "RenderError", "RenderEvent", "RenderLocked", "RenderReport",
-    "RenderSummary", "RetryPolicy", "StoryLock", "adopt", "approved_subset", "check_cost",
-    "clip_captions", "default_state_dir", "expectation", "forget", "inspect_render",
+    "JobsElsewhere", "NotApproved", "PollPolicy", "Reason", "ReasonCode", "RenderError", "RenderEvent",
+    "RenderLocked", "RenderReport", "RenderSummary", "RetryPolicy", "StoryLock", "adopt", "approved_subset",
+    "check_cost", "default_state_dir", "expectation", "forget", "inspect_render",
     "next_poll_at", "render", "render_plan", "report_json",
 ]

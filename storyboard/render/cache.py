@@ -12,13 +12,15 @@ absent; a file that is present but wrong (truncated, wrong duration) is moved as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .journal import atomic_write
 
@@ -37,12 +39,25 @@ class CacheRecord:
     probe: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     size: int | None = None  # bytes of the clip file as stored: a truncated file is caught by a stat
+    # The stored file's identity: while size, mtime and inode all match, the file is the one that
+    # was probed and checked when stored, and `probe` says what it is without reading it again.
+    mtime_ns: int | None = None
+    inode: int | None = None
+
+    def identifies(self, st: os.stat_result) -> bool:
+        """`st` is the stat of the very file this record was written for (unchanged since)."""
+        return (self.size is not None and self.mtime_ns is not None and self.inode is not None
+                and (st.st_size, st.st_mtime_ns, st.st_ino) == (self.size, self.mtime_ns, self.inode)
+                and bool(self.probe.get("duration")))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
+    def with_identity(self, st: os.stat_result) -> CacheRecord:
+        return replace(self, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+
     @classmethod
-    def from_json(cls, text: str) -> "CacheRecord":
+    def from_json(cls, text: str) -> CacheRecord:
         """Parse a record; ValueError/TypeError for anything that is not one."""
         data = json.loads(text)
         if not isinstance(data, dict):
@@ -58,9 +73,10 @@ class CacheRecord:
         cost = data.get("cost")
         if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))):
             raise ValueError("'cost' is not a number")
-        size = data.get("size")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
-            raise ValueError("'size' is not an integer")
+        for name in ("size", "mtime_ns", "inode"):
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name!r} is not an integer")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -139,21 +155,24 @@ class Cache:
                probe: Callable[[Path], Any]) -> tuple[dict[str, Any] | None, str | None]:
         """(probe summary, problem) of the cached file; problem None means it is usable.
 
-        A probe reads the container's header, which a faststart MP4 keeps at the front: a file cut
-        short still probes as whole. So the file's size is also checked against its record."""
+        A file whose size, mtime and inode match its record is the file that was checked when it
+        was stored: its recorded probe stands (no media library is loaded for it). Otherwise it is
+        probed. A probe reads the container's header, which a faststart MP4 keeps at the front: a
+        file cut short still probes as whole. So the file's size is also checked against its record."""
         path = self.clip_path(key)
+        record = self.read_record(key)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return None, f"cannot be read ({exc.strerror or exc})"
+        if record is not None and record.identifies(st):
+            return dict(record.probe), check_media(record.probe, expect)
         try:
             summary = probe_summary(probe(path))
         except Exception as exc:  # media.MediaError and anything a broken file provokes
             return None, f"cannot be read ({exc})"
-        record = self.read_record(key)
-        if record is not None and record.size is not None:
-            try:
-                size = path.stat().st_size
-            except OSError as exc:
-                return None, f"cannot be read ({exc.strerror or exc})"
-            if size != record.size:
-                return None, f"is {size} bytes, not the {record.size} stored (truncated or overwritten)"
+        if record is not None and record.size is not None and st.st_size != record.size:
+            return None, f"is {st.st_size} bytes, not the {record.size} stored (truncated or overwritten)"
         return summary, check_media(summary, expect)
 
     def store(self, tmp: Path, record: CacheRecord) -> Path:
@@ -162,7 +181,7 @@ class Cache:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "rb") as f:  # the bytes must be on disk before the name points at them
             os.fsync(f.fileno())
-            record = replace(record, size=os.fstat(f.fileno()).st_size)
+            record = record.with_identity(os.fstat(f.fileno()))  # a rename keeps inode and mtime
         os.replace(tmp, dest)
         self.write_record(record)  # its atomic write fsyncs the folder, covering both renames
         return dest
@@ -190,7 +209,5 @@ class Cache:
         return dest
 
     def discard_temp(self, tmp: Path) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        except FileNotFoundError:
-            pass

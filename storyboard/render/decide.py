@@ -5,25 +5,33 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from .cache import Cache
-from .journal import HAS_JOB, IN_DOUBT, Journal, JournalError, JobRecord
 from .. import paths
 from ..plan import PlannedClip, RenderPlan, media_inputs, parse_placeholder, placeholders_in
 from ..providers.base import Provider
+from .cache import Cache
 from .graph import bottom_levels, expectation, needed_closure, topo_order
-from .journal import IN_FLIGHT, other_journals
-from .results import ClipTask, JobsElsewhere, RenderError, RenderSummary
+from .journal import HAS_JOB, IN_DOUBT, IN_FLIGHT, Journal, JournalError, JobRecord, other_journals
+from .results import ClipTask, JobsElsewhere, Reason, ReasonCode, RenderError, RenderSummary
 
 STATE_DIR_NAME = ".storyboard"
 Probe = Callable[[Path], Any]
 
 
+class _LazyMedia:
+    """`storyboard.media.engine`, imported on first use: a no-op re-render whose cached clips all
+    match their records never probes a file, so it need not pay for importing PyAV."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module("storyboard.media.engine"), name)
+
+
 def media_module() -> Any:
-    return importlib.import_module("storyboard.media.engine")
+    return _LazyMedia()
 
 
 def default_state_dir(plan: RenderPlan) -> Path:
@@ -43,7 +51,11 @@ def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | No
     check_references(plan)
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     cache, journal = Cache(state_dir, provider.namespace), provider_journal(state_dir, provider)
-    probe: Probe = (media or media_module()).probe
+    media = media or media_module()
+
+    def probe(path: Path) -> Any:  # the media module is looked up only when a file needs it
+        return media.probe(path)
+
     levels = bottom_levels(plan)
     durations: dict[str, float] = {}
     tasks: dict[str, ClipTask] = {}
@@ -86,16 +98,11 @@ def refuse_jobs_elsewhere(plan: RenderPlan, provider: Provider, state_dir: Path,
         live = [r for r in other.all() if r.key in wanted and r.state in IN_FLIGHT]
         if live:
             endpoint = next((r.endpoint for r in live if r.endpoint), None)
-            raise JobsElsewhere(jobs_elsewhere_message(plan, other, endpoint, sorted({wanted[r.key] for r in live})))
-
-
-def jobs_elsewhere_message(plan: RenderPlan, other: Journal, endpoint: str | None, names: list[str]) -> str:
-    where = endpoint or f"the endpoint of {other.dir} (journaled by an earlier version)"
-    url = endpoint or "URL"
-    return (f"{len(names)} clip(s) of this film ({', '.join(names)}) have jobs in flight at {where}; "
-            f"nothing was submitted: run again with --base-url {url} to resume them there, or drop them "
-            f"with `storyboard render {plan.story} -p {plan.provider} --base-url {url} --forget CLIP` "
-            "(a job that exists is then paid for again)")
+            names = sorted({wanted[r.key] for r in live})
+            where = endpoint or f"the endpoint of {other.dir} (journaled by an earlier version)"
+            raise JobsElsewhere(f"{len(names)} clip(s) of this film ({', '.join(names)}) have jobs in flight "
+                                f"at {where}; nothing was submitted", story=plan.story, provider=plan.provider,
+                                endpoint=endpoint, names=names, journal_dir=other.dir)
 
 
 def check_references(plan: RenderPlan) -> None:
@@ -146,11 +153,10 @@ def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache,
         if not provider.paid:
             return replace(task, reason=f"{unreadable}; free provider, rendering again")
         if resubmit_in_doubt:
-            return replace(task, reason=f"{unreadable}; resubmitting as asked (--resubmit-in-doubt)")
-        return replace(task, action="in-doubt", reason=(
-            f"{unreadable}; a job may exist for this clip, so it was NOT resubmitted. If the record or "
-            f"the provider's dashboard shows a job: `storyboard render --adopt {clip.name}=JOB_ID`; if not: "
-            f"`storyboard render --forget {clip.name}` (or --resubmit-in-doubt) to submit it again"))
+            return replace(task, reason=f"{unreadable}; resubmitting as asked",
+                           why=Reason(ReasonCode.RESUBMITTED, clip.name))
+        return replace(task, action="in-doubt", why=Reason(ReasonCode.JOURNAL_UNREADABLE, clip.name),
+                       reason=f"{unreadable}; a job may exist for this clip, so it was NOT resubmitted")
     if record is None or record.state == "unsent":
         return task
     if record.state in HAS_JOB and record.job_id:
@@ -160,20 +166,21 @@ def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache,
         if not provider.paid:  # nothing to pay twice for
             return replace(task, reason="an earlier create was interrupted; free provider, rendering again")
         if resubmit_in_doubt:
-            return replace(task, reason="create was in doubt; resubmitting as asked (--resubmit-in-doubt)")
-        return replace(task, action="in-doubt", reason=in_doubt_message(record))
+            return replace(task, reason="create was in doubt; resubmitting as asked",
+                           why=Reason(ReasonCode.RESUBMITTED, clip.name))
+        return replace(task, action="in-doubt", reason=in_doubt_message(record),
+                       why=Reason(ReasonCode.IN_DOUBT, clip.name))
     # failed / rejected: the job ran and did not give a usable clip; a new job is a new decision,
     # which the summary shows before anything is sent.
     return replace(task, reason=f"previous job {record.job_id or ''} {record.state}: {record.error or ''}".strip())
 
 
 def in_doubt_message(record: JobRecord) -> str:
+    """The case of a create in doubt, its cause said once (what to do is the front end's to say:
+    `ReasonCode.IN_DOUBT`)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.submitted_at or record.updated_at))
     return (f"a create request sent at {when} may have reached the provider but its job id is unknown"
-            + (f" ({record.error})" if record.error else "")
-            + "; it was NOT resubmitted. Check the provider's dashboard: if the job exists, "
-            f"`storyboard render --adopt {record.clip}=JOB_ID`; if not, `storyboard render --forget {record.clip}` "
-            "(or --resubmit-in-doubt) to submit it again")
+            + (f" ({record.error})" if record.error else "") + "; it was NOT resubmitted")
 
 
 def _join(a: str | None, b: str) -> str:

@@ -3,7 +3,7 @@ the critical path, what a partial render needs, and what each clip's file must l
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .cache import Expectation
 from ..plan import PlannedClip, RenderPlan

@@ -69,7 +69,7 @@ class JobRecord:
     history: tuple[tuple[str, float], ...] = ()  # (state, time) transitions, oldest first
     endpoint: str | None = None  # the provider's normalized endpoint the create was sent to
 
-    def advance(self, state: JobState, **changes) -> "JobRecord":
+    def advance(self, state: JobState, **changes) -> JobRecord:
         """The next record: a new state plus changes, with the transition appended to history."""
         now = time.time()
         return replace(self, state=state, updated_at=now, history=self.history + ((state, now),),
@@ -82,7 +82,7 @@ class JobRecord:
         return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "JobRecord":
+    def from_json(cls, text: str) -> JobRecord:
         """Parse a record; ValueError/TypeError for anything that is not one (a record that is
         half there or of another shape is never taken at its word)."""
         data = json.loads(text)

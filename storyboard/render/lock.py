@@ -17,7 +17,7 @@ class StoryLock:
         self.path = Path(state_dir) / "render.lock"
         self._fd: int | None = None
 
-    def __enter__(self) -> "StoryLock":
+    def __enter__(self) -> StoryLock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)

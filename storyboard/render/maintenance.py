@@ -4,7 +4,7 @@ found on the provider's dashboard."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from .journal import JournalError, JobRecord
 from ..plan import PlannedClip, RenderPlan

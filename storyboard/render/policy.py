@@ -33,11 +33,11 @@ class PollPolicy:
     deadline: float = 30 * 60.0  # per job, from when this run starts waiting for it
 
     @classmethod
-    def fixed(cls, interval: float, deadline: float = 30 * 60.0) -> "PollPolicy":
+    def fixed(cls, interval: float, deadline: float = 30 * 60.0) -> PollPolicy:
         return cls(first=interval, factor=1.0, cap=interval, min_interval=interval, adaptive=False,
                    deadline=deadline)
 
-    def scaled(self, k: float) -> "PollPolicy":
+    def scaled(self, k: float) -> PollPolicy:
         """The same shape with every duration multiplied by k (tests, benchmarks)."""
         return replace(self, first=self.first * k, cap=self.cap * k, min_interval=self.min_interval * k,
                        deadline=self.deadline * k)
@@ -62,6 +62,9 @@ def next_poll_at(policy: PollPolicy, last: float, predicted: float | None, scale
     return (t + min(policy.cap, max(policy.min_interval, (policy.factor - 1.0) * t))) * stretch
 
 
+_JITTER = random.Random()  # one generator for every retry's jitter
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Backoff for create errors that prove nothing was created (429, 5xx answered, refused
@@ -72,7 +75,8 @@ class RetryPolicy:
     cap: float = 8.0
     max_wait: float = 60.0
 
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random = random.Random()) -> float:
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+        rng = rng or _JITTER
         backoff = min(self.cap, self.base * (2 ** attempt))
         backoff = backoff * (0.5 + rng.random() / 2)  # jitter: many clients must not retry in step
         if retry_after is not None and retry_after > 0:

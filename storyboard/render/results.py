@@ -5,16 +5,42 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from ..credentials import scrub
+from ..exitcodes import ExitCode
 
 ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
                      "interrupted"]
 Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
 OK_STATUSES = ("cached", "rendered")
+
+
+class ReasonCode(StrEnum):
+    """A case that needs the user's decision. The engine states the case and its facts; the
+    command line (or any other front end) says what to do about it, in its own words."""
+
+    IN_DOUBT = "in-doubt"  # a create may have reached the provider; its job id is unknown
+    JOURNAL_UNREADABLE = "journal-unreadable"  # the clip's journal record cannot be read: in doubt too
+    RESUBMITTED = "resubmitted-as-asked"  # an in-doubt clip is submitted again because the user asked
+    UNKNOWN_JOB = "unknown-job"  # the provider does not know a journaled job (404)
+    JOB_NOT_JOURNALED = "job-not-journaled"  # a job was created, but the journal cannot record it
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A structured reason: the case, the clip, and the job it is about (if one is known)."""
+
+    code: ReasonCode
+    clip: str
+    job_id: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"code": self.code.value, "clip": self.clip, "job_id": self.job_id}
 
 
 @dataclass(frozen=True)
@@ -45,6 +71,7 @@ class ClipTask:
     corrupt: str | None = None  # the problem of a cached file to be moved aside
     priority: float = 0.0  # seconds of video on the longest path from here to the end
     same_as: str | None = None  # the clip whose generation this one uses (the same request)
+    why: Reason | None = None  # the case behind `reason` when the user has a decision to make
 
 
 @dataclass(frozen=True)
@@ -77,8 +104,9 @@ class RenderSummary:
             return None
         return round(sum(costs), 4)  # type: ignore[arg-type]
 
-    def lines(self) -> list[str]:
-        """The plan for a human, before anything is spent."""
+    def lines(self, explain: Callable[[ClipTask], str | None] | None = None) -> list[str]:
+        """The plan for a human, before anything is spent. `explain(task)` words each task's
+        reason (default: the engine's own `reason`; the CLI adds what to type)."""
         subs = self.submits
         cost = self.estimated_cost_usd
         unknown = [t.name for t in subs if t.estimated_cost_usd is None]
@@ -94,8 +122,9 @@ class RenderSummary:
                 continue
             price = "" if t.action != "submit" or t.same_as else (
                 "  cost unknown" if t.estimated_cost_usd is None else f"  ${t.estimated_cost_usd:.2f}")
-            why = f"  ({t.reason})" if t.reason else ""
-            out.append(f"  {t.action:<10} {t.name:<20} {t.seconds:>3} s{price}{why}")
+            text = explain(t) if explain else t.reason
+            note = f"  ({text})" if text else ""
+            out.append(f"  {t.action:<10} {t.name:<20} {t.seconds:>3} s{price}{note}")
         return out
 
 
@@ -112,6 +141,7 @@ class ClipOutcome:
     error: str | None = None
     provider_seconds: float | None = None  # how long the provider's job took (its own clock)
     same_as: str | None = None  # the clip whose generation this one used (paid for there)
+    why: Reason | None = None  # the case behind `error` when the user has a decision to make
 
     @property
     def ok(self) -> bool:
@@ -146,10 +176,10 @@ class RenderReport:
         return [o for o in self.outcomes if o.status in ("failed", "skipped", "in-doubt")]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         if self.interrupted:
-            return 130
-        return 3 if self.problems else 0
+            return ExitCode.INTERRUPTED
+        return ExitCode.REMOTE if self.problems else ExitCode.OK
 
     @property
     def cost_usd(self) -> float:
@@ -159,7 +189,7 @@ class RenderReport:
 class RenderError(Exception):
     """The render could not start; nothing was submitted."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class RenderLocked(RenderError):
@@ -167,7 +197,14 @@ class RenderLocked(RenderError):
 
 
 class JobsElsewhere(RenderError):
-    """Clips to submit have jobs in flight at another endpoint of the provider."""
+    """Clips to submit have jobs in flight at another endpoint of the provider: `names` at
+    `endpoint` (None: a journal written before endpoints were recorded, kept in `journal_dir`)."""
+
+    def __init__(self, message: str, *, story: str, provider: str, endpoint: str | None,
+                 names: list[str], journal_dir: Path):
+        super().__init__(message)
+        self.story, self.provider, self.endpoint = story, provider, endpoint
+        self.names, self.journal_dir = names, journal_dir
 
 
 class ApprovalRequired(RenderError):
@@ -179,7 +216,7 @@ class ApprovalRequired(RenderError):
 
 
 class NotApproved(RenderError):
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
     def __init__(self, message: str, summary: RenderSummary):
         super().__init__(message)
@@ -187,18 +224,22 @@ class NotApproved(RenderError):
 
 
 class CostLimitExceeded(RenderError):
-    def __init__(self, message: str, summary: RenderSummary):
+    """What would be submitted may cost more than `max_cost`: its estimate is above it, or the
+    cost of the clips in `unknown` is not known."""
+
+    def __init__(self, message: str, summary: RenderSummary, *, max_cost: float, unknown: list[str]):
         super().__init__(message)
-        self.summary = summary
+        self.summary, self.max_cost, self.unknown = summary, max_cost, unknown
 
 
 def report_json(report: RenderReport) -> str:
-    """The report for machines (`--json`)."""
+    """The report for machines."""
     return scrub(json.dumps({
         "interrupted": report.interrupted,
-        "exit_code": report.exit_code,
+        "exit_code": int(report.exit_code),
         "elapsed": round(report.elapsed, 3),
         "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
                    "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
-                   "error": o.error, "same_as": o.same_as} for o in report.outcomes],
+                   "error": o.error, "same_as": o.same_as, "reason": o.why.as_json() if o.why else None}
+                  for o in report.outcomes],
     }, indent=2, ensure_ascii=False))
