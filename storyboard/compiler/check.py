@@ -38,7 +38,6 @@ _UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))
 MAX_SEED = 2**31 - 1
 MAX_TRANSITION_SECONDS = 60
 SIZE_RANGE = (64, 4096)  # each side of `size:`, in pixels
-MODEL_WORDS = "Seedance 2.0"  # how hints name the model behind every provider's limits
 
 
 def check(film: Film, provider: Provider) -> list[Diagnostic]:
@@ -590,7 +589,8 @@ class _Checker:
                                          for i in refs}))
             span = next((i.span for i, _ in inputs.frames if i.owner in ("first", "last")), where)
             self.report("SB404", span, label=_label(unit), frames=frame_side, references=ref_side,
-                        hint="morph" if unit.kind == "morph" else "either", notes=("table",), model=self.provider.model_label)
+                        hint="morph" if unit.kind == "morph" else "either", notes=("table",),
+                        model=self.provider.model_label)
         if inputs.audios and not (inputs.images or inputs.videos):
             owners = ", ".join(sorted({i.owner for i in inputs.audios}))
             self.report("SB405", next((i.span for i in inputs.audios), where), label=_label(unit), owners=owners)
