@@ -132,6 +132,12 @@ class Provider:
             return self.default_model
         return model_setting
 
+    def limits_for(self, model: str) -> Limits:
+        """The limits of one of this provider's models (a model id, as `model_id` gives it): a
+        vendor whose models differ (a "fast" model without 1080p) narrows `limits` here, so
+        `check` reports what the server would refuse at the story's line."""
+        return self.limits
+
     def index_word(self, kind: MediaKind, n: int) -> str:
         """How a prompt refers to the n-th (1-based) input of a kind."""
         return f"{kind.capitalize()} {n}"

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -93,6 +94,9 @@ class FalProvider(TogetherProvider):
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:
         return MODELS.get(model_setting or "seedance-2.0", model_setting or APP)
+
+    def limits_for(self, model: str) -> Limits:
+        return replace(self.limits, resolutions=RESOLUTIONS.get(model, self.limits.resolutions))
 
     def index_word(self, kind: MediaKind, n: int) -> str:
         return f"@{kind.capitalize()}{n}"

@@ -26,6 +26,7 @@ Facts and where they come from (see shared/reference/seedance-providers.md §2):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -75,6 +76,9 @@ class ModelArkProvider(JobApiProvider):
         if not model_setting:
             return self.default_model
         return MODEL_WORDS.get(model_setting, model_setting)
+
+    def limits_for(self, model: str) -> Limits:
+        return replace(self.limits, resolutions=MODEL_RESOLUTIONS.get(model, self.limits.resolutions))
 
     def build_request(self, spec: ClipSpec) -> dict[str, Any]:
         return build_body(spec)
