@@ -97,6 +97,9 @@ class Job:
     cost: float | None = None
     error: str | None = None
     error_code: str | None = None
+    # How long the job ran by the provider's own clock, when its answer says: the render engine
+    # predicts the next jobs' times from it (its own view from outside includes polling delays).
+    seconds: float | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

@@ -187,7 +187,12 @@ class FalProvider(TogetherProvider):
         if status.get("error"):
             return Job(job_id, "failed", error=str(status["error"]), error_code=_str(status.get("error_type")),
                        raw=status)
-        return await self._result(base, job_id)
+        job = await self._result(base, job_id)
+        metrics = status.get("metrics")
+        took = metrics.get("inference_time") if isinstance(metrics, dict) else None
+        if isinstance(took, (int, float)) and not isinstance(took, bool) and took >= 0:
+            job.seconds = float(took)  # fal's own clock [unconfirmed: its status shape with metrics]
+        return job
 
     async def _answer(self, url: str, what: str) -> dict[str, Any]:
         resp = await self._get_with_retries(url, self._auth(), what=what)

@@ -705,6 +705,8 @@ def _forget_hint(name: str, exc: ProviderError) -> str:
 
 
 def _provider_seconds(job: Job) -> float | None:
+    if job.seconds is not None:
+        return job.seconds
     raw = job.raw or {}
     a, b = raw.get("created_at"), raw.get("completed_at")
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b >= a:
