@@ -171,7 +171,9 @@ _error("SB103", "A setting's value outside what it accepts.", {
     "size": "size is WIDTHxHEIGHT in pixels (like 1280x720), not `{value}`",
     "size_range": "size {value}: width and height must be even numbers from {least} to {most}",
     "no_size": "{provider} takes no pixel size, only a resolution and a ratio",
-}, hints={"resolution": _ONE_OF, "ratio": _ONE_OF, "no_size": "use `resolution:` and `ratio:` instead of `size:`"})
+    "model_resolution": "{provider}'s model `{model}` renders no {value}",
+}, hints={"resolution": _ONE_OF, "ratio": _ONE_OF, "no_size": "use `resolution:` and `ratio:` instead of `size:`",
+          "model_resolution": "`{model}` renders only {choices}: choose one of those, or another model"})
 _error("SB104", "`size` together with `resolution` or `ratio` in one place.",
        "`size` and `{other}` cannot both be set for {where}",
        hint="`size` gives exact pixels and `{other}` picks them from a table: keep one "

@@ -197,3 +197,19 @@ def test_a_render_killed_mid_create_leaves_the_clip_in_doubt(tmp_path):
         r = cli(args, {"FAL_KEY": KEY})
         assert r.exit_code == 3 and "in doubt" in r.text, r.output
         assert fake.stats()["creates"] == creates  # never submitted again blindly
+
+
+def test_check_reports_the_fast_tiers_missing_1080p_at_the_resolution_line(tmp_path):
+    from storyboard.api import check_file
+    from storyboard.providers.fal import APP, FAST
+
+    p = FalProvider(api_key=KEY)
+    assert p.limits_for(FAST).resolutions == ("480p", "720p") and "1080p" in p.limits_for(APP).resolutions
+    story = tmp_path / "film.story"
+    story.write_text("model: seedance-2.0-fast\n\nshot a:\n  resolution: 1080p\n  A street.\n\n"
+                     "shot b:\n  A square.\n", encoding="utf-8")
+    diags = check_file(story, p).diagnostics
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("SB103", 4, 15)]
+    assert "fal's model `seedance-2.0-fast` renders no 1080p" in diags[0].message
+    story.write_text("model: seedance-2.0\nresolution: 1080p\n\nshot a:\n  A street.\n", encoding="utf-8")
+    assert check_file(story, p).diagnostics == []

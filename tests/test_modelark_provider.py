@@ -226,3 +226,39 @@ def test_check_reports_what_modelark_refuses_at_the_storys_line():
     diags = check_file(Path("examples/lighthouse/lighthouse.story"), get("modelark", api_key=KEY)).diagnostics
     refused = [d for d in diags if d.code == "SB305"]
     assert refused and all("modelark cannot take a local" in d.message and d.span.line for d in refused)
+
+
+FAST_1080P_STORY = """model: seedance-2.0-fast
+resolution: 1080p
+
+shot a:
+  A quiet street.
+
+shot b:
+  resolution: 1080p
+  A loud street.
+
+shot c:
+  resolution: 720p
+  A calm street.
+"""
+
+
+def check_story(tmp_path: Path, text: str, provider: str) -> list:
+    from storyboard.api import check_file
+
+    story = tmp_path / "film.story"
+    story.write_text(text, encoding="utf-8")
+    return check_file(story, get(provider, api_key=KEY)).diagnostics
+
+
+def test_check_reports_the_fast_models_missing_1080p_at_the_resolution_lines(tmp_path):
+    p = ModelArkProvider(api_key=KEY)
+    assert p.limits_for(FAST_MODEL).resolutions == ("480p", "720p")
+    assert "1080p" in p.limits_for(STANDARD_MODEL).resolutions
+    diags = check_story(tmp_path, FAST_1080P_STORY, "modelark")
+    # the film's line once (not once per clip under it), and shot b's own line
+    assert [(d.code, d.span.line) for d in diags] == [("SB103", 2), ("SB103", 8)]
+    assert "`seedance-2.0-fast` renders no 1080p" in diags[0].message and "480p, 720p" in diags[0].hint
+    standard = FAST_1080P_STORY.replace("model: seedance-2.0-fast\n", "model: seedance-2.0\n")
+    assert check_story(tmp_path, standard, "modelark") == []

@@ -20,7 +20,7 @@ from ..messages import report
 from ..names import title_file_stem
 from ..providers.base import Provider
 from . import prompts
-from .requests import Inputs, Unit, compose_prompt, expand, gather_inputs
+from .requests import Inputs, Unit, build_spec, compose_prompt, expand, gather_inputs
 
 TYPE_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "mp4": "MP4", "mov": "MOV", "mp3": "MP3", "wav": "WAV",
               "gif": "GIF", "bmp": "BMP", "pdf": "PDF", "text": "text"}
@@ -103,6 +103,7 @@ class _Checker:
         self.clip_names = {c.name for c in film.timeline if isinstance(c, Clip)}
         self.near_cast = _NearNames(film.cast)
         self.near_in_folder: dict[Path, _NearNames | None] = {}
+        self.model_limit_lines: set[Span | None] = set()  # one report per line, not per clip under it
 
     def report(self, code: str, span: Span | None, variant: str | None = None, **args) -> None:
         """Report `code` from the catalogue (storyboard/messages.py); `args` as for `messages.report`."""
@@ -515,6 +516,7 @@ class _Checker:
         if not limits or inputs.unknown:
             return
         self.check_limits(unit, inputs)
+        self.check_model_limits(unit, inputs)
         if unit.kind == "continue":
             first = unit.clip.setting("first")
             if first is not None:
@@ -594,6 +596,27 @@ class _Checker:
         if inputs.audios and not (inputs.images or inputs.videos):
             owners = ", ".join(sorted({i.owner for i in inputs.audios}))
             self.report("SB405", next((i.span for i in inputs.audios), where), label=_label(unit), owners=owners)
+
+
+    def check_model_limits(self, unit: Unit, inputs: Inputs) -> None:
+        """A resolution the unit's model does not render (a "fast" model without 1080p), at the
+        `resolution:` line in force, else at the `model:` line: the server would refuse it."""
+        try:
+            spec = build_spec(self.film, unit, inputs, self.provider, prompt="")
+        except ValueError:  # a malformed size, reported by SB103
+            return
+        allowed = self.provider.limits_for(spec.model).resolutions
+        if spec.resolution is None or spec.resolution in allowed or spec.resolution not in self.limits.resolutions:
+            return  # a pixel size, a resolution the model renders, or one SB103 reports for every model
+        mine = unit.clip.first_settings if unit.clip is not None else {}
+        model = mine.get("model") or self.film.settings.get("model")
+        line = mine.get("resolution") or self.film.settings.get("resolution") or model
+        span = (line.value_span or line.span) if line is not None else unit.span
+        if span in self.model_limit_lines:
+            return
+        self.model_limit_lines.add(span)
+        self.report("SB103", span, "model_resolution", provider=self.provider.name, value=spec.resolution,
+                    model=model.value if model is not None else spec.model, choices=", ".join(allowed))
 
 
 def _label(unit: Unit) -> str:

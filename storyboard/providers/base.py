@@ -89,6 +89,9 @@ class Job:
     cost: float | None = None
     error: str | None = None
     error_code: str | None = None
+    # How long the job ran by the provider's own clock, when its answer says: the render engine
+    # predicts the next jobs' times from it (its own view from outside includes polling delays).
+    seconds: float | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -124,6 +127,12 @@ class Provider:
     def model_id(self, model_setting: str | None) -> str:
         """The request's model for the story's `model:` setting (None: the default model)."""
         raise NotImplementedError
+
+    def limits_for(self, model: str) -> Limits:
+        """The limits of one of this provider's models (a model id, as `model_id` gives it): a
+        vendor whose models differ (a "fast" model without 1080p) narrows `limits` here, so
+        `check` reports what the server would refuse at the story's line."""
+        return self.limits
 
     def index_word(self, kind: MediaKind, n: int) -> str:
         """How a prompt refers to the n-th (1-based) input of a kind."""

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ..credentials import read_secret, remember_url_credentials, secret_problem
-from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
+from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
 from .seedance import LIMITS, RATIOS
 from .together import MAX_DOWNLOAD_BYTES, TogetherProvider, image_data_uri
 
@@ -95,6 +95,9 @@ class FalProvider(TogetherProvider):
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:
         return MODELS.get(model_setting or "seedance-2.0", model_setting or APP)
+
+    def limits_for(self, model: str) -> Limits:
+        return dataclasses.replace(self.limits, resolutions=RESOLUTIONS.get(model, self.limits.resolutions))
 
     def index_word(self, kind: MediaKind, n: int) -> str:
         return f"@{kind.capitalize()}{n}"
@@ -185,7 +188,12 @@ class FalProvider(TogetherProvider):
         if status.get("error"):
             return Job(job_id, "failed", error=str(status["error"]), error_code=_str(status.get("error_type")),
                        raw=status)
-        return await self._result(base, job_id)
+        job = await self._result(base, job_id)
+        metrics = status.get("metrics")
+        took = metrics.get("inference_time") if isinstance(metrics, dict) else None
+        if isinstance(took, (int, float)) and not isinstance(took, bool) and took >= 0:
+            job.seconds = float(took)  # fal's own clock [unconfirmed: its status shape with metrics]
+        return job
 
     async def _answer(self, url: str, what: str) -> dict[str, Any]:
         resp = await self._get_with_retries(url, self._auth(), what=what)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .base import ClipSpec, FrameImage, Job, MediaKind, Price, ProviderError
+from .base import ClipSpec, FrameImage, Job, Limits, MediaKind, Price, ProviderError
 from .http import JobApiProvider
 from .seedance import LIMITS, PIXELS, RATIOS, SeedanceProvider
 from .together import image_data_uri
@@ -77,6 +77,9 @@ class ModelArkProvider(JobApiProvider, SeedanceProvider):
         if not model_setting:
             return self.default_model
         return MODEL_WORDS.get(model_setting, model_setting)
+
+    def limits_for(self, model: str) -> Limits:
+        return dataclasses.replace(self.limits, resolutions=MODEL_RESOLUTIONS.get(model, self.limits.resolutions))
 
     def build_request(self, spec: ClipSpec) -> dict[str, Any]:
         return build_body(spec)
@@ -188,7 +191,7 @@ def job_from_task(data: dict[str, Any], job_id: str | None = None) -> Job:
             return Job(jid, "failed", error_code="no_video_url", raw=data,
                        error="ModelArk reported the task succeeded but gave no content.video_url")
         return Job(jid, "completed", video_url=str(content["video_url"]),
-                   last_frame_url=content.get("last_frame_url") or None, raw=data)
+                   last_frame_url=content.get("last_frame_url") or None, seconds=_task_seconds(data), raw=data)
     if status in FAILED:
         err = data.get("error") or {}
         message = err.get("message") if isinstance(err, dict) else None
@@ -196,6 +199,15 @@ def job_from_task(data: dict[str, Any], job_id: str | None = None) -> Job:
         return Job(jid, "failed", error=str(message or f"ModelArk reported the task {status} without a reason"),
                    error_code=str(code or status), raw=data)
     return Job(jid, "running", raw=data)
+
+
+def _task_seconds(data: dict[str, Any]) -> float | None:
+    """How long a finished task ran by ModelArk's clock: `updated_at - created_at`, Unix seconds
+    [confirmed: SDK task fields; that `updated_at` is the finish time is inferred]."""
+    a, b = data.get("created_at"), data.get("updated_at")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and b >= a:
+        return float(b - a)
+    return None
 
 
 def token_count(width: int, height: int, seconds: int) -> int:

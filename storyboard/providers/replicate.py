@@ -201,7 +201,8 @@ def job_from_prediction(data: dict[str, Any], job_id: str | None = None) -> Job:
         if not url:
             return Job(jid, "failed", error_code="no_output", raw=data,
                        error="Replicate reported the prediction succeeded but gave no output URL")
-        return Job(jid, "completed", video_url=url, cost=cost, raw=data)
+        took = _number((data.get("metrics") or {}).get("predict_time"))  # [reference §3b] seconds
+        return Job(jid, "completed", video_url=url, cost=cost, seconds=took, raw=data)
     if status in FAILED:
         error = data.get("error")
         message = str(error) if error else f"Replicate reported the prediction {status} without a reason"

@@ -17,6 +17,8 @@ from .results import ClipOutcome
 
 def provider_seconds(job: Job) -> float | None:
     """How long the provider's job took by its own clock, when it says."""
+    if job.seconds is not None:  # the vendor's own measure (fal, Replicate, ModelArk fill it in)
+        return job.seconds
     raw = job.raw or {}
     a, b = raw.get("created_at"), raw.get("completed_at")
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b >= a:

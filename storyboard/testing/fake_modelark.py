@@ -243,9 +243,11 @@ class FakeModelArk(FakeServer):
         resolution, ratio = body.get("resolution", "720p"), body.get("ratio", "16:9")
         seconds = body.get("duration", 5) if body.get("duration", 5) != -1 else 5
         w, h = PIXELS.get(resolution, PIXELS["720p"]).get(ratio, (1280, 720))
+        finished = status in ("succeeded", "failed")  # a finished task was last updated when it finished
         data: dict[str, Any] = {
             "id": job.id, "model": body["model"], "status": status, "created_at": int(job.created_at),
-            "updated_at": int(time.time()), "seed": body.get("seed", 17918), "resolution": resolution,
+            "updated_at": int(job.completed_at() if finished else time.time()),
+            "seed": body.get("seed", 17918), "resolution": resolution,
             "ratio": ratio, "duration": seconds, "framespersecond": 24,
             "generate_audio": body.get("generate_audio", True), "service_tier": "default",
             "execution_expires_after": 172800, "draft": False, "priority": 0, "output_format": "mp4"}
