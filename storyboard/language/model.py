@@ -10,7 +10,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from ..diagnostics import Span
 
@@ -27,9 +27,13 @@ TRANSITIONS = ("cut", "dissolve", "fade", "wipe", "morph", "continue")
 WIPE_DIRECTIONS = ("left", "right", "up", "down")
 
 
+# A span is checked by its type only: pydantic would rebuild a named tuple field by field.
+SpanOrNone = InstanceOf[Span] | None
+
+
 class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-    span: Span | None = Field(default=None, exclude=True, repr=False)
+    span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 class Text(Node):
@@ -43,7 +47,7 @@ class Setting(Node):
 
     key: str
     value: str
-    value_span: Span | None = Field(default=None, exclude=True, repr=False)
+    value_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 class Prose(Node):
@@ -71,7 +75,7 @@ class Dialogue(Node):
     speaker: str
     how: str | None = None
     line: str
-    speaker_span: Span | None = Field(default=None, exclude=True, repr=False)
+    speaker_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def mentions(self) -> list[Text]:
         found = [Text(value=self.speaker, span=self.speaker_span)]
@@ -84,7 +88,7 @@ class Beat(Node):
 
     seconds: int | float | None = None  # the checker rejects fractions
     text: Prose
-    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 BodyLine = Annotated[Setting | Prose | Dialogue | Beat, Field(union_mode="left_to_right")]
@@ -94,7 +98,7 @@ class CastMember(Node):
     kind: Literal["character", "prop", "place"]
     name: str
     fields: tuple[Setting, ...] = ()
-    name_span: Span | None = Field(default=None, exclude=True, repr=False)
+    name_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def values(self, key: str) -> list[Setting]:
         return [f for f in self.fields if f.key == key]
@@ -116,8 +120,8 @@ class Clip(Node):
     name: str
     seconds: int | float | None = None  # None: the default; the checker rejects fractions
     body: tuple[BodyLine, ...] = ()
-    name_span: Span | None = Field(default=None, exclude=True, repr=False)
-    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    name_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def settings(self, key: str) -> list[Setting]:
         return [b for b in self.body if isinstance(b, Setting) and b.key == key]
@@ -153,14 +157,14 @@ class Transition(Node):
     seconds: float | None = None
     direction: str | None = None  # wipe: left|right|up|down (the checker validates)
     text: str | None = None  # the prompt of a `morph`
-    direction_span: Span | None = Field(default=None, exclude=True, repr=False)
-    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    direction_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
     seconds_text: str | None = Field(default=None, exclude=True, repr=False)  # as written: "0.5s"
 
 
 class Include(Node):
     path: str
-    path_span: Span | None = Field(default=None, exclude=True, repr=False)
+    path_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 TopItem = Annotated[Setting | Include | CastMember | Clip | Transition, Field(union_mode="left_to_right")]
