@@ -33,8 +33,11 @@ def parse_placeholder(value: Any) -> tuple[str, str] | None:
     return None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))  # one, not one per call
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(data)
 
 
 def sha256_text(text: str) -> str:
@@ -119,7 +122,7 @@ class RenderPlan(Frozen):
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, base_dir: str = ".") -> "RenderPlan":
+    def from_json(cls, text: str, base_dir: str = ".") -> RenderPlan:
         return cls.model_validate({**json.loads(text), "base_dir": base_dir})
 
     @property

@@ -61,12 +61,18 @@ class Prose(Node):
 
     def mentions(self) -> list[Text]:
         """Every `@Name` in this prose, with the span of the name (after the `@`)."""
+        if not self.pieces:
+            return _mentions(self.text, self.span)
         found = []
-        for piece in self.pieces or (Text(value=self.text, span=self.span),):
-            for m in MENTION_RE.finditer(piece.value):
-                span = piece.span.at(m.start(1), len(m.group(1))) if piece.span else None
-                found.append(Text(value=m.group(1), span=span))
+        for piece in self.pieces:
+            found += _mentions(piece.value, piece.span)
         return found
+
+
+def _mentions(text: str, span: Span | None) -> list[Text]:
+    """Every `@Name` in `text`, a line that starts at `span`."""
+    return [Text(value=m.group(1), span=span.at(m.start(1), len(m.group(1))) if span else None)
+            for m in MENTION_RE.finditer(text)]
 
 
 class Dialogue(Node):
@@ -78,9 +84,7 @@ class Dialogue(Node):
     speaker_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def mentions(self) -> list[Text]:
-        found = [Text(value=self.speaker, span=self.speaker_span)]
-        found += Prose(text=self.line, span=None).mentions()
-        return found
+        return [Text(value=self.speaker, span=self.speaker_span)] + _mentions(self.line, None)
 
 
 class Beat(Node):
@@ -107,7 +111,7 @@ class CastMember(Node):
     def images(self) -> list[Setting]:
         return self.values("image")
 
-    @property
+    @cached_property  # every prompt that mentions the member asks
     def description(self) -> str | None:
         found = self.values("description")
         return found[0].value if found else None
