@@ -102,8 +102,11 @@ def substitute(value: Any, found: dict[str, str]) -> Any:
     return value
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))  # one, not one per call
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(data)
 
 
 class Frozen(BaseModel):

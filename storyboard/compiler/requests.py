@@ -280,16 +280,11 @@ def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], li
     return words, legend
 
 
-@lru_cache(maxsize=1)
-def _default_template():
-    return prompts.template()  # looked up once: jinja2 would stat the file on every lookup
-
-
 def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl=None) -> str:
     """The unit's prompt (memoised per film, provider and template, like `gather_inputs`)."""
     key = ("prompt", type(provider), provider.name, tmpl) + _memo_key(unit)
     if key not in film.memo:
-        film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or _default_template())
+        film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or prompts.template())
     return film.memo[key]
 
 

@@ -10,7 +10,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from ..diagnostics import Span
 
@@ -27,9 +27,13 @@ TRANSITIONS = ("cut", "dissolve", "fade", "wipe", "morph", "continue")
 WIPE_DIRECTIONS = ("left", "right", "up", "down")
 
 
+# A span is checked by its type only: pydantic would rebuild a named tuple field by field.
+SpanOrNone = InstanceOf[Span] | None
+
+
 class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-    span: Span | None = Field(default=None, exclude=True, repr=False)
+    span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 class Text(Node):
@@ -43,7 +47,7 @@ class Setting(Node):
 
     key: str
     value: str
-    value_span: Span | None = Field(default=None, exclude=True, repr=False)
+    value_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 class Prose(Node):
@@ -57,12 +61,18 @@ class Prose(Node):
 
     def mentions(self) -> list[Text]:
         """Every `@Name` in this prose, with the span of the name (after the `@`)."""
+        if not self.pieces:
+            return _mentions(self.text, self.span)
         found = []
-        for piece in self.pieces or (Text(value=self.text, span=self.span),):
-            for m in MENTION_RE.finditer(piece.value):
-                span = piece.span.at(m.start(1), len(m.group(1))) if piece.span else None
-                found.append(Text(value=m.group(1), span=span))
+        for piece in self.pieces:
+            found += _mentions(piece.value, piece.span)
         return found
+
+
+def _mentions(text: str, span: Span | None) -> list[Text]:
+    """Every `@Name` in `text`, a line that starts at `span`."""
+    return [Text(value=m.group(1), span=span.at(m.start(1), len(m.group(1))) if span else None)
+            for m in MENTION_RE.finditer(text)]
 
 
 class Dialogue(Node):
@@ -71,12 +81,10 @@ class Dialogue(Node):
     speaker: str
     how: str | None = None
     line: str
-    speaker_span: Span | None = Field(default=None, exclude=True, repr=False)
+    speaker_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def mentions(self) -> list[Text]:
-        found = [Text(value=self.speaker, span=self.speaker_span)]
-        found += Prose(text=self.line, span=None).mentions()
-        return found
+        return [Text(value=self.speaker, span=self.speaker_span)] + _mentions(self.line, None)
 
 
 class Beat(Node):
@@ -84,7 +92,7 @@ class Beat(Node):
 
     seconds: int | float | None = None  # the checker rejects fractions
     text: Prose
-    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 BodyLine = Annotated[Setting | Prose | Dialogue | Beat, Field(union_mode="left_to_right")]
@@ -94,7 +102,7 @@ class CastMember(Node):
     kind: Literal["character", "prop", "place"]
     name: str
     fields: tuple[Setting, ...] = ()
-    name_span: Span | None = Field(default=None, exclude=True, repr=False)
+    name_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def values(self, key: str) -> list[Setting]:
         return [f for f in self.fields if f.key == key]
@@ -103,7 +111,7 @@ class CastMember(Node):
     def images(self) -> list[Setting]:
         return self.values("image")
 
-    @property
+    @cached_property  # every prompt that mentions the member asks
     def description(self) -> str | None:
         found = self.values("description")
         return found[0].value if found else None
@@ -116,8 +124,8 @@ class Clip(Node):
     name: str
     seconds: int | float | None = None  # None: the default; the checker rejects fractions
     body: tuple[BodyLine, ...] = ()
-    name_span: Span | None = Field(default=None, exclude=True, repr=False)
-    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    name_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def settings(self, key: str) -> list[Setting]:
         return [b for b in self.body if isinstance(b, Setting) and b.key == key]
@@ -153,14 +161,14 @@ class Transition(Node):
     seconds: float | None = None
     direction: str | None = None  # wipe: left|right|up|down (the checker validates)
     text: str | None = None  # the prompt of a `morph`
-    direction_span: Span | None = Field(default=None, exclude=True, repr=False)
-    seconds_span: Span | None = Field(default=None, exclude=True, repr=False)
+    direction_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
     seconds_text: str | None = Field(default=None, exclude=True, repr=False)  # as written: "0.5s"
 
 
 class Include(Node):
     path: str
-    path_span: Span | None = Field(default=None, exclude=True, repr=False)
+    path_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
 TopItem = Annotated[Setting | Include | CastMember | Clip | Transition, Field(union_mode="left_to_right")]

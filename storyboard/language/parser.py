@@ -577,6 +577,7 @@ def _shorten(s: str, n: int = 40) -> str:
 
 # ---- parse -> model -------------------------------------------------------------------------
 
+_new_tuple = tuple.__new__
 _DIALOGUE_RE = re.compile(r'@(?P<name>[A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\((?P<how>[^)\n]*)\))?'
                           r'[ \t]*:[ \t]*"(?P<line>[^"\n]*)"')
 _BEAT_RE = re.compile(r"shot(?:[ \t]+(?P<dur>[0-9]+(?:\.[0-9]+)?)s)?[ \t]*:")
@@ -592,10 +593,11 @@ class _Build:
 
     # helpers
     def _span(self, tok: Token) -> Span:
-        return Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
+        # tuple.__new__ straight away: the named tuple's own __new__ is a Python call more, per token
+        return _new_tuple(Span, (self.path, tok.line, tok.column, tok.end_line, tok.end_column))
 
     def _text(self, tok: Token) -> Text:
-        return Text(value=str(tok).rstrip(), span=self._span(tok))
+        return Text(value=tok.rstrip(), span=self._span(tok))  # str's rstrip makes a plain str of a Token
 
     def continuation(self, toks):
         return [self._text(t) for t in toks]
