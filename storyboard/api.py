@@ -72,9 +72,12 @@ def compile_file(path: Path | str, provider: Provider) -> CompileResult:
     with _rare_gc_passes():
         film = load(path)
         diags = check(film, provider)
-        if any(d.is_error for d in diags):
-            return CompileResult(None, diags, film.sources)
-        return CompileResult(compile_film(film, provider, diags), diags, film.sources)
+        plan = None if any(d.is_error for d in diags) else compile_film(film, provider, diags)
+        sources = film.sources
+        # The film's nodes go with it (reference counting) before the collector's threshold
+        # returns, so its first pass afterwards does not sweep tens of thousands of dead objects.
+        del film
+    return CompileResult(plan, diags, sources)
 
 
 # ---- render, preview, export -----------------------------------------------------------------
