@@ -39,8 +39,8 @@ def check_media(ctx: Context, value: str, rel_dir: str, span: Span | None, kind:
     check_local_file(ctx, value, rel_dir, span, kinds=kind, role=role)
 
 
-def check_local_file(ctx: Context, value: str, rel_dir: str, span: Span | None, kinds: str | None, what: str = "",
-                     role: str | None = None):
+def check_local_file(ctx: Context, value: str, rel_dir: str, span: Span | None, kinds: str | None,
+                     role: str | None = None) -> None:
     """Report the file's problems at `span` (worked out once per file: big films reuse frames)."""
     key = (value, rel_dir, kinds, role)
     if key not in ctx.checked_files:

@@ -39,7 +39,7 @@ def check_film_settings(ctx: Context) -> None:
     check_title(ctx, film.settings.get("title"))
     t = film.settings.get("template")
     if t is not None and t.value:
-        check_local_file(ctx, t.value, "", t.value_span, kinds=None, what="template")
+        check_local_file(ctx, t.value, "", t.value_span, kinds=None)
 
 
 def check_value(ctx: Context, s: Setting) -> None:
