@@ -25,6 +25,7 @@ from ..providers.base import ClipSpec, FrameImage, Provider
 from . import prompts
 
 PLAN_VERSION = 1
+DEFAULT_RESOLUTION = "720p"  # what a request without `resolution:` asks for
 
 
 # ---- the film as a list of generations -----------------------------------------------------
@@ -350,7 +351,7 @@ def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, promp
     seed = int(seed_setting.value) if seed_setting else (derived_seed(int(film_seed), unit.name) if film_seed else None)
     return ClipSpec(
         prompt=prompt, seconds=clip_seconds(unit), model=provider.model_id(value("model")),
-        resolution=None if width else (value("resolution") or "720p"),
+        resolution=None if width else (value("resolution") or DEFAULT_RESOLUTION),
         ratio=None if width else (value("ratio") or "16:9"),
         width=width, height=height, seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
         frame_images=tuple(FrameImage(i.value, f) for i, f in inputs.frames),
