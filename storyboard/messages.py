@@ -270,6 +270,9 @@ _error("SB408", "Beats whose durations do not fit their scene, or a beat without
 _error("SB409", "A clip setting written twice in one clip.", "`{key}` is set more than once in {kind} {name}")
 _error("SB410", "An extension setting what only its target's video decides.",
        "an extension cannot set `{key}`: it continues its target's video")
+_error("SB411", "A clip whose mix of inputs the provider's API has no request for.",
+       "{provider} cannot send {label}: {why}",
+       hint="change the clip's frames or mentions, or render it with a provider that takes this mix")
 _error("SB420", "A story's prompt template that does not compile or fails while rendering a prompt.", {
     "syntax": "syntax error in the prompt template: {why}",
     "failed": "the prompt template failed: {why}",

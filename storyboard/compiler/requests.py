@@ -21,7 +21,7 @@ from ..plan import (
     CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry,
     canonical_json, parse_placeholder, placeholder, placeholders_in,
 )
-from ..providers.base import ClipSpec, FrameImage, Provider
+from ..providers.base import ClipSpec, FrameImage, Provider, ProviderError
 from . import prompts
 
 PLAN_VERSION = 1
@@ -176,6 +176,15 @@ def mentions(unit: Unit):
         elif isinstance(line, Beat):
             found += line.text.mentions()
     return found
+
+
+def unit_label(unit: Unit) -> str:
+    """How messages name a generation: its clip's name, or what a morph or extension is."""
+    if unit.kind == "morph" and unit.morph_between:
+        return "the morph between {} and {}".format(*unit.morph_between)
+    if unit.kind == "extend":
+        return f"extension {unit.name}"
+    return unit.name
 
 
 def _memo_key(unit: Unit) -> tuple:
@@ -428,9 +437,11 @@ def _keys_in_dependency_order(provider: str, nodes: dict[str, tuple[dict, list[s
     return keys
 
 
-def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] | None = None) -> RenderPlan:
-    """Compile a film the checker found no errors in. Warnings that only the compiled requests
-    can show (clips that share one generation) are appended to `diagnostics`."""
+def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] | None = None) -> RenderPlan | None:
+    """Compile a film the checker found no errors in. What only the compiled requests can show
+    is appended to `diagnostics`: clips that share one generation (a warning), and clips whose
+    inputs the provider's API cannot take in one request (an error; then there is no plan).
+    Without a `diagnostics` list, such a clip raises the provider's ProviderError."""
     units, timeline = expand(film)
     tmpl = None
     tpath = film.settings.get("template")
@@ -446,11 +457,20 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
         spec = build_spec(film, unit, inputs, provider, prompt)
         if unit.name in frames_wanted:
             spec = replace(spec, last_frame_wanted=True)
-        body = provider.build_request(spec)
+        try:
+            body = provider.build_request(spec)
+        except ProviderError as exc:  # an input mix this vendor's API has no request for
+            if diagnostics is None:
+                raise
+            diagnostics.append(report("SB411", unit.span, provider=provider.name, label=unit_label(unit),
+                                      why=str(exc)))
+            continue
         found = placeholders_in(body)  # one walk serves `after` and the key
         after = sorted({v for _, _, (kind, v) in found if kind in CLIP_PLACEHOLDERS},
                        key=order.__getitem__)
         built.append((unit, inputs, spec, body, after, found))
+    if len(built) < len(units):
+        return None
     keys = _keys_in_dependency_order(provider.name, {b[0].name: (b[3], b[4], b[5]) for b in built}, hasher)
     clips: list[PlannedClip] = []
     warnings: list[str] = []

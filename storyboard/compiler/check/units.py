@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ... import messages
 from .. import prompts
-from ..requests import DEFAULT_RESOLUTION, Inputs, Unit, compose_prompt, gather_inputs
+from ..requests import DEFAULT_RESOLUTION, Inputs, Unit, compose_prompt, gather_inputs, unit_label
 from .context import Context
 
 
@@ -76,7 +76,7 @@ def check_prompt(ctx: Context, unit: Unit, inputs: Inputs) -> None:
     lo, hi = ctx.limits.min_prompt, ctx.limits.max_prompt
     if not lo <= len(prompt) <= hi:
         where = unit.clip.name_span if unit.clip is not None else unit.span
-        ctx.report("SB406", where, "length", label=_label(unit), length=len(prompt), provider=ctx.provider.name,
+        ctx.report("SB406", where, "length", label=unit_label(unit), length=len(prompt), provider=ctx.provider.name,
                    lo=lo, hi=hi, hint="too_long" if len(prompt) > hi else "too_short")
 
 
@@ -117,18 +117,18 @@ def check_limits(ctx: Context, unit: Unit, inputs: Inputs) -> None:
                                ("videos", inputs.videos, lim.max_reference_videos),
                                ("audios", inputs.audios, lim.max_reference_audios)):
         if len(bucket) > most:
-            ctx.report("SB403", where, kind, label=_label(unit), count=len(bucket), provider=ctx.provider.name,
+            ctx.report("SB403", where, kind, label=unit_label(unit), count=len(bucket), provider=ctx.provider.name,
                        most=most, contributions=_contributions(bucket))
     n_files = len(inputs.images) + len(inputs.videos) + len(inputs.audios) + len(inputs.frames)
     if n_files > lim.max_files:
-        ctx.report("SB403", where, "files", label=_label(unit), count=n_files, provider=ctx.provider.name,
+        ctx.report("SB403", where, "files", label=unit_label(unit), count=n_files, provider=ctx.provider.name,
                    most=lim.max_files, contributions=_contributions(inputs.images + inputs.videos + inputs.audios))
     frames_reported = unit.kind == "extend"  # an extension's frames are SB410 already
     if inputs.frames and inputs.has_references and not frames_reported:
         _frames_with_references(ctx, unit, inputs, where)
     if inputs.audios and not (inputs.images or inputs.videos):
         owners = ", ".join(sorted({i.owner for i in inputs.audios}))
-        ctx.report("SB405", next((i.span for i in inputs.audios), where), label=_label(unit), owners=owners)
+        ctx.report("SB405", next((i.span for i in inputs.audios), where), label=unit_label(unit), owners=owners)
 
 
 def _frames_with_references(ctx: Context, unit: Unit, inputs: Inputs, where) -> None:
@@ -140,18 +140,9 @@ def _frames_with_references(ctx: Context, unit: Unit, inputs: Inputs, where) -> 
                                  ("`" + i.owner + "`" if i.owner in ("motion", "music") else i.owner)
                                  for i in refs}))
     span = next((i.span for i, _ in inputs.frames if i.owner in ("first", "last")), where)
-    ctx.report("SB404", span, label=_label(unit), frames=frame_side, references=ref_side,
+    ctx.report("SB404", span, label=unit_label(unit), frames=frame_side, references=ref_side,
                hint="morph" if unit.kind == "morph" else "either", notes=("table",),
                model=ctx.provider.model_label)
-
-
-def _label(unit: Unit) -> str:
-    """How messages name a generation: its clip's name, or what a morph or extension is."""
-    if unit.kind == "morph" and unit.morph_between:
-        return "the morph between {} and {}".format(*unit.morph_between)
-    if unit.kind == "extend":
-        return f"extension {unit.name}"
-    return unit.name
 
 
 def _contributions(bucket) -> str:
