@@ -3,7 +3,6 @@ over real loopback sockets (create classification, polling, results, downloads, 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from render_helpers import cli, fast_cli
+from provider_helpers import finished, run_scenario
 from storyboard.providers.base import AmbiguousSubmit, ClipSpec, FrameImage, ProviderError
 from storyboard.providers.fal import FalProvider
 from storyboard.testing.fake_fal import FakeFal
@@ -31,22 +31,7 @@ def provider(fake: FakeFal, **kw) -> FalProvider:
 
 
 def run(fake: FakeFal, scenario, **kw):
-    async def main():
-        p = provider(fake, **kw)
-        try:
-            return await scenario(p)
-        finally:
-            await p.aclose()
-    return asyncio.run(main())
-
-
-async def finished(p: FalProvider, job_id: str):
-    for _ in range(300):
-        job = await p.get(job_id)
-        if job.state != "running":
-            return job
-        await asyncio.sleep(0.02)
-    raise AssertionError("the job never finished")
+    return run_scenario(FalProvider, fake, scenario, KEY, **{"backoff": (0.01, 0.05), **kw})
 
 
 @pytest.fixture

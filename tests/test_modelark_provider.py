@@ -4,13 +4,12 @@ frame), and a full `render -p modelark` through the CLI with an extension and a 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from provider_helpers import finished, run_scenario, small_fake
 from storyboard.providers import AmbiguousSubmit, ProviderError, get
 from storyboard.providers.base import ClipSpec, FrameImage
 from storyboard.providers.modelark import (FAST_MODEL, STANDARD_MODEL, ModelArkProvider, build_body,
@@ -26,32 +25,11 @@ SPEC = ClipSpec(prompt="A fox runs.", seconds=5, model=STANDARD_MODEL, resolutio
 
 
 def fake(**kw: Any) -> FakeModelArk:
-    kw.setdefault("latency", 0.2)
-    kw.setdefault("clip_size", (64, 36))
-    kw.setdefault("renderer", "testcard")
-    return FakeModelArk(api_key=KEY, **kw)
+    return small_fake(FakeModelArk, KEY, **kw)
 
 
 def run(f: FakeModelArk, scenario, **options: Any) -> Any:
-    async def main() -> Any:
-        p = ModelArkProvider(api_key=options.pop("api_key", KEY), base_url=f.base_url, backoff=(0.05, 0.2),
-                             **options)
-        try:
-            return await scenario(p)
-        finally:
-            await p.aclose()
-
-    return asyncio.run(main())
-
-
-async def finished(p: ModelArkProvider, job_id: str):
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        job = await p.get(job_id)
-        if job.state != "running":
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError("job did not finish")
+    return run_scenario(ModelArkProvider, f, scenario, KEY, **options)
 
 
 # ---- compile time ----------------------------------------------------------------------------

@@ -4,14 +4,13 @@ failures are retryable, refused or in doubt)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from provider_helpers import finished, run_scenario, small_fake
 from storyboard.providers import AmbiguousSubmit, Job, ProviderError, get
 from storyboard.providers.base import ClipSpec, FrameImage
 from storyboard.providers.replicate import MODEL, ReplicateProvider, job_from_prediction
@@ -28,33 +27,11 @@ def body(**changes: Any) -> dict[str, Any]:
 
 
 def fake(**kw: Any) -> FakeReplicate:
-    kw.setdefault("latency", 0.2)
-    kw.setdefault("clip_size", (64, 36))
-    kw.setdefault("renderer", "testcard")
-    return FakeReplicate(api_key=KEY, **kw)
+    return small_fake(FakeReplicate, KEY, **kw)
 
 
 def run(f: FakeReplicate, scenario: Callable[[ReplicateProvider], Awaitable[Any]], **options: Any) -> Any:
-    options.setdefault("backoff", (0.05, 0.2))
-
-    async def main() -> Any:
-        provider = ReplicateProvider(api_key=options.pop("api_key", KEY), base_url=f.base_url, **options)
-        try:
-            return await scenario(provider)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(main())
-
-
-async def finished(p: ReplicateProvider, job_id: str, timeout: float = 15) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await p.get(job_id)
-        if job.state != "running":
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"prediction {job_id} did not finish")
+    return run_scenario(ReplicateProvider, f, scenario, KEY, **options)
 
 
 def error_of(f: FakeReplicate, scenario: Callable[[ReplicateProvider], Awaitable[Any]],

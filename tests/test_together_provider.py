@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from provider_helpers import finished, run_scenario, small_fake
 from storyboard.providers import AmbiguousSubmit, Job, ProviderError
 from storyboard.providers.together import (TogetherProvider, _error_detail, _retry_after,
                                            image_data_uri, job_from_answer)
@@ -30,34 +31,11 @@ BODY = {"model": "ByteDance/Seedance-2.0", "prompt": "A kitten general on a clif
 
 
 def fake(**kw: Any) -> FakeTogether:
-    kw.setdefault("latency", 0.2)
-    kw.setdefault("clip_size", (64, 36))
-    kw.setdefault("renderer", "testcard")
-    return FakeTogether(api_key=KEY, **kw)
+    return small_fake(FakeTogether, KEY, **kw)
 
 
 def run(f: FakeTogether, scenario: Callable[[TogetherProvider], Awaitable[Any]], **options: Any) -> Any:
-    """Run a scenario with a fresh provider pointed at the fake (fast backoff unless given)."""
-    options.setdefault("backoff", (0.05, 0.2))
-
-    async def main() -> Any:
-        provider = TogetherProvider(api_key=options.pop("api_key", KEY), base_url=f.base_url, **options)
-        try:
-            return await scenario(provider)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(main())
-
-
-async def finished(p: TogetherProvider, job_id: str, timeout: float = 15) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await p.get(job_id)
-        if job.state != "running":
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    return run_scenario(TogetherProvider, f, scenario, KEY, **options)
 
 
 def error_of(f: FakeTogether, scenario: Callable[[TogetherProvider], Awaitable[Any]], **options: Any) -> ProviderError:
