@@ -28,7 +28,7 @@ import httpx
 from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
 from ..plan import DEFAULT_SECONDS
 from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
-from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, SeedanceProvider, media_lists
+from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
 
 log = logging.getLogger("storyboard.providers.together")
 
@@ -40,11 +40,22 @@ PRICES = {
     "text": {"480p": 0.07, "720p": 0.16},
     "video": {"480p": 0.13, "720p": 0.28},
 }
+# Seedance 2.0 takes at most 15 s of reference video in all: with the input seconds billed too,
+# the most a video-input clip can cost is (15 + output seconds) at the video-input rate.
+MAX_INPUT_VIDEO_SECONDS = 15
+
+# The two spellings of the audio fields (see seedance.py): the Seedance page's, and the OpenAPI
+# spec's and SDK's. We cannot see which one the server honours, so the user picks.
+FIELD_DIALECTS = {"page": DOCS_FIELDS, "docs": DOCS_FIELDS, "openapi": OPENAPI_FIELDS}
+FIELDS_VARIABLE = "STORYBOARD_TOGETHER_FIELDS"
 
 MAX_DOWNLOAD_BYTES = 2 * 2**30
 MAX_RETRY_AFTER = 60.0  # like the SDK: a longer Retry-After is left to the caller
-CREATE_RETRYABLE = {408, 429, 500, 502, 503}  # answers that prove nothing was created
-CREATE_AMBIGUOUS = {504}  # a gateway gave up waiting: the job may exist
+CREATE_RETRYABLE = frozenset({408, 429})  # answers that prove nothing was created
+# A 503 is a refusal only when it says when to come back (an overloaded server shedding load);
+# a bare 503, like a 500, 502 or 504, may come from behind a server that already made the job.
+CREATE_RETRYABLE_WITH_RETRY_AFTER = frozenset({503})
+CREATE_AMBIGUOUS = frozenset(range(500, 600))  # any other 5xx: the job may exist
 GET_RETRYABLE = {408, 429, 500, 502, 503, 504}
 URL_GONE = {403, 404, 410}
 RUNNING = {"queued", "in_progress", "pending", "running", "processing"}
@@ -69,17 +80,19 @@ class TogetherProvider(SeedanceProvider):
     label = "Together"  # how messages name the vendor (a subclass reusing this runtime renames it)
     paid = True
     create_retryable = CREATE_RETRYABLE
+    create_retryable_with_retry_after = CREATE_RETRYABLE_WITH_RETRY_AFTER
     create_ambiguous = CREATE_AMBIGUOUS
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 field_names: str = "docs", timeout: float = 60.0, connect_timeout: float = 10.0,
+                 field_names: str | None = None, timeout: float = 60.0, connect_timeout: float = 10.0,
                  get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
                  max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
         self.api_key = read_secret(API_KEY_VARIABLE, api_key)
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         remember_url_credentials(self.base_url)
-        self.fields = OPENAPI_FIELDS if field_names == "openapi" else DOCS_FIELDS
+        self.field_dialect = (field_names or os.environ.get(FIELDS_VARIABLE) or "page").strip().lower()
+        self.fields = FIELD_DIALECTS.get(self.field_dialect, DOCS_FIELDS)
         self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
 
     def _setup_transport(self, timeout: float, connect_timeout: float, get_attempts: int,
@@ -117,6 +130,9 @@ class TogetherProvider(SeedanceProvider):
                             code="needs_url")
 
     def credential_problem(self) -> str | None:
+        if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
+            return (f"unknown Together field dialect {self.field_dialect!r} (from {FIELDS_VARIABLE} or the "
+                    "config file): choose page or openapi")
         if not self.api_key:
             return (f"the {self.name} provider needs an API key: set {API_KEY_VARIABLE} "
                     "(or use --provider preview, which is free and offline)")
@@ -149,9 +165,9 @@ class TogetherProvider(SeedanceProvider):
                                       "but its answer has no job id", status=resp.status_code, code="ambiguous")
             log.info("%s: created job %s", self.name, job.id)
             return job
-        status = resp.status_code
-        raise self._error(resp, "create", retryable=status in self.create_retryable,
-                          ambiguous=status in self.create_ambiguous)
+        refused = create_refused(resp, self.create_retryable, self.create_retryable_with_retry_after)
+        raise self._error(resp, "create", retryable=refused,
+                          ambiguous=not refused and resp.status_code in self.create_ambiguous)
 
     def _create_request(self, body: dict[str, Any]) -> httpx.Request:
         """The create request, built in full before anything is sent: whatever fails here (the
@@ -350,6 +366,15 @@ def job_from_answer(data: dict[str, Any], job_id: str | None = None) -> Job:
     return Job(jid, "running", raw=data)
 
 
+def create_refused(resp: httpx.Response, retryable: frozenset[int] = CREATE_RETRYABLE,
+                   with_retry_after: frozenset[int] = CREATE_RETRYABLE_WITH_RETRY_AFTER) -> bool:
+    """Whether an error answer to a create proves that no job was made (so sending it again
+    cannot pay twice): a status in `retryable`, or one in `with_retry_after` that says when to
+    come back. Any other 5xx may have made one: the create is in doubt."""
+    status = resp.status_code
+    return status in retryable or (status in with_retry_after and _retry_after(resp.headers) is not None)
+
+
 def _job_or_none(resp: httpx.Response, job_id: str | None = None) -> Job | None:
     try:
         data = resp.json()
@@ -450,13 +475,14 @@ def _str_or_none(value: Any) -> str | None:
 def _price(tier: str | None, seconds: int, video_input: bool) -> Price:
     rate = PRICES["video" if video_input else "text"].get(tier or "")
     if rate is None:
-        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown",
-                     lower_bound=video_input)
-    usd = round(rate * seconds, 4)
-    if video_input:
-        return Price(usd, "video-input clips are priced 'from' the listed rate; the estimate is a lower bound",
-                     lower_bound=True)
-    return Price(usd)
+        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown")
+    if not video_input:
+        return Price(round(rate * seconds, 4))
+    # Together prices video input "from" its rate and does not say how input seconds count: the
+    # estimate (and so --max-cost) is the most it can be, every input second billed too.
+    usd = round(rate * (MAX_INPUT_VIDEO_SECONDS + seconds), 4)
+    return Price(usd, f"a video-input clip is estimated at its upper bound: up to {MAX_INPUT_VIDEO_SECONDS} s "
+                      f"of input plus {seconds} s of output at ${rate:.2f}/s")
 
 
 def price_body(body: dict[str, Any], tier: str | None = None) -> Price:
@@ -471,10 +497,11 @@ def price_body(body: dict[str, Any], tier: str | None = None) -> Price:
 
 
 def _tier_for_pixels(pixels: int) -> str:
-    if pixels <= 864 * 496:
-        return "480p"
-    if pixels <= 1280 * 720:
-        return "720p"
+    """The tier an explicit size is billed at: the smallest whose pixel table reaches it (the
+    720p table's 1470x630 and 1112x834 have more pixels than 1280x720 and are still 720p)."""
+    for tier in ("480p", "720p"):
+        if pixels <= max(w * h for w, h in PIXELS[tier].values()):
+            return tier
     return "1080p"
 
 
