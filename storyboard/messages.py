@@ -215,7 +215,9 @@ _error("SB304", "A URL that is not http(s).", "only http(s) URLs can be sent, no
        hint=HINTS["url"])
 _error("SB305", "A local file the provider cannot take: it needs a URL.",
        "{provider} cannot take a local {kind} file: it needs a URL",
-       hint="upload {path} somewhere the provider can download it and use its https:// URL")
+       hint="upload {path} somewhere the provider can download it and use its https:// URL",
+       hints={"host": "name a bucket to upload it to with the `host` setting (--host s3://bucket/prefix, "
+                      "or STORYBOARD_HOST), or use an https:// URL of {path}"})
 _error("SB306", "An http(s) URL with no host or an invalid port.", "cannot send `{url}`: {why}",
        hint=HINTS["url"])
 

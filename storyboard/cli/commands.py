@@ -17,8 +17,11 @@ from ..diagnostics import SHOWN_PER_FILE
 from ..exitcodes import ExitCode
 from .common import (
     cannot_write, check_money_options, compile_or_exit, diagnostics_json, err, fail, out, plan_warnings,
-    provider_named, say, story_path,
+    provider_named, provider_options, say, story_path,
 )
+
+HOST_OPTION = typer.Option(None, "--host", metavar="S3_URL", help="Upload local videos and audios to this bucket "
+                           "(s3://bucket/prefix) for providers that only take URLs (overrides the story's `host:`).")
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compile .story files into Seedance 2.0 requests, render clips and stitch the film.")
@@ -171,18 +174,24 @@ def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
 @app.command()
 def plan(file: str = typer.Argument(..., help="The .story file."),
          provider: str = typer.Option("preview", "--provider", "-p", help="preview (default) or together."),
-         json_: bool = typer.Option(False, "--json", help="The table (and any diagnostics) as JSON on stdout.")):
-    """A table per clip: kind, seconds, mode, references and estimated cost, with the total."""
-    prov = provider_named(provider)
+         json_: bool = typer.Option(False, "--json", help="The table (and any diagnostics) as JSON on stdout."),
+         host: str = HOST_OPTION):
+    """A table per clip: kind, seconds, mode, references and estimated cost, with the total, and
+    the local files a render would upload."""
+    from ..render.uploads import planned_uploads
+
+    prov = provider_named(provider, **provider_options(host=host))
     result = compile_or_exit(file, prov, json_out=json_)
     p = result.plan
     rows = _plan_rows(p)
+    uploads = planned_uploads(p, prov)
     if json_:
         import json
 
         data = {"title": p.title, "provider": p.provider, "clips": rows,
                 "seconds": sum(c.seconds for c in p.clips), "film_seconds": p.total_seconds,
                 "estimated_cost_usd": p.estimated_cost_usd, "warnings": p.warnings,
+                "uploads": [{"file": str(f), "to": to} for f, to in uploads],
                 **json.loads(diagnostics_json(result.diagnostics))}
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         raise typer.Exit(ExitCode.OK)
@@ -190,7 +199,17 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
     out.print(f"film length {p.total_seconds:g}s after transitions", markup=False)
     for w in plan_warnings(p, result.diagnostics):
         say(f"warning: {w}")
+    for line in upload_notice(uploads):
+        say(line)
     raise typer.Exit(ExitCode.OK)
+
+
+def upload_notice(uploads: list) -> list[str]:
+    """What `plan` says about the uploads: nothing leaves the machine before the render is confirmed."""
+    if not uploads:
+        return []
+    return ([f"{len(uploads)} local file(s) will be uploaded when the render is confirmed (--yes); "
+             "nothing leaves this machine before that:"] + [f"  {path} -> {where}" for path, where in uploads])
 
 
 def _plan_rows(p) -> list[dict]:
@@ -300,6 +319,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
            out_dir: str = typer.Option(None, "--out", "-o",
                                        help="Folder for the film (default: build/ beside the story)."),
            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server)."),
+           host: str = HOST_OPTION,
            forget: list[str] = typer.Option(None, "--forget", metavar="CLIP", help="Drop CLIP's journal record "
                                             "(an in-doubt create you checked on the dashboard) and exit."),
            adopt: list[str] = typer.Option(None, "--adopt", metavar="CLIP=JOB_ID", help="Record a job found on the "
@@ -319,7 +339,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
         raise fail("--concurrency must be at least 1")
     raise typer.Exit(run(RenderOptions(
         file=file, provider=provider, shots=shot or None, concurrency=concurrency, yes=yes, max_cost=max_cost,
-        out_dir=out_dir, base_url=base_url, forget=forget or None, adopt=adopt or None,
+        out_dir=out_dir, base_url=base_url, host=host, forget=forget or None, adopt=adopt or None,
         resubmit_in_doubt=resubmit_in_doubt, job_timeout_min=job_timeout, json_out=json_,
         burn_subtitles=burn_subtitles)))
 
@@ -337,14 +357,16 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
                                      help="Submit paid jobs without asking (needed when not on a terminal)."),
             max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse to start if the estimate "
                                            "of what would be submitted is above this (or unknown)."),
-            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server).")):
+            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server)."),
+            host: str = HOST_OPTION):
     """Render the missing clips and write the storyboard page (build/storyboard.html) and contact
     sheet; prints the page's path."""
     from .render import RenderOptions, run_preview
 
     check_money_options(max_cost)
     raise typer.Exit(run_preview(RenderOptions(file=file, provider=provider, shots=shot or None, yes=yes,
-                                               max_cost=max_cost, out_dir=out_dir, base_url=base_url), open_))
+                                               max_cost=max_cost, out_dir=out_dir, base_url=base_url, host=host),
+                                   open_))
 
 
 @app.command()

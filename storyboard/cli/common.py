@@ -74,9 +74,14 @@ def provider_named(name: str, **options):
     return get(name, **options)
 
 
-def ready_provider(name: str, base_url: str | None):
+def provider_options(base_url: str | None = None, host: str | None = None) -> dict:
+    """The provider's options from the command line (only those given: the rest are its defaults)."""
+    return {k: v for k, v in (("base_url", base_url), ("host", host)) if v}
+
+
+def ready_provider(name: str, base_url: str | None, host: str | None = None):
     """The provider, able to authenticate: checked before anything is compiled, asked or sent."""
-    prov = provider_named(name, **({"base_url": base_url} if base_url else {}))
+    prov = provider_named(name, **provider_options(base_url, host))
     problem = prov.credential_problem()
     if problem:
         raise fail(problem)

@@ -42,6 +42,7 @@ class RenderOptions:
     max_cost: float | None = None
     out_dir: str | None = None
     base_url: str | None = None
+    host: str | None = None  # s3://bucket/prefix for local files a URL-only API must fetch
     forget: list[str] | None = None
     adopt: list[str] | None = None
     resubmit_in_doubt: bool = False
@@ -54,7 +55,7 @@ class RenderOptions:
 
 def run(opts: RenderOptions) -> int:
     """`storyboard render`: returns the exit code (or raises typer.Exit with one)."""
-    provider = ready_provider(opts.provider, opts.base_url)
+    provider = ready_provider(opts.provider, opts.base_url, opts.host)
     if opts.concurrency < 1:
         raise fail("--concurrency must be at least 1")
     compiled = compile_or_exit(opts.file, provider, json_out=opts.json_out)
@@ -69,7 +70,7 @@ def run(opts: RenderOptions) -> int:
 
 def run_preview(opts: RenderOptions, open_page: bool = False) -> int:
     """`storyboard preview`: the same render, then the page instead of the film."""
-    provider = ready_provider(opts.provider, opts.base_url)
+    provider = ready_provider(opts.provider, opts.base_url, opts.host)
     compiled = compile_or_exit(opts.file, provider)
     plan = compiled.plan
     _warn(plan, compiled.diagnostics)

@@ -122,6 +122,7 @@ class Provider:
     model_label: str = "the model"  # how hints name the model the requests are for ("Seedance 2.0")
     takes_captions: bool = False  # `create` takes `captions=` (the PlannedClip) and `title=` and draws them
     limits: Limits
+    hosts_files: bool = False  # a bucket (`host`) can carry the local files `limits` refuses
 
     # ---- compile time (pure) ----
     def model_id(self, model_setting: str | None) -> str:
@@ -177,6 +178,11 @@ class Provider:
         return False
 
     async def aclose(self) -> None:
+        return None
+
+    def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
+        """Put the local inputs of the clips about to be submitted wherever the provider needs
+        them (hosting), before any create; raise ProviderError to send nothing. Default: none."""
         return None
 
     def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:

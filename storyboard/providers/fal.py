@@ -80,6 +80,7 @@ class FalProvider(TogetherProvider):
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
     create_retryable = frozenset({408, 429, 503})  # answers that say the queue took nothing
     create_ambiguous = frozenset({500, 502, 504})   # the request may be queued (and billed)
+    hosts_files = False  # fal storage, not a bucket, is the way for its local files (not done yet)
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0,
                  connect_timeout: float = 10.0, get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),

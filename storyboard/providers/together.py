@@ -83,17 +83,21 @@ class TogetherProvider(SeedanceProvider):
     create_retryable_with_retry_after = CREATE_RETRYABLE_WITH_RETRY_AFTER
     create_ambiguous = CREATE_AMBIGUOUS
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
+    hosts_files = True  # with a bucket (`host`), local videos and audios are uploaded and sent as URLs
+    host: Any = None  # the S3Host, once one is named
+    _host_problem: str | None = None
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
                  field_names: str | None = None, timeout: float = 60.0, connect_timeout: float = 10.0,
                  get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
-                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
+                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, host: Any = None, **_: Any):
         self.api_key = read_secret(API_KEY_VARIABLE, api_key)
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         remember_url_credentials(self.base_url)
         self.field_dialect = (field_names or os.environ.get(FIELDS_VARIABLE) or "page").strip().lower()
         self.fields = FIELD_DIALECTS.get(self.field_dialect, DOCS_FIELDS)
         self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
+        self.use_host(host)
 
     def _setup_transport(self, timeout: float, connect_timeout: float, get_attempts: int,
                          backoff: tuple[float, float], max_download_bytes: int) -> None:
@@ -125,11 +129,39 @@ class TogetherProvider(SeedanceProvider):
             return image_data_uri(path)
         if url and urlsplit(url).scheme in ("http", "https"):
             return url
+        if path is not None and self.host is not None:
+            return self._hosted(path)
         raise ProviderError(f"{self.label} needs a public http(s) URL for {kind} inputs "
-                            f"({path or url or 'none given'}); local {kind} files cannot be sent",
-                            code="needs_url")
+                            f"({path or url or 'none given'}); local {kind} files cannot be sent "
+                            "(name a bucket with --host s3://bucket/prefix to upload them)", code="needs_url")
+
+    def use_host(self, host: Any, source: str = "--host") -> None:
+        """Host local videos and audios in this bucket (an S3Host or s3:// URL; None: the
+        environment's STORYBOARD_HOST, if set). A bad URL is reported before anything is sent."""
+        self.host, self._host_problem = _host(host, source)
+        if self.host is not None:  # a bucket carries videos and audios; images still go inline
+            self.limits = dataclasses.replace(type(self).limits, local_media=frozenset({"image", "video", "audio"}))
+
+    def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
+        """Upload the local videos and audios to the bucket before any create."""
+        if self.host is None:
+            return
+        for kind, path in files:
+            if kind != "image":
+                self._hosted(path)
+
+    def _hosted(self, path: Path) -> str:
+        from ..hosting import HostingError
+
+        assert self.host is not None
+        try:
+            return self.host.url_for(path)
+        except HostingError as exc:
+            raise ProviderError(str(exc), code="hosting") from None
 
     def credential_problem(self) -> str | None:
+        if self._host_problem:
+            return self._host_problem
         if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
             return (f"unknown Together field dialect {self.field_dialect!r} (from {FIELDS_VARIABLE} or the "
                     "config file): choose page or openapi")
@@ -337,6 +369,22 @@ class TogetherProvider(SeedanceProvider):
                 f.write(chunk)
         if len(head) < 12:
             _check_video_head(job, head, resp)
+
+
+def _host(option: Any, source: str) -> tuple[Any, str | None]:
+    """The bucket to host local files in (an S3Host, a URL, or $STORYBOARD_HOST), and the
+    problem with it if it is not a bucket URL (reported before anything is sent)."""
+    from ..hosting import HOST_VARIABLE, S3Host
+
+    if option is not None and not isinstance(option, str):
+        return option, None
+    url = option or os.environ.get(HOST_VARIABLE)
+    if not url:
+        return None, None
+    try:
+        return S3Host(url), None
+    except ValueError as exc:
+        return None, f"{exc} (from {source if option else HOST_VARIABLE})"
 
 
 class _Transient(Exception):
