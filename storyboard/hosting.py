@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .config import DEFAULTS
 from .credentials import remember, scrub
 
-HOST_VARIABLE = "STORYBOARD_HOST"
+HOST_VARIABLE = DEFAULTS["host"]
 URL_LIFETIME = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live; a job takes minutes
 CHUNK = 1 << 20
 

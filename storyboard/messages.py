@@ -172,6 +172,7 @@ _error("SB103", "A setting's value outside what it accepts.", {
     "size_range": "size {value}: width and height must be even numbers from {least} to {most}",
     "no_size": "{provider} takes no pixel size, only a resolution and a ratio",
     "model_resolution": "{provider}'s model `{model}` renders no {value}",
+    "host": "host is a bucket URL like s3://bucket/prefix, not `{value}`",
 }, hints={"resolution": _ONE_OF, "ratio": _ONE_OF, "no_size": "use `resolution:` and `ratio:` instead of `size:`",
           "model_resolution": "`{model}` renders only {choices}: choose one of those, or another model"})
 _error("SB104", "`size` together with `resolution` or `ratio` in one place.",

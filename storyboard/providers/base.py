@@ -157,7 +157,7 @@ class Provider:
     def credential_problem(self) -> str | None:
         """Why this provider cannot authenticate (no key, a malformed key), in one line that names
         the setting and quotes none of the key; None when it can, or needs no key. Checked before
-        anything is sent. Providers read their keys with `credentials.read_secret`."""
+        anything is sent. Providers read their keys with `credentials.read_key`."""
         return None
 
     async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
@@ -179,6 +179,16 @@ class Provider:
 
     async def aclose(self) -> None:
         return None
+
+    def use_story_host(self, url: str | None) -> None:
+        """The story's `host:` setting (a bucket for local files; None: the story has none).
+        Providers that host files (`hosts_files`) use it, before the story is checked."""
+        return None
+
+    def setting_sources(self) -> dict[str, str]:
+        """Where each of the provider's settings came from (an option, a variable, the config
+        file, the story), by setting name, for `plan`. Never a value that is a secret."""
+        return {}
 
     def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
         """Put the local inputs of the clips about to be submitted wherever the provider needs

@@ -25,7 +25,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
+from .. import config
+from ..config import Sourced
+from ..credentials import key_source, read_key, remember_url_credentials, scrub, secret_problem
 from ..plan import DEFAULT_SECONDS
 from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
 from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
@@ -47,7 +49,7 @@ MAX_INPUT_VIDEO_SECONDS = 15
 # The two spellings of the audio fields (see seedance.py): the Seedance page's, and the OpenAPI
 # spec's and SDK's. We cannot see which one the server honours, so the user picks.
 FIELD_DIALECTS = {"page": DOCS_FIELDS, "docs": DOCS_FIELDS, "openapi": OPENAPI_FIELDS}
-FIELDS_VARIABLE = "STORYBOARD_TOGETHER_FIELDS"
+FIELDS_VARIABLE = config.DEFAULTS["together_fields"]
 
 MAX_DOWNLOAD_BYTES = 2 * 2**30
 MAX_RETRY_AFTER = 60.0  # like the SDK: a longer Retry-After is left to the caller
@@ -91,13 +93,18 @@ class TogetherProvider(SeedanceProvider):
                  field_names: str | None = None, timeout: float = 60.0, connect_timeout: float = 10.0,
                  get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
                  max_download_bytes: int = MAX_DOWNLOAD_BYTES, host: Any = None, **_: Any):
-        self.api_key = read_secret(API_KEY_VARIABLE, api_key)
+        self.api_key = read_key(API_KEY_VARIABLE, api_key)
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         remember_url_credentials(self.base_url)
-        self.field_dialect = (field_names or os.environ.get(FIELDS_VARIABLE) or "page").strip().lower()
+        # where each setting came from (an option, its variable, the config file), for `plan`
+        self.sources: dict[str, str] = {"key": key_source(API_KEY_VARIABLE) if api_key is None else "given"}
+        dialect = _sourced(field_names, "--together-fields", "together_fields")
+        self.field_dialect = (dialect.value if dialect else "page").strip().lower()
+        self.sources["together_fields"] = dialect.source if dialect else "default"
         self.fields = FIELD_DIALECTS.get(self.field_dialect, DOCS_FIELDS)
         self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
-        self.use_host(host)
+        self._base_host = _sourced(host, "--host", "host")
+        self._use_host(self._base_host)
 
     def _setup_transport(self, timeout: float, connect_timeout: float, get_attempts: int,
                          backoff: tuple[float, float], max_download_bytes: int) -> None:
@@ -135,12 +142,26 @@ class TogetherProvider(SeedanceProvider):
                             f"({path or url or 'none given'}); local {kind} files cannot be sent "
                             "(name a bucket with --host s3://bucket/prefix to upload them)", code="needs_url")
 
-    def use_host(self, host: Any, source: str = "--host") -> None:
-        """Host local videos and audios in this bucket (an S3Host or s3:// URL; None: the
-        environment's STORYBOARD_HOST, if set). A bad URL is reported before anything is sent."""
-        self.host, self._host_problem = _host(host, source)
+    def setting_sources(self) -> dict[str, str]:
+        return dict(self.sources)
+
+    def use_story_host(self, url: str | None) -> None:
+        """The story's `host:` setting: it overrides STORYBOARD_HOST and the config file, and
+        `--host` overrides it. None (a story without one) goes back to those."""
+        base = self._base_host
+        if url and not (base and base.source == "--host"):
+            self._use_host(Sourced(url, "the story's host:"))
+        else:
+            self._use_host(base)
+
+    def _use_host(self, chosen: Sourced | None) -> None:
+        """Host local videos and audios in this bucket (an S3Host or s3:// URL). A URL that is
+        not a bucket's is reported before anything is sent (`credential_problem`)."""
+        self.host, self._host_problem = _host(chosen)
+        self.sources["host"] = chosen.source if chosen else "none"
+        self.limits = type(self).limits
         if self.host is not None:  # a bucket carries videos and audios; images still go inline
-            self.limits = dataclasses.replace(type(self).limits, local_media=frozenset({"image", "video", "audio"}))
+            self.limits = dataclasses.replace(self.limits, local_media=frozenset({"image", "video", "audio"}))
 
     def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
         """Upload the local videos and audios to the bucket before any create."""
@@ -163,8 +184,8 @@ class TogetherProvider(SeedanceProvider):
         if self._host_problem:
             return self._host_problem
         if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
-            return (f"unknown Together field dialect {self.field_dialect!r} (from {FIELDS_VARIABLE} or the "
-                    "config file): choose page or openapi")
+            return (f"unknown Together field dialect {self.field_dialect!r} (from "
+                    f"{self.sources['together_fields']}): choose page or openapi")
         if not self.api_key:
             return (f"the {self.name} provider needs an API key: set {API_KEY_VARIABLE} "
                     "(or use --provider preview, which is free and offline)")
@@ -371,20 +392,26 @@ class TogetherProvider(SeedanceProvider):
             _check_video_head(job, head, resp)
 
 
-def _host(option: Any, source: str) -> tuple[Any, str | None]:
-    """The bucket to host local files in (an S3Host, a URL, or $STORYBOARD_HOST), and the
-    problem with it if it is not a bucket URL (reported before anything is sent)."""
-    from ..hosting import HOST_VARIABLE, S3Host
+def _sourced(option: Any, option_name: str, default_name: str) -> Sourced | None:
+    """An option given here, else its default from the environment or the config file."""
+    if option is not None:
+        return Sourced(option, option_name)
+    return config.default(default_name)
 
-    if option is not None and not isinstance(option, str):
-        return option, None
-    url = option or os.environ.get(HOST_VARIABLE)
-    if not url:
+
+def _host(chosen: Sourced | None) -> tuple[Any, str | None]:
+    """The bucket to host local files in (from an S3Host or a URL), and the problem with it if
+    it is not a bucket URL (reported before anything is sent)."""
+    from ..hosting import S3Host
+
+    if chosen is None or not chosen.value:
         return None, None
+    if not isinstance(chosen.value, str):
+        return chosen.value, None
     try:
-        return S3Host(url), None
+        return S3Host(chosen.value), None
     except ValueError as exc:
-        return None, f"{exc} (from {source if option else HOST_VARIABLE})"
+        return None, f"{exc} (from {chosen.source})"
 
 
 class _Transient(Exception):
