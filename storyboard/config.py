@@ -72,7 +72,9 @@ def read_config(path: Path) -> dict[str, Any]:
     may hold keys: nothing of it is used) or it is not TOML; never says what it holds."""
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        # absent, or behind a folder this user may not even look into (another user's HOME
+        # under sudo -u): no config of ours, as for every tool that reads one
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror or exc}") from None

@@ -143,11 +143,13 @@ class TogetherProvider(SeedanceProvider):
                             "(name a bucket with --host s3://bucket/prefix to upload them)", code="needs_url")
 
     def setting_sources(self) -> dict[str, str]:
-        return dict(self.sources)
+        return dict(getattr(self, "sources", {}))  # fal reuses the transport, not these settings
 
     def use_story_host(self, url: str | None) -> None:
         """The story's `host:` setting: it overrides STORYBOARD_HOST and the config file, and
         `--host` overrides it. None (a story without one) goes back to those."""
+        if not self.hosts_files:  # fal reuses the transport, not the hosting
+            return
         base = self._base_host
         if url and not (base and base.source == "--host"):
             self._use_host(Sourced(url, "the story's host:"))
