@@ -64,14 +64,21 @@ def check_file(path: Path | str, provider: Provider) -> CompileResult:
     """Load and check; `plan` stays None. Raises OSError only if the story itself can't be read."""
     with _rare_gc_passes():
         film = load(path)
-        return CompileResult(None, check(film, provider), film.sources)
+        return CompileResult(None, _check(film, provider), film.sources)
+
+
+def _check(film, provider: Provider) -> list:
+    """Check the film against the provider, which takes the story's `host:` first: a bucket
+    widens the local files it can send (SB305)."""
+    provider.use_story_host(film.setting("host"))
+    return check(film, provider)
 
 
 def compile_file(path: Path | str, provider: Provider) -> CompileResult:
     """Load, check and compile. Raises OSError only if the story file itself can't be read."""
     with _rare_gc_passes():
         film = load(path)
-        diags = check(film, provider)
+        diags = _check(film, provider)
         plan = None if any(d.is_error for d in diags) else compile_film(film, provider, diags)
         sources = film.sources
         # The film's nodes go with it (reference counting) before the collector's threshold

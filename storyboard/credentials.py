@@ -28,6 +28,7 @@ MIN_BASE64_PIECE = 8  # the shortest base64 run worth masking inside a larger bl
 _known: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
+_key_sources: dict[str, str] = {}
 
 
 def read_secret(variable: str, value: str | None = None) -> str | None:
@@ -41,6 +42,26 @@ def read_secret(variable: str, value: str | None = None) -> str | None:
     key = raw.strip()
     remember(key)
     return key or None
+
+
+def read_key(variable: str, value: str | None = None) -> str | None:
+    """A provider's key: `value`, else the environment's `variable`, else the user config file's
+    `[keys]` entry (see config.py; ConfigError when that file may not be read). Where it came
+    from is kept for `plan` (`key_source`)."""
+    if value is not None:
+        return read_secret(variable, value)
+    from .config import key
+
+    found = key(variable)
+    if found is None:
+        return None
+    _key_sources[variable] = found.source
+    return read_secret(variable, found.value)
+
+
+def key_source(variable: str) -> str | None:
+    """Where the last key read for `variable` came from (its variable, or the config file)."""
+    return _key_sources.get(variable)
 
 
 def secret_problem(variable: str, key: str | None) -> str | None:

@@ -172,6 +172,7 @@ _error("SB103", "A setting's value outside what it accepts.", {
     "size_range": "size {value}: width and height must be even numbers from {least} to {most}",
     "no_size": "{provider} takes no pixel size, only a resolution and a ratio",
     "model_resolution": "{provider}'s model `{model}` renders no {value}",
+    "host": "host is a bucket URL like s3://bucket/prefix, not `{value}`",
 }, hints={"resolution": _ONE_OF, "ratio": _ONE_OF, "no_size": "use `resolution:` and `ratio:` instead of `size:`",
           "model_resolution": "`{model}` renders only {choices}: choose one of those, or another model"})
 _error("SB104", "`size` together with `resolution` or `ratio` in one place.",
@@ -215,7 +216,9 @@ _error("SB304", "A URL that is not http(s).", "only http(s) URLs can be sent, no
        hint=HINTS["url"])
 _error("SB305", "A local file the provider cannot take: it needs a URL.",
        "{provider} cannot take a local {kind} file: it needs a URL",
-       hint="upload {path} somewhere the provider can download it and use its https:// URL")
+       hint="upload {path} somewhere the provider can download it and use its https:// URL",
+       hints={"host": "name a bucket to upload it to with the `host` setting (--host s3://bucket/prefix, "
+                      "or STORYBOARD_HOST), or use an https:// URL of {path}"})
 _error("SB306", "An http(s) URL with no host or an invalid port.", "cannot send `{url}`: {why}",
        hint=HINTS["url"])
 

@@ -7,6 +7,12 @@ import pytest
 from render_helpers import KEY
 
 
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory, monkeypatch):
+    """No test reads the developer's own ~/.config/storyboard/config.toml (keys, defaults)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+
+
 @pytest.fixture
 def fake_together():
     from storyboard.testing import FakeTogether

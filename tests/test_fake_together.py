@@ -117,7 +117,7 @@ INVALID = [
 
 
 def test_validation_errors_are_400_in_togethers_shape():
-    with fake() as f, client(f) as c:
+    with fake(fields="any") as f, client(f) as c:
         for changes, param in INVALID:
             r = c.post("/v2/videos", json=body(**changes))
             assert r.status_code == 400, (changes, r.text)
@@ -153,7 +153,7 @@ VALID = [
 
 
 def test_valid_bodies_are_accepted_as_in_progress_video_jobs():
-    with fake(latency=5, renderer=fake_clip) as f, client(f) as c:
+    with fake(latency=5, renderer=fake_clip, fields="any") as f, client(f) as c:
         for b in VALID:
             r = c.post("/v2/videos", json=b)
             assert r.status_code == 200, (b, r.text)

@@ -24,12 +24,12 @@ from storyboard.render.journal import Journal
 from storyboard.providers.together import TogetherProvider
 from storyboard.render import default_state_dir, inspect_render
 
-# Seed 6 at rate 0.25 gives, on the creates and jobs (keyed by the request's bytes, so the same on
-# every run): a failed job, a connection dropped before a create, three dropped after it (the
-# job exists), 429/5xx answers; the GETs and downloads add more of those and truncated transfers
+# Seed 5 at rate 0.25 gives, on the creates and jobs (keyed by the request's bytes, so the same on
+# every run): a failed job, creates in doubt (connections dropped after a create, 500s that may
+# have made the job), 429/503 answers; the GETs and downloads add more of those and truncated transfers
 # (keyed by how often they are asked, so they vary with timing), and `expire_downloads` makes
 # sure some URLs expire.
-SEED, RATE = 6, 0.25
+SEED, RATE = 5, 0.25  # seed 6 lost its failed job once a create answered 500 was in doubt
 TRANSIENT = "429,500,503,slow,drop"  # the second run: the provider recovered from its bad day
 
 

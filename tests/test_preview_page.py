@@ -131,11 +131,12 @@ def test_header_costs(page, film):
     plan = film[0]
     html = page[4]
     tiers = {t.tier: t for t in tier_costs(plan)}
-    # 24 s of text/reference clips and a 4 s extension (a video input, priced from the video rate)
-    assert tiers["480p"].usd == pytest.approx(24 * 0.07 + 4 * 0.13)
-    assert tiers["720p"].usd == pytest.approx(24 * 0.16 + 4 * 0.28)
-    assert tiers["1080p"].usd is None and tiers["480p"].lower_bound
-    assert "from $2.20" in html and "from $4.96" in html and "price not published" in html
+    # 24 s of text/reference clips and a 4 s extension (a video input, estimated at its upper
+    # bound since issue 14: up to 15 s of input plus the 4 s of output at the video rate)
+    assert tiers["480p"].usd == pytest.approx(24 * 0.07 + (15 + 4) * 0.13)
+    assert tiers["720p"].usd == pytest.approx(24 * 0.16 + (15 + 4) * 0.28)
+    assert tiers["1080p"].usd is None and not tiers["480p"].lower_bound
+    assert "$4.15" in html and "$9.16" in html and "from $" not in html and "price not published" in html
     assert "0:24.0" in html  # the film's length after transitions
     assert "The film has not been stitched yet" in html
 

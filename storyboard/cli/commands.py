@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+import enum
+
 import typer
 
 from ..credentials import scrub
@@ -17,8 +19,27 @@ from ..diagnostics import SHOWN_PER_FILE
 from ..exitcodes import ExitCode
 from .common import (
     cannot_write, check_money_options, compile_or_exit, diagnostics_json, err, fail, out, plan_warnings,
-    provider_named, say, story_path,
+    provider_choice, provider_named, provider_options, say, story_path,
 )
+
+HOST_OPTION = typer.Option(None, "--host", metavar="S3_URL", help="Upload local videos and audios to this bucket "
+                           "(s3://bucket/prefix) for providers that only take URLs (overrides the story's `host:`).")
+
+class Fields(enum.StrEnum):
+    """Together's two spellings of the audio fields (see providers/together.py)."""
+
+    page = "page"
+    openapi = "openapi"
+
+
+FIELDS_OPTION = typer.Option(None, "--together-fields", help="Spell Together's audio fields as its Seedance page "
+                             "does (page, the default) or as its OpenAPI spec and SDK do (openapi); overrides "
+                             "STORYBOARD_TOGETHER_FIELDS and the config file.")
+
+
+def _fields(value: Fields | None) -> str | None:
+    return value.value if value else None
+
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compile .story files into Seedance 2.0 requests, render clips and stitch the film.")
@@ -118,7 +139,7 @@ def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
 
 @app.command()
 def check(files: list[str] = typer.Argument(..., help="One or more .story files."),
-          provider: str = typer.Option("preview", "--provider", "-p", help="Check against this provider's limits."),
+          provider: str = typer.Option(None, "--provider", "-p", help="Check against this provider's limits."),
           json_: bool = typer.Option(False, "--json", help="Diagnostics as JSON on stdout (always every one)."),
           all_: bool = typer.Option(False, "--all", help=f"Print every diagnostic, not only the first "
                                                           f"{SHOWN_PER_FILE} of each file.")):
@@ -149,7 +170,7 @@ def check(files: list[str] = typer.Argument(..., help="One or more .story files.
 
 @app.command("compile")
 def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
-                provider: str = typer.Option("preview", "--provider", "-p", help="preview (default) or together."),
+                provider: str = typer.Option(None, "--provider", "-p", help="preview (default) or together."),
                 output: str = typer.Option(None, "--output", "-o", help="Write the plan here instead of stdout.")):
     """Print the exact requests (the render plan) as JSON."""
     prov = provider_named(provider)
@@ -170,19 +191,27 @@ def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
 
 @app.command()
 def plan(file: str = typer.Argument(..., help="The .story file."),
-         provider: str = typer.Option("preview", "--provider", "-p", help="preview (default) or together."),
-         json_: bool = typer.Option(False, "--json", help="The table (and any diagnostics) as JSON on stdout.")):
-    """A table per clip: kind, seconds, mode, references and estimated cost, with the total."""
-    prov = provider_named(provider)
+         provider: str = typer.Option(None, "--provider", "-p", help="preview (default) or together."),
+         json_: bool = typer.Option(False, "--json", help="The table (and any diagnostics) as JSON on stdout."),
+         host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION):
+    """A table per clip: kind, seconds, mode, references and estimated cost, with the total, the
+    local files a render would upload, and where the provider and its settings came from."""
+    from ..render.uploads import planned_uploads
+
+    name, name_source = provider_choice(provider)
+    prov = provider_named(name, **provider_options(host=host, together_fields=_fields(together_fields)))
     result = compile_or_exit(file, prov, json_out=json_)
     p = result.plan
     rows = _plan_rows(p)
+    uploads = planned_uploads(p, prov)
     if json_:
         import json
 
         data = {"title": p.title, "provider": p.provider, "clips": rows,
                 "seconds": sum(c.seconds for c in p.clips), "film_seconds": p.total_seconds,
                 "estimated_cost_usd": p.estimated_cost_usd, "warnings": p.warnings,
+                "uploads": [{"file": str(f), "to": to} for f, to in uploads],
+                "sources": {"provider": name_source, **prov.setting_sources()},
                 **json.loads(diagnostics_json(result.diagnostics))}
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         raise typer.Exit(ExitCode.OK)
@@ -190,7 +219,24 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
     out.print(f"film length {p.total_seconds:g}s after transitions", markup=False)
     for w in plan_warnings(p, result.diagnostics):
         say(f"warning: {w}")
+    for line in upload_notice(uploads):
+        say(line)
+    say(sources_line(name_source, prov.setting_sources()))
     raise typer.Exit(ExitCode.OK)
+
+
+def sources_line(provider_source: str, sources: dict[str, str]) -> str:
+    """Where the provider and each of its settings came from (never their values: keys are secret)."""
+    parts = [f"provider from {provider_source}"] + [f"{k} from {v}" for k, v in sources.items() if v != "none"]
+    return "settings: " + "; ".join(parts)
+
+
+def upload_notice(uploads: list) -> list[str]:
+    """What `plan` says about the uploads: nothing leaves the machine before the render is confirmed."""
+    if not uploads:
+        return []
+    return ([f"{len(uploads)} local file(s) will be uploaded when the render is confirmed (--yes); "
+             "nothing leaves this machine before that:"] + [f"  {path} -> {where}" for path, where in uploads])
 
 
 def _plan_rows(p) -> list[dict]:
@@ -288,7 +334,7 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
 
 @app.command()
 def render(file: str = typer.Argument(..., help="The .story file."),
-           provider: str = typer.Option("preview", "--provider", "-p",
+           provider: str = typer.Option(None, "--provider", "-p",
                                         help="preview (default, free) or together (paid)."),
            shot: list[str] = typer.Option(None, "--shot", "-s", help="Render only this clip (repeatable), plus "
                                           "the clips it needs that are not cached yet."),
@@ -300,6 +346,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
            out_dir: str = typer.Option(None, "--out", "-o",
                                        help="Folder for the film (default: build/ beside the story)."),
            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server)."),
+           host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION,
            forget: list[str] = typer.Option(None, "--forget", metavar="CLIP", help="Drop CLIP's journal record "
                                             "(an in-doubt create you checked on the dashboard) and exit."),
            adopt: list[str] = typer.Option(None, "--adopt", metavar="CLIP=JOB_ID", help="Record a job found on the "
@@ -319,7 +366,8 @@ def render(file: str = typer.Argument(..., help="The .story file."),
         raise fail("--concurrency must be at least 1")
     raise typer.Exit(run(RenderOptions(
         file=file, provider=provider, shots=shot or None, concurrency=concurrency, yes=yes, max_cost=max_cost,
-        out_dir=out_dir, base_url=base_url, forget=forget or None, adopt=adopt or None,
+        out_dir=out_dir, base_url=base_url, host=host, together_fields=_fields(together_fields),
+        forget=forget or None, adopt=adopt or None,
         resubmit_in_doubt=resubmit_in_doubt, job_timeout_min=job_timeout, json_out=json_,
         burn_subtitles=burn_subtitles)))
 
@@ -328,7 +376,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
 def preview(file: str = typer.Argument(..., help="The .story file."),
             shot: list[str] = typer.Option(None, "--shot", "-s", help="Render only this clip (repeatable), plus "
                                            "the clips it needs; the page shows every clip."),
-            provider: str = typer.Option("preview", "--provider", "-p",
+            provider: str = typer.Option(None, "--provider", "-p",
                                          help="preview (default, free) or together (paid)."),
             open_: bool = typer.Option(False, "--open", help="Open the page in the web browser."),
             out_dir: str = typer.Option(None, "--out", "-o",
@@ -337,14 +385,17 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
                                      help="Submit paid jobs without asking (needed when not on a terminal)."),
             max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse to start if the estimate "
                                            "of what would be submitted is above this (or unknown)."),
-            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server).")):
+            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server)."),
+            host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION):
     """Render the missing clips and write the storyboard page (build/storyboard.html) and contact
     sheet; prints the page's path."""
     from .render import RenderOptions, run_preview
 
     check_money_options(max_cost)
     raise typer.Exit(run_preview(RenderOptions(file=file, provider=provider, shots=shot or None, yes=yes,
-                                               max_cost=max_cost, out_dir=out_dir, base_url=base_url), open_))
+                                               max_cost=max_cost, out_dir=out_dir, base_url=base_url, host=host,
+                                               together_fields=_fields(together_fields)),
+                                   open_))
 
 
 @app.command()
@@ -383,7 +434,7 @@ def export(file: str = typer.Argument(..., help="The .story file."),
            otio_path: str = typer.Option(None, "--otio", metavar="PATH", help="Write the timeline here: .otio, "
                                          ".otioz, .edl (CMX 3600) or .xml (Final Cut Pro 7), by suffix."),
            srt: str = typer.Option(None, "--srt", metavar="PATH", help="Write the dialogue subtitles here (.srt)."),
-           provider: str = typer.Option("preview", "--provider", "-p",
+           provider: str = typer.Option(None, "--provider", "-p",
                                         help="Whose rendered clips to use (preview or together)."),
            base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (selects its cache).")):
     """Export the rendered film for an editor: an OpenTimelineIO timeline (clips from the render

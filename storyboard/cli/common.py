@@ -58,11 +58,27 @@ def story_path(path: str) -> Path:
     return p
 
 
-def provider_named(name: str, **options):
+def provider_choice(name: str | None) -> tuple[str, str]:
+    """The provider's name and where it came from: --provider, else STORYBOARD_PROVIDER or the
+    config file's `provider`, else the free preview."""
+    from ..config import ConfigError, default
+
+    if name:
+        return name, "--provider"
+    try:
+        found = default("provider")
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    return (found.value.strip(), found.source) if found else ("preview", "default")
+
+
+def provider_named(name: str | None, **options):
     from urllib.parse import urlsplit
 
+    from ..config import ConfigError
     from ..providers import NAMES, get
 
+    name, source = provider_choice(name)
     if name not in NAMES:
         raise fail(f"unknown provider {name!r}; choose one of: {', '.join(NAMES)}")
     url = options.get("base_url")
@@ -71,12 +87,23 @@ def provider_named(name: str, **options):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise fail(f"--base-url must be an http(s) URL such as https://api.together.ai, not {url!r}")
-    return get(name, **options)
+    try:
+        prov = get(name, **options)
+    except ConfigError as exc:  # a key or default was to come from a config file that may not be read
+        raise fail(str(exc)) from None
+    return prov
 
 
-def ready_provider(name: str, base_url: str | None):
+def provider_options(base_url: str | None = None, host: str | None = None,
+                     together_fields: str | None = None) -> dict:
+    """The provider's options from the command line (only those given: the rest are its defaults)."""
+    return {k: v for k, v in (("base_url", base_url), ("host", host), ("field_names", together_fields)) if v}
+
+
+def ready_provider(name: str | None, base_url: str | None, host: str | None = None,
+                   together_fields: str | None = None):
     """The provider, able to authenticate: checked before anything is compiled, asked or sent."""
-    prov = provider_named(name, **({"base_url": base_url} if base_url else {}))
+    prov = provider_named(name, **provider_options(base_url, host, together_fields))
     problem = prov.credential_problem()
     if problem:
         raise fail(problem)

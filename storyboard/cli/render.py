@@ -35,13 +35,15 @@ DEFAULT_RETRY = engine.RetryPolicy()  # likewise
 @dataclass
 class RenderOptions:
     file: str
-    provider: str = "preview"
+    provider: str | None = None  # None: STORYBOARD_PROVIDER, the config file, else preview
     shots: list[str] | None = None
     concurrency: int = 4
     yes: bool = False
     max_cost: float | None = None
     out_dir: str | None = None
     base_url: str | None = None
+    host: str | None = None  # s3://bucket/prefix for local files a URL-only API must fetch
+    together_fields: str | None = None  # page | openapi
     forget: list[str] | None = None
     adopt: list[str] | None = None
     resubmit_in_doubt: bool = False
@@ -54,7 +56,7 @@ class RenderOptions:
 
 def run(opts: RenderOptions) -> int:
     """`storyboard render`: returns the exit code (or raises typer.Exit with one)."""
-    provider = ready_provider(opts.provider, opts.base_url)
+    provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
     if opts.concurrency < 1:
         raise fail("--concurrency must be at least 1")
     compiled = compile_or_exit(opts.file, provider, json_out=opts.json_out)
@@ -69,7 +71,7 @@ def run(opts: RenderOptions) -> int:
 
 def run_preview(opts: RenderOptions, open_page: bool = False) -> int:
     """`storyboard preview`: the same render, then the page instead of the film."""
-    provider = ready_provider(opts.provider, opts.base_url)
+    provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
     compiled = compile_or_exit(opts.file, provider)
     plan = compiled.plan
     _warn(plan, compiled.diagnostics)

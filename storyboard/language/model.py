@@ -19,7 +19,8 @@ NAME_RE = r"[A-Za-z_][A-Za-z0-9_-]*"
 MENTION_RE = re.compile(r"(?<![\w@])@(" + NAME_RE + r")")
 
 CAST_KINDS = ("character", "prop", "place")
-FILM_SETTINGS = ("title", "model", "resolution", "ratio", "size", "audio", "seed", "style", "negative", "template")
+FILM_SETTINGS = ("title", "model", "resolution", "ratio", "size", "audio", "seed", "style", "negative", "template",
+                 "host")
 CLIP_SETTINGS = ("camera", "sound", "first", "last", "motion", "music", "audio",
                  "resolution", "ratio", "size", "seed", "model", "negative")
 CAST_FIELDS = ("image", "video", "voice", "description")

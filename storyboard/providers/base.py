@@ -122,6 +122,7 @@ class Provider:
     model_label: str = "the model"  # how hints name the model the requests are for ("Seedance 2.0")
     takes_captions: bool = False  # `create` takes `captions=` (the PlannedClip) and `title=` and draws them
     limits: Limits
+    hosts_files: bool = False  # a bucket (`host`) can carry the local files `limits` refuses
 
     # ---- compile time (pure) ----
     def model_id(self, model_setting: str | None) -> str:
@@ -156,7 +157,7 @@ class Provider:
     def credential_problem(self) -> str | None:
         """Why this provider cannot authenticate (no key, a malformed key), in one line that names
         the setting and quotes none of the key; None when it can, or needs no key. Checked before
-        anything is sent. Providers read their keys with `credentials.read_secret`."""
+        anything is sent. Providers read their keys with `credentials.read_key`."""
         return None
 
     async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
@@ -177,6 +178,21 @@ class Provider:
         return False
 
     async def aclose(self) -> None:
+        return None
+
+    def use_story_host(self, url: str | None) -> None:
+        """The story's `host:` setting (a bucket for local files; None: the story has none).
+        Providers that host files (`hosts_files`) use it, before the story is checked."""
+        return None
+
+    def setting_sources(self) -> dict[str, str]:
+        """Where each of the provider's settings came from (an option, a variable, the config
+        file, the story), by setting name, for `plan`. Never a value that is a secret."""
+        return {}
+
+    def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
+        """Put the local inputs of the clips about to be submitted wherever the provider needs
+        them (hosting), before any create; raise ProviderError to send nothing. Default: none."""
         return None
 
     def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:

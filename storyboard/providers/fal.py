@@ -38,7 +38,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..credentials import read_secret, remember_url_credentials, secret_problem
+from ..credentials import read_key, remember_url_credentials, secret_problem
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
 from .seedance import LIMITS, RATIOS
 from .together import MAX_DOWNLOAD_BYTES, TogetherProvider, image_data_uri
@@ -80,12 +80,13 @@ class FalProvider(TogetherProvider):
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
     create_retryable = frozenset({408, 429, 503})  # answers that say the queue took nothing
     create_ambiguous = frozenset({500, 502, 504})   # the request may be queued (and billed)
+    hosts_files = False  # fal storage, not a bucket, is the way for its local files (not done yet)
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0,
                  connect_timeout: float = 10.0, get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
                  max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
         self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
-        self.api_key = read_secret(API_KEY_VARIABLE, api_key)
+        self.api_key = read_key(API_KEY_VARIABLE, api_key)
         self.base_url = (base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL).rstrip("/")
         remember_url_credentials(self.base_url)
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
+from ..credentials import read_key, remember_url_credentials, scrub, secret_problem
 from .base import AmbiguousSubmit, Job, Provider, ProviderError
 from .together import (
     CREATE_AMBIGUOUS,
@@ -64,7 +64,7 @@ class JobApiProvider(Provider):
                  timeout: float = 60.0, connect_timeout: float = 10.0, get_attempts: int = 6,
                  backoff: tuple[float, float] = (0.5, 8.0),
                  max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
-        self.api_key = read_secret(self.key_variable, api_key)
+        self.api_key = read_key(self.key_variable, api_key)
         self.base_url = (base_url or os.environ.get(self.base_url_variable) or self.default_base_url).rstrip("/")
         remember_url_credentials(self.base_url)
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)

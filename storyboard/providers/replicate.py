@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..credentials import read_secret, secret_problem
+from ..credentials import read_key, secret_problem
 from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
 from .seedance import RATIOS, RESOLUTIONS
 from .together import TogetherProvider, _number, _retry_after
@@ -83,7 +83,7 @@ class ReplicateProvider(TogetherProvider):
     limits = LIMITS
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, **options: Any):
-        token = read_secret(TOKEN_VARIABLE, api_key)
+        token = read_key(TOKEN_VARIABLE, api_key)
         # "" (not None), so the parent reads no other vendor's variable for a missing token
         super().__init__(api_key=token or "", base_url=base_url or os.environ.get(BASE_URL_VARIABLE)
                          or DEFAULT_BASE_URL, **options)

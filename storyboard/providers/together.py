@@ -25,10 +25,12 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..credentials import read_secret, remember_url_credentials, scrub, secret_problem
+from .. import config
+from ..config import Sourced
+from ..credentials import key_source, read_key, remember_url_credentials, scrub, secret_problem
 from ..plan import DEFAULT_SECONDS
 from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
-from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, SeedanceProvider, media_lists
+from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
 
 log = logging.getLogger("storyboard.providers.together")
 
@@ -40,11 +42,22 @@ PRICES = {
     "text": {"480p": 0.07, "720p": 0.16},
     "video": {"480p": 0.13, "720p": 0.28},
 }
+# Seedance 2.0 takes at most 15 s of reference video in all: with the input seconds billed too,
+# the most a video-input clip can cost is (15 + output seconds) at the video-input rate.
+MAX_INPUT_VIDEO_SECONDS = 15
+
+# The two spellings of the audio fields (see seedance.py): the Seedance page's, and the OpenAPI
+# spec's and SDK's. We cannot see which one the server honours, so the user picks.
+FIELD_DIALECTS = {"page": DOCS_FIELDS, "docs": DOCS_FIELDS, "openapi": OPENAPI_FIELDS}
+FIELDS_VARIABLE = config.DEFAULTS["together_fields"]
 
 MAX_DOWNLOAD_BYTES = 2 * 2**30
 MAX_RETRY_AFTER = 60.0  # like the SDK: a longer Retry-After is left to the caller
-CREATE_RETRYABLE = {408, 429, 500, 502, 503}  # answers that prove nothing was created
-CREATE_AMBIGUOUS = {504}  # a gateway gave up waiting: the job may exist
+CREATE_RETRYABLE = frozenset({408, 429})  # answers that prove nothing was created
+# A 503 is a refusal only when it says when to come back (an overloaded server shedding load);
+# a bare 503, like a 500, 502 or 504, may come from behind a server that already made the job.
+CREATE_RETRYABLE_WITH_RETRY_AFTER = frozenset({503})
+CREATE_AMBIGUOUS = frozenset(range(500, 600))  # any other 5xx: the job may exist
 GET_RETRYABLE = {408, 429, 500, 502, 503, 504}
 URL_GONE = {403, 404, 410}
 RUNNING = {"queued", "in_progress", "pending", "running", "processing"}
@@ -69,18 +82,29 @@ class TogetherProvider(SeedanceProvider):
     label = "Together"  # how messages name the vendor (a subclass reusing this runtime renames it)
     paid = True
     create_retryable = CREATE_RETRYABLE
+    create_retryable_with_retry_after = CREATE_RETRYABLE_WITH_RETRY_AFTER
     create_ambiguous = CREATE_AMBIGUOUS
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
+    hosts_files = True  # with a bucket (`host`), local videos and audios are uploaded and sent as URLs
+    host: Any = None  # the S3Host, once one is named
+    _host_problem: str | None = None
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 field_names: str = "docs", timeout: float = 60.0, connect_timeout: float = 10.0,
+                 field_names: str | None = None, timeout: float = 60.0, connect_timeout: float = 10.0,
                  get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
-                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
-        self.api_key = read_secret(API_KEY_VARIABLE, api_key)
+                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, host: Any = None, **_: Any):
+        self.api_key = read_key(API_KEY_VARIABLE, api_key)
         self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         remember_url_credentials(self.base_url)
-        self.fields = OPENAPI_FIELDS if field_names == "openapi" else DOCS_FIELDS
+        # where each setting came from (an option, its variable, the config file), for `plan`
+        self.sources: dict[str, str] = {"key": key_source(API_KEY_VARIABLE) if api_key is None else "given"}
+        dialect = _sourced(field_names, "--together-fields", "together_fields")
+        self.field_dialect = (dialect.value if dialect else "page").strip().lower()
+        self.sources["together_fields"] = dialect.source if dialect else "default"
+        self.fields = FIELD_DIALECTS.get(self.field_dialect, DOCS_FIELDS)
         self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
+        self._base_host = _sourced(host, "--host", "host")
+        self._use_host(self._base_host)
 
     def _setup_transport(self, timeout: float, connect_timeout: float, get_attempts: int,
                          backoff: tuple[float, float], max_download_bytes: int) -> None:
@@ -112,11 +136,58 @@ class TogetherProvider(SeedanceProvider):
             return image_data_uri(path)
         if url and urlsplit(url).scheme in ("http", "https"):
             return url
+        if path is not None and self.host is not None:
+            return self._hosted(path)
         raise ProviderError(f"{self.label} needs a public http(s) URL for {kind} inputs "
-                            f"({path or url or 'none given'}); local {kind} files cannot be sent",
-                            code="needs_url")
+                            f"({path or url or 'none given'}); local {kind} files cannot be sent "
+                            "(name a bucket with --host s3://bucket/prefix to upload them)", code="needs_url")
+
+    def setting_sources(self) -> dict[str, str]:
+        return dict(getattr(self, "sources", {}))  # fal reuses the transport, not these settings
+
+    def use_story_host(self, url: str | None) -> None:
+        """The story's `host:` setting: it overrides STORYBOARD_HOST and the config file, and
+        `--host` overrides it. None (a story without one) goes back to those."""
+        if not self.hosts_files:  # fal reuses the transport, not the hosting
+            return
+        base = self._base_host
+        if url and not (base and base.source == "--host"):
+            self._use_host(Sourced(url, "the story's host:"))
+        else:
+            self._use_host(base)
+
+    def _use_host(self, chosen: Sourced | None) -> None:
+        """Host local videos and audios in this bucket (an S3Host or s3:// URL). A URL that is
+        not a bucket's is reported before anything is sent (`credential_problem`)."""
+        self.host, self._host_problem = _host(chosen)
+        self.sources["host"] = chosen.source if chosen else "none"
+        self.limits = type(self).limits
+        if self.host is not None:  # a bucket carries videos and audios; images still go inline
+            self.limits = dataclasses.replace(self.limits, local_media=frozenset({"image", "video", "audio"}))
+
+    def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
+        """Upload the local videos and audios to the bucket before any create."""
+        if self.host is None:
+            return
+        for kind, path in files:
+            if kind != "image":
+                self._hosted(path)
+
+    def _hosted(self, path: Path) -> str:
+        from ..hosting import HostingError
+
+        assert self.host is not None
+        try:
+            return self.host.url_for(path)
+        except HostingError as exc:
+            raise ProviderError(str(exc), code="hosting") from None
 
     def credential_problem(self) -> str | None:
+        if self._host_problem:
+            return self._host_problem
+        if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
+            return (f"unknown Together field dialect {self.field_dialect!r} (from "
+                    f"{self.sources['together_fields']}): choose page or openapi")
         if not self.api_key:
             return (f"the {self.name} provider needs an API key: set {API_KEY_VARIABLE} "
                     "(or use --provider preview, which is free and offline)")
@@ -149,9 +220,9 @@ class TogetherProvider(SeedanceProvider):
                                       "but its answer has no job id", status=resp.status_code, code="ambiguous")
             log.info("%s: created job %s", self.name, job.id)
             return job
-        status = resp.status_code
-        raise self._error(resp, "create", retryable=status in self.create_retryable,
-                          ambiguous=status in self.create_ambiguous)
+        refused = create_refused(resp, self.create_retryable, self.create_retryable_with_retry_after)
+        raise self._error(resp, "create", retryable=refused,
+                          ambiguous=not refused and resp.status_code in self.create_ambiguous)
 
     def _create_request(self, body: dict[str, Any]) -> httpx.Request:
         """The create request, built in full before anything is sent: whatever fails here (the
@@ -323,6 +394,28 @@ class TogetherProvider(SeedanceProvider):
             _check_video_head(job, head, resp)
 
 
+def _sourced(option: Any, option_name: str, default_name: str) -> Sourced | None:
+    """An option given here, else its default from the environment or the config file."""
+    if option is not None:
+        return Sourced(option, option_name)
+    return config.default(default_name)
+
+
+def _host(chosen: Sourced | None) -> tuple[Any, str | None]:
+    """The bucket to host local files in (from an S3Host or a URL), and the problem with it if
+    it is not a bucket URL (reported before anything is sent)."""
+    from ..hosting import S3Host
+
+    if chosen is None or not chosen.value:
+        return None, None
+    if not isinstance(chosen.value, str):
+        return chosen.value, None
+    try:
+        return S3Host(chosen.value), None
+    except ValueError as exc:
+        return None, f"{exc} (from {chosen.source})"
+
+
 class _Transient(Exception):
     def __init__(self, reason: str, retry_after: float | None = None):
         super().__init__(reason)
@@ -348,6 +441,15 @@ def job_from_answer(data: dict[str, Any], job_id: str | None = None) -> Job:
     if status not in RUNNING:
         log.warning("together: job %s has an unknown status %r; treating it as running", jid, status)
     return Job(jid, "running", raw=data)
+
+
+def create_refused(resp: httpx.Response, retryable: frozenset[int] = CREATE_RETRYABLE,
+                   with_retry_after: frozenset[int] = CREATE_RETRYABLE_WITH_RETRY_AFTER) -> bool:
+    """Whether an error answer to a create proves that no job was made (so sending it again
+    cannot pay twice): a status in `retryable`, or one in `with_retry_after` that says when to
+    come back. Any other 5xx may have made one: the create is in doubt."""
+    status = resp.status_code
+    return status in retryable or (status in with_retry_after and _retry_after(resp.headers) is not None)
 
 
 def _job_or_none(resp: httpx.Response, job_id: str | None = None) -> Job | None:
@@ -450,13 +552,14 @@ def _str_or_none(value: Any) -> str | None:
 def _price(tier: str | None, seconds: int, video_input: bool) -> Price:
     rate = PRICES["video" if video_input else "text"].get(tier or "")
     if rate is None:
-        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown",
-                     lower_bound=video_input)
-    usd = round(rate * seconds, 4)
-    if video_input:
-        return Price(usd, "video-input clips are priced 'from' the listed rate; the estimate is a lower bound",
-                     lower_bound=True)
-    return Price(usd)
+        return Price(None, f"Together publishes no Seedance 2.0 price for {tier or 'this size'}; cost unknown")
+    if not video_input:
+        return Price(round(rate * seconds, 4))
+    # Together prices video input "from" its rate and does not say how input seconds count: the
+    # estimate (and so --max-cost) is the most it can be, every input second billed too.
+    usd = round(rate * (MAX_INPUT_VIDEO_SECONDS + seconds), 4)
+    return Price(usd, f"a video-input clip is estimated at its upper bound: up to {MAX_INPUT_VIDEO_SECONDS} s "
+                      f"of input plus {seconds} s of output at ${rate:.2f}/s")
 
 
 def price_body(body: dict[str, Any], tier: str | None = None) -> Price:
@@ -471,10 +574,11 @@ def price_body(body: dict[str, Any], tier: str | None = None) -> Price:
 
 
 def _tier_for_pixels(pixels: int) -> str:
-    if pixels <= 864 * 496:
-        return "480p"
-    if pixels <= 1280 * 720:
-        return "720p"
+    """The tier an explicit size is billed at: the smallest whose pixel table reaches it (the
+    720p table's 1470x630 and 1112x834 have more pixels than 1280x720 and are still 720p)."""
+    for tier in ("480p", "720p"):
+        if pixels <= max(w * h for w, h in PIXELS[tier].values()):
+            return tier
     return "1080p"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..providers.base import Provider
+from ..plan import RenderPlan
+from ..providers.base import Provider, ProviderError
 from .results import ApprovalRequired, CostLimitExceeded, NotApproved, RenderError, RenderSummary
 
 
@@ -48,3 +49,16 @@ def gate(summary: RenderSummary, provider: Provider,
                                "and nobody approved them", summary)
     if not approve(summary):
         raise NotApproved("not confirmed; nothing was submitted", summary)
+
+
+def prepare_inputs(plan: RenderPlan, summary: RenderSummary, provider: Provider) -> None:
+    """Host the local files of the clips about to be submitted, after the gate and before the
+    first create: a bucket that is missing or refuses, or an upload cut off, sends nothing."""
+    if not summary.submits:
+        return
+    from .uploads import local_inputs
+
+    try:
+        provider.prepare_inputs(local_inputs(plan, [t.name for t in summary.submits]))
+    except ProviderError as exc:
+        raise RenderError(f"{exc}; nothing was submitted") from None

@@ -19,7 +19,7 @@ from ..plan import PlannedClip, RenderPlan
 from ..providers.base import Job, Provider, ProviderError
 from .context import EventSink, RunContext
 from .decide import default_state_dir, inspect_render, media_module
-from .gate import gate
+from .gate import gate, prepare_inputs
 from .inputs import InputResolver
 from .journal import JobRecord, JournalError
 from .journaling import JournalWriter
@@ -63,6 +63,7 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
         summary = inspect_render(plan, provider, state_dir=state_dir, only=only,
                                  resubmit_in_doubt=resubmit_in_doubt, media=media)
         gate(summary, provider, approve, max_cost)
+        prepare_inputs(plan, summary, provider)
         ctx = RunContext(plan, provider, summary, state_dir=state_dir, on_event=on_event, poll=poll,
                          retry=retry, stop=stop or asyncio.Event(), media=media)
         run = _Run(ctx, concurrency)

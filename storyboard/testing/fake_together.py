@@ -36,7 +36,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..providers.seedance import LIMITS, MODEL_ID, RATIOS, RESOLUTIONS, body_seconds
-from ..providers.together import price_body
 from .fakes.cli import fake_parser, serve, server_options
 from .fakes.handler import ApiError, FakeHandler, Route, invalid
 from .fakes.jobs import Job, clip_seconds, clip_size
@@ -46,22 +45,55 @@ __all__ = ["FakeTogether", "main", "validate"]
 
 SEEDANCE_2 = MODEL_ID
 MAX_IMAGE_BYTES = 10 * 2**20  # per inline image
+
+# The fake's own bill, copied from Together's Seedance 2.0 page ($/second) and never computed by
+# the product's estimate, so a wrong estimate shows up as a difference in a test.
+PRICE_PER_SECOND = {("text", "480p"): 0.07, ("text", "720p"): 0.16,
+                    ("video", "480p"): 0.13, ("video", "720p"): 0.28}
 PRICE_720P_PER_SECOND = 0.16  # the basis of costs for sizes without a published price
+# How many input seconds a video-input job is billed for when the fake does not fetch the
+# inputs: the most Seedance takes (15 s of reference video in all).
+UNFETCHED_INPUT_SECONDS = 15
+
+# The spellings of the audio fields in each dialect: a strict server refuses the other one's.
+DIALECT_FIELDS = {"page": ("media.reference_audios", "settings.audio"),
+                  "openapi": ("media.audio_inputs", "generate_audio")}
 
 
 # ---- validation (Seedance 2.0 on Together) ---------------------------------------------------
 
-def validate(body: Any, *, max_image_bytes: int) -> None:
-    """Raise ApiError(400) where the real API would refuse the body."""
+def validate(body: Any, *, max_image_bytes: int, fields: str = "any") -> None:
+    """Raise ApiError(400) where the real API would refuse the body. `fields` is the dialect
+    the server speaks ("page" or "openapi"; "any" takes both spellings)."""
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.", None, "invalid_json")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+    _check_dialect(body, fields)
     _check_types(body)
     if model == SEEDANCE_2:
         _check_seedance_fields(body)
         _check_media(body.get("media"), max_image_bytes=max_image_bytes)
+
+
+def _check_dialect(body: dict[str, Any], fields: str) -> None:
+    """A strict server knows one spelling of the audio fields and refuses the other's."""
+    for dialect, names in DIALECT_FIELDS.items():
+        if fields in (dialect, "any"):
+            continue
+        for name in names:
+            if _has_field(body, name):
+                raise invalid(f"Unrecognized request argument supplied: '{name}'.", name, "unknown_parameter")
+
+
+def _has_field(body: dict[str, Any], dotted: str) -> bool:
+    node: Any = body
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _check_types(body: dict[str, Any]) -> None:
@@ -201,6 +233,31 @@ def _check_url(value: Any, param: str) -> None:
                        param, "invalid_url")
 
 
+# ---- the bill ---------------------------------------------------------------------------------
+
+def bill(body: dict[str, Any]) -> float:
+    """What the job costs, from the fake's own table: Seedance 2.0 at 480p and 720p (the tier
+    whose pixel table holds the size), video-input jobs billed for their input seconds too;
+    anything without a published price at the 720p rate scaled by pixels."""
+    w, h = clip_size(body)
+    seconds = clip_seconds(body)
+    videos = ((body.get("media") or {}).get("reference_videos")) or []
+    kind = "video" if videos else "text"
+    rate = PRICE_PER_SECOND.get((kind, _tier(w * h))) if body["model"] == SEEDANCE_2 else None
+    if rate is None:
+        return round(PRICE_720P_PER_SECOND * seconds * w * h / (1280 * 720), 4)
+    billed = seconds + (UNFETCHED_INPUT_SECONDS if videos else 0)
+    return round(rate * billed, 4)
+
+
+def _tier(pixels: int) -> str | None:
+    if pixels <= 992 * 432:  # 480p's largest (21:9; 864x496 has as many)
+        return "480p"
+    if pixels <= 1112 * 834:  # 720p's largest (4:3)
+        return "720p"
+    return None
+
+
 # ---- the server ------------------------------------------------------------------------------
 
 class FakeTogether(FakeServer):
@@ -218,9 +275,12 @@ class FakeTogether(FakeServer):
     server_version = "FakeTogether/1.0"
     key_variable = "TOGETHER_API_KEY"
 
-    def __init__(self, *, max_image_bytes: int = MAX_IMAGE_BYTES, **options: Any):
+    def __init__(self, *, max_image_bytes: int = MAX_IMAGE_BYTES, fields: str = "page", **options: Any):
         super().__init__(**options)
+        if fields not in (*DIALECT_FIELDS, "any"):
+            raise ValueError(f"fields must be page, openapi or any, not {fields!r}")
         self.max_image_bytes = max_image_bytes
+        self.fields = fields
 
     def routes(self) -> list[Route]:
         return [("POST", re.compile(r"/v2/videos"), FakeHandler.serve_create),
@@ -228,14 +288,10 @@ class FakeTogether(FakeServer):
                 *super().routes()]
 
     def validate(self, body: Any) -> None:
-        validate(body, max_image_bytes=self.max_image_bytes)
+        validate(body, max_image_bytes=self.max_image_bytes, fields=self.fields)
 
     def price(self, body: dict[str, Any]) -> float:
-        usd = price_body(body).usd if body["model"] == SEEDANCE_2 else None
-        if usd is None:  # no published price (1080p, other models): scale the 720p rate by pixels
-            w, h = clip_size(body)
-            usd = round(PRICE_720P_PER_SECOND * clip_seconds(body) * w * h / (1280 * 720), 4)
-        return usd
+        return bill(body)
 
     def job_answer(self, job: Job, base_url: str | None = None) -> dict[str, Any]:
         """The job as the SDK's `VideoJob`."""
@@ -261,9 +317,10 @@ class FakeTogether(FakeServer):
         if kind == "402":
             return ApiError(402, "Payment required: your organization has reached its monthly spend limit.",
                             type_="billing_error", code="payment_required")
-        if kind == "503":
+        if kind == "503":  # shedding load: it says when to come back, like the 429
+            wait = max(0.0, float(self.faults.retry_after))
             return ApiError(503, "The server is overloaded or not ready yet.", type_="server_error",
-                            code="service_unavailable")
+                            code="service_unavailable", headers={"Retry-After": str(math.ceil(wait))})
         return ApiError(500, "Internal server error.", type_="server_error", code="internal_error")
 
     def _rate_limited(self) -> ApiError:
@@ -295,8 +352,11 @@ def main(argv: list[str] | None = None) -> int:
                          "A fake Together video API on loopback. Prints its base URL first.",
                          key_variable=FakeTogether.key_variable)
     parser.add_argument("--max-image-bytes", type=int, default=MAX_IMAGE_BYTES)
+    parser.add_argument("--fields", choices=[*DIALECT_FIELDS, "any"], default="page",
+                        help="the audio fields' spelling accepted: the Seedance page's (default), "
+                             "the OpenAPI spec's, or both")
     args = parser.parse_args(argv)
-    fake = FakeTogether(**server_options(args), max_image_bytes=args.max_image_bytes)
+    fake = FakeTogether(**server_options(args), max_image_bytes=args.max_image_bytes, fields=args.fields)
     return serve(fake, "fake Together API", verbose=args.verbose)
 
 

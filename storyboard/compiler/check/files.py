@@ -35,7 +35,8 @@ def check_media(ctx: Context, value: str, rel_dir: str, span: Span | None, kind:
                        scheme=paths.shown(value.split("://", 1)[0]))
         return
     if kind not in ctx.limits.local_media:
-        ctx.report("SB305", span, provider=ctx.provider.name, kind=kind, path=value)
+        hint = {"hint": "host"} if ctx.provider.hosts_files else {}  # a bucket would carry it: say how
+        ctx.report("SB305", span, provider=ctx.provider.name, kind=kind, path=value, **hint)
     check_local_file(ctx, value, rel_dir, span, kinds=kind, role=role)
 
 

@@ -55,6 +55,16 @@ def check_value(ctx: Context, s: Setting) -> None:
                    least=SIZE_RANGE[0], most=SIZE_RANGE[1], provider=ctx.provider.name)
 
 
+def host_url_ok(value: str) -> bool:
+    from ...hosting import parse_host
+
+    try:
+        parse_host(value)
+    except ValueError:
+        return False
+    return True
+
+
 def value_problem(ctx: Context, key: str, value: str) -> str | None:
     """The SB103 variant that says what is wrong with a setting's value, or None."""
     lim = ctx.limits
@@ -68,6 +78,8 @@ def value_problem(ctx: Context, key: str, value: str) -> str | None:
         return "seed"
     if key == "seed" and not 0 <= int(value) <= MAX_SEED:
         return "seed_range"
+    if key == "host" and not host_url_ok(value):
+        return "host"
     if key == "size" and not lim.custom_size:
         return "no_size"
     if key == "size":
