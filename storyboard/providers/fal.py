@@ -22,26 +22,24 @@ What is confirmed and where (see the provider survey, §3, and the `fal-client` 
   fal fetches data URIs for videos (images are documented as URL or base64 data URI).
 
 The transport (one client per loop, GET retries, streamed downloads, the create's refused /
-retryable / in-doubt classification) is `TogetherProvider`'s; fal's URLs, auth, answers and
-error shapes are here.
+retryable / in-doubt classification) is `http.JobApiProvider`'s; fal's URLs, auth, answers,
+error shapes and which create answers are refused or in doubt are here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..credentials import read_key, remember_url_credentials, secret_problem
-from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
-from .seedance import LIMITS, RATIOS
-from .together import MAX_DOWNLOAD_BYTES, TogetherProvider, image_data_uri
+from .base import ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .http import JobApiProvider, plain_text
+from .seedance import LIMITS, RATIOS, SeedanceProvider
+from .together import image_data_uri
 
 log = logging.getLogger("storyboard.providers.fal")
 
@@ -71,27 +69,24 @@ HINTS = {
 }
 
 
-class FalProvider(TogetherProvider):
+class FalProvider(JobApiProvider, SeedanceProvider):
     name = "fal"
     label = "fal"
-    paid = True
+    key_variable = API_KEY_VARIABLE
+    base_url_variable = BASE_URL_VARIABLE
+    default_base_url = DEFAULT_BASE_URL
+    auth_scheme = "Key"
+    hints = HINTS
+    id_field = "request_id"
+    in_doubt = "the request may be queued and billed"
     default_model = APP
-    # Images inline as data URIs; video and audio need URLs (hosting them is another issue).
-    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
-    create_retryable = frozenset({408, 429, 503})  # answers that say the queue took nothing
-    create_ambiguous = frozenset({500, 502, 504})   # the request may be queued (and billed)
-    hosts_files = False  # fal storage, not a bucket, is the way for its local files (not done yet)
-
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0,
-                 connect_timeout: float = 10.0, get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
-                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, **_: Any):
-        self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
-        self.api_key = read_key(API_KEY_VARIABLE, api_key)
-        self.base_url = (base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL).rstrip("/")
-        remember_url_credentials(self.base_url)
-
-    def __repr__(self) -> str:
-        return f"FalProvider(base_url={self.base_url!r})"
+    # Images inline as data URIs; video and audio need URLs (fal storage, not a bucket, is the
+    # way for its local files: not done yet).
+    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))
+    create_retryable = frozenset({408, 429})  # answers that say the queue took nothing
+    # A 503 without Retry-After may come from a proxy in front of a queue that took the request.
+    create_retryable_with_retry_after = frozenset({503})
+    create_ambiguous = frozenset({500, 502, 503, 504})  # the request may be queued (and billed)
 
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:
@@ -129,53 +124,17 @@ class FalProvider(TogetherProvider):
                             f"({path or url or 'none given'}); local {kind} files cannot be sent",
                             code="needs_url")
 
-    def credential_problem(self) -> str | None:
-        if not self.api_key:
-            return (f"the fal provider needs an API key: set {API_KEY_VARIABLE} "
-                    "(or use --provider preview, which is free and offline)")
-        return secret_problem(API_KEY_VARIABLE, self.api_key)
-
-    def _auth(self) -> dict[str, str]:
-        problem = self.credential_problem()
-        if problem:
-            raise ProviderError(problem, code="no_api_key" if not self.api_key else "bad_api_key")
-        return {"Authorization": f"Key {self.api_key}"}
-
-    def _create_request(self, body: dict[str, Any]) -> httpx.Request:
+    def create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         endpoint = body.get("endpoint")
         if not isinstance(endpoint, str) or not isinstance(body.get("input"), dict):
             raise ProviderError("a fal request body is {\"endpoint\": ..., \"input\": {...}}", code="bad_body")
-        headers = {**self._auth(), "Content-Type": "application/json"}
-        try:
-            content = json.dumps(body["input"], ensure_ascii=False, allow_nan=False).encode()
-            return self._http().build_request("POST", f"{self.base_url}/{endpoint.strip('/')}", content=content,
-                                              headers=headers)
-        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-            raise ProviderError(f"cannot build the create request: {exc}", code="not_sent") from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ProviderError(f"cannot build the create request: {exc}", code="config") from exc
+        return f"{self.base_url}/{endpoint.strip('/')}", body["input"]
 
-    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
-        try:
-            data = resp.json()
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or not data.get("request_id"):
-            return None
-        return Job(str(data["request_id"]), "running", raw=data)
+    def parse_job(self, data: dict[str, Any], job_id: str | None = None) -> Job | None:
+        return Job(str(data["request_id"]), "running", raw=data)  # a submit's answer: queued
 
-    async def create(self, body: dict[str, Any], *, workdir: Path | None = None, **kwargs: Any) -> Job:
-        """One POST; a 503 without Retry-After may come from a proxy in front of a queue that
-        took the request, so only a 503 that says when to come back is retried."""
-        try:
-            return await super().create(body, workdir=workdir, **kwargs)
-        except AmbiguousSubmit:
-            raise
-        except ProviderError as exc:
-            if exc.status == 503 and exc.retry_after is None:
-                raise AmbiguousSubmit(f"{exc}; the request may be queued and billed, so it is not retried",
-                                      status=503, code=exc.code) from exc
-            raise
+    def error_detail(self, resp: httpx.Response) -> tuple[str, str | None]:
+        return _error_detail(resp)
 
     async def get(self, job_id: str) -> Job:
         base = f"{self.base_url}/{APP}/requests/{quote(job_id, safe='')}"
@@ -197,11 +156,7 @@ class FalProvider(TogetherProvider):
         return job
 
     async def _answer(self, url: str, what: str) -> dict[str, Any]:
-        resp = await self._get_with_retries(url, self._auth(), what=what)
-        if resp.status_code == 404:
-            raise ProviderError(f"fal does not know {what} (HTTP 404)", status=404, code="not_found")
-        if not resp.is_success:
-            raise self._error(resp, f"get {what}", retryable=False)
+        resp = await self._get_answer(url, what)
         try:
             data = resp.json()
         except ValueError:
@@ -225,18 +180,6 @@ class FalProvider(TogetherProvider):
             return Job(job_id, "failed", error="fal completed the request but gave no video.url",
                        error_code="no_video_url", raw=data)
         return Job(job_id, "completed", video_url=str(url), raw=data)
-
-    def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
-               ambiguous: bool = False) -> ProviderError:
-        message, code = _error_detail(resp)
-        status = resp.status_code
-        hint = HINTS.get(status)
-        text = f"fal refused to {action}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
-        if ambiguous:
-            text += "; the request may be queued and billed, so it is not retried"
-        cls = AmbiguousSubmit if ambiguous else ProviderError
-        retry_after = _retry_after_of(resp) if retryable else None
-        return cls(text, status=status, code=code, retryable=retryable and not ambiguous, retry_after=retry_after)
 
 
 # ---- bodies ----------------------------------------------------------------------------------
@@ -318,20 +261,13 @@ def _error_detail(resp: httpx.Response) -> tuple[str, str | None]:
     code = code or resp.headers.get("x-fal-error-type")
     if isinstance(detail, str) and detail:
         return detail, code
-    text = resp.text.strip()[:300] if resp.content else ""
-    return text or resp.reason_phrase or "no details", code
+    return plain_text(resp), code
 
 
 def _located(item: dict[str, Any]) -> str:
     loc = [str(p) for p in item.get("loc") or [] if p != "body"]
     msg = str(item.get("msg") or item.get("type") or "invalid")
     return f"{'.'.join(loc)}: {msg}" if loc else msg
-
-
-def _retry_after_of(resp: httpx.Response) -> float | None:
-    from .together import _retry_after
-
-    return _retry_after(resp.headers)
 
 
 def _str(value: Any) -> str | None:

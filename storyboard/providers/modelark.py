@@ -63,12 +63,16 @@ HINTS = {
 
 class ModelArkProvider(JobApiProvider, SeedanceProvider):
     name = "modelark"
-    vendor = "ModelArk"
+    label = "ModelArk"
     key_variable = API_KEY_VARIABLE
     base_url_variable = BASE_URL_VARIABLE
     default_base_url = DEFAULT_BASE_URL
     default_model = STANDARD_MODEL
     hints = HINTS
+    # Only a 408 or 429 proves nothing was made; any 5xx (even a 503 with Retry-After) may have.
+    create_retryable = frozenset({408, 429})
+    create_retryable_with_retry_after = frozenset()
+    create_ambiguous = frozenset(range(500, 600))
     # Images go inline as data URIs; videos and audios need URLs (hosting is another issue).
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
 
@@ -89,8 +93,8 @@ class ModelArkProvider(JobApiProvider, SeedanceProvider):
                            "can rely on; cost unknown")
 
     # ---- run time ----
-    def create_url(self, body: dict[str, Any]) -> str:
-        return f"{self.base_url}{TASKS_PATH}"
+    def create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return f"{self.base_url}{TASKS_PATH}", body
 
     def job_url(self, job_id: str) -> str:
         return f"{self.base_url}{TASKS_PATH}/{quote(job_id, safe='')}"

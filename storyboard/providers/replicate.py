@@ -19,7 +19,8 @@ Where each fact comes from:
   price: no price was published on the page read, so estimates are "unknown", never a guess.
 
 The HTTP runtime (one client per event loop, GET retries, download checks, the key kept to the
-API's origin) is Together's, reused by subclassing; what differs is here: the body, the URLs,
+API's origin) is `http.JobApiProvider`'s; Together's bucket hosting is reused by subclassing
+`TogetherProvider`; what differs is here: the body, the URLs,
 the prediction shape, the error shape, and which create answers prove nothing was created.
 We never send `Prefer: wait`: a create held open for a minute is a minute in which a dropped
 connection leaves the prediction in doubt.
@@ -28,16 +29,15 @@ connection leaves the prediction in doubt.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from ..credentials import read_key, secret_problem
-from .base import AmbiguousSubmit, ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .base import ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .http import JobApiProvider, create_outcome, plain_text
 from .seedance import RATIOS, RESOLUTIONS
-from .together import TogetherProvider, _number, _retry_after
+from .together import TogetherProvider, _number
 
 log = logging.getLogger("storyboard.providers.replicate")
 
@@ -63,7 +63,9 @@ FAILED = {"failed", "canceled"}
 SUCCEEDED = "succeeded"
 # A create answered 429 was throttled before anything ran; a 503 that names a Retry-After is
 # the same refusal. Any other 5xx may come after the prediction was made: in doubt.
-CREATE_REFUSED = {429}
+CREATE_REFUSED = frozenset({429})
+CREATE_REFUSED_WITH_RETRY_AFTER = frozenset({503})
+CREATE_AMBIGUOUS = frozenset(range(500, 600))
 HINTS = {
     401: f"the token was refused; check {TOKEN_VARIABLE}",
     402: "payment required: add credit or a payment method to the Replicate account",
@@ -78,18 +80,18 @@ HINTS = {
 class ReplicateProvider(TogetherProvider):
     name = "replicate"
     label = "Replicate"
-    paid = True
+    key_variable = TOKEN_VARIABLE
+    key_noun = "API token"
+    base_url_variable = BASE_URL_VARIABLE
+    default_base_url = DEFAULT_BASE_URL
+    hints = HINTS
+    job_noun = "prediction"
+    in_doubt = "the prediction may exist and be billed"
+    create_retryable = CREATE_REFUSED
+    create_retryable_with_retry_after = CREATE_REFUSED_WITH_RETRY_AFTER
+    create_ambiguous = CREATE_AMBIGUOUS
     default_model = MODEL
     limits = LIMITS
-
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, **options: Any):
-        token = read_key(TOKEN_VARIABLE, api_key)
-        # "" (not None), so the parent reads no other vendor's variable for a missing token
-        super().__init__(api_key=token or "", base_url=base_url or os.environ.get(BASE_URL_VARIABLE)
-                         or DEFAULT_BASE_URL, **options)
-
-    def __repr__(self) -> str:
-        return f"ReplicateProvider(base_url={self.base_url!r})"
 
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:
@@ -127,13 +129,7 @@ class ReplicateProvider(TogetherProvider):
         return Price(None, "Replicate publishes no Seedance 2.0 price that was read; cost unknown")
 
     # ---- run time ----
-    def credential_problem(self) -> str | None:
-        if not self.api_key:
-            return (f"the {self.name} provider needs an API token: set {TOKEN_VARIABLE} "
-                    "(or use --provider preview, which is free and offline)")
-        return secret_problem(TOKEN_VARIABLE, self.api_key)
-
-    def _create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         model = str(body.get("model") or MODEL)
         owner, _, name = model.partition("/")
         if not owner or not name or "/" in name:
@@ -141,52 +137,23 @@ class ReplicateProvider(TogetherProvider):
         url = f"{self.base_url}/v1/models/{quote(owner, safe='')}/{quote(name, safe='')}/predictions"
         return url, {"input": {k: v for k, v in body.items() if k != "model"}}
 
-    async def get(self, job_id: str) -> Job:
-        resp = await self._get_with_retries(f"{self.base_url}/v1/predictions/{quote(job_id, safe='')}",
-                                            self._auth(), what=f"prediction {job_id}")
-        if resp.status_code == 404:
-            raise ProviderError(f"Replicate does not know prediction {job_id} (HTTP 404)", status=404,
-                                code="not_found")
-        if not resp.is_success:
-            raise self._error(resp, f"get prediction {job_id}", retryable=False)
-        job = self._parse_job(resp, job_id)
-        if job is None:
-            raise ProviderError(f"Replicate's answer for prediction {job_id} is not a prediction",
-                                status=resp.status_code, code="bad_answer", retryable=True)
-        return job
+    def job_url(self, job_id: str) -> str:
+        return f"{self.base_url}/v1/predictions/{quote(job_id, safe='')}"
 
-    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
-        try:
-            data = resp.json()
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or not (data.get("id") or job_id):
-            return None
+    def parse_job(self, data: dict[str, Any], job_id: str | None = None) -> Job | None:
         return job_from_prediction(data, job_id)
 
-    def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
-               ambiguous: bool = False) -> ProviderError:
-        """Replicate's problem details as a ProviderError. Called by the parent's create with its
-        own idea of retryable/ambiguous; Replicate's rules for a create replace it here."""
-        status = resp.status_code
-        if action == "create":
-            retryable, ambiguous = _create_outcome(resp)
-        message, code = problem_detail(resp)
-        hint = HINTS.get(status)
-        text = f"Replicate refused to {action}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
-        if ambiguous:
-            text += "; the prediction may exist and be billed, so it is not retried"
-        cls = AmbiguousSubmit if ambiguous else ProviderError
-        return cls(text, status=status, code=code, retryable=retryable and not ambiguous,
-                   retry_after=_retry_after(resp.headers) if retryable else None)
+    def error_detail(self, resp: httpx.Response) -> tuple[str, str | None]:
+        return problem_detail(resp)
+
+    def credential_problem(self) -> str | None:
+        # Only the token: Together's field dialect is no concern of Replicate's.
+        return JobApiProvider.credential_problem(self)
 
 
 def _create_outcome(resp: httpx.Response) -> tuple[bool, bool]:
-    """(retryable, ambiguous) for a create's error answer."""
-    status = resp.status_code
-    if status in CREATE_REFUSED or (status == 503 and _retry_after(resp.headers) is not None):
-        return True, False
-    return False, status >= 500
+    """(retryable, ambiguous) for a create's error answer, by Replicate's rules."""
+    return create_outcome(resp, CREATE_REFUSED, CREATE_REFUSED_WITH_RETRY_AFTER, CREATE_AMBIGUOUS)
 
 
 # ---- answers ---------------------------------------------------------------------------------
@@ -228,6 +195,5 @@ def problem_detail(resp: httpx.Response) -> tuple[str, str | None]:
     if isinstance(data, dict) and (data.get("detail") or data.get("title")):
         detail = " ".join(str(data.get("detail") or data.get("title")).split())
         return detail, (str(data["title"]) if data.get("title") else None)
-    text = resp.text.strip()[:300] if resp.content else ""
-    return text or resp.reason_phrase or "no details", None
+    return plain_text(resp), None
 

@@ -1,24 +1,17 @@
 """Seedance 2.0 on Together: `POST /v2/videos`, `GET /v2/videos/{id}`, Bearer TOGETHER_API_KEY.
 
-Run time: one httpx.AsyncClient per provider. `create` posts exactly once and classifies the
-failure (retryable only when an answer proves nothing was created; `AmbiguousSubmit` when the
-request may have been received); `get` and `download` are idempotent and retry on their own.
-The API key is sent only to the API's origin and never appears in messages, reprs or logs.
+The transport (one create classified as refused / retryable / in doubt, GETs and downloads
+retried, the key kept to the API's origin) is `http.JobApiProvider`'s; Together's URLs, answers,
+prices, field dialects and bucket hosting are here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
-import email.utils
 import io
-import json
 import logging
 import math
-import os
-import random
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -27,9 +20,12 @@ import httpx
 
 from .. import config
 from ..config import Sourced
-from ..credentials import key_source, read_key, remember_url_credentials, scrub, secret_problem
+from ..credentials import key_source
 from ..plan import DEFAULT_SECONDS
-from .base import AmbiguousSubmit, ClipSpec, Job, MediaKind, Price, ProviderError
+from .base import ClipSpec, Job, MediaKind, Price, ProviderError
+from .http import JobApiProvider, create_outcome
+from .http import error_detail as _error_detail  # noqa: F401  (Together's error shapes are the common ones)
+from .http import retry_after as _retry_after  # noqa: F401  (tests read it here)
 from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
 
 log = logging.getLogger("storyboard.providers.together")
@@ -51,15 +47,11 @@ MAX_INPUT_VIDEO_SECONDS = 15
 FIELD_DIALECTS = {"page": DOCS_FIELDS, "docs": DOCS_FIELDS, "openapi": OPENAPI_FIELDS}
 FIELDS_VARIABLE = config.DEFAULTS["together_fields"]
 
-MAX_DOWNLOAD_BYTES = 2 * 2**30
-MAX_RETRY_AFTER = 60.0  # like the SDK: a longer Retry-After is left to the caller
 CREATE_RETRYABLE = frozenset({408, 429})  # answers that prove nothing was created
 # A 503 is a refusal only when it says when to come back (an overloaded server shedding load);
 # a bare 503, like a 500, 502 or 504, may come from behind a server that already made the job.
 CREATE_RETRYABLE_WITH_RETRY_AFTER = frozenset({503})
 CREATE_AMBIGUOUS = frozenset(range(500, 600))  # any other 5xx: the job may exist
-GET_RETRYABLE = {408, 429, 500, 502, 503, 504}
-URL_GONE = {403, 404, 410}
 RUNNING = {"queued", "in_progress", "pending", "running", "processing"}
 COMPLETED = {"completed", "succeeded"}
 FAILED = {"failed", "cancelled", "canceled", "expired", "error"}
@@ -73,14 +65,16 @@ HINTS = {
 }
 
 
-class TogetherProvider(SeedanceProvider):
-    """Together's dialect, and the HTTP transport other hosted-Seedance vendors share (fal and
-    replicate subclass it): one client per event loop, one create classified as refused /
-    retryable / in doubt, GETs retried with Retry-After, capped streamed downloads."""
+class TogetherProvider(JobApiProvider, SeedanceProvider):
+    """Together's dialect on the shared job-API runtime, with its field dialects and the bucket
+    that carries local videos and audios (replicate reuses both by subclassing)."""
 
     name = "together"
-    label = "Together"  # how messages name the vendor (a subclass reusing this runtime renames it)
-    paid = True
+    label = "Together"
+    key_variable = API_KEY_VARIABLE
+    base_url_variable = "TOGETHER_BASE_URL"
+    default_base_url = DEFAULT_BASE_URL
+    hints = HINTS
     create_retryable = CREATE_RETRYABLE
     create_retryable_with_retry_after = CREATE_RETRYABLE_WITH_RETRY_AFTER
     create_ambiguous = CREATE_AMBIGUOUS
@@ -89,34 +83,17 @@ class TogetherProvider(SeedanceProvider):
     host: Any = None  # the S3Host, once one is named
     _host_problem: str | None = None
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 field_names: str | None = None, timeout: float = 60.0, connect_timeout: float = 10.0,
-                 get_attempts: int = 6, backoff: tuple[float, float] = (0.5, 8.0),
-                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, host: Any = None, **_: Any):
-        self.api_key = read_key(API_KEY_VARIABLE, api_key)
-        self.base_url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        remember_url_credentials(self.base_url)
+    def __init__(self, *, api_key: str | None = None, field_names: str | None = None, host: Any = None,
+                 **options: Any):
+        super().__init__(api_key=api_key, **options)
         # where each setting came from (an option, its variable, the config file), for `plan`
-        self.sources: dict[str, str] = {"key": key_source(API_KEY_VARIABLE) if api_key is None else "given"}
+        self.sources: dict[str, str] = {"key": key_source(self.key_variable) if api_key is None else "given"}
         dialect = _sourced(field_names, "--together-fields", "together_fields")
         self.field_dialect = (dialect.value if dialect else "page").strip().lower()
         self.sources["together_fields"] = dialect.source if dialect else "default"
         self.fields = FIELD_DIALECTS.get(self.field_dialect, DOCS_FIELDS)
-        self._setup_transport(timeout, connect_timeout, get_attempts, backoff, max_download_bytes)
         self._base_host = _sourced(host, "--host", "host")
         self._use_host(self._base_host)
-
-    def _setup_transport(self, timeout: float, connect_timeout: float, get_attempts: int,
-                         backoff: tuple[float, float], max_download_bytes: int) -> None:
-        self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
-        self.get_attempts = max(1, get_attempts)
-        self.backoff = backoff
-        self.max_download_bytes = max_download_bytes
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-
-    def __repr__(self) -> str:
-        return f"TogetherProvider(base_url={self.base_url!r})"
 
     # ---- compile time ----
     def price(self, spec: ClipSpec) -> Price:
@@ -129,9 +106,18 @@ class TogetherProvider(SeedanceProvider):
         return price_body(body, tier)
 
     # ---- run time ----
+    def create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return f"{self.base_url}/v2/videos", body
+
+    def job_url(self, job_id: str) -> str:
+        return f"{self.base_url}/v2/videos/{quote(job_id, safe='')}"
+
+    def parse_job(self, data: dict[str, Any], job_id: str | None = None) -> Job | None:
+        return job_from_answer(data, job_id)
+
     def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
         """Images go inline as data URIs (Together fetches nothing from this machine); videos
-        and audios must already be reachable by URL, since there is no upload endpoint."""
+        and audios must already be reachable by URL, or be uploaded to the bucket."""
         if kind == "image" and path is not None:
             return image_data_uri(path)
         if url and urlsplit(url).scheme in ("http", "https"):
@@ -143,13 +129,11 @@ class TogetherProvider(SeedanceProvider):
                             "(name a bucket with --host s3://bucket/prefix to upload them)", code="needs_url")
 
     def setting_sources(self) -> dict[str, str]:
-        return dict(getattr(self, "sources", {}))  # fal reuses the transport, not these settings
+        return dict(self.sources)
 
     def use_story_host(self, url: str | None) -> None:
         """The story's `host:` setting: it overrides STORYBOARD_HOST and the config file, and
         `--host` overrides it. None (a story without one) goes back to those."""
-        if not self.hosts_files:  # fal reuses the transport, not the hosting
-            return
         base = self._base_host
         if url and not (base and base.source == "--host"):
             self._use_host(Sourced(url, "the story's host:"))
@@ -188,210 +172,7 @@ class TogetherProvider(SeedanceProvider):
         if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
             return (f"unknown Together field dialect {self.field_dialect!r} (from "
                     f"{self.sources['together_fields']}): choose page or openapi")
-        if not self.api_key:
-            return (f"the {self.name} provider needs an API key: set {API_KEY_VARIABLE} "
-                    "(or use --provider preview, which is free and offline)")
-        return secret_problem(API_KEY_VARIABLE, self.api_key)
-
-    async def create(self, body: dict[str, Any], *, workdir: Path | None = None, **_: Any) -> Job:
-        """POST once. ProviderError(retryable=True) only when nothing can have been created;
-        AmbiguousSubmit when the request may have arrived (never retry those blindly)."""
-        request = self._create_request(body)
-        try:
-            resp = await self._http().send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-            raise ProviderError(f"cannot reach {self.label} at {self.base_url}: {_describe(exc)}",
-                                code="connect", retryable=True) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
-        except httpx.LocalProtocolError as exc:
-            # h11 checks the request line and headers before writing a byte of them, and a body
-            # it refuses midway is incomplete, so the server cannot have acted on it.
-            raise ProviderError(f"the create request was refused on this machine before it was sent "
-                                f"({_describe(exc)})", code="not_sent") from exc
-        except httpx.TransportError as exc:
-            raise AmbiguousSubmit(
-                f"the create request failed after it may have reached {self.label} ({_describe(exc)}); "
-                "the job may exist and be billed, so it is not retried", code="ambiguous") from exc
-        if resp.is_success:
-            job = self._parse_job(resp)
-            if job is None:
-                raise AmbiguousSubmit(f"{self.label} accepted the create request (HTTP {resp.status_code}) "
-                                      "but its answer has no job id", status=resp.status_code, code="ambiguous")
-            log.info("%s: created job %s", self.name, job.id)
-            return job
-        refused = create_refused(resp, self.create_retryable, self.create_retryable_with_retry_after)
-        raise self._error(resp, "create", retryable=refused,
-                          ambiguous=not refused and resp.status_code in self.create_ambiguous)
-
-    def _create_request(self, body: dict[str, Any]) -> httpx.Request:
-        """The create request, built in full before anything is sent: whatever fails here (the
-        key, a header, the body) is a plain refusal, never mistaken for a failed send."""
-        headers = {**self._auth(), "Content-Type": "application/json"}
-        url, body = self._create_target(body)
-        try:
-            content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise ProviderError(f"the request body is not valid JSON: {exc}", code="bad_body") from exc
-        try:
-            return self._http().build_request("POST", url, content=content,
-                                              headers=headers)
-        except httpx.UnsupportedProtocol as exc:
-            raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-            raise ProviderError(f"cannot build the create request: {_describe(exc)}", code="not_sent") from exc
-
-    def _create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Where a create is posted and the JSON it sends."""
-        return f"{self.base_url}/v2/videos", body
-
-    async def get(self, job_id: str) -> Job:
-        headers = self._auth()
-        resp = await self._get_with_retries(f"{self.base_url}/v2/videos/{quote(job_id, safe='')}",
-                                            headers, what=f"job {job_id}")
-        if resp.status_code == 404:
-            raise ProviderError(f"Together does not know job {job_id} (HTTP 404)", status=404, code="not_found")
-        if not resp.is_success:
-            raise self._error(resp, f"get job {job_id}", retryable=False)
-        job = _job_or_none(resp, job_id)
-        if job is None:
-            raise ProviderError(f"Together's answer for job {job_id} is not a job", status=resp.status_code,
-                                code="bad_answer", retryable=True)
-        return job
-
-    async def download(self, job: Job, dest: Path) -> None:
-        """Stream the video to `dest`. A gone URL raises ProviderError(code="expired"): get the
-        job again for a fresh URL. Network errors and 5xx are retried here."""
-        if not job.video_url:
-            raise ProviderError(f"job {job.id} has no video URL", code="no_video_url")
-        headers = self._auth() if _same_origin(job.video_url, self.base_url) and self.api_key else {}
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        delay, reason = self.backoff[0], ""
-        for attempt in range(1, self.get_attempts + 1):
-            try:
-                await self._fetch(job, dest, headers)
-                return
-            except _Transient as exc:
-                reason, wait = str(exc), exc.retry_after
-            dest.unlink(missing_ok=True)
-            if attempt == self.get_attempts or (wait or 0) > MAX_RETRY_AFTER:
-                break
-            delay = await self._pause(delay, wait, f"download of job {job.id}: {reason}", attempt)
-        raise ProviderError(f"downloading the video of job {job.id} failed after {attempt} attempts: {reason}",
-                            code="download", retryable=True)
-
-    async def aclose(self) -> None:
-        client, loop = self._client, self._client_loop
-        self._client = self._client_loop = None
-        # A client from an earlier, finished loop has nothing left to close.
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.aclose()
-
-    # ---- helpers ----
-    def _http(self) -> httpx.AsyncClient:
-        # Created lazily so compile-time use opens nothing, and again under a new event loop
-        # (pooled connections belong to the loop that opened them). The key is per request,
-        # never a client default, so it cannot follow a download to another host.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(timeout=self.timeout,
-                                             headers={"User-Agent": f"storyboard ({self.name} provider)"})
-            self._client_loop = loop
-        return self._client
-
-    def _auth(self) -> dict[str, str]:
-        problem = self.credential_problem()
-        if problem:
-            raise ProviderError(problem, code="no_api_key" if not self.api_key else "bad_api_key")
-        return {"Authorization": f"Bearer {self.api_key}"}
-
-    def _parse_job(self, resp: httpx.Response, job_id: str | None = None) -> Job | None:
-        """The job in a successful answer, or None when the answer holds no job."""
-        return _job_or_none(resp, job_id)
-
-    def _error(self, resp: httpx.Response, action: str, *, retryable: bool,
-               ambiguous: bool = False) -> ProviderError:
-        message, code = _error_detail(resp)
-        status = resp.status_code
-        hint = HINTS.get(status)
-        text = f"Together refused to {action}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
-        if ambiguous:
-            text += "; the job may exist and be billed, so it is not retried"
-        cls = AmbiguousSubmit if ambiguous else ProviderError
-        return cls(text, status=status, code=code, retryable=retryable and not ambiguous,
-                   retry_after=_retry_after(resp.headers) if retryable else None)
-
-    async def _pause(self, delay: float, retry_after: float | None, what: str, attempt: int) -> float:
-        """Sleep a jittered `delay` (or the server's Retry-After if longer); return the next delay."""
-        wait = max(retry_after or 0.0, delay * random.uniform(0.8, 1.2))
-        log.info("%s: %s; retrying in %.1f s (attempt %d/%d)", self.name, scrub(what), wait, attempt + 1,
-                 self.get_attempts)
-        await asyncio.sleep(wait)
-        return min(delay * 2, self.backoff[1])
-
-    async def _get_with_retries(self, url: str, headers: dict[str, str], *, what: str) -> httpx.Response:
-        delay = self.backoff[0]
-        for attempt in range(1, self.get_attempts + 1):
-            wait: float | None = None
-            try:
-                resp = await self._http().get(url, headers=headers)
-            except httpx.UnsupportedProtocol as exc:
-                raise ProviderError(f"bad {self.label} base URL {self.base_url!r}: {exc}", code="config") from exc
-            except httpx.TransportError as exc:
-                reason, resp = _describe(exc), None
-            else:
-                if resp.status_code not in GET_RETRYABLE:
-                    return resp
-                reason, wait = f"HTTP {resp.status_code}", _retry_after(resp.headers)
-            if attempt == self.get_attempts or (wait or 0) > MAX_RETRY_AFTER:
-                break
-            delay = await self._pause(delay, wait, f"{what}: {reason}", attempt)
-        if resp is not None:
-            raise self._error(resp, f"get {what}", retryable=True)
-        raise ProviderError(f"cannot get {what} from {self.label} after {attempt} attempts: {reason}",
-                            code="network", retryable=True)
-
-    async def _fetch(self, job: Job, dest: Path, headers: dict[str, str]) -> None:
-        assert job.video_url
-        host = urlsplit(job.video_url).netloc  # never the full URL: signed URLs are credentials
-        try:
-            async with self._http().stream("GET", job.video_url, headers=headers, follow_redirects=True) as resp:
-                if resp.status_code in URL_GONE:
-                    raise ProviderError(f"the video URL of job {job.id} (on {host}) has expired or is gone "
-                                        f"(HTTP {resp.status_code}); get the job again for a fresh URL",
-                                        status=resp.status_code, code="expired")
-                if resp.status_code in GET_RETRYABLE:
-                    raise _Transient(f"HTTP {resp.status_code}", _retry_after(resp.headers))
-                if not resp.is_success:
-                    raise ProviderError(f"downloading the video of job {job.id} from {host} failed: "
-                                        f"HTTP {resp.status_code}", status=resp.status_code, code="download")
-                await self._save(job, resp, dest)
-        except httpx.TransportError as exc:
-            raise _Transient(_describe(exc)) from exc
-        except ProviderError:
-            dest.unlink(missing_ok=True)
-            raise
-
-    async def _save(self, job: Job, resp: httpx.Response, dest: Path) -> None:
-        cap = self.max_download_bytes
-        length = resp.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > cap:
-            raise ProviderError(f"the video of job {job.id} is {int(length)} bytes, over the {cap}-byte cap",
-                                code="too_large")
-        total, head = 0, b""
-        with dest.open("wb") as f:
-            async for chunk in resp.aiter_bytes(1 << 20):
-                if len(head) < 12:
-                    head += chunk[:12]
-                    if len(head) >= 12:
-                        _check_video_head(job, head, resp)
-                total += len(chunk)
-                if total > cap:
-                    raise ProviderError(f"the video of job {job.id} exceeds the {cap}-byte cap", code="too_large")
-                f.write(chunk)
-        if len(head) < 12:
-            _check_video_head(job, head, resp)
+        return super().credential_problem()
 
 
 def _sourced(option: Any, option_name: str, default_name: str) -> Sourced | None:
@@ -416,10 +197,6 @@ def _host(chosen: Sourced | None) -> tuple[Any, str | None]:
         return None, f"{exc} (from {chosen.source})"
 
 
-class _Transient(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.retry_after = retry_after
 
 
 # ---- answers ---------------------------------------------------------------------------------
@@ -443,23 +220,12 @@ def job_from_answer(data: dict[str, Any], job_id: str | None = None) -> Job:
     return Job(jid, "running", raw=data)
 
 
+
 def create_refused(resp: httpx.Response, retryable: frozenset[int] = CREATE_RETRYABLE,
                    with_retry_after: frozenset[int] = CREATE_RETRYABLE_WITH_RETRY_AFTER) -> bool:
-    """Whether an error answer to a create proves that no job was made (so sending it again
-    cannot pay twice): a status in `retryable`, or one in `with_retry_after` that says when to
-    come back. Any other 5xx may have made one: the create is in doubt."""
-    status = resp.status_code
-    return status in retryable or (status in with_retry_after and _retry_after(resp.headers) is not None)
-
-
-def _job_or_none(resp: httpx.Response, job_id: str | None = None) -> Job | None:
-    try:
-        data = resp.json()
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not (data.get("id") or job_id):
-        return None
-    return job_from_answer(data, job_id)
+    """Whether an error answer to a create proves that no job was made (see
+    `http.create_outcome`), by Together's rules unless told others."""
+    return create_outcome(resp, retryable, with_retry_after, CREATE_AMBIGUOUS)[0]
 
 
 def _failure(data: dict[str, Any], status: str) -> tuple[str, str | None]:
@@ -475,63 +241,6 @@ def _failure(data: dict[str, Any], status: str) -> tuple[str, str | None]:
         return "; ".join(messages), _str_or_none(codes[0] if codes else None)
     return f"Together reported the job {status} without a reason", status
 
-
-def _error_detail(resp: httpx.Response) -> tuple[str, str | None]:
-    """The message and code of any of the error shapes seen: {"error": {...}}, {"error": "..."},
-    {"message": ...}, or plain text."""
-    try:
-        data = resp.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error")
-        if isinstance(err, dict) and (err.get("message") or err.get("code")):
-            return str(err.get("message") or err.get("code")), _str_or_none(err.get("code") or err.get("type"))
-        if isinstance(err, str) and err:
-            return err, _str_or_none(data.get("code"))
-        if data.get("message"):
-            return str(data["message"]), _str_or_none(data.get("code"))
-    text = resp.text.strip()[:300] if resp.content else ""
-    return text or resp.reason_phrase or "no details", None
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _check_video_head(job: Job, head: bytes, resp: httpx.Response) -> None:
-    if head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3":  # MP4/MOV, WebM/Matroska
-        return
-    kind = resp.headers.get("Content-Type", "unknown type")
-    raise ProviderError(f"the file served for job {job.id} is not an MP4 or WebM video "
-                        f"({kind}, starts with {head[:12]!r})", code="bad_content")
-
-
-def _same_origin(url: str, base: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _number(value: Any) -> float | None:
