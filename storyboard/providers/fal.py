@@ -30,16 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from .base import ClipSpec, Job, Limits, MediaKind, Price, ProviderError
 from .http import JobApiProvider, plain_text
 from .seedance import LIMITS, RATIOS, SeedanceProvider
-from .together import image_data_uri
 
 log = logging.getLogger("storyboard.providers.fal")
 
@@ -115,15 +113,6 @@ class FalProvider(JobApiProvider, SeedanceProvider):
         return price_body(self.build_request(spec))
 
     # ---- run time ----
-    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
-        if kind == "image" and path is not None:
-            return image_data_uri(path)
-        if url and urlsplit(url).scheme in ("http", "https"):
-            return url
-        raise ProviderError(f"fal needs a public http(s) URL for {kind} inputs "
-                            f"({path or url or 'none given'}); local {kind} files cannot be sent",
-                            code="needs_url")
-
     def create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         endpoint = body.get("endpoint")
         if not isinstance(endpoint, str) or not isinstance(body.get("input"), dict):

@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..credentials import read_key, remember_url_credentials, scrub, secret_problem
-from .base import AmbiguousSubmit, Job, Provider, ProviderError
+from .base import AmbiguousSubmit, Job, MediaKind, Provider, ProviderError
+from .inline import image_data_uri
 
 log = logging.getLogger("storyboard.providers.http")
 
@@ -56,6 +57,7 @@ class JobApiProvider(Provider):
     default_base_url = ""
     auth_scheme = "Bearer"
     hints: dict[int, str] = {}        # HTTP status -> what the user can do about it
+    needs_url_hint = ""  # said after "local files cannot be sent": how this provider could send them
     job_noun = "job"                  # how messages name a job ("prediction", "request")
     id_field = "id"                   # the answer field a job is known by
     in_doubt = "the job may exist and be billed"
@@ -98,6 +100,24 @@ class JobApiProvider(Provider):
         return error_detail(resp)
 
     # ---- run time ----
+    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
+        """Images inline as data URIs (the APIs fetch nothing from this machine); videos and
+        audios by an http(s) URL they can download, or a local file the vendor can host."""
+        if kind == "image" and path is not None:
+            return image_data_uri(path)
+        if url and urlsplit(url).scheme in ("http", "https"):
+            return url
+        hosted = self.hosted_url(path) if path is not None else None
+        if hosted:
+            return hosted
+        raise ProviderError(f"{self.label} needs a public http(s) URL for {kind} inputs "
+                            f"({path or url or 'none given'}); local {kind} files cannot be sent"
+                            + self.needs_url_hint, code="needs_url")
+
+    def hosted_url(self, path: Path) -> str | None:
+        """A URL for a local file, where the vendor (or a bucket) can host it; None otherwise."""
+        return None
+
     def credential_problem(self) -> str | None:
         if not self.api_key:
             return (f"the {self.name} provider needs an {self.key_noun}: set {self.key_variable} "

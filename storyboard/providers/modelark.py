@@ -27,14 +27,12 @@ Facts and where they come from (see shared/reference/seedance-providers.md §2):
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from .base import ClipSpec, FrameImage, Job, Limits, MediaKind, Price, ProviderError
+from .base import ClipSpec, FrameImage, Job, Limits, Price
 from .http import JobApiProvider
 from .seedance import LIMITS, PIXELS, RATIOS, SeedanceProvider
-from .together import image_data_uri
 
 DEFAULT_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
 API_KEY_VARIABLE = "ARK_API_KEY"
@@ -101,18 +99,6 @@ class ModelArkProvider(JobApiProvider, SeedanceProvider):
 
     def parse_job(self, data: dict[str, Any], job_id: str | None = None) -> Job | None:
         return job_from_task(data, job_id)
-
-    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
-        """Images inline as data URIs (the API takes `data:image/...;base64,`); videos and
-        audios must already be reachable by URL."""
-        if kind == "image" and path is not None:
-            return image_data_uri(path)
-        if url and urlsplit(url).scheme in ("http", "https"):
-            return url
-        raise ProviderError(f"ModelArk needs a public http(s) URL for {kind} inputs "
-                            f"({path or url or 'none given'}); local {kind} files cannot be sent",
-                            code="needs_url")
-
 
 # ---- the request body ------------------------------------------------------------------------
 

@@ -7,14 +7,11 @@ prices, field dialects and bucket hosting are here.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
 import logging
-import math
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -26,6 +23,7 @@ from .base import ClipSpec, Job, MediaKind, Price, ProviderError
 from .http import JobApiProvider, create_outcome
 from .http import error_detail as _error_detail  # noqa: F401  (Together's error shapes are the common ones)
 from .http import retry_after as _retry_after  # noqa: F401  (tests read it here)
+from .inline import image_data_uri  # noqa: F401 - tests import it from here
 from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
 
 log = logging.getLogger("storyboard.providers.together")
@@ -71,6 +69,7 @@ class TogetherProvider(JobApiProvider, SeedanceProvider):
 
     name = "together"
     label = "Together"
+    needs_url_hint = " (name a bucket with --host s3://bucket/prefix to upload them)"
     key_variable = API_KEY_VARIABLE
     base_url_variable = "TOGETHER_BASE_URL"
     default_base_url = DEFAULT_BASE_URL
@@ -115,18 +114,9 @@ class TogetherProvider(JobApiProvider, SeedanceProvider):
     def parse_job(self, data: dict[str, Any], job_id: str | None = None) -> Job | None:
         return job_from_answer(data, job_id)
 
-    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
-        """Images go inline as data URIs (Together fetches nothing from this machine); videos
-        and audios must already be reachable by URL, or be uploaded to the bucket."""
-        if kind == "image" and path is not None:
-            return image_data_uri(path)
-        if url and urlsplit(url).scheme in ("http", "https"):
-            return url
-        if path is not None and self.host is not None:
-            return self._hosted(path)
-        raise ProviderError(f"{self.label} needs a public http(s) URL for {kind} inputs "
-                            f"({path or url or 'none given'}); local {kind} files cannot be sent "
-                            "(name a bucket with --host s3://bucket/prefix to upload them)", code="needs_url")
+    def hosted_url(self, path: Path) -> str | None:
+        """Videos and audios uploaded to the bucket the writer named (`--host`, `host:`)."""
+        return self._hosted(path) if self.host is not None else None
 
     def setting_sources(self) -> dict[str, str]:
         return dict(self.sources)
@@ -291,66 +281,3 @@ def _tier_for_pixels(pixels: int) -> str:
     return "1080p"
 
 
-# ---- inline images ---------------------------------------------------------------------------
-
-MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-MAX_INLINE_IMAGE = 4 * 2**20
-
-
-def image_data_uri(path: Path, max_bytes: int = MAX_INLINE_IMAGE, *, max_side: int = 6000) -> str:
-    """A `data:image/...;base64,` URI for a local image, at most `max_bytes` of image data.
-
-    PNG/JPEG/WebP files that already fit are sent byte for byte (stable cache keys); others are
-    re-encoded (other formats become PNG), with EXIF orientation applied, and downscaled until
-    they fit. Raises ProviderError when the file is not an image or cannot be made to fit."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or ""
-            if fmt in MIME and len(data) <= max_bytes and max(img.size) <= max_side:
-                return _data_uri(MIME[fmt], data)
-            img.load()
-            fmt = fmt if fmt in MIME else "PNG"
-            data = _shrink(img, fmt, max_bytes, max_side, path)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ProviderError(f"{path}: not an image that can be sent inline ({exc})", code="bad_image") from exc
-    return _data_uri(MIME[fmt], data)
-
-
-def _shrink(img: Any, fmt: str, max_bytes: int, max_side: int, path: Path) -> bytes:
-    from PIL import Image, ImageOps
-
-    img = ImageOps.exif_transpose(img)
-    scale = min(1.0, max_side / max(img.size))
-    quality = 90
-    for _ in range(16):
-        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        if min(size) < 16:
-            break
-        candidate = img if size == img.size else img.resize(size, Image.Resampling.LANCZOS)
-        out = _encode(candidate, fmt, quality)
-        if len(out) <= max_bytes:
-            return out
-        scale *= min(0.9, math.sqrt(max_bytes / len(out)) * 0.95)
-        quality = max(70, quality - 5)
-    raise ProviderError(f"{path}: cannot shrink the image under {max_bytes} bytes", code="bad_image")
-
-
-def _encode(img: Any, fmt: str, quality: int) -> bytes:
-    buf = io.BytesIO()
-    if fmt == "JPEG":
-        img.convert("RGB").save(buf, "JPEG", quality=quality, optimize=True)
-    elif fmt == "WEBP":
-        img.convert("RGBA" if "A" in img.getbands() else "RGB").save(buf, "WEBP", quality=quality, method=4)
-    else:
-        if img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
-            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
-        img.save(buf, "PNG", optimize=True)
-    return buf.getvalue()
-
-
-def _data_uri(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
