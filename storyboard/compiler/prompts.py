@@ -174,4 +174,6 @@ def render_prompt(parts: PromptParts, tmpl: jinja2.Template | StoryTemplate | No
 
 def rewrite_mentions(text: str, words: dict[str, str]) -> str:
     """`@Kitten` -> its index words ("Image 1"); unknown names are left for the checker."""
+    if "@" not in text:  # most lines mention no one: no regex pass, no callback
+        return text
     return MENTION_RE.sub(lambda m: words.get(m.group(1), m.group(0)), text)

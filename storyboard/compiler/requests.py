@@ -411,7 +411,7 @@ def _references(inputs: Inputs) -> list[Reference]:
         for inp in bucket:
             kind = kinds.get(inp.owner) or (inp.owner if inp.owner in ("motion", "music") else "clip")
             refs.setdefault((inp.owner, kind), []).append(_shown(inp.value))
-    return [Reference.model_construct(name=n, kind=k, files=f) for (n, k), f in refs.items()]
+    return [Reference(name=n, kind=k, files=f) for (n, k), f in refs.items()]
 
 
 @lru_cache(maxsize=4096)  # a film names the same few files in every clip
@@ -506,8 +506,7 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
             source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
             references=_references(inputs), action=action, camera=camera.value if camera else None,
             sound=sound.value if sound else None,
-            dialogue=[DialogueLine.model_construct(speaker=d.speaker, how=d.how, line=d.line)
-                      for d in (clip.dialogue if clip else [])],
+            dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
             audio=spec.audio, width=w, height=h))
     title = film.setting("title") or film.path.stem
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
