@@ -19,8 +19,10 @@ import pytest
 
 from provider_helpers import finished, run_scenario, small_fake
 from storyboard.providers import AmbiguousSubmit, Job, ProviderError
-from storyboard.providers.together import (TogetherProvider, _error_detail, _retry_after,
-                                           image_data_uri, job_from_answer)
+from storyboard.providers.http import error_detail as _error_detail
+from storyboard.providers.http import retry_after as _retry_after
+from storyboard.providers.inline import image_data_uri
+from storyboard.providers.together import TogetherProvider, job_from_answer
 from storyboard.testing import FakeTogether
 
 pytestmark = pytest.mark.timeout(60)

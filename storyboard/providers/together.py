@@ -21,9 +21,6 @@ from ..credentials import key_source
 from ..plan import DEFAULT_SECONDS
 from .base import ClipSpec, Job, MediaKind, Price, ProviderError
 from .http import JobApiProvider, create_outcome
-from .http import error_detail as _error_detail  # noqa: F401  (Together's error shapes are the common ones)
-from .http import retry_after as _retry_after  # noqa: F401  (tests read it here)
-from .inline import image_data_uri  # noqa: F401 - tests import it from here
 from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
 
 log = logging.getLogger("storyboard.providers.together")

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from storyboard.compiler import check as check_module
+from storyboard.compiler.check import near as near_module
 from storyboard import diagnostics as errors
 from storyboard.language import parser
 from storyboard.diagnostics import Diagnostic, Span, render
@@ -100,13 +100,13 @@ def test_did_you_mean_over_thousands_of_clips_is_not_quadratic(tmp_path, monkeyp
     story = tmp_path / "many.story"
     story.write_text("\n".join(lines) + "\n", encoding="utf-8")
     compared = []
-    real = check_module.difflib.get_close_matches
+    real = near_module.difflib.get_close_matches
 
     def counting(word, possibilities, *a, **kw):
         compared.append(len(possibilities))
         return real(word, possibilities, *a, **kw)
 
-    monkeypatch.setattr(check_module.difflib, "get_close_matches", counting)
+    monkeypatch.setattr(near_module.difflib, "get_close_matches", counting)
     from storyboard.api import compile_file
     from storyboard.providers import get
 

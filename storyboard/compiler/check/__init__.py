@@ -9,8 +9,6 @@ limits, prompt). This module runs them in order and returns what they found, onc
 
 from __future__ import annotations
 
-import difflib  # noqa: F401 -- the near-name matcher, reached as check.difflib by tests/adversarial
-
 from ...diagnostics import Diagnostic
 from ...language.load import Film
 from ...language.model import Clip
