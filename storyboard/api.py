@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .compiler.check import check
+from .compiler.check import check_for
 from .compiler.requests import compile_film
 from .diagnostics import Diagnostic
 from .language.load import load
@@ -31,6 +31,7 @@ from .plan import RenderPlan
 from .providers.base import Provider
 
 if TYPE_CHECKING:
+    from .present.bundle import Bundle
     from .present.page import Outputs
     from .render import RenderReport
 
@@ -68,10 +69,8 @@ def check_file(path: Path | str, provider: Provider) -> CompileResult:
 
 
 def _check(film, provider: Provider) -> list:
-    """Check the film against the provider, which takes the story's `host:` first: a bucket
-    widens the local files it can send (SB305)."""
-    provider.use_story_host(film.setting("host"))
-    return check(film, provider)
+    """Check the film against the provider, which takes the story's `host:` first (SB305)."""
+    return check_for(film, provider)
 
 
 def compile_file(path: Path | str, provider: Provider) -> CompileResult:
@@ -108,6 +107,8 @@ class PreviewResult:
     report: RenderReport
     outputs: Outputs | None = None  # the page, contact sheet and subtitles
     page_problem: str | None = None  # why the page could not be written, in one line
+    bundle: Bundle | None = None  # the self-contained copy, when one was asked for
+    bundle_problem: str | None = None  # why it could not be written, in one line
 
 
 @dataclass
@@ -201,9 +202,11 @@ def _cannot_write_film(exc: OSError, out_dir: Path, state_dir: Path) -> str:
 
 
 def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
-            out_dir: Path | str | None = None, live: bool = False, **engine: Any) -> PreviewResult:
+            out_dir: Path | str | None = None, live: bool = False, bundle: Path | str | None = None,
+            **engine: Any) -> PreviewResult:
     """Render what is missing, then write the storyboard page and contact sheet. The page shows
-    every clip: those the render left alone (`only`) as they are in the cache."""
+    every clip: those the render left alone (`only`) as they are in the cache. `bundle`: also
+    write a self-contained copy of the page and all it shows to that folder (present.bundle)."""
     from .disk import write_failure
     from .present.page import write_all
     from .render import default_state_dir
@@ -216,7 +219,26 @@ def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = No
         outputs = write_all(plan, clips, target, statuses=statuses, live=live)
     except Exception as exc:  # the disk's refusal, or a drawing library's own
         return PreviewResult(report, page_problem=write_failure(exc, target, "the page in"))
-    return PreviewResult(report, outputs)
+    result = PreviewResult(report, outputs)
+    if bundle is not None:
+        _write_bundle(result, plan, clips, statuses, Path(bundle), film_in=target)
+    return result
+
+
+def _write_bundle(result: PreviewResult, plan: RenderPlan, clips: dict[str, Path], statuses: dict[str, Any],
+                  folder: Path, *, film_in: Path) -> None:
+    """The bundle of what the page shows (with the film of `film_in`, if stitched), or why not."""
+    from .disk import write_failure
+    from .present.bundle import BundleError, write_bundle
+    from .present.page import film_path
+
+    film = film_path(plan, film_in)
+    try:
+        result.bundle = write_bundle(plan, clips, folder, statuses=statuses, film=film if film.is_file() else None)
+    except BundleError as exc:
+        result.bundle_problem = str(exc)
+    except Exception as exc:  # the disk's refusal, or a drawing library's own
+        result.bundle_problem = write_failure(exc, folder, "the bundle in")
 
 
 def page_clips(plan: RenderPlan, provider: Provider, report: RenderReport,

@@ -1,146 +1,21 @@
 """The storyboard page in a real browser (headless Chromium, Debian's `chromium` package):
 every card, image and video loads from file:// with no server and no network, and a prompt
 holding `<script>alert(1)</script>` is shown as text and never runs. Talks to Chromium over the
-DevTools protocol (websocket-client) and takes a screenshot of the page.
+DevTools protocol (websocket-client, see browser_helpers) and takes a screenshot of the page.
 
 Set STORYBOARD_SCREENSHOT_DIR to keep the screenshot (for a person to look at the design)."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import shutil
-import subprocess
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from browser_helpers import LOADED, browser, screenshot, websocket_module  # noqa: F401 (fixtures)
 from preview_helpers import SCRIPT, compile_story, make_clip, make_clips, write_story
 from storyboard.present.page import write_all
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
-
-
-def _find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 pytestmark = pytest.mark.slow  # renders clips with ffmpeg and starts a browser
-
-# Tests never install anything: `make test` installs chromium when run as root. Without it the
-# whole module skips, so the summary gives the reason once.
-CHROMIUM = _find_chromium()
-if CHROMIUM is None:
-    pytest.skip("chromium is not installed (`make test` as root installs it; or apt-get install -y chromium)",
-                allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def websocket_module():
-    return pytest.importorskip("websocket", reason="the DevTools test needs websocket-client (test extra)")
-
-
-class DevTools:
-    """The smallest DevTools protocol client: one page target, request/response by id."""
-
-    def __init__(self, ws_url: str, websocket):
-        self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def call(self, method: str, **params):
-        self.next_id += 1
-        my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            self.events.append(msg)
-
-    def evaluate(self, expression: str):
-        res = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in res:
-            raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
-        return res["result"].get("value")
-
-    def close(self):
-        self.ws.close()
-
-
-@pytest.fixture
-def browser(websocket_module, tmp_path):
-    profile = Path(tempfile.mkdtemp(prefix="sb-chromium-"))
-    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                             "--window-size=1400,1000", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("chromium did not start its DevTools endpoint")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
-            targets = json.load(resp)
-        page = next(t for t in targets if t.get("type") == "page")
-        tools = DevTools(page["webSocketDebuggerUrl"], websocket_module)
-        yield tools
-        tools.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-LOADED = """
-new Promise((resolve) => {
-  const started = Date.now();
-  function settled() {
-    const imgs = [...document.images];
-    const vids = [...document.querySelectorAll('video')];
-    return document.readyState === 'complete'
-      && imgs.every(i => i.complete)
-      && vids.every(v => v.readyState >= 1 || v.error);
-  }
-  (function poll() {
-    if (settled() || Date.now() - started > 15000) {
-      resolve({
-        title: document.title,
-        h1: document.querySelector('h1').textContent,
-        cards: [...document.querySelectorAll('li.card')].map(c => c.dataset.clip),
-        joins: [...document.querySelectorAll('.join')].map(j => j.textContent.trim()),
-        images: [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth})),
-        videos: [...document.querySelectorAll('video')].map(v => ({src: v.getAttribute('src'),
-          ready: v.readyState, error: v.error ? v.error.code : null, duration: v.duration})),
-        scripts: document.querySelectorAll('script').length,
-        actions: [...document.querySelectorAll('.action')].map(a => a.textContent),
-        prompts: [...document.querySelectorAll('.prompt-text')].map(a => a.textContent),
-        alerted: window.__alerted === true,
-        width: document.documentElement.scrollWidth,
-        viewport: window.innerWidth,
-      });
-    } else { setTimeout(poll, 50); }
-  })();
-})
-"""
 
 
 def test_page_loads_in_chromium(browser, tmp_path):
@@ -184,15 +59,7 @@ def test_page_loads_in_chromium(browser, tmp_path):
                      "if ([...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error) "
                      "|| Date.now() - t0 > 5000) r(true); else setTimeout(w, 50); })(); })")
     print("video readyStates:", browser.evaluate("[...document.querySelectorAll('video')].map(v => v.readyState)"))
-    shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                        clip={"x": 0, "y": 0, "width": 1400, "height": 1900, "scale": 1})
-    png = base64.b64decode(shot["data"])
-    assert png.startswith(b"\x89PNG")
-    (tmp_path / "storyboard.png").write_bytes(png)
-    keep = os.environ.get("STORYBOARD_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        (Path(keep) / "storyboard.png").write_bytes(png)
+    screenshot(browser, 1400, 1900, "storyboard.png", tmp_path)
 
 
 def test_narrow_window_has_one_column(browser, tmp_path):

@@ -386,7 +386,10 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
             max_cost: float = typer.Option(None, "--max-cost", metavar="USD", help="Refuse to start if the estimate "
                                            "of what would be submitted is above this (or unknown)."),
             base_url: str = typer.Option(None, "--base-url", help="The provider's API base URL (e.g. a fake server)."),
-            host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION):
+            host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION,
+            bundle: str = typer.Option(None, "--bundle", metavar="DIR", help="Also write the page with every clip, "
+                                       "the film and the pictures it shows into DIR (new, empty, or a previous "
+                                       "bundle), all linked relatively: zip it and send it; prints its page.")):
     """Render the missing clips and write the storyboard page (build/storyboard.html) and contact
     sheet; prints the page's path."""
     from .render import RenderOptions, run_preview
@@ -394,7 +397,7 @@ def preview(file: str = typer.Argument(..., help="The .story file."),
     check_money_options(max_cost)
     raise typer.Exit(run_preview(RenderOptions(file=file, provider=provider, shots=shot or None, yes=yes,
                                                max_cost=max_cost, out_dir=out_dir, base_url=base_url, host=host,
-                                               together_fields=_fields(together_fields)),
+                                               together_fields=_fields(together_fields), bundle=bundle),
                                    open_))
 
 

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -50,6 +51,7 @@ class RenderOptions:
     job_timeout_min: float = 30.0
     json_out: bool = False
     burn_subtitles: bool = False  # write <title>.srt beside the film and burn it in
+    bundle: str | None = None  # preview: also write a self-contained copy of the page here
 
 
 # ---- the commands ------------------------------------------------------------------------------
@@ -72,22 +74,42 @@ def run(opts: RenderOptions) -> int:
 def run_preview(opts: RenderOptions, open_page: bool = False) -> int:
     """`storyboard preview`: the same render, then the page instead of the film."""
     provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
+    _refuse_bundle_folder(opts.bundle)
     compiled = compile_or_exit(opts.file, provider)
     plan = compiled.plan
     _warn(plan, compiled.diagnostics)
-    result = _drive(opts, plan, provider, lambda **kw: api.preview(plan, provider, out_dir=opts.out_dir, **kw))
+    result = _drive(opts, plan, provider, lambda **kw: api.preview(plan, provider, out_dir=opts.out_dir,
+                                                                    bundle=opts.bundle, **kw))
     report = advised(result.report)
     report_problems(report)
     if result.page_problem:
         raise fail(result.page_problem)
+    if result.bundle_problem:
+        raise fail(result.bundle_problem)
     outputs = result.outputs
     say(f"contact sheet {outputs.contact_sheet}" + (f", subtitles {outputs.subtitles}" if outputs.subtitles else ""))
-    sys.stdout.write(f"{outputs.page}\n")
+    page = outputs.page
+    if result.bundle is not None:
+        b = result.bundle
+        say(f"bundle {b.folder}: {b.files} files, {b.bytes / 1e6:.1f} MB, every link inside it (zip it to share)")
+        page = b.outputs.page
+    sys.stdout.write(f"{page}\n")
     if open_page:
         import webbrowser
 
-        webbrowser.open(outputs.page.resolve().as_uri())
+        webbrowser.open(page.resolve().as_uri())
     return report.exit_code
+
+
+def _refuse_bundle_folder(folder: str | None) -> None:
+    """Before anything renders: a --bundle folder that holds other files is refused (exit 2)."""
+    if folder is None:
+        return
+    from ..present.bundle import bundle_refusal
+
+    refusal = bundle_refusal(Path(folder))
+    if refusal:
+        raise fail(refusal)
 
 
 def _warn(plan, diagnostics, *, shown: bool = True) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import os
 import re
 import time
@@ -26,10 +27,11 @@ from typing import Any
 from urllib.parse import quote
 
 from ..atomic import write_bytes, write_text
-from ..disk import raise_disk_trouble
+from ..disk import os_reason, raise_disk_trouble
 from ..names import film_file_name
 from ..plan import Placement, PlannedClip, RenderPlan, film_layout, parse_placeholder, placeholders_in
 from ..providers.base import Provider
+from ..stitch.base import FPS
 
 PAGE_NAME = "storyboard.html"
 CONTACT_SHEET_NAME = "contact-sheet.png"
@@ -122,6 +124,45 @@ def tier_costs(plan: RenderPlan, quoting: Provider | None = None) -> list[TierCo
     return out
 
 
+@dataclass(frozen=True)
+class SendProblem:
+    """One reason the quoting provider would refuse the story, with every place it arises."""
+
+    message: str
+    places: tuple[str, ...]  # "file:line:col", as `check` prints them
+    hint: str | None = None
+
+
+def send_problems(plan: RenderPlan, quoting: Provider) -> list[SendProblem]:
+    """Why the story cannot be sent to `quoting` as written (local videos without a bucket for
+    Together, a length it does not make ...): the errors of `check -p <quoting>`, the provider's
+    own rules, one entry per message. Empty when it can be sent: the page then quotes its prices."""
+    if plan.provider == quoting.name:
+        return []  # the plan was compiled, so checked, for this very provider
+    from ..compiler.check import check_for
+    from ..language.load import load
+
+    try:
+        film = load(_story_path(plan))
+    except OSError as exc:  # moved or unreadable since it was compiled: no quote is better than a wrong one
+        return [SendProblem(f"the story could not be read again to check it for {quoting.label}: "
+                            f"{os_reason(exc)}", ())]
+    grouped: dict[str, tuple[list[str], str | None]] = {}
+    for d in check_for(film, quoting):
+        if d.is_error:
+            places, hint = grouped.setdefault(d.message, ([], d.hint))
+            places.append(str(d.span) if d.span else "")
+    return [SendProblem(message, tuple(p for p in places if p), hint)
+            for message, (places, hint) in grouped.items()]
+
+
+def _story_path(plan: RenderPlan) -> Path:
+    """The story file (`plan.story` is as given on the command line, maybe relative to another
+    working folder: its folder is `plan.base_dir`)."""
+    given = Path(plan.story)
+    return given if given.is_file() else Path(plan.base_dir) / given.name
+
+
 def _clip_quotes(clip: PlannedClip, quoting: Provider, tiers: list[str]) -> dict[str, Any]:
     prices = [quoting.quote(clip.request, tier) for tier in tiers]
     return {"quotes": [{"tier": t, "usd": fmt_usd(x.usd)} for t, x in zip(tiers, prices, strict=True)],
@@ -136,7 +177,7 @@ def _identity(path: Path, extra: str = "") -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-def _slug(text: str) -> str:
+def file_slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:40] or "x"
 
 
@@ -165,7 +206,7 @@ def make_thumbnail(src: Path, thumbs_dir: Path, *, box: tuple[int, int] = THUMB_
     from ..media.frames import frame_image
 
     src = Path(src)
-    dest = Path(thumbs_dir) / f"{_slug(src.stem)}-{_identity(src, f'{box}{which}')}.jpg"
+    dest = Path(thumbs_dir) / f"{file_slug(src.stem)}-{_identity(src, f'{box}{which}')}.jpg"
     if dest.is_file():
         return dest
     if src.suffix.lower() in VIDEO_EXTS:
@@ -188,7 +229,7 @@ def make_poster(video: Path, posters_dir: Path, *, width: int = POSTER_WIDTH, la
     from ..media.frames import frame_image
 
     video = Path(video)
-    dest = Path(posters_dir) / f"{_slug(label or video.stem)}-{_identity(video, str(width))}.jpg"
+    dest = Path(posters_dir) / f"{file_slug(label or video.stem)}-{_identity(video, str(width))}.jpg"
     if dest.is_file():
         return dest
     im = frame_image(video, POSTER_AT)
@@ -227,10 +268,19 @@ def fmt_seconds(x: float) -> str:
     return f"{int(x)}s" if x.is_integer() else f"{x:.2f}".rstrip("0").rstrip(".") + "s"
 
 
-def fmt_clock(x: float) -> str:
+def fmt_clock(x: float, places: int = 1) -> str:
+    """m:ss.s (rounded first, so 59.96 s is 1:00.0, never 0:60.0)."""
+    scale = 10 ** places
+    m, rest = divmod(round(max(0.0, float(x)) * scale), 60 * scale)
+    width = 3 + places if places else 2
+    return f"{m}:{rest / scale:0{width}.{places}f}"
+
+
+def fmt_film_clock(x: float) -> str:
+    """A film's length to the hundredth, never rounded up into a second it does not reach: a
+    player's clock counts whole seconds down (29.958 s reads 0:29), so this says 0:29.96."""
     x = max(0.0, float(x))
-    m, s = divmod(x, 60)
-    return f"{int(m)}:{s:04.1f}"
+    return fmt_clock(min(round(x, 2), math.floor(x) + 0.99), 2)
 
 
 def fmt_usd(x: float | None) -> str:
@@ -371,11 +421,13 @@ def _existing(path: Path | str | None) -> Path | None:
 class _Pricing:
     quoting: Provider
     tiers: list[TierCost]
+    refused: list[SendProblem] = field(default_factory=list)  # why the story cannot be sent to it
 
     @property
     def priced(self) -> list[str]:
-        """The tiers a card quotes: those with a published price."""
-        return [t.tier for t in self.tiers if t.usd is not None]
+        """The tiers a card quotes: those with a published price, none for a story the quoting
+        provider would refuse."""
+        return [] if self.refused else [t.tier for t in self.tiers if t.usd is not None]
 
 
 def _card(plan: RenderPlan, index: int, place: Placement, clips: Mapping[str, Path],
@@ -395,6 +447,7 @@ def _card(plan: RenderPlan, index: int, place: Placement, clips: Mapping[str, Pa
         "seconds": fmt_seconds(place.seconds),
         "planned": fmt_seconds(clip.seconds),
         "retimed": place.retimed,
+        "speed": _speed(clip.seconds, place.seconds),
         "start": fmt_clock(place.start),
         "end": fmt_clock(place.end),
         "share": max(0.5, place.seconds / total * 100) if total > 0 else 0,
@@ -425,6 +478,23 @@ def _card(plan: RenderPlan, index: int, place: Placement, clips: Mapping[str, Pa
     }
 
 
+def _speed(generated: float, played: float) -> str:
+    """How much faster a retimed clip plays than it was generated ("4×", "2.67×")."""
+    if played <= 0:
+        return ""
+    return f"{generated / played:.2f}".rstrip("0").rstrip(".") + "\u00d7"
+
+
+def film_seconds(film: Path) -> float | None:
+    """The stitched film's real length (its container's duration), None when it cannot be read."""
+    from ..media.probe import MediaError, probe
+
+    try:
+        return probe(film).duration
+    except MediaError:
+        return None
+
+
 def _film_view(film: Path | None, clips: Mapping[str, Path], cards: list[dict[str, Any]],
                out_dir: Path) -> dict[str, Any] | None:
     if film is None or not Path(film).is_file():
@@ -432,8 +502,22 @@ def _film_view(film: Path | None, clips: Mapping[str, Path], cards: list[dict[st
     film = Path(film)
     made = film.stat().st_mtime
     stale = any(p.is_file() and p.stat().st_mtime > made for p in (Path(x) for x in clips.values()))
-    return {"src": href(film, out_dir), "name": film.name, "stale": stale,
+    return {"src": href(film, out_dir), "name": film.name, "stale": stale, "seconds": film_seconds(film),
             "poster": next((c["poster"] for c in cards if c["poster"]), None)}
+
+
+def _length(planned: float, film: dict[str, Any] | None) -> dict[str, Any]:
+    """The film's length as the header states it: the stitched file's own when there is one (what
+    its player shows), else the timing model's (`plan.film_layout`). `planned` says the model's
+    when the file differs from it by a frame or more (a seam's repeated frame dropped, say)."""
+    seconds = film["seconds"] if film and film.get("seconds") is not None else None
+    if seconds is None:
+        return {"seconds": planned, "clock": fmt_clock(planned), "exact": f"{planned:.3f}", "planned": None,
+                "of": "plan"}
+    differs = abs(seconds - planned) >= 0.5 / FPS
+    return {"seconds": seconds, "clock": fmt_film_clock(seconds), "exact": f"{seconds:.3f}",
+            "planned": fmt_clock(planned) if differs else None, "of": "file",
+            "frames": round((planned - seconds) * FPS) if differs else 0}
 
 
 def _counts(cards: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -451,11 +535,12 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
     out_dir = Path(out_dir)
     pictures = _Pictures(out_dir)
     quoting = quoting_provider()
-    pricing = _Pricing(quoting, tier_costs(plan, quoting))
+    pricing = _Pricing(quoting, tier_costs(plan, quoting), send_problems(plan, quoting))
     cards = [_card(plan, index, place, clips, statuses or {}, pictures, pricing)
              for index, place in enumerate(film_layout(plan))]
     total = plan.total_seconds
     first = plan.clips[0] if plan.clips else None
+    film_view = _film_view(film, clips, cards, out_dir)
     ctx = {
         "title": plan.title,
         "story": plan.story,
@@ -466,16 +551,19 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
         "generated_seconds": sum(c.seconds for c in plan.clips),
         "total": fmt_clock(total),
         "total_seconds": fmt_seconds(round(total, 3)),
+        "length": _length(total, film_view),
         "plan_cost": fmt_usd(plan.estimated_cost_usd),
         "quoted": quoting.label,
         "quoted_model": quoting.model_label,
         "tiers": [{"tier": t.tier, "usd": fmt_usd(t.usd) if t.usd is not None else None,
                    "lower_bound": t.lower_bound} for t in pricing.tiers],
+        "refused": [{"message": p.message, "hint": p.hint, "places": [
+            {"full": x, "short": _short_source(x)} for x in p.places]} for p in pricing.refused],
         "size": f"{first.width}\u00d7{first.height}" if first else "",
         "cards": cards,
         "counts": _counts(cards),
         "ready": sum(1 for c in cards if c["status_ok"]),
-        "film": _film_view(film, clips, cards, out_dir),
+        "film": film_view,
         "contact_sheet": href(contact_sheet, out_dir) if contact_sheet is not None else None,
         "subtitles": href(subtitles, out_dir) if subtitles is not None and Path(subtitles).is_file() else None,
         "warnings": list(plan.warnings),

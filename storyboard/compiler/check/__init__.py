@@ -22,7 +22,7 @@ from .settings import check_film_settings, check_has_clips
 from .timeline import check_structure
 from .units import check_unit
 
-__all__ = ["check"]
+__all__ = ["check", "check_for"]
 
 
 def check(film: Film, provider: Provider) -> list[Diagnostic]:
@@ -37,6 +37,14 @@ def check(film: Film, provider: Provider) -> list[Diagnostic]:
             unique.append(d)
     return sorted(unique, key=lambda d: (d.span.file != str(film.path), d.span.file, d.span.line, d.span.column)
                   if d.span else (True, "", 0, 0))
+
+
+def check_for(film: Film, provider: Provider) -> list[Diagnostic]:
+    """`check` against a provider that first takes the story's `host:` setting: a bucket widens
+    the local files it can send (SB305). What `check` and `compile` run, and what the page asks
+    of the provider it quotes."""
+    provider.use_story_host(film.setting("host"))
+    return check(film, provider)
 
 
 def _run(ctx: Context) -> None:
