@@ -1,6 +1,7 @@
 """Headless Chromium for the page tests (Debian's `chromium` package), driven over the DevTools
-protocol with websocket-client: `browser` (a fixture: one page target), `LOADED` (a script that
-waits for the page's pictures and players and reports what loaded), `screenshot`.
+protocol with websocket-client: the `browser` fixture (one page target; a test module imports
+`browser_fixture` and `websocket_module_fixture` to use it), `LOADED` (a script that waits for
+the page's pictures and players and reports what loaded) and `screenshot`.
 
 A module that imports these skips as a whole when Chromium is not installed (`make test` as root
 installs it), so the summary gives the reason once."""
@@ -40,8 +41,8 @@ if CHROMIUM is None:
                 allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
-def websocket_module():
+@pytest.fixture(scope="session", name="websocket_module")
+def websocket_module_fixture():
     return pytest.importorskip("websocket", reason="the DevTools test needs websocket-client (test extra)")
 
 
@@ -75,8 +76,8 @@ class DevTools:
         self.ws.close()
 
 
-@pytest.fixture
-def browser(websocket_module, tmp_path):
+@pytest.fixture(name="browser")
+def browser_fixture(websocket_module, tmp_path):
     profile = Path(tempfile.mkdtemp(prefix="sb-chromium-"))
     proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
                              "--window-size=1400,1000", "about:blank"],
@@ -141,8 +142,12 @@ new Promise((resolve) => {
 
 
 def screenshot(browser: DevTools, width: int, height: int, name: str, folder: Path) -> bytes:
-    """A PNG of the page's top `height` pixels, saved as `folder/name` and, when
-    STORYBOARD_SCREENSHOT_DIR is set, there too (for a person to look at the design)."""
+    """A PNG of the page's top `height` pixels once its players show a frame, saved as
+    `folder/name` and, when STORYBOARD_SCREENSHOT_DIR is set, there too (for a person to look at
+    the design)."""
+    browser.evaluate("new Promise(r => { const t0 = Date.now(); (function w() { "
+                     "if ([...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error) "
+                     "|| Date.now() - t0 > 5000) r(true); else setTimeout(w, 50); })(); })")
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
     png = base64.b64decode(shot["data"])

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from browser_helpers import LOADED, browser, screenshot, websocket_module  # noqa: F401 (fixtures)
+from browser_helpers import LOADED, browser_fixture, screenshot, websocket_module_fixture  # noqa: F401
 from preview_helpers import SCRIPT, compile_story, make_clip, make_clips, write_story
 from storyboard.present.page import write_all
 
@@ -54,11 +54,6 @@ def test_page_loads_in_chromium(browser, tmp_path):
     # the layout fits the window (no horizontal scrolling)
     assert state["width"] <= state["viewport"]
 
-    # let the players settle (first frames decoded) so the screenshot shows the page as seen
-    browser.evaluate("new Promise(r => { const t0 = Date.now(); (function w() { "
-                     "if ([...document.querySelectorAll('video')].every(v => v.readyState >= 2 || v.error) "
-                     "|| Date.now() - t0 > 5000) r(true); else setTimeout(w, 50); })(); })")
-    print("video readyStates:", browser.evaluate("[...document.querySelectorAll('video')].map(v => v.readyState)"))
     screenshot(browser, 1400, 1900, "storyboard.png", tmp_path)
 
 
