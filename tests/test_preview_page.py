@@ -63,7 +63,8 @@ def test_every_clip_has_a_card_in_film_order(page):
     assert [a["data-kind"] for a in cards] == ["shot", "shot", "extend", "shot", "morph", "shot", "shot"]
     assert [a["data-status"] for a in cards] == ["rendered"] * 6 + ["failed"]
     for text in ("slow push in", "Hello there.", "Is anyone home? I have been waiting.", "(softly)",
-                 "job job-one", "the provider said no &lt;b&gt;", "plays <b>1.5s</b> in the film · generated <b>4s</b>", "reference", "image", "text"):
+                 "job job-one", "the provider said no &lt;b&gt;", "reference", "image", "text",
+                 "plays <b>1.5s</b> in the film · generated <b>4s</b>"):  # the morph
         assert text in html, text
 
 

@@ -80,7 +80,7 @@ def write_bundle(plan: RenderPlan, clips: Mapping[str, Path], folder: Path | str
                  statuses: Mapping[str, Any] | None = None, film: Path | None = None) -> Bundle:
     """Write the bundle to `folder` (see the module's docstring); raises BundleError when the
     folder may not take it, OSError when the disk refuses (the folder is then as it was)."""
-    folder = Path(os.path.abspath(folder))
+    folder = Path(folder).resolve()  # a link to a previous bundle: replace the real folder
     refusal = bundle_refusal(folder)
     if refusal:
         raise BundleError(refusal)
