@@ -8,7 +8,9 @@ no network: it opens from `file://`. Pictures are small files written beside it 
 the reference images a clip sends, `posters/` for a frame of each rendered clip), never inlined;
 videos are linked by relative paths. Thumbnail and poster names carry a hash of their source's
 identity (path, size, mtime), so a re-render shows the new picture, never a stale browser cache;
-files of ours that the page no longer uses are removed.
+files of ours that the page no longer uses are removed. (`bundle.py` writes the page with copies
+of everything it shows, to send.) The header states the film file's own length when there is one,
+and the paid provider's prices only for a story that provider's own check accepts (else why not).
 """
 
 from __future__ import annotations
