@@ -120,7 +120,8 @@ def check_money_options(max_cost: float | None = None, job_timeout: float | None
         raise fail(f"--job-timeout must be a positive number of minutes, not {job_timeout:g}")
 
 
-def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False):
+def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False,
+                    **compile_options):
     """Load, check and compile; print diagnostics; exit 1 on errors. Returns the CompileResult.
     With `json_out` the diagnostics are the caller's to put in its JSON, except on errors: then
     they are printed here, as JSON on stdout (`{"diagnostics": [...]}`), before the exit."""
@@ -129,7 +130,7 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
 
     p = story_path(path)
     try:
-        result = compile_file(p, provider)
+        result = compile_file(p, provider, **compile_options)  # tier, extra_takes, released
     except OSError as exc:
         raise fail(read_failure(exc, path)) from None
     diags = result.diagnostics
