@@ -137,15 +137,22 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
     if json_out:
         if not result.ok:
             sys.stdout.write(diagnostics_json(diags) + "\n")
-            raise typer.Exit(ExitCode.DIAGNOSTICS)
+            raise typer.Exit(diagnostics_exit_code(diags))
         return result
     if diags and not (quiet_warnings and result.ok):
         sys.stderr.write(render(diags, result.sources, limit=SHOWN_PER_FILE,
                                 see_all=see_all_with_check(path, provider.name)))
     if not result.ok:
         err.print(f"{path}: {summary(diags)}", markup=False)
-        raise typer.Exit(ExitCode.DIAGNOSTICS)
+        raise typer.Exit(diagnostics_exit_code(diags))
     return result
+
+
+def diagnostics_exit_code(diags) -> int:
+    """1 for a story's errors; 2 when the only errors are the picks file's (SB601: a file the
+    writer broke by hand, not the story)."""
+    errors = [d for d in diags if d.is_error]
+    return ExitCode.USAGE if errors and all(d.code == "SB601" for d in errors) else ExitCode.DIAGNOSTICS
 
 
 def diagnostics_json(diags) -> str:

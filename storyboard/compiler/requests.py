@@ -539,8 +539,8 @@ def _stale_picks_at_other_tier(film: Film, provider: Provider, selection: Select
     other = [(n, p) for n, p in selection.picks if selection.pick(n) is not None and p.tier != selection.tier]
     out: dict[str, PickedTake] = {}
     for tier in sorted({p.tier for _, p in other}):
-        there = compile_film(film, provider, None, Selection(tier=tier, extra_takes=selection.extra_takes,
-                                                             picks=selection.picks, released=selection.released))
+        there = _compile(film, provider, None, Selection(tier=tier, extra_takes=selection.extra_takes,  # type: ignore[arg-type]
+                                                         picks=selection.picks, released=selection.released), {})
         out.update(_stale_picks(there, Selection(tier=tier, picks=tuple(other))))
     return out
 
