@@ -615,9 +615,9 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
             warnings.append(f"{unit.name}: `continue` into a clip with reference inputs: the previous clip's last "
                             f"frame goes in as Image 1 with an instruction to open on it")
         clips.append(_planned(film, provider, take, key, price.usd))
-    if selection.tier == "draft" or any(p.tier == "draft" for _, p in selection.picks if selection.tier == "final"):
-        if provider.draft_caveat:
-            warnings.append(f"drafts: {provider.draft_caveat}")
+    finishing = selection.tier == "final" and any(p.tier == "draft" for _, p in selection.picks)
+    if (selection.tier == "draft" or finishing) and provider.draft_caveat:  # said once
+        warnings.append(f"drafts: {provider.draft_caveat}")
     title = film.setting("title") or film.path.stem
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
