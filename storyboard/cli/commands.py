@@ -220,6 +220,7 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
     extra = tuple((n, takes) for n in (shot or ["*"])) if takes else ()
     result = compile_or_exit(file, prov, json_out=json_, tier="draft" if draft else "final", extra_takes=extra)
     p = result.plan
+    _known_clips_or_exit(p, shot)
     rows = _plan_rows(p)
     uploads = planned_uploads(p, prov)
     if json_:
@@ -241,6 +242,16 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
         say(line)
     say(sources_line(name_source, prov.setting_sources()))
     raise typer.Exit(ExitCode.OK)
+
+
+def _known_clips_or_exit(p, names: list[str] | None) -> None:
+    """`--shot NAME` naming no clip of the film: one line, exit 2 (as `render --shot`)."""
+    from ..plan import played_clips
+
+    clips = [c.name for c in played_clips(p)]
+    unknown = [n for n in names or [] if n not in clips]
+    if unknown:
+        raise fail(f"no clip named {', '.join(map(repr, unknown))} in this film (clips: {', '.join(clips)})")
 
 
 def sources_line(provider_source: str, sources: dict[str, str]) -> str:
