@@ -28,7 +28,7 @@ from .diagnostics import Diagnostic
 from .language.load import load
 from .names import output_dir
 from .picks import read_picks, selection_picks, unknown_clip_warnings
-from .plan import RenderPlan, Selection, played_clips
+from .plan import MAX_TAKES, RenderPlan, Selection, played_clips
 from .providers.base import Provider
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ def list_takes(path: Path | str, provider: Provider, *, tier: str = "final"):
 def pick_take(path: Path | str, provider: Provider, clip: str, take: int):
     """Pick a rendered take of a clip (the final tier's file when there is one, else the draft's)
     and write the picks file. Returns the Pick; raises picks.PickError (unknown clip, take out of
-    range or never rendered, a broken picks file) or CompileError-carrying ValueError."""
+    range or never rendered, a broken picks file, a story with errors) or OSError (the write)."""
     from .picks import PickError, find_take, make_pick, write_picks
     from .render.cache import Cache
 
@@ -316,7 +316,7 @@ def pick_take(path: Path | str, provider: Provider, clip: str, take: int):
     last: PickError | None = None
     for tier in ("final", "draft"):
         compiled = compile_file(path, provider, tier=tier, released=frozenset({clip}),
-                                extra_takes=((clip, take),) if 1 <= take <= 8 else ())
+                                extra_takes=((clip, take),) if 1 <= take <= MAX_TAKES else ())
         if compiled.plan is None:
             raise PickError("the story has errors (run `storyboard check`); nothing was changed")
         c = find_take(compiled.plan, clip, take)

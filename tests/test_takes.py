@@ -385,3 +385,16 @@ def test_a_takes_render_killed_mid_create_resumes_without_a_second_create(tmp_pa
     again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert fake.stats()["creates"] == 3  # each take created exactly once
+
+
+def test_a_pinned_take_whose_file_is_gone_is_never_generated_from_the_new_request(tmp_path):
+    path = write(tmp_path)
+    _report(path, "--shot", "opening")
+    assert cli(["pick", str(path), "opening", "1"]).exit_code == 0
+    pick = read_picks(path).of("preview")["opening"]
+    path.write_text(path.read_text(encoding="utf-8").replace("sunny", "rainy"), encoding="utf-8")
+    next((tmp_path / ".storyboard" / "cache").rglob(f"{pick.key}.mp4")).unlink()
+    r = cli(["render", str(path), "--shot", "opening", "--resubmit-in-doubt"])
+    assert r.exit_code == 3 and "from an older version of the clip and its file is not in the cache" in r.text
+    assert "nothing was generated" in r.text
+    assert not list((tmp_path / ".storyboard" / "cache").rglob(f"{pick.key}.mp4"))
