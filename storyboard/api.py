@@ -27,7 +27,8 @@ from .compiler.requests import compile_film
 from .diagnostics import Diagnostic
 from .language.load import load
 from .names import output_dir
-from .plan import RenderPlan
+from .picks import read_picks, selection_picks, unknown_clip_warnings
+from .plan import MAX_TAKES, RenderPlan, Selection, played_clips
 from .providers.base import Provider
 
 if TYPE_CHECKING:
@@ -73,13 +74,28 @@ def _check(film, provider: Provider) -> list:
     return check_for(film, provider)
 
 
-def compile_file(path: Path | str, provider: Provider) -> CompileResult:
-    """Load, check and compile. Raises OSError only if the story file itself can't be read."""
+def compile_file(path: Path | str, provider: Provider, *, tier: str = "final",
+                 extra_takes: tuple[tuple[str, int], ...] = (), released: frozenset[str] = frozenset()
+                 ) -> CompileResult:
+    """Load, check and compile with the picks file beside the story (`tier`: "final" or "draft";
+    `extra_takes`: (clip or "*", at least N takes) from the command line; `released`: picks this
+    compile ignores). A broken picks file is a diagnostic (no plan). Raises OSError only if the
+    story file itself can't be read."""
     with _rare_gc_passes():
         film = load(path)
         diags = _check(film, provider)
-        plan = None if any(d.is_error for d in diags) else compile_film(film, provider, diags)
+        found = read_picks(path)
+        diags += found.diagnostics
+        plan = None
+        if not any(d.is_error for d in diags):
+            selection = Selection(tier=tier, extra_takes=extra_takes, released=released,  # type: ignore[arg-type]
+                                  picks=selection_picks(found, provider.name))
+            plan = compile_film(film, provider, diags, selection)
+            if plan is not None:
+                diags += unknown_clip_warnings(found, plan)
         sources = film.sources
+        if found.text is not None:
+            sources = {**sources, str(found.path): found.text}
         # The film's nodes go with it (reference counting) before the collector's threshold
         # returns, so its first pass afterwards does not sweep tens of thousands of dead objects.
         del film
@@ -138,12 +154,15 @@ def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = Non
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     report = _render_clips(plan, provider, state_dir=state_dir, **engine)
     result = RenderResult(report)
-    if report.interrupted or report.problems:
+    # The film needs the takes it plays; a take it does not play that failed stops nothing.
+    played = {c.name for c in played_clips(plan)}
+    if report.interrupted or any(o.name in played for o in report.problems):
         return result
-    if not report.complete:
+    if not all(o.ok for o in report.outcomes if o.name in played):
         result.not_rendered = _not_rendered(plan, provider, report, state_dir)
         return result
-    result.film, result.film_problem = stitch_film(plan, report.clips, out_folder(plan, out_dir), state_dir,
+    clips = {name: path for name, path in report.clips.items() if name in played}
+    result.film, result.film_problem = stitch_film(plan, clips, out_folder(plan, out_dir), state_dir,
                                                    burn_subtitles=burn_subtitles, log=log)
     return result
 
@@ -153,7 +172,9 @@ def _not_rendered(plan: RenderPlan, provider: Provider, report: RenderReport, st
     from .render.cache import Cache
 
     cache = Cache(state_dir, provider.namespace)
-    return [o.name for o in report.outcomes if o.status == "not-requested" and not cache.has_file(o.key)]
+    played = {c.name for c in played_clips(plan)}
+    return [o.name for o in report.outcomes
+            if o.status == "not-requested" and o.name in played and not cache.has_file(o.key)]
 
 
 def stitch_film(plan: RenderPlan, clips: dict[str, Path], out_dir: Path, state_dir: Path, *,
@@ -162,10 +183,10 @@ def stitch_film(plan: RenderPlan, clips: dict[str, Path], out_dir: Path, state_d
     """(the film, None), or (None, why not in one line). An unchanged film is answered before the
     stitcher's media stack (PyAV, numpy) is imported."""
     from .disk import disk_cause
-    from .names import film_file_name
+    from .names import plan_film_stem
     from .stitch.filmkey import up_to_date
 
-    out_path = out_dir / f"{film_file_name(plan.title)}.mp4"
+    out_path = out_dir / f"{plan_film_stem(plan)}.mp4"
     srt = None
     try:
         if burn_subtitles:
@@ -270,10 +291,77 @@ def export(plan: RenderPlan, provider: Provider, *, otio: Path | str | None = No
         from .present.page import rendered_clips
 
         clips, states = rendered_clips(plan, provider)
-        result.missing = [c.name for c in plan.clips if c.name not in clips]
+        result.missing = [c.name for c in played_clips(plan) if c.name not in clips]
         result.timeline = write_timeline(plan, clips, Path(otio), provenance=states)
     if srt:
         from .present.subtitles import write_srt
 
         result.subtitles = write_srt(plan, Path(srt))
     return result
+
+
+# ---- takes and picks ---------------------------------------------------------------------------
+# The one code path of `storyboard pick`, `unpick` and `takes` (and of the page's pick buttons).
+
+
+def story_state_dir(plan: RenderPlan) -> Path:
+    from .render import default_state_dir
+
+    return default_state_dir(plan)
+
+
+def list_takes(path: Path | str, provider: Provider, *, tier: str = "final"):
+    """(CompileResult, every take of every clip as `picks.TakeInfo`); the takes are empty when the
+    story does not compile."""
+    from .picks import list_takes as takes_in
+    from .render.cache import Cache
+    from .render.decide import provider_journal
+
+    compiled = compile_file(path, provider, tier=tier)
+    if compiled.plan is None:
+        return compiled, []
+    state_dir = story_state_dir(compiled.plan)
+    return compiled, takes_in(compiled.plan, read_picks(path), Cache(state_dir, provider.namespace),
+                              provider_journal(state_dir, provider))
+
+
+def pick_take(path: Path | str, provider: Provider, clip: str, take: int):
+    """Pick a rendered take of a clip (the final tier's file when there is one, else the draft's)
+    and write the picks file. Returns the Pick; raises picks.PickError (unknown clip, take out of
+    range or never rendered, a broken picks file, a story with errors) or OSError (the write)."""
+    from .picks import PickError, find_take, make_pick, write_picks
+    from .render.cache import Cache
+
+    found = read_picks(path)
+    if not found.ok:
+        raise PickError(f"{found.path} has problems (run `storyboard check`); nothing was changed")
+    last: PickError | None = None
+    for tier in ("final", "draft"):
+        compiled = compile_file(path, provider, tier=tier, released=frozenset({clip}),
+                                extra_takes=((clip, take),) if 1 <= take <= MAX_TAKES else ())
+        if compiled.plan is None:
+            raise PickError("the story has errors (run `storyboard check`); nothing was changed")
+        c = find_take(compiled.plan, clip, take)
+        try:
+            chosen = make_pick(c, Cache(story_state_dir(compiled.plan), provider.namespace))
+        except PickError as exc:
+            last = last or exc
+            continue
+        found.picks.setdefault(provider.name, {})[clip] = chosen
+        write_picks(found)
+        return chosen
+    raise last  # type: ignore[misc]
+
+
+def unpick_take(path: Path | str, provider: Provider, clip: str) -> bool:
+    """Drop a clip's pick (whether or not the story still has the clip). True if there was one."""
+    from .picks import PickError, write_picks
+
+    found = read_picks(path)
+    if not found.ok:
+        raise PickError(f"{found.path} has problems (run `storyboard check`); nothing was changed")
+    if clip not in found.of(provider.name):
+        return False
+    del found.picks[provider.name][clip]
+    write_picks(found)
+    return True

@@ -184,6 +184,12 @@ _error("SB106", "A title with nothing in it that can name the film's file.",
        "the title `{title}` gives no file name for the film",
        hint="the film is written as build/<title>.mp4: use a title with some words in it")
 
+_error("SB107", "A `takes:` that is not a whole number of takes from 1 to 8.", {
+    "not_number": "takes must be a whole number of takes, not `{value}`",
+    "range": "takes must be between 1 and {most}, not {value}",
+}, hint="`takes: 3` makes three generations of each clip it applies to, each with its own seed; "
+        "pick one with `storyboard pick`")
+
 # ---- SB2xx: the cast ----------------------------------------------------------------------------
 
 _error("SB201", "A field a character, prop or place does not take.", "unknown {kind} field `{key}`",
@@ -325,6 +331,23 @@ _error("SB509", "A clip after `continue` that sets its own first frame.",
 _error("SB510", "A film without a single clip.", "the film has no clips",
        hint="add at least one clip: a header such as `shot opening 5s:` and under it, indented, "
             "what we see (`  A kitten naps on a sunny windowsill.`)")
+
+# ---- SB6xx: takes and picks (the picks file beside the story) ------------------------------------
+
+_error("SB601", "A picks file (`<story>.picks.toml`) that is not valid TOML or not the shape `storyboard pick` "
+       "writes.", {
+           "toml": "the picks file is not valid TOML: {why}",
+           "shape": "{what}",
+       }, hint="fix the line by hand, or undo it in version control; `storyboard pick` and `unpick` rewrite "
+               "the file whole", no_example="needs a picks file beside the story; tests/test_takes.py shows it")
+_warning("SB602", "A pick in the picks file names a clip the story no longer has.",
+         "the picks file picks take {take} of `{clip}`, which this story has no clip of",
+         hint="the pick is kept (rename the clip back, or `storyboard unpick FILE {clip}` to drop it)",
+         no_example="needs a picks file beside the story; tests/test_takes.py shows it")
+_warning("SB603", "A picked take from an older version of its clip: the film keeps it and nothing is generated.",
+         "`{clip}` has changed since its take {take} ({tier}) was picked: the film keeps that take",
+         hint="`storyboard unpick FILE {clip}` or `storyboard render FILE --repick {clip}` renders the clip "
+              "as it is now", no_example="needs a picks file beside the story; tests/test_takes.py shows it")
 
 # ---- SB9xx: warnings: it works, but perhaps not as meant --------------------------------------------
 

@@ -59,3 +59,23 @@ def _unsafe(ch: str) -> bool:
 def output_dir(story_dir: Path | str, chosen: Path | str | None = None) -> Path:
     """Where a story's outputs go: the folder the writer chose, else `build/` beside the story."""
     return Path(chosen) if chosen else Path(story_dir) / OUT_DIR_NAME
+
+
+ANIMATIC_SUFFIX = ".animatic"  # the free preview provider's film
+DRAFT_SUFFIX = ".draft"  # a `render --draft` film (every clip at the cheapest tier)
+
+
+def film_stem(title: str, provider: str, tier: str = "final") -> str:
+    """The stem of a film's file: the animatic, the draft and the final film never share one, so
+    a free preview render after a paid one never replaces the paid film."""
+    stem = film_file_name(title)
+    if provider == "preview":
+        stem += ANIMATIC_SUFFIX
+    if tier == "draft":
+        stem += DRAFT_SUFFIX
+    return stem
+
+
+def plan_film_stem(plan) -> str:
+    """`film_stem` of a RenderPlan (its title, provider and tier)."""
+    return film_stem(plan.title, plan.provider, getattr(plan, "tier", "final"))

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 ClipKind = Literal["shot", "scene", "extend", "morph", "continue"]
 Mode = Literal["text", "image", "reference"]
 TransitionKind = Literal["cut", "dissolve", "fade", "wipe"]
+Tier = Literal["final", "draft"]
 
 DEFAULT_SECONDS = 5  # a clip (or a request body) that names no length lasts this long
 
@@ -157,6 +158,13 @@ class PlannedClip(Frozen):
     audio: bool = True
     width: int
     height: int
+    # ---- takes (see "Takes" below): every field at its default for a clip of one take ----
+    take: int = 1  # which take of its clip this generation is
+    takes: int = 1  # how many takes its clip has
+    take_of: str | None = None  # the clip (timeline name) of a take the film does not play; None: the played one
+    seed: int | None = None  # the seed its request carries (none: take 1 of a seedless film, the provider's)
+    tier: Tier = "final"
+    pinned: bool = False  # a picked take from an older version of its clip: never generated, kept from the cache
 
 
 class TimelineEntry(Frozen):
@@ -176,6 +184,7 @@ class RenderPlan(Frozen):
     timeline: list[TimelineEntry]
     estimated_cost_usd: float | None
     warnings: list[str] = Field(default_factory=list)
+    tier: Tier = "final"
 
     def clip(self, name: str) -> PlannedClip:
         for c in self.clips:
@@ -193,6 +202,7 @@ class RenderPlan(Frozen):
 
     def to_json(self) -> str:
         data = self.model_dump(mode="json", exclude_none=False)
+        _drop_take_defaults(data)
         for entry in data["timeline"]:
             for k in [k for k, v in entry.items() if v is None]:
                 del entry[k]
@@ -207,6 +217,83 @@ class RenderPlan(Frozen):
         """The stitched film's length: clips as played minus transition overlaps."""
         layout = film_layout(self)
         return layout[-1].end if layout else 0.0
+
+
+# ---- takes ---------------------------------------------------------------------------------------
+#
+# A clip of N takes is N generations in `plan.clips`: the played one carries the clip's own name
+# (the timeline's, which `after`, `<video:clip>` and the film name), the others `<clip>#<k>` with
+# `take_of` set. The played take is the picked one (take 1 when none is picked), so everything
+# that follows a clip's output (the film, the page, extensions, morphs, continues) follows the
+# pick, and a dependant's key is made from the picked take's key.
+
+TAKE_SEPARATOR = "#"
+MAX_TAKES = 8
+_TAKE_DEFAULTS = {"take": 1, "takes": 1, "take_of": None, "tier": "final", "pinned": False}
+
+
+def take_name(clip: str, take: int) -> str:
+    """The plan name of a take the film does not play."""
+    return f"{clip}{TAKE_SEPARATOR}{take}"
+
+
+def clip_of(planned: PlannedClip) -> str:
+    """The clip (timeline name) a generation is a take of."""
+    return planned.take_of or planned.name
+
+
+def takes_of(plan: RenderPlan, clip: str) -> list[PlannedClip]:
+    """Every take of a clip, by take number (the played one among them)."""
+    return sorted((c for c in plan.clips if clip_of(c) == clip), key=lambda c: c.take)
+
+
+def played_clips(plan: RenderPlan) -> list[PlannedClip]:
+    """The generation the film plays for each clip (its picked take, else take 1)."""
+    return [c for c in plan.clips if c.take_of is None]
+
+
+@dataclass(frozen=True)
+class PickedTake:
+    """A pick as the compiler needs it (storyboard.picks reads and writes the picks file)."""
+
+    take: int
+    key: str  # the request key of the picked file
+    tier: Tier = "final"
+    seed: int | None = None
+    seconds: float | None = None  # the picked file's length (a pinned take keeps it)
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the writer chose beyond the story: the tier, takes added from the command line,
+    the picks, and picks released for this compile (`render --repick`)."""
+
+    tier: Tier = "final"
+    extra_takes: tuple[tuple[str, int], ...] = ()  # (clip, at least this many takes); "*": every clip
+    picks: tuple[tuple[str, PickedTake], ...] = ()
+    released: frozenset[str] = frozenset()
+
+    def takes_wanted(self, clip: str) -> int:
+        return max((n for name, n in self.extra_takes if name in (clip, "*")), default=0)
+
+    def pick(self, clip: str) -> PickedTake | None:
+        if clip in self.released:
+            return None
+        return next((p for name, p in self.picks if name == clip), None)
+
+
+def _drop_take_defaults(data: dict) -> None:
+    """A story without takes compiles to the JSON it did before takes existed (so do its keys)."""
+    if data.get("tier") == "final":
+        del data["tier"]
+    for clip in data["clips"]:
+        plain = clip["takes"] == 1 and clip["tier"] == "final"
+        for k, default in _TAKE_DEFAULTS.items():
+            if clip.get(k) == default:
+                del clip[k]
+        if plain:
+            del clip["seed"]
 
 
 # ---- the film timing model -----------------------------------------------------------------------

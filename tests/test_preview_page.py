@@ -146,14 +146,14 @@ def test_header_costs(page, film):
 def test_film_player_once_it_exists(film, tmp_path):
     plan, clips, _ = film
     out = tmp_path / "build"
-    film_file = make_clip(out / "Test -Film.mp4", 1)
+    film_file = make_clip(out / "Test -Film.animatic.mp4", 1)  # the preview provider's film
     outputs = write_all(plan, clips, out)
     html = outputs.page.read_text()
     (player,) = Page(html).all("video", id="film")
-    assert player["src"] == "Test%20-Film.mp4"
-    assert (out / "Test -Film.mp4") == film_file
-    assert outputs.subtitles is not None and outputs.subtitles.name == "Test -Film.srt"
-    assert 'href="Test%20-Film.srt"' in html and 'href="contact-sheet.png"' in html
+    assert player["src"] == "Test%20-Film.animatic.mp4"
+    assert (out / "Test -Film.animatic.mp4") == film_file
+    assert outputs.subtitles is not None and outputs.subtitles.name == "Test -Film.animatic.srt"
+    assert 'href="Test%20-Film.animatic.srt"' in html and 'href="contact-sheet.png"' in html
 
 
 @pytest.mark.slow

@@ -585,7 +585,7 @@ def story(tmp_path, monkeypatch) -> Path:
 def test_cli_preview_renders_and_stitches(story):
     r = cli(["render", str(story)])
     assert r.exit_code == 0, r.output
-    film = story.parent / "build" / "Cli Test.mp4"
+    film = story.parent / "build" / "Cli Test.animatic.mp4"  # the preview provider's film
     assert r.stdout.strip() == str(film) and film.is_file()
     r2 = cli(["render", str(story), "--json"])
     data = json.loads(r2.stdout)

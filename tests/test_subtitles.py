@@ -54,7 +54,7 @@ def test_srt_format(plan, tmp_path):
     assert len(blocks) == 3
     assert blocks[2] == "3\n00:00:03,500 --> 00:00:07,000\nCat: Nobody."
     out = write_srt(plan, srt_path(plan, tmp_path))
-    assert out.name == "Test -Film.srt"  # named like the film: build/<title>.mp4
+    assert out.name == "Test -Film.animatic.srt"  # named like the film: build/<title>.animatic.mp4 (preview)
     assert out.read_text(encoding="utf-8") == text
     # the stitcher's burn-in reads it back as written
     from storyboard.stitch import parse_srt
@@ -72,8 +72,9 @@ def test_file_name_matches_the_film(tmp_path):
     from storyboard.present.page import film_path
 
     for title in ("The Kitten General", "Test <Film>", "a/b: c?", "  ", "..x.."):
-        plan = SimpleNamespace(title=title)
-        assert srt_path(plan, tmp_path).stem == film_path(plan, tmp_path).stem
+        for provider, tier in (("preview", "final"), ("together", "final"), ("together", "draft")):
+            plan = SimpleNamespace(title=title, provider=provider, tier=tier)
+            assert srt_path(plan, tmp_path).stem == film_path(plan, tmp_path).stem
 
 
 def test_no_dialogue_gives_an_empty_file(tmp_path):

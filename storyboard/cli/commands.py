@@ -25,6 +25,19 @@ from .common import (
 HOST_OPTION = typer.Option(None, "--host", metavar="S3_URL", help="Upload local videos and audios to this bucket "
                            "(s3://bucket/prefix) for providers that only take URLs (overrides the story's `host:`).")
 
+TAKES_OPTION = typer.Option(None, "--takes", metavar="N", help="At least N takes (1-8) of the --shot clips (of "
+                           "every clip without --shot), each with its own seed, without editing the story.")
+DRAFT_OPTION = typer.Option(False, "--draft", help="Every clip at the cheapest tier (480p, same aspect ratio, "
+                            "seeds and prompts), into build/<title>.draft.mp4.")
+
+
+def check_takes_option(takes: int | None) -> None:
+    from ..plan import MAX_TAKES
+
+    if takes is not None and not 1 <= takes <= MAX_TAKES:
+        raise fail(f"--takes must be a number of takes from 1 to {MAX_TAKES}, not {takes}")
+
+
 class Fields(enum.StrEnum):
     """Together's two spellings of the audio fields (see providers/together.py)."""
 
@@ -171,10 +184,11 @@ def check(files: list[str] = typer.Argument(..., help="One or more .story files.
 @app.command("compile")
 def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
                 provider: str = typer.Option(None, "--provider", "-p", help="preview (default) or together."),
-                output: str = typer.Option(None, "--output", "-o", help="Write the plan here instead of stdout.")):
-    """Print the exact requests (the render plan) as JSON."""
+                output: str = typer.Option(None, "--output", "-o", help="Write the plan here instead of stdout."),
+                draft: bool = DRAFT_OPTION):
+    """Print the exact requests (the render plan, every take) as JSON."""
     prov = provider_named(provider)
-    result = compile_or_exit(file, prov)
+    result = compile_or_exit(file, prov, tier="draft" if draft else "final")
     text = result.plan.to_json()
     if output:
         from ..atomic import write_text
@@ -193,21 +207,26 @@ def compile_cmd(file: str = typer.Argument(..., help="The .story file."),
 def plan(file: str = typer.Argument(..., help="The .story file."),
          provider: str = typer.Option(None, "--provider", "-p", help="preview (default) or together."),
          json_: bool = typer.Option(False, "--json", help="The table (and any diagnostics) as JSON on stdout."),
-         host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION):
-    """A table per clip: kind, seconds, mode, references and estimated cost, with the total, the
-    local files a render would upload, and where the provider and its settings came from."""
+         host: str = HOST_OPTION, together_fields: Fields = FIELDS_OPTION,
+         draft: bool = DRAFT_OPTION, takes: int = TAKES_OPTION,
+         shot: list[str] = typer.Option(None, "--shot", "-s", help="With --takes: the clips that get them.")):
+    """A table per take of each clip: kind, seconds, mode, references and estimated cost, with the
+    total, the local files a render would upload, and where the provider and its settings came from."""
     from ..render.uploads import planned_uploads
 
+    check_takes_option(takes)
     name, name_source = provider_choice(provider)
     prov = provider_named(name, **provider_options(host=host, together_fields=_fields(together_fields)))
-    result = compile_or_exit(file, prov, json_out=json_)
+    extra = tuple((n, takes) for n in (shot or ["*"])) if takes else ()
+    result = compile_or_exit(file, prov, json_out=json_, tier="draft" if draft else "final", extra_takes=extra)
     p = result.plan
+    _known_clips_or_exit(p, shot)
     rows = _plan_rows(p)
     uploads = planned_uploads(p, prov)
     if json_:
         import json
 
-        data = {"title": p.title, "provider": p.provider, "clips": rows,
+        data = {"title": p.title, "provider": p.provider, "tier": p.tier, "clips": rows,
                 "seconds": sum(c.seconds for c in p.clips), "film_seconds": p.total_seconds,
                 "estimated_cost_usd": p.estimated_cost_usd, "warnings": p.warnings,
                 "uploads": [{"file": str(f), "to": to} for f, to in uploads],
@@ -223,6 +242,16 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
         say(line)
     say(sources_line(name_source, prov.setting_sources()))
     raise typer.Exit(ExitCode.OK)
+
+
+def _known_clips_or_exit(p, names: list[str] | None) -> None:
+    """`--shot NAME` naming no clip of the film: one line, exit 2 (as `render --shot`)."""
+    from ..plan import played_clips
+
+    clips = [c.name for c in played_clips(p)]
+    unknown = [n for n in names or [] if n not in clips]
+    if unknown:
+        raise fail(f"no clip named {', '.join(map(repr, unknown))} in this film (clips: {', '.join(clips)})")
 
 
 def sources_line(provider_source: str, sources: dict[str, str]) -> str:
@@ -242,24 +271,43 @@ def upload_notice(uploads: list) -> list[str]:
 def _plan_rows(p) -> list[dict]:
     # a clip with another's request uses that one's generation (and cost)
     same_as = {c.name: group[0].name for group in p.shared_generations() for c in group[1:]}
-    return [{"clip": c.name, "kind": c.kind, "seconds": c.seconds, "mode": c.mode,
+    return [{"clip": c.take_of or c.name, "take": c.take, "takes": c.takes, "seed": c.seed, "tier": c.tier,
+             "played": c.take_of is None, "pinned": c.pinned, "kind": c.kind, "seconds": c.seconds, "mode": c.mode,
              "references": [r.name for r in c.references], "after": c.after,
-             "estimated_cost_usd": c.estimated_cost_usd, "same_as": same_as.get(c.name)} for c in p.clips]
+             "estimated_cost_usd": c.estimated_cost_usd, "same_as": same_as.get(c.name)} for c in _take_order(p)]
+
+
+def _take_order(p) -> list:
+    """The plan's generations, each clip's takes together in take order."""
+    from ..plan import played_clips, takes_of
+
+    return [t for c in played_clips(p) for t in takes_of(p, c.name)]
+
+
+def _take_cell(r: dict) -> str:
+    """`2/3 *`: take 2 of 3, the one the film plays (`pinned` when kept from an older version)."""
+    if r["takes"] == 1 and not r["pinned"]:
+        return "1"
+    return f"{r['take']}/{r['takes']}" + (" pinned" if r["pinned"] else " *" if r["played"] else "")
 
 
 def _plan_table(p, rows: list[dict]):
     from rich.table import Table
 
-    table = Table(title=f"{p.title} ({p.provider}, {p.model})", title_justify="left")
-    for col, kw in (("clip", {}), ("kind", {}), ("seconds", {"justify": "right"}), ("mode", {}),
+    tier = ", draft tier" if p.tier == "draft" else ""
+    table = Table(title=f"{p.title} ({p.provider}, {p.model}{tier})", title_justify="left")
+    for col, kw in (("clip", {}), ("take", {}), ("seed", {"justify": "right"}), ("kind", {}),
+                    ("seconds", {"justify": "right"}), ("mode", {}),
                     ("references", {}), ("needs", {}), ("est. cost", {"justify": "right"})):
         table.add_column(col, **kw)
     for r in rows:
-        table.add_row(r["clip"], r["kind"], str(r["seconds"]), r["mode"], ", ".join(r["references"]) or "-",
+        table.add_row(r["clip"], _take_cell(r), "-" if r["seed"] is None else str(r["seed"]), r["kind"],
+                      str(r["seconds"]), r["mode"], ", ".join(r["references"]) or "-",
                       ", ".join(r["after"]) or "-",
                       f"= {r['same_as']}" if r["same_as"] else _usd(r["estimated_cost_usd"]))
     table.add_section()
-    table.add_row("total", "", str(sum(c.seconds for c in p.clips)), "", "", "", _usd(p.estimated_cost_usd))
+    table.add_row("total", f"{len(rows)} gen.", "", "", str(sum(c.seconds for c in p.clips)), "", "", "",
+                  _usd(p.estimated_cost_usd))
     return table
 
 
@@ -357,14 +405,18 @@ def render(file: str = typer.Argument(..., help="The .story file."),
                                              "after this many minutes (it stays in the journal)."),
            json_: bool = typer.Option(False, "--json", help="The render report as JSON on stdout."),
            burn_subtitles: bool = typer.Option(False, "--burn-subtitles", help="Burn the dialogue into the film as "
-                                               "subtitles (the cues of build/<title>.srt, written beside the film).")):
+                                               "subtitles (the cues of build/<title>.srt, written beside the film)."),
+           takes: int = TAKES_OPTION, draft: bool = DRAFT_OPTION,
+           repick: list[str] = typer.Option(None, "--repick", metavar="CLIP", help="Release CLIP's pick first "
+                                            "(as `storyboard unpick`), so it renders as the story is now.")):
     """Render the clips (cached ones are reused), then stitch the film; prints the film's path."""
     from .render import RenderOptions, run
 
     check_money_options(max_cost, job_timeout)
+    check_takes_option(takes)
     if concurrency < 1:
         raise fail("--concurrency must be at least 1")
-    raise typer.Exit(run(RenderOptions(
+    raise typer.Exit(run(RenderOptions(takes=takes, draft=draft, repick=repick or None,
         file=file, provider=provider, shots=shot or None, concurrency=concurrency, yes=yes, max_cost=max_cost,
         out_dir=out_dir, base_url=base_url, host=host, together_fields=_fields(together_fields),
         forget=forget or None, adopt=adopt or None,
@@ -472,3 +524,16 @@ def _export_timeline(file: str, plan, prov, otio_path: str) -> None:
         say(f"warning: not rendered yet: {', '.join(result.missing)} (in the timeline as missing media; "
             f"`storyboard render {file}` renders them)")
     sys.stdout.write(f"{result.timeline}\n")
+
+
+# ---- takes and picks (cli.takes) -------------------------------------------------------------
+
+def _register_takes_commands() -> None:
+    from . import takes as takes_cli
+
+    app.command("pick")(takes_cli.pick)
+    app.command("unpick")(takes_cli.unpick)
+    app.command("takes")(takes_cli.takes)
+
+
+_register_takes_commands()

@@ -120,7 +120,8 @@ def check_money_options(max_cost: float | None = None, job_timeout: float | None
         raise fail(f"--job-timeout must be a positive number of minutes, not {job_timeout:g}")
 
 
-def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False):
+def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnings: bool = False,
+                    **compile_options):
     """Load, check and compile; print diagnostics; exit 1 on errors. Returns the CompileResult.
     With `json_out` the diagnostics are the caller's to put in its JSON, except on errors: then
     they are printed here, as JSON on stdout (`{"diagnostics": [...]}`), before the exit."""
@@ -129,22 +130,29 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
 
     p = story_path(path)
     try:
-        result = compile_file(p, provider)
+        result = compile_file(p, provider, **compile_options)  # tier, extra_takes, released
     except OSError as exc:
         raise fail(read_failure(exc, path)) from None
     diags = result.diagnostics
     if json_out:
         if not result.ok:
             sys.stdout.write(diagnostics_json(diags) + "\n")
-            raise typer.Exit(ExitCode.DIAGNOSTICS)
+            raise typer.Exit(diagnostics_exit_code(diags))
         return result
     if diags and not (quiet_warnings and result.ok):
         sys.stderr.write(render(diags, result.sources, limit=SHOWN_PER_FILE,
                                 see_all=see_all_with_check(path, provider.name)))
     if not result.ok:
         err.print(f"{path}: {summary(diags)}", markup=False)
-        raise typer.Exit(ExitCode.DIAGNOSTICS)
+        raise typer.Exit(diagnostics_exit_code(diags))
     return result
+
+
+def diagnostics_exit_code(diags) -> int:
+    """1 for a story's errors; 2 when the only errors are the picks file's (SB601: a file the
+    writer broke by hand, not the story)."""
+    errors = [d for d in diags if d.is_error]
+    return ExitCode.USAGE if errors and all(d.code == "SB601" for d in errors) else ExitCode.DIAGNOSTICS
 
 
 def diagnostics_json(diags) -> str:

@@ -52,6 +52,14 @@ class RenderOptions:
     json_out: bool = False
     burn_subtitles: bool = False  # write <title>.srt beside the film and burn it in
     bundle: str | None = None  # preview: also write a self-contained copy of the page here
+    takes: int | None = None  # --takes N: at least N takes of the --shot clips (of every clip without --shot)
+    draft: bool = False  # --draft: every clip at the cheapest tier, into <title>.draft.mp4
+    repick: list[str] | None = None  # --repick CLIP: release the pick first
+
+    def compile_options(self) -> dict:
+        """The compile's tier and the takes the command line adds."""
+        extra = tuple((name, self.takes) for name in (self.shots or ["*"])) if self.takes else ()
+        return {"tier": "draft" if self.draft else "final", "extra_takes": extra}
 
 
 # ---- the commands ------------------------------------------------------------------------------
@@ -61,11 +69,13 @@ def run(opts: RenderOptions) -> int:
     provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
     if opts.concurrency < 1:
         raise fail("--concurrency must be at least 1")
-    compiled = compile_or_exit(opts.file, provider, json_out=opts.json_out)
+    _release_picks(opts, provider)
+    compiled = compile_or_exit(opts.file, provider, json_out=opts.json_out, **opts.compile_options())
     plan = compiled.plan
     _warn(plan, compiled.diagnostics, shown=not opts.json_out)
     if opts.forget or opts.adopt:
         return _maintenance(opts, plan, provider)
+    opts = replace(opts, shots=with_takes(plan, opts.shots))
     result = _drive(opts, plan, provider, lambda **kw: api.render(
         plan, provider, out_dir=opts.out_dir, burn_subtitles=opts.burn_subtitles, log=say, **kw))
     return _finish_render(opts, result, compiled.diagnostics)
@@ -75,9 +85,10 @@ def run_preview(opts: RenderOptions, open_page: bool = False) -> int:
     """`storyboard preview`: the same render, then the page instead of the film."""
     provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
     _refuse_bundle_folder(opts.bundle)
-    compiled = compile_or_exit(opts.file, provider)
+    compiled = compile_or_exit(opts.file, provider, **opts.compile_options())
     plan = compiled.plan
     _warn(plan, compiled.diagnostics)
+    opts = replace(opts, shots=with_takes(plan, opts.shots))
     result = _drive(opts, plan, provider, lambda **kw: api.preview(plan, provider, out_dir=opts.out_dir,
                                                                     bundle=opts.bundle, **kw))
     report = advised(result.report)
@@ -110,6 +121,30 @@ def _refuse_bundle_folder(folder: str | None) -> None:
     refusal = bundle_refusal(Path(folder))
     if refusal:
         raise fail(refusal)
+
+
+def with_takes(plan, shots: list[str] | None) -> list[str] | None:
+    """`--shot NAME` renders every take of the clip (names the plan does not have stay, for the
+    engine's error)."""
+    if not shots:
+        return shots
+    from ..plan import takes_of
+
+    return list(dict.fromkeys(n for name in shots for n in ([c.name for c in takes_of(plan, name)] or [name])))
+
+
+def _release_picks(opts: RenderOptions, provider) -> None:
+    """`--repick CLIP`: drop the clip's pick before compiling, so its takes render as the story is now."""
+    if not opts.repick:
+        return
+    from ..picks import PickError
+
+    for name in opts.repick:
+        try:
+            gone = api.unpick_take(opts.file, provider, name)
+        except (PickError, OSError) as exc:
+            raise fail(str(exc)) from None
+        say(f"{name}: pick released" if gone else f"{name}: no pick to release")
 
 
 def _warn(plan, diagnostics, *, shown: bool = True) -> None:

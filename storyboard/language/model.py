@@ -21,8 +21,10 @@ MENTION_RE = re.compile(r"(?<![\w@])@(" + NAME_RE + r")")
 CAST_KINDS = ("character", "prop", "place")
 FILM_SETTINGS = ("title", "model", "resolution", "ratio", "size", "audio", "seed", "style", "negative", "template",
                  "host")
+FILM_SETTINGS += ("takes",)  # takes: how many generations of every clip (a clip may set its own)
 CLIP_SETTINGS = ("camera", "sound", "first", "last", "motion", "music", "audio",
                  "resolution", "ratio", "size", "seed", "model", "negative")
+CLIP_SETTINGS += ("takes",)
 CAST_FIELDS = ("image", "video", "voice", "description")
 TRANSITIONS = ("cut", "dissolve", "fade", "wipe", "morph", "continue")
 WIPE_DIRECTIONS = ("left", "right", "up", "down")

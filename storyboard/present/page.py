@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 from ..atomic import write_bytes, write_text
 from ..disk import os_reason, raise_disk_trouble
-from ..names import film_file_name
+from ..names import plan_film_stem
 from ..plan import Placement, PlannedClip, RenderPlan, film_layout, parse_placeholder, placeholders_in
 from ..providers.base import Provider
 from ..stitch.base import FPS
@@ -741,7 +741,7 @@ class Outputs:
 
 def film_path(plan: RenderPlan, out_dir: Path) -> Path:
     """Where the stitched film is expected: `out_dir/<title>.mp4`."""
-    return Path(out_dir) / f"{film_file_name(plan.title)}.mp4"
+    return Path(out_dir) / f"{plan_film_stem(plan)}.mp4"
 
 
 def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,

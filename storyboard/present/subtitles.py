@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..names import film_file_name
+from ..names import plan_film_stem
 from ..plan import RenderPlan, film_layout
 
 MIN_WEIGHT = 12  # characters: a short line ("No!") still gets time to be read
@@ -77,7 +77,7 @@ def to_srt(cues: list[Cue]) -> str:
 
 
 def srt_path(plan: RenderPlan, out_dir: Path) -> Path:
-    return Path(out_dir) / f"{film_file_name(plan.title)}.srt"
+    return Path(out_dir) / f"{plan_film_stem(plan)}.srt"
 
 
 def write_srt(plan: RenderPlan, out: Path) -> Path:

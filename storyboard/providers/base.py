@@ -5,7 +5,8 @@ vendor fact (models, pixel tables, limits, prices, wording) lives in the vendor'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +74,23 @@ class Price:
     usd: float | None
     warning: str | None = None
     lower_bound: bool = False  # the provider bills "from" this rate (e.g. clips with video inputs)
+
+
+@dataclass(frozen=True)
+class DraftTake:
+    """A picked take that was made at the draft tier, to be finished at the story's resolution."""
+
+    seed: int | None  # the seed the draft was made with
+    key: str  # the draft's request key (its file in the cache)
+    job_id: str | None = None  # the provider's job that made it, when known
+
+
+DRAFT_SHORT_SIDE = 480  # a `size:` clip's draft keeps its aspect ratio with this shorter side
+
+
+def _resolution_pixels(label: str) -> int:
+    m = re.match(r"([0-9]+)", label)
+    return int(m.group(1)) if m else 1 << 30
 
 
 # ---- runtime -------------------------------------------------------------------------------
@@ -153,6 +171,29 @@ class Provider:
         rendered at another of `limits.resolutions` (`tier`)."""
         return Price(0.0)
 
+    # ---- tiers (compile time, pure) ----
+    # Said once by a plan that finishes drafts at the story's resolution, when the provider does
+    # not promise that a finish looks like its draft (None: nothing to say).
+    draft_caveat: str | None = None
+
+    def draft_spec(self, spec: ClipSpec) -> ClipSpec:
+        """The spec at the draft tier: the cheapest resolution at the same aspect ratio (a
+        `size:` clip keeps its ratio at a short side of DRAFT_SHORT_SIDE pixels), the same
+        prompt, inputs and seed."""
+        if spec.width and spec.height:
+            scale = DRAFT_SHORT_SIDE / min(spec.width, spec.height)
+            if scale >= 1:
+                return spec
+            return replace(spec, width=_even(spec.width * scale), height=_even(spec.height * scale))
+        return replace(spec, resolution=min(self.limits.resolutions, key=_resolution_pixels))
+
+    def finish_draft(self, spec: ClipSpec, draft: DraftTake) -> ClipSpec:
+        """The request spec that finishes a picked draft at the final tier (`spec`: the take at
+        the story's resolution). Default: the draft's seed and prompt at the final resolution.
+        A provider with a true draft-to-final path (Seedance 2.5's `draft_task` on ModelArk)
+        overrides this (and `build_request`) to name the draft instead; the engine is unchanged."""
+        return replace(spec, seed=draft.seed)
+
     # ---- run time ----
     def credential_problem(self) -> str | None:
         """Why this provider cannot authenticate (no key, a malformed key), in one line that names
@@ -232,6 +273,10 @@ class Provider:
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
 
 
 def normalize_endpoint(url: str) -> str:

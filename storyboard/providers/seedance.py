@@ -112,6 +112,8 @@ class SeedanceProvider(Provider):
 
     model_label = MODEL_LABEL
     limits = LIMITS
+    draft_caveat = (f"{MODEL_LABEL} does not promise that a seed reproduces a draft at another resolution: "
+                    "a finished take keeps its draft's seed and prompt but may not look the same")
     fields = DOCS_FIELDS  # the body's field spelling
 
     def model_id(self, model_setting: str | None) -> str:

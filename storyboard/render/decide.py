@@ -149,6 +149,11 @@ def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache,
             return replace(task, action="redownload", job_id=job_id, corrupt=problem,
                            reason=f"cached file {problem}; downloading job {job_id} again, not resubmitting")
         return replace(task, corrupt=problem, reason=f"cached file {problem}; moving it aside and rendering again")
+    if clip.pinned:  # a picked take of an older request: its body is not the one that made it
+        return replace(task, action="in-doubt", why=None,
+                       reason=f"its picked take {clip.take} is from an older version of the clip and its file is "
+                              "not in the cache; nothing was generated (unpick it, or render with --repick "
+                              f"{clip.take_of or clip.name}, to render the clip as it is now)")
     if unreadable is not None:
         if not provider.paid:
             return replace(task, reason=f"{unreadable}; free provider, rendering again")

@@ -72,7 +72,7 @@ def test_animatic_on_a_full_disk(story):
         free_space()
         r = cli(["render", str(story)])
         assert r.exit_code == 0, r.output
-    assert Path(r.stdout.strip()).name == "Full Disk.mp4"
+    assert Path(r.stdout.strip()).name == "Full Disk.animatic.mp4"  # the preview provider's film
 
 
 @real

@@ -88,7 +88,7 @@ def test_a_100_character_cjk_title_renders_its_film(tmp_path):
     assert r.exit_code == 0, r.output
     film = Path(r.stdout.strip())
     assert film.is_file() and film.parent == path.parent / "build"
-    assert film.name == film_file_name("猫" * 100) + ".mp4"
+    assert film.name == film_file_name("猫" * 100) + ".animatic.mp4"  # the preview provider's film
     assert film.with_name(film.name + ".key").is_file()
 
 
@@ -100,7 +100,7 @@ def test_a_story_folder_with_any_name_stitches(tmp_path, folder):
     path.write_text(text)
     r = cli(["render", str(path), "--burn-subtitles"])
     assert r.exit_code == 0, r.output
-    assert Path(r.stdout.strip()) == path.parent / "build" / "Odd Folder.mp4"
+    assert Path(r.stdout.strip()) == path.parent / "build" / "Odd Folder.animatic.mp4"
 
 
 def test_concat_lists_name_only_files_the_stitch_chose(tmp_path):

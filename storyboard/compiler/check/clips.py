@@ -17,7 +17,7 @@ _KEYLIKE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:")
 # `Bo: "Hello"` or `Bo (softly): "Hello"`: the shape of a dialogue line without its `@`.
 _BARE_DIALOGUE_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*"')
 _UNQUOTED_DIALOGUE_RE = re.compile(r'@([A-Za-z_][A-Za-z0-9_-]*)[ \t]*(\([^)]*\))?[ \t]*:[ \t]*[^"\s]')
-VALUE_SETTINGS = ("resolution", "ratio", "size", "seed", "audio", "model")  # checked as the film's are
+VALUE_SETTINGS = ("resolution", "ratio", "size", "seed", "audio", "model", "takes")  # checked as the film's are
 MEDIA_SETTINGS = {"first": "image", "last": "image", "motion": "video", "music": "audio"}  # key -> file kind
 NOT_IN_EXTENSIONS = ("first", "last", "resolution", "ratio", "size")  # an extension continues its clip's
 

@@ -9,6 +9,7 @@ from ... import paths
 from ...diagnostics import Span
 from ...language.model import FILM_SETTINGS, Clip, Setting
 from ...names import title_file_stem
+from ...plan import MAX_TAKES
 from .context import Context
 from .files import check_local_file
 from .near import close
@@ -48,11 +49,23 @@ def check_value(ctx: Context, s: Setting) -> None:
     if not value and key not in ("style", "negative"):
         ctx.report("SB105", s.span, key=key)
         return
+    if key == "takes":
+        check_takes(ctx, s)
+        return
     problem = value_problem(ctx, key, value)
     if problem:
         choices = {"resolution": ctx.limits.resolutions, "ratio": ctx.limits.ratios}.get(key, ())
         ctx.report("SB103", span, problem, value=value, choices=", ".join(choices), largest=MAX_SEED,
                    least=SIZE_RANGE[0], most=SIZE_RANGE[1], provider=ctx.provider.name)
+
+
+def check_takes(ctx: Context, s: Setting) -> None:
+    """`takes: N`, a whole number of generations per clip from 1 to MAX_TAKES."""
+    value = s.value.strip()
+    if not re.fullmatch(r"[0-9]+", value):
+        ctx.report("SB107", s.value_span or s.span, "not_number", value=value, most=MAX_TAKES)
+    elif not 1 <= int(value) <= MAX_TAKES:
+        ctx.report("SB107", s.value_span or s.span, "range", value=value, most=MAX_TAKES)
 
 
 def host_url_ok(value: str) -> bool:
