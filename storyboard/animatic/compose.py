@@ -4,7 +4,7 @@ The background is the panel's place, else the clip's own picture (its first fram
 it continues from), else a plain graded backdrop. The characters and props the beat mentions
 stand in front, each from its main reference, scaled to fit (never cropped: a face is never cut
 off), left to right in mention order, on a common ground line; props smaller. A close-up of a
-character fills the frame with that character (only its lower part may leave the frame).
+character fills the frame with its head and shoulders (only its lower part leaves the frame).
 References with transparency stand as cut-outs; opaque ones are framed as cards.
 
 Deterministic: the framing (sizes, spacing, where the place is cropped) and the grade follow a
@@ -24,7 +24,7 @@ from ..media.text import Box
 from .board import Figure, Panel, stable_hash
 
 PROP_SCALE = 0.62  # a prop stands this much smaller than a character
-CLOSE_UP_ZOOM = 1.35  # a close-up shows its character this much larger than fitting the stage
+HEAD_SHARE = 0.4  # a close-up shows at least the top this much of its reference (head and shoulders)
 CARD_BORDER = 0.03  # of the card's short side
 GRADE_ALPHA = (0.05, 0.12)  # how strongly a take's colour grade tints the panel
 
@@ -155,12 +155,12 @@ def _line_up(im: Image.Image, figures: tuple[Figure, ...], load: Callable[[str],
 
 def _close_up(im: Image.Image, fig: Figure, load: Callable[[str], Image.Image], stage: Box,
               rng: random.Random) -> Placed:
-    """One character filling the frame: as wide as the frame allows, its top at the stage's top,
-    so only its lower part may leave the frame."""
+    """One character filling the frame: as wide as the frame, unless that would leave less than
+    its top HEAD_SHARE (head and shoulders) in the stage; its top at the stage's top, so only its
+    lower part leaves the frame."""
     src = load(fig.image)
     w, h = im.size
-    scale = min(w / src.width, stage.h * CLOSE_UP_ZOOM / src.height)
-    scale = max(scale, min(w / src.width, stage.h / src.height))
+    scale = min(w / src.width, stage.h / (HEAD_SHARE * src.height))
     size = (max(1, round(src.width * scale)), max(1, round(src.height * scale)))
     shown = src.resize(size, Image.Resampling.BILINEAR)
     x = round((w - shown.width) * rng.uniform(0.4, 0.6))
