@@ -17,6 +17,7 @@ a shared 2-core machine moves by 15-25 % from run to run; both are printed.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import importlib.util
 import os
 import statistics
@@ -133,8 +134,8 @@ def main() -> int:
                 body = substitute(clip.request, found)
                 out = folder / f"{clip.name}-{resolution}.mp4"
                 (now, now_cpu), (was, was_cpu) = _measure(
-                    [lambda: render_animatic(body, out, clip=clip, title=clip.name),
-                     lambda: old(body, out, title=clip.name, captions=clip)], args.repeats)
+                    [partial(render_animatic, body, out, clip=clip, title=clip.name),
+                     partial(old, body, out, title=clip.name, captions=clip)], args.repeats)
                 ratio = now_cpu / was_cpu
                 print(f"{clip.name:<8} {resolution:<6} {now / SECONDS:>11.3f} {now_cpu:>6.2f} "
                       f"{was / SECONDS:>12.3f} {was_cpu:>6.2f} {ratio:>9.2f}")

@@ -450,6 +450,14 @@ def _cover(im: Image.Image, size: tuple[int, int]) -> Image.Image:
 _hash = stable_hash
 
 
+def _raw_input(im: Image.Image, path: Path) -> list[str]:
+    # Raw pixels: no PNG encode/decode cost, and ffmpeg reads them as a one-frame video.
+    path.write_bytes(im.tobytes())
+    pix_fmt = {"RGB": "rgb24", "RGBA": "rgba"}[im.mode]
+    return ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-video_size", f"{im.width}x{im.height}",
+            "-framerate", str(FPS), "-i", str(path)]
+
+
 def _card_colour(key: str) -> tuple[int, int, int]:
     h = _hash("card:" + key)
     r, g, b = colorsys.hsv_to_rgb((h % 360) / 360, 0.45, 0.38)  # dark enough for white text
@@ -540,19 +548,16 @@ class _Job:
 
     def __init__(self, tmpdir: Path):
         self.tmpdir, self.args, self.count = tmpdir, [], 0
-        self._files: dict[int, Path] = {}
+        self._files: dict[int, list[str]] = {}
 
     def still(self, im: Image.Image) -> int:
         """A picture as a one-frame raw video input (no PNG encode/decode cost); a picture given
         twice is written once."""
-        path = self._files.get(id(im))
-        if path is None:
-            path = self.tmpdir / f"still{len(self._files)}.raw"
-            path.write_bytes(im.tobytes())
-            self._files[id(im)] = path
-        pix_fmt = {"RGB": "rgb24", "RGBA": "rgba"}[im.mode]
-        return self._add(["-f", "rawvideo", "-pix_fmt", pix_fmt, "-video_size", f"{im.width}x{im.height}",
-                          "-framerate", str(FPS), "-i", str(path)])
+        known = self._files.get(id(im))
+        if known is None:
+            known = _raw_input(im, self.tmpdir / f"still{len(self._files)}.raw")
+            self._files[id(im)] = known
+        return self._add(known)
 
     def file(self, path: Path) -> int:
         return self._add(["-i", str(path)])
