@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint chromium bench fmt docs clean
+.PHONY: demo test test-fast lint chromium espeak bench fmt docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,7 +14,19 @@ $(STAMP): pyproject.toml
 
 DEMO := examples/kitten-general/kitten-general.story
 
-demo: $(STAMP)
+# The animatic's scratch voice reads dialogue with espeak-ng when it is installed: root gets it
+# from apt; anyone else gets one line and silent animatics (the tone, no voice).
+espeak:
+	@if command -v espeak-ng >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing espeak-ng for the animatic's scratch voice (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; \
+	else \
+	  echo "espeak-ng is missing (root can run: apt-get install -y espeak-ng): animatics will have no scratch voice"; \
+	fi
+
+demo: $(STAMP) espeak
 	@film=$$($(BIN)/storyboard render $(DEMO)) && page=$$($(BIN)/storyboard preview $(DEMO)) && \
 	  printf '\nfilm:          %s\npreview page:  %s\n' "$$film" "$$page"
 

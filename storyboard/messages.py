@@ -373,6 +373,12 @@ _warning("SB907", "A clip setting indented into the text above it, so it is text
 _warning("SB908", "A cast member's spoken line without `@`, so it is prose.",
          "`{name}:` without `@` is prose, not {name}'s line", hint="write `@{line}` for a spoken line")
 
+# The dialogue timing check (speech.py): a clip too short for its lines.
+_warning("SB911", "A clip whose dialogue cannot be spoken within its seconds at a normal rate.",
+         "the lines of {name} take about {need} to say at a normal rate ({rate} words a minute), "
+         "{over} more than its {seconds}s",
+         hint="make the clip longer, say less, or move a line to the next clip")
+
 
 # ---- reporting ----------------------------------------------------------------------------------
 

@@ -140,6 +140,16 @@ class DialogueLine(Frozen):
     line: str
 
 
+class PlannedBeat(Frozen):
+    """One beat of a scene as the prompt times it ("Shot 2 (4-8s)"): for the animatic's panels."""
+
+    index: int  # 1-based, as the prompt numbers it
+    start: float  # seconds from the clip's start
+    end: float
+    text: str  # as written, mentions shown as @Name
+    cast: list[str] = Field(default_factory=list)  # cast members it mentions, in order of first mention
+
+
 class PlannedClip(Frozen):
     name: str
     kind: ClipKind
@@ -165,6 +175,7 @@ class PlannedClip(Frozen):
     seed: int | None = None  # the seed its request carries (none: take 1 of a seedless film, the provider's)
     tier: Tier = "final"
     pinned: bool = False  # a picked take from an older version of its clip: never generated, kept from the cache
+    beats: list[PlannedBeat] = Field(default_factory=list)  # a scene's beats (empty for other clips)
 
 
 class TimelineEntry(Frozen):

@@ -736,8 +736,9 @@ def test_captions_go_only_to_a_provider_that_declares_it_draws_them(tmp_path):
     class Drawing(ScriptedProvider):
         takes_captions = True
 
-        async def create(self, body, *, workdir, captions=None, title=None):
+        async def create(self, body, *, workdir, captions=None, title=None, edges=None):
             self.hints.append((captions, title))
+            assert edges == (0.0, 0.0)  # a lone clip overlaps no neighbour
             return await super().create(body, workdir=workdir)
 
     plan = make_plan(tmp_path, [clip("a")])

@@ -18,8 +18,9 @@ from ..language.load import CastEntry, Film
 from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
 from ..messages import report
 from ..plan import (
-    CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PickedTake, PlannedClip, Reference, RenderPlan, Selection,
-    TimelineEntry, canonical_json, clip_of, parse_placeholder, placeholder, placeholders_in, take_name, takes_of,
+    CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PickedTake, PlannedBeat, PlannedClip, Reference, RenderPlan,
+    Selection, TimelineEntry, canonical_json, clip_of, parse_placeholder, placeholder, placeholders_in, take_name,
+    takes_of,
 )
 from ..providers.base import ClipSpec, DraftTake, FrameImage, Provider, ProviderError
 from . import prompts
@@ -329,6 +330,20 @@ def _fmt_seconds(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if not float(x).is_integer() else str(int(x))
 
 
+def planned_beats(film: Film, unit: Unit) -> list[PlannedBeat]:
+    """A scene's beats with the times its prompt states and the cast each one mentions."""
+    clip = unit.clip
+    if clip is None or not clip.beats:
+        return []
+    out, start = [], 0.0
+    for i, (beat, length) in enumerate(zip(clip.beats, beat_seconds(clip.beats, clip_seconds(unit)), strict=True), 1):
+        cast = list(dict.fromkeys(m.value for m in beat.text.mentions() if m.value in film.cast))
+        out.append(PlannedBeat(index=i, start=round(start, 3), end=round(start + length, 3), text=beat.text.text,
+                               cast=cast))
+        start += length
+    return out
+
+
 def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
     beats = clip.beats
     start = 0.0
@@ -625,7 +640,28 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
                       tier=selection.tier)
     if diagnostics is not None and warn_shared:
         diagnostics += shared_generation_warnings(plan, {u.name: u for u in units})
-    return plan
+    return _with_picture_keys(plan, provider) if provider.takes_captions else plan
+
+
+def _with_picture_keys(plan: RenderPlan, provider: Provider) -> RenderPlan:
+    """A provider that draws captions (the animatic) makes a picture that depends on more than
+    the request: the clip's name, its beats and the transitions beside it (its caption is hidden
+    where it overlaps a neighbour) and the drawing itself (`picture_version`). Each clip's key
+    takes those in, so editing them re-renders the clip. Clips that share a request are still
+    one generation for SB430 (warned above) but get their own pictures."""
+    from ..plan import film_layout
+
+    layout = {p.name: (p.overlap_in, p.overlap_out) for p in film_layout(plan)}
+    version = getattr(provider, "picture_version", 1)
+    clips = []
+    for c in plan.clips:
+        # every take of a clip is drawn as that clip (its caption says which take), so picking
+        # another take re-draws nothing
+        look = {"key": c.key, "name": clip_of(c), "take": c.take, "edges": layout.get(clip_of(c)), "picture": version,
+                "beats": [b.model_dump() for b in c.beats]}
+        key = hashlib.sha256(canonical_json(look).encode("utf-8")).hexdigest()
+        clips.append(c.model_copy(update={"key": key}))
+    return plan.model_copy(update={"clips": clips})
 
 
 def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float | None) -> PlannedClip:
@@ -652,7 +688,7 @@ def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float |
         dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
         audio=spec.audio, width=w, height=h, take=take.number, takes=take.count,
         take_of=None if take.name == unit.name else unit.name, seed=take.seed, tier=take.tier,
-        pinned=take.pinned is not None)
+        pinned=take.pinned is not None, beats=planned_beats(film, unit))
 
 
 def shared_generation_warnings(plan: RenderPlan, units: dict[str, Unit]) -> list[Diagnostic]:

@@ -13,6 +13,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import ImageFont
@@ -143,3 +144,86 @@ def shorten(text: str, n: int) -> str:
 def fit(text: str, face, width: int) -> str:
     """The text as it is when it fits in `width` pixels, else cut with an ellipsis."""
     return text if _text_width(face, text) <= width else ellipsize(text, face, width)
+
+
+# ---- the one layout of text on a frame -----------------------------------------------------------
+#
+# Burned-in subtitles (`render --burn-subtitles`) and the animatic's caption band share this
+# layout, so they never collide at any aspect ratio: both stay inside the title-safe area (90% of
+# each side), subtitles at its bottom, the animatic's caption band at its top, never taller than
+# what is left above the subtitle zone.
+
+SAFE_MARGIN = 0.05  # of each side: the title-safe area is the middle 90%
+CAPTION_MAX_SHARE = 0.34  # the caption band never covers more of the frame's height than this
+SUBTITLE_LINES = 2
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    def overlaps(self, other: Box) -> bool:
+        return self.x < other.right and other.x < self.right and self.y < other.bottom and other.y < self.bottom
+
+    def contains(self, other: Box) -> bool:
+        return self.x <= other.x and self.y <= other.y and other.right <= self.right and other.bottom <= self.bottom
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """Where text may go on a frame of `width` x `height`."""
+
+    width: int
+    height: int
+    safe: Box  # the title-safe area
+    caption: Box  # the animatic's caption band at most (top of the safe area)
+    subtitle: Box  # burned-in subtitles (bottom of the safe area)
+    caption_size: int  # font sizes in pixels
+    subtitle_size: int
+
+    @property
+    def caption_pad(self) -> int:
+        return max(3, self.caption_size // 2)
+
+
+def frame_layout(width: int, height: int) -> FrameLayout:
+    """The text layout of a frame (pure; the same numbers for every caller)."""
+    short = min(width, height)
+    mx, my = round(width * SAFE_MARGIN), round(height * SAFE_MARGIN)
+    safe = Box(mx, my, width - 2 * mx, height - 2 * my)
+    subtitle_size = max(10, round(short / 17))
+    sub_h = SUBTITLE_LINES * line_height(subtitle_size) + max(2, subtitle_size // 3)
+    subtitle = Box(safe.x, safe.bottom - sub_h, safe.w, sub_h)
+    gap = max(2, subtitle_size // 3)
+    cap_h = max(1, min(round(height * CAPTION_MAX_SHARE), subtitle.y - gap - safe.y))
+    caption = Box(safe.x, safe.y, safe.w, cap_h)
+    return FrameLayout(width, height, safe, caption, subtitle, max(9, round(short / 28)), subtitle_size)
+
+
+def subtitle_image(text: str, layout: FrameLayout):
+    """A burned-in subtitle as an RGBA picture and where it goes: white text with a dark outline,
+    wrapped to the subtitle zone (at most SUBTITLE_LINES lines, the rest ellipsized), centred,
+    on the zone's bottom line. Returns (image, (x, y)); the image lies inside `layout.subtitle`."""
+    from PIL import Image, ImageDraw
+
+    zone, size = layout.subtitle, layout.subtitle_size
+    stroke = max(1, size // 14)
+    wrapped = wrap(text, font(text, size), zone.w - 2 * stroke, SUBTITLE_LINES) or [""]  # line breaks become spaces
+    lh = line_height(size)
+    im = Image.new("RGBA", (zone.w, lh * len(wrapped)), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(im)
+    for k, line in enumerate(wrapped):
+        draw.text((zone.w / 2, k * lh + (lh - size) / 2), line, font=font(line, size), anchor="ma",
+                  fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
+    return im, (zone.x, zone.bottom - im.height)

@@ -1,7 +1,7 @@
 """The storyboard page: every clip of a plan as a card, to look at before paying and to share.
 
     page = write_page(plan, clips, out_dir, statuses=..., film=...)   # out_dir/storyboard.html
-    sheet = write_contact_sheet(plan, posters, out_dir / "contact-sheet.png")
+    sheet = write_contact_sheet(plan, posters, out_dir / "contact-sheet.png", clips)
 
 The page is one static HTML file (jinja2, autoescaped: prompts are user text) with inline CSS and
 no network: it opens from `file://`. Pictures are small files written beside it (`thumbs/` for
@@ -658,14 +658,49 @@ def contact_sheet_size(n: int, cols: int | None = None) -> tuple[int, int, int, 
     return width, height, cols, rows
 
 
-def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path: Path) -> Path:
+@dataclass(frozen=True)
+class SheetTile:
+    """One tile of the contact sheet: a clip, or one beat of a scene."""
+
+    name: str  # the clip's name, with the beat's number for a scene ("battle 2/3")
+    kind: str
+    seconds: float  # how long it plays
+    picture: Any = None  # a poster's Path or a PIL image; None: not rendered
+
+
+def sheet_tiles(plan: RenderPlan, posters: Mapping[str, Path],
+                clips: Mapping[str, Path] | None = None) -> list[SheetTile]:
+    """The tiles in film order: with the rendered `clips`, one per beat (the frame in the middle
+    of the beat, where the animatic shows that beat's panel), else one per clip (its poster)."""
+    from ..media.frames import frame_image
+    from ..media.probe import MediaError
+
+    tiles: list[SheetTile] = []
+    for place in film_layout(plan):
+        clip = plan.clip(place.name)
+        video = (clips or {}).get(place.name)
+        if not clip.beats or video is None or not Path(video).is_file():
+            tiles.append(SheetTile(place.name, place.kind, place.seconds, posters.get(place.name)))
+            continue
+        for b in clip.beats:
+            try:
+                picture = frame_image(video, (b.start + b.end) / 2 / max(clip.seconds, 1))
+            except MediaError:
+                picture = None
+            tiles.append(SheetTile(f"{place.name} {b.index}/{len(clip.beats)}", place.kind, b.end - b.start, picture))
+    return tiles
+
+
+def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path: Path,
+                        clips: Mapping[str, Path] | None = None) -> Path:
     """A PNG grid of every clip's poster frame with its name (a dark tile where a clip is not
-    rendered yet), in film order. Size: see `contact_sheet_size`."""
+    rendered yet), in film order; a scene's rendered clip gives a tile per beat. Size: see
+    `contact_sheet_size`."""
     from PIL import Image, ImageDraw
 
     from ..media.text import DRAW_LOCK
 
-    layout = film_layout(plan)
+    layout = sheet_tiles(plan, posters, clips)
     width, height, cols, _ = contact_sheet_size(len(layout))
     sheet = Image.new("RGB", (width, height), SHEET_BG)
     draw = ImageDraw.Draw(sheet)
@@ -676,7 +711,7 @@ def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path:
             r, c = divmod(i, cols)
             x = SHEET_MARGIN + c * (tw + SHEET_GAP)
             y = SHEET_HEADER + SHEET_MARGIN + r * (th + SHEET_LABEL + SHEET_GAP)
-            _draw_tile(sheet, draw, (x, y), posters.get(place.name))
+            _draw_tile(sheet, draw, (x, y), place.picture)
             _draw_label(draw, (x, y + th), i, place)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -697,13 +732,18 @@ def _draw_header(draw, plan: RenderPlan, n: int, width: int) -> None:
               font=small, fill=SHEET_MUTED)
 
 
-def _draw_tile(sheet, draw, at: tuple[int, int], poster: Path | None) -> None:
+def _draw_tile(sheet, draw, at: tuple[int, int], poster: Any) -> None:
     from PIL import Image
 
     from ..media.text import font
 
     (x, y), (tw, th) = at, SHEET_TILE
     draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=SHEET_TILE_BG)
+    if isinstance(poster, Image.Image):
+        im = poster.convert("RGB")
+        im.thumbnail((tw, th), Image.Resampling.LANCZOS)
+        sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+        return
     if poster is not None and Path(poster).is_file():
         with Image.open(poster) as im:
             im = im.convert("RGB")
@@ -714,7 +754,7 @@ def _draw_tile(sheet, draw, at: tuple[int, int], poster: Path | None) -> None:
     draw.text((x + (tw - draw.textlength(msg, font=small)) / 2, y + th / 2 - 8), msg, font=small, fill=SHEET_MUTED)
 
 
-def _draw_label(draw, at: tuple[int, int], i: int, place: Placement) -> None:
+def _draw_label(draw, at: tuple[int, int], i: int, place: Placement | SheetTile) -> None:
     """The strip under a tile: number, name (cut to fit), kind and played length."""
     from ..media.text import fit, font
 
@@ -753,7 +793,7 @@ def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     posters = posters_for(plan, clips, out_dir)
-    sheet = write_contact_sheet(plan, posters, out_dir / CONTACT_SHEET_NAME)
+    sheet = write_contact_sheet(plan, posters, out_dir / CONTACT_SHEET_NAME, clips)
     srt = None
     if any(c.dialogue for c in plan.clips):
         srt = _readable(write_srt(plan, srt_path(plan, out_dir)))

@@ -138,7 +138,9 @@ class Provider:
     label: str = "base"  # how people name the provider ("Together")
     paid: bool = False
     model_label: str = "the model"  # how hints name the model the requests are for ("Seedance 2.0")
-    takes_captions: bool = False  # `create` takes `captions=` (the PlannedClip) and `title=` and draws them
+    # `create` takes `captions=` (the PlannedClip), `title=` and `edges=` (the seconds the clip
+    # overlaps its neighbours in the film) and draws them
+    takes_captions: bool = False
     limits: Limits
     hosts_files: bool = False  # a bucket (`host`) can carry the local files `limits` refuses
 
@@ -203,7 +205,7 @@ class Provider:
 
     async def create(self, body: dict[str, Any], *, workdir: Path, **kwargs: Any) -> Job:
         """Submit a resolved request body. Raises ProviderError / AmbiguousSubmit. A provider that
-        declares `takes_captions` is also given `captions` and `title` (presentation hints)."""
+        declares `takes_captions` is also given `captions`, `title` and `edges` (presentation hints)."""
         raise NotImplementedError
 
     async def get(self, job_id: str) -> Job:

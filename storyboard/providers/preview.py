@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from ..plan import PlannedClip
 from .base import Job, ProviderError
 from .seedance import SeedanceProvider
 
@@ -29,6 +30,7 @@ class PreviewProvider(SeedanceProvider):
     label = "preview"
     paid = False
     takes_captions = True
+    picture_version = 2  # the animatic's drawing: part of each clip's cache key (compiler)
 
     def __init__(self, *, base_dir: Path | str | None = None, **_: Any):
         # base_dir: where relative media paths are resolved (the engine normally sends absolute ones).
@@ -37,18 +39,23 @@ class PreviewProvider(SeedanceProvider):
 
     # ---- run time ----
     async def create(self, body: dict[str, Any], *, workdir: Path, captions: Any = None,
-                     title: str | None = None, **_: Any) -> Job:
+                     title: str | None = None, edges: tuple[float, float] = (0.0, 0.0), **_: Any) -> Job:
         """Render the clip now. `captions` may be an `animatic.Captions`, a PlannedClip (what the
         engine passes), or a list of caption lines [name, action, "camera: ...", 'Speaker: "line"', ...]. A body the
-        renderer cannot draw (unreadable image, bad size) raises ProviderError(retryable=False)."""
+        renderer cannot draw (unreadable image, bad size) raises ProviderError(retryable=False).
+        A PlannedClip also gives the animatic its beats and cast; `edges` are the seconds the clip
+        overlaps its neighbours in the film (its caption stays out of them)."""
         from ..animatic.render import AnimaticError, Captions, render_animatic
 
+        clip = captions if isinstance(captions, PlannedClip) else None
         caps = Captions.coerce(captions)
-        job_id = _job_id(body, caps, title)
+        job_id = _job_id(body, caps, title, {"beats": [b.model_dump() for b in clip.beats] if clip else None,
+                                             "edges": list(edges), "picture": self.picture_version})
         out = Path(workdir) / f"{job_id}.mp4"
         started = time.time()
         try:
-            await asyncio.to_thread(render_animatic, body, out, title=title, captions=caps, base_dir=self.base_dir)
+            await asyncio.to_thread(render_animatic, body, out, title=title, captions=caps, base_dir=self.base_dir,
+                                    clip=clip, edges=tuple(edges))
         except (AnimaticError, OSError) as e:  # rendered here, sent nowhere: nothing was created
             raise ProviderError(f"preview: {e}", code="animatic_failed", retryable=False) from e
         job = Job(id=job_id, state="completed", video_url=out.resolve().as_uri(), cost=0.0,
@@ -70,9 +77,9 @@ class PreviewProvider(SeedanceProvider):
         await asyncio.to_thread(shutil.copyfile, src, dest)
 
 
-def _job_id(body: dict[str, Any], captions: Any, title: str | None) -> str:
-    # Captions and title change the picture, so they are part of the job's identity.
-    extra = {"captions": captions.as_dict() if captions else None, "title": title}
+def _job_id(body: dict[str, Any], captions: Any, title: str | None, look: dict[str, Any] | None = None) -> str:
+    # Captions, title, beats and edges change the picture, so they are part of the job's identity.
+    extra = {"captions": captions.as_dict() if captions else None, "title": title, "look": look}
     text = json.dumps({"body": body, **extra}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return f"preview-{digest[:16]}"

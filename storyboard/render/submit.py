@@ -9,7 +9,7 @@ from typing import Any
 
 from ..credentials import scrub
 from ..disk import local_disk_problem, os_reason
-from ..plan import PlannedClip
+from ..plan import PlannedClip, film_layout
 from ..providers.base import AmbiguousSubmit, Job, ProviderError
 from .context import RunContext
 from .decide import in_doubt_message
@@ -25,7 +25,13 @@ def create_hints(ctx: RunContext, clip: PlannedClip) -> dict[str, Any]:
     preview animatic): the clip itself as structured captions, and its name as the title."""
     if not getattr(ctx.provider, "takes_captions", False):
         return {}
-    return {"captions": clip, "title": clip.name}
+    return {"captions": clip, "title": clip.name, "edges": film_edges(ctx.plan, clip.name)}
+
+
+def film_edges(plan, name: str) -> tuple[float, float]:
+    """The seconds a clip overlaps the clips before and after it in the film (dissolves, wipes)."""
+    place = next((p for p in film_layout(plan) if p.name == name), None)
+    return (place.overlap_in, place.overlap_out) if place else (0.0, 0.0)
 
 
 class Submitter:

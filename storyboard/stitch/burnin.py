@@ -1,4 +1,5 @@
-"""Subtitles burned into the GOPs that show a cue (moviepy: the only place it is used)."""
+"""Subtitles burned into the GOPs that show a cue (moviepy: the only place it is used), drawn
+with the text layout the animatic's captions share (`media.text.frame_layout`)."""
 
 from __future__ import annotations
 
@@ -55,11 +56,23 @@ def subtitle_windows(cues: list[tuple[float, float, str]],
     return spans
 
 
+def _subtitle_clip(text: str, width: int, height: int):
+    """A cue as moviepy draws it: the picture `media.text` lays out for every subtitle (inside
+    the subtitle zone the animatic's captions stay out of), and where it goes."""
+    from moviepy import ImageClip
+
+    from ..media.text import DRAW_LOCK, frame_layout, subtitle_image
+
+    with DRAW_LOCK:
+        image, at = subtitle_image(text, frame_layout(width, height))
+    return ImageClip(np.asarray(image), transparent=True), at
+
+
 def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
                       note: Callable[[str], None]) -> Video:
     """Burn the cues into the GOPs that show them (moviepy) and copy the rest of the joined video;
     returns the pieces of the new video."""
-    from moviepy import CompositeVideoClip, TextClip, VideoFileClip
+    from moviepy import CompositeVideoClip, VideoFileClip
 
     cues = parse_srt(srt)
     video = joined.path
@@ -79,11 +92,8 @@ def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
             for start, end, body in cues:
                 s, e = max(start, a / FPS), min(end, b / FPS)
                 if e > s:
-                    clip = TextClip(text=body, font_size=max(12, h // 18), color="white",
-                                    stroke_color="black", stroke_width=2, method="caption",
-                                    size=(int(w * 0.9), None), text_align="center")
-                    texts.append(clip.with_start(s - a / FPS).with_end(e - a / FPS)
-                                 .with_position(("center", h - clip.h - h // 20)))
+                    clip, at = _subtitle_clip(body, w, h)
+                    texts.append(clip.with_start(s - a / FPS).with_end(e - a / FPS).with_position(at))
             comp = CompositeVideoClip([seg, *texts], size=(w, h), bg_color=(0, 0, 0))
             comp = comp.with_duration((b - a + 0.5) / FPS)
             comp.write_videofile(str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",

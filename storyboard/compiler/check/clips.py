@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
-from ... import paths
+from ... import paths, speech
 from ...language.model import CLIP_SETTINGS, Beat, Clip, Prose, Setting
+from ...plan import DEFAULT_SECONDS
 from .context import Context, seconds
 from .files import check_media
 from .near import close
@@ -42,6 +43,7 @@ def check_clip_lines(ctx: Context, clip: Clip) -> None:
     check_duration(ctx, clip.seconds, clip.seconds_span, f"{clip.kind} {clip.name}")
     if clip.kind == "scene":
         check_beats(ctx, clip)
+    check_dialogue_fits(ctx, clip)
 
 
 def check_clip_setting(ctx: Context, clip: Clip, line: Setting, seen: dict[str, Setting]) -> None:
@@ -97,6 +99,30 @@ def check_beats(ctx: Context, clip: Clip) -> None:
         variant = ("some_left" if total > fixed else "none_left") + ("_one" if len(free) == 1 else "_many")
         ctx.report("SB408", free[0].span, variant, left=seconds(total - fixed), name=clip.name, total=total,
                    count=len(free))
+
+
+def check_dialogue_fits(ctx: Context, clip: Clip) -> None:
+    """SB911 at the first line that is still being spoken when the clip ends (speech.py's rate)."""
+    lines = clip.dialogue
+    length = clip.seconds if clip.seconds is not None else DEFAULT_SECONDS
+    if not lines or not float(length).is_integer():
+        return  # a fractional length is an error of its own
+    need = speech.needed_seconds([d.line for d in lines])
+    if need <= length + 1e-9:
+        return
+    t, late = speech.LEAD, lines[-1]
+    for d in lines:
+        t += speech.speaking_seconds(d.line)
+        if t > length:
+            late = d
+            break
+        t += speech.GAP
+    ctx.report("SB911", late.span, name=clip.name, need=_about(need), over=_about(need - length),
+               rate=speech.WORDS_PER_MINUTE, seconds=int(length))
+
+
+def _about(x: float) -> str:
+    return f"{x:.1f}s"
 
 
 def check_prose_pieces(ctx: Context, pieces, body_indent: int) -> None:
