@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import paths
 from ..diagnostics import Diagnostic, Span
 from ..language.load import CastEntry, Film
-from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
+from ..language.model import Beat, Card, Clip, Dialogue, Prose, Setting, Transition
 from ..messages import report
 from ..plan import (
     CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry,
@@ -23,6 +23,7 @@ from ..plan import (
 )
 from ..providers.base import ClipSpec, FrameImage, Provider, ProviderError
 from . import prompts
+from .cards import score_specs, with_cards
 
 PLAN_VERSION = 1
 DEFAULT_RESOLUTION = "720p"  # what a request without `resolution:` asks for
@@ -68,6 +69,10 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
         if isinstance(item, Transition):
             pending = item
             continue
+        if isinstance(item, Card):  # drawn on this machine: on the timeline, no generation
+            entries += _card_entries(item, pending if entries else None)
+            pending = None
+            continue
         prev = units[-1] if units else None
         if item.kind == "extend":
             root = chain_root.get(prev.name, prev.name) if prev else item.name
@@ -80,7 +85,9 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
             pending = None
             continue
         unit = Unit(item.name, item.kind, clip=item)
-        if pending is not None and prev is not None:
+        if pending is not None and entries and prev is None:  # after a card that opens the film
+            entries += _card_entries(None, pending)
+        elif pending is not None and prev is not None:
             if pending.kind == "continue":
                 unit.kind = "continue"
                 unit.continues_from = prev.name
@@ -96,6 +103,18 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
         units.append(unit)
         entries.append(TimelineEntry(clip=unit.name))
     return units, entries
+
+
+def _card_entries(card: Card | None, before: Transition | None) -> list[TimelineEntry]:
+    """A card's timeline entries: the transition before it (never a morph or a `continue`: the
+    checker refuses those next to a card), then the card."""
+    out = []
+    if before is not None:
+        out.append(TimelineEntry(transition=before.kind, seconds=before.seconds if before.kind != "cut" else None,
+                                 direction=before.direction))
+    if card is not None:
+        out.append(TimelineEntry(clip=card.name))
+    return out
 
 
 # ---- effective settings ----------------------------------------------------------------------
@@ -509,9 +528,11 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
             dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
             audio=spec.audio, width=w, height=h))
     title = film.setting("title") or film.path.stem
+    clips = with_cards(film, clips, timeline, provider, hasher)
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
-                      estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings)
+                      estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings,
+                      scores=score_specs(film, timeline, hasher))
     if diagnostics is not None:
         diagnostics += shared_generation_warnings(plan, {u.name: u for u in units})
     return plan

@@ -83,8 +83,17 @@ def rendered_clips(plan: RenderPlan, provider: Any, *, state_dir: Path | None = 
     cache = Cache(Path(state_dir) if state_dir else default_state_dir(plan), namespace)
     clips: dict[str, Path] = {}
     states: dict[str, ClipState] = {}
+    from ..cards.render import cached_cards
+
+    state = Path(state_dir) if state_dir else default_state_dir(plan)
+    cards = cached_cards(plan, state)  # drawn on this machine, in their own cache
     for c in plan.clips:
-        if cache.has_file(c.key):
+        if c.name in cards:
+            clips[c.name] = cards[c.name]
+            states[c.name] = ClipState("cached", cost=0.0, provider="card")
+        elif c.kind == "card":
+            states[c.name] = ClipState("missing", provider="card")
+        elif cache.has_file(c.key):
             rec = cache.read_record(c.key)
             clips[c.name] = cache.clip_path(c.key)
             states[c.name] = ClipState("cached", job_id=rec.job_id if rec else None,

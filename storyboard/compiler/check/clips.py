@@ -109,6 +109,8 @@ def check_prose_pieces(ctx: Context, pieces, body_indent: int) -> None:
         if m and m.group(1) in CLIP_SETTINGS:
             # Only a continued line reads `camera:` as text: at the clip's indentation it is a setting.
             ctx.report("SB907", piece.span.at(0, len(m.group(1)) + 1), key=m.group(1), indent=body_indent)
+        elif m and m.group(1) == "score":  # the film's setting, written in a clip
+            ctx.report("SB911", piece.span.at(0, len("score")))
         elif spoken and spoken.group(1) in ctx.film.cast:
             ctx.report("SB908", piece.span.at(0, len(spoken.group(1))), name=spoken.group(1),
                        line=paths.shown(piece.value.strip()))
