@@ -221,7 +221,8 @@ def _anchors(story: Story) -> dict[int, tuple[object, bool]]:
 
     for item in story.items:
         anchor(item, True)
-        for child in item.fields if isinstance(item, (CastMember, Card)) else item.body if isinstance(item, Clip) else ():
+        children = item.fields if isinstance(item, (CastMember, Card)) else item.body if isinstance(item, Clip) else ()
+        for child in children:
             anchor(child, False)
     return anchors
 
