@@ -246,3 +246,15 @@ def test_score_spans_resolve_to_timeline_clips(tmp_path):
     # the file is no decodable sound: the checker says so (it is probed, not only sniffed)
     assert [d.code for d in result.diagnostics if d.is_error] == ["SB302", "SB302"]
     assert not result.ok
+
+
+def test_cards_add_no_subtitle_but_shift_the_cues_after_them(tmp_path):
+    from storyboard.present.subtitles import build_cues
+
+    path = story(tmp_path / "film", 'character Bo:\n  image: bo.png\n\ncard opening 3.5s:\n  text: Hi\n\n'
+                 'dissolve 0.5s\n\nshot a 4s:\n  @Bo waves.\n  @Bo: "Hello."\n')
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "film" / "bo.png")
+    cues = build_cues(compile_story(path, providers.get("preview")))
+    assert len(cues) == 1 and cues[0].start >= 3.0  # after the card (3.5 s, less the 0.5 s dissolve)
