@@ -161,10 +161,31 @@ def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = Non
     if not all(o.ok for o in report.outcomes if o.name in played):
         result.not_rendered = _not_rendered(plan, provider, report, state_dir)
         return result
+    cards, problem = draw_cards(plan, state_dir, log)
+    if problem is not None:
+        result.film_problem = problem
+        return result
     clips = {name: path for name, path in report.clips.items() if name in played}
-    result.film, result.film_problem = stitch_film(plan, clips, out_folder(plan, out_dir), state_dir,
+    result.film, result.film_problem = stitch_film(plan, {**clips, **cards}, out_folder(plan, out_dir), state_dir,
                                                    burn_subtitles=burn_subtitles, log=log)
     return result
+
+
+def draw_cards(plan: RenderPlan, state_dir: Path, log: Callable[[str], None] = lambda message: None
+               ) -> tuple[dict[str, Path], str | None]:
+    """The plan's title cards, drawn on this machine where the cache has none (free: never a
+    provider): ({card: file}, None), or what it has and why a card could not be drawn."""
+    if not plan.cards:
+        return {}, None
+    from .cards.render import CardError, cached_cards, render_cards
+    from .disk import write_failure
+
+    try:
+        return render_cards(plan, state_dir, log), None
+    except CardError as exc:
+        return cached_cards(plan, state_dir), str(exc)
+    except OSError as exc:
+        return cached_cards(plan, state_dir), write_failure(exc, state_dir / "cards", "the title cards in")
 
 
 def _not_rendered(plan: RenderPlan, provider: Provider, report: RenderReport, state_dir: Path) -> list[str]:
@@ -234,6 +255,7 @@ def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = No
 
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     report = _render_clips(plan, provider, state_dir=state_dir, **engine)
+    draw_cards(plan, state_dir)  # a card it cannot draw shows as missing, like a clip not rendered
     clips, statuses = page_clips(plan, provider, report, state_dir)
     target = out_folder(plan, out_dir)
     try:

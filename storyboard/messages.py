@@ -131,8 +131,10 @@ _error("SB010", "A top-level line that is no setting, block or transition.", {
                      "or a transition (cut, dissolve, fade, wipe, morph, continue)",
           "indent": "to continue the block above, indent this line like the lines above it",
           "cast_usage": "write `{kind} NAME:`", "clip_usage": "write `{kind} NAME [DURATION]:`"})
-_error("SB011", "A line in a cast block that is not `key: value`.", "expected `key: value` here, found `{line}`",
-       hint="cast blocks take image:, video:, voice: and description: lines")
+_error("SB011", "A line in a cast block or a card that is not `key: value`.",
+       "expected `key: value` here, found `{line}`",
+       hint="cast blocks take image:, video:, voice: and description: lines",
+       hints={"card": "cards take text:, subtitle:, image:, credits: and style: lines"})
 
 _error("SB030", "An `include:` without a local path.", {
     "no_path": "include needs a path",
@@ -160,7 +162,9 @@ _error("SB040", "`storyboard fmt` refused to write a layout that would read back
 # ---- SB1xx: film settings -----------------------------------------------------------------------
 
 _error("SB101", "A film setting storyboard does not know (often a misspelling).", "unknown setting `{key}`",
-       hints={"known": "film settings: {known}"})
+       hints={"known": "film settings: {known}",
+              "music": "music under the whole film is `score: FILE`; `music:` belongs in a shot, where it is a "
+                       "reference recording sent to the generator"})
 _error("SB102", "A film setting written twice.", "`{key}` is set more than once")
 _error("SB103", "A setting's value outside what it accepts.", {
     "resolution": "unknown resolution `{value}`",
@@ -332,19 +336,72 @@ _error("SB510", "A film without a single clip.", "the film has no clips",
        hint="add at least one clip: a header such as `shot opening 5s:` and under it, indented, "
             "what we see (`  A kitten naps on a sunny windowsill.`)")
 
-# ---- SB6xx: takes and picks (the picks file beside the story) ------------------------------------
+# ---- SB60x: title cards and the score ----------------------------------------------------------------
 
-_error("SB601", "A picks file (`<story>.picks.toml`) that is not valid TOML or not the shape `storyboard pick` "
+_error("SB601", "A card shorter than 1 second or longer than 30.", "card {name}: {seconds} is outside 1s..30s",
+       hint="a title or intertitle lasts a few seconds; a long credits roll up to 30s (split longer ones)")
+_error("SB602", "A card line a card does not take, written twice, or a card with nothing to show.", {
+    "unknown": "unknown card line `{key}`",
+    "twice": "card {name} has more than one `{key}`",
+    "empty": "card {name} shows nothing",
+    "url": "a card's image is drawn on this machine: `{path}` must be a file in the story's folder",
+}, hints={"known": "cards take text:, subtitle:, image:, credits: (several) and style:",
+          "empty": "give it `text:`, `subtitle:`, `image:` or `credits:` lines",
+          "twice": "one `{key}:` per card; only `credits:` may repeat (one line of the roll each)",
+          "url": "download the picture next to the story and name it by its path"})
+_error("SB603", "Card text that cannot fit on the card, or credits that scroll too fast to read.", {
+    "lines": "the {what} of card {name} needs {lines} lines at {width}x{height}; at most {most} fit",
+    "credits": "a credits line of card {name} needs {lines} lines: `{line}`",
+    "speed": "card {name} scrolls {rows:~line} in {seconds}: too fast to read",
+}, hints={"lines": "shorten it, or move words to `subtitle:`",
+          "credits": "split it over several `credits:` lines",
+          "speed": "make the card at least {least} long (every line stays on screen {on_screen}s), or split the "
+                   "credits over two cards"})
+_error("SB604", "A `style:` word of a card outside its vocabulary, or one setting given twice.", {
+    "unknown": "unknown style word `{word}`",
+    "twice": "the {what} is set twice (`{word}`)",
+    "shape": "`on` needs a colour after it",
+    "fade": "`fade` takes a duration like `1s`, not `{word}`",
+}, hints={"did_you_mean": HINTS["did_you_mean"],
+          "vocabulary": "style words: COLOUR [on COLOUR] ({colours}), serif or sans, bold, fade [DURATION]",
+          "twice": "keep one of them"})
+_error("SB605", "A card where only a generated clip can stand: extended, or next to a morph or `continue`.", {
+    "extend": "card {name} cannot be extended: it is drawn on this machine, not generated",
+    "transition": "`{kind}` cannot join card {name}: it is generated from a neighbour's frames, and a card is "
+                  "drawn after the clips are generated",
+}, hints={"extend": "make the card longer (up to 30s), or add a second card",
+          "transition": "use `cut`, `dissolve`, `fade` or `wipe` next to a card"})
+_error("SB606", "A `score:` line that is not `FILE [from CLIP] [to CLIP]` with known options.", {
+    "no_file": "`score:` needs a music file",
+    "unknown": "unknown score option `{word}`",
+    "value": "`{option}` takes {expected}, not `{word}`",
+    "twice": "`{option}` is given twice",
+}, hints={"did_you_mean": HINTS["did_you_mean"],
+          "options": "options after commas: fade D, fade in D, fade out D, volume G, duck G, attack D, release D, "
+                     "loop, once (D like 1.5s, G like -6dB)",
+          "no_file": "write `score: music/theme.mp3`, optionally `from CLIP to CLIP`"})
+_error("SB607", "A `score:` span naming no clip of the film, or ending before it starts.", {
+    "unknown": "the score's `{side} {name}`: no clip named `{name}`",
+    "cast": "the score's `{side} {name}`: {name} is a {kind}, not a clip",
+    "extension": "the score's `{side} {name}`: name the clip, not its extension",
+    "order": "the score ends with {last} before it starts with {first}",
+}, hints={"did_you_mean": HINTS["did_you_mean"],
+          "extension": "`to {root}` already runs to the end of its extensions",
+          "order": "write the clip that plays first after `from`"})
+
+# ---- SB62x: takes and picks (the picks file beside the story) ------------------------------------
+
+_error("SB621", "A picks file (`<story>.picks.toml`) that is not valid TOML or not the shape `storyboard pick` "
        "writes.", {
            "toml": "the picks file is not valid TOML: {why}",
            "shape": "{what}",
        }, hint="fix the line by hand, or undo it in version control; `storyboard pick` and `unpick` rewrite "
                "the file whole", no_example="needs a picks file beside the story; tests/test_takes.py shows it")
-_warning("SB602", "A pick in the picks file names a clip the story no longer has.",
+_warning("SB622", "A pick in the picks file names a clip the story no longer has.",
          "the picks file picks take {take} of `{clip}`, which this story has no clip of",
          hint="the pick is kept (rename the clip back, or `storyboard unpick FILE {clip}` to drop it)",
          no_example="needs a picks file beside the story; tests/test_takes.py shows it")
-_warning("SB603", "A picked take from an older version of its clip: the film keeps it and nothing is generated.",
+_warning("SB623", "A picked take from an older version of its clip: the film keeps it and nothing is generated.",
          "`{clip}` has changed since its take {take} ({tier}) was picked: the film keeps that take",
          hint="`storyboard unpick FILE {clip}` or `storyboard render FILE --repick {clip}` renders the clip "
               "as it is now", no_example="needs a picks file beside the story; tests/test_takes.py shows it")
@@ -372,9 +429,18 @@ _warning("SB907", "A clip setting indented into the text above it, so it is text
          hint="dedent it to {indent} spaces, like the clip's other lines")
 _warning("SB908", "A cast member's spoken line without `@`, so it is prose.",
          "`{name}:` without `@` is prose, not {name}'s line", hint="write `@{line}` for a spoken line")
+_warning("SB909", "A `score:` in an included file: a score belongs to the film that plays it.",
+         "the score of included file {path} is ignored", hint="write `score:` in the film's own story")
+_warning("SB910", "Two scores that play at once over some clips: both are heard there.",
+         "this score plays over {clips} together with the one at line {line}",
+         hint="end one with `to CLIP` before the other starts, if they are not meant to play together")
+_warning("SB911", "`score:` inside a clip, so it is prose.",
+         "`score:` is a film setting, so this line is prose",
+         hint="write `score: FILE from CLIP to CLIP` at the left margin; in a clip, `music: FILE` is a "
+              "reference recording sent to the generator")
 
 # The dialogue timing check (speech.py): a clip too short for its lines.
-_warning("SB911", "A clip whose dialogue cannot be spoken within its seconds at a normal rate.",
+_warning("SB912", "A clip whose dialogue cannot be spoken within its seconds at a normal rate.",
          "the lines of {name} take about {need} to say at a normal rate ({rate} words a minute), "
          "{over} more than its {seconds}s",
          hint="make the clip longer, say less, or move a line to the next clip")

@@ -5,7 +5,7 @@ written whole and atomically by `storyboard pick` / `unpick` (and the page's pic
 call the same functions through `api`).
 
 Reading never resets anything: a file that is not TOML, or not the shape written here, is a
-diagnostic (SB601) at its line, and the render stops before anything is sent.
+diagnostic (SB621) at its line, and the render stops before anything is sent.
 """
 
 from __future__ import annotations
@@ -122,14 +122,14 @@ def read_picks(story: Path | str) -> PicksFile:
         last = found.text.rstrip("\n").split("\n")
         line, col = (int(m.group(1)), int(m.group(2))) if m else (len(last), len(last[-1]) + 1)
         why = _TOML_AT_END.sub("", _TOML_AT.sub("", str(exc))).strip() + ("" if m else " at the end of the file")
-        found.diagnostics.append(report("SB601", Span(str(path), line, col), "toml", why=why))
+        found.diagnostics.append(report("SB621", Span(str(path), line, col), "toml", why=why))
         return found
     _read_tables(found, data)
     return found
 
 
 def _shape(found: PicksFile, line: int, what: str) -> Diagnostic:
-    return report("SB601", Span(str(found.path), line, 1), "shape", what=what)
+    return report("SB621", Span(str(found.path), line, 1), "shape", what=what)
 
 
 def _read_tables(found: PicksFile, data: dict[str, Any]) -> None:
@@ -196,9 +196,9 @@ def selection_picks(found: PicksFile, provider: str) -> tuple[tuple[str, PickedT
 
 
 def unknown_clip_warnings(found: PicksFile, plan: RenderPlan) -> list[Diagnostic]:
-    """SB602 for each pick naming a clip the story no longer has (kept, never deleted)."""
+    """SB622 for each pick naming a clip the story no longer has (kept, never deleted)."""
     names = {c.name for c in played_clips(plan)}
-    return [report("SB602", Span(str(found.path), found.line_of(plan.provider, clip), 1), clip=clip, take=pick.take)
+    return [report("SB622", Span(str(found.path), found.line_of(plan.provider, clip), 1), clip=clip, take=pick.take)
             for clip, pick in found.of(plan.provider).items() if clip not in names]
 
 

@@ -24,8 +24,8 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ClipKind = Literal["shot", "scene", "extend", "morph", "continue"]
-Mode = Literal["text", "image", "reference"]
+ClipKind = Literal["shot", "scene", "extend", "morph", "continue", "card"]
+Mode = Literal["text", "image", "reference", "card"]  # card: rendered on this machine, no request
 TransitionKind = Literal["cut", "dissolve", "fade", "wipe"]
 Tier = Literal["final", "draft"]
 
@@ -148,12 +148,42 @@ class PlannedBeat(Frozen):
     end: float
     text: str  # as written, mentions shown as @Name
     cast: list[str] = Field(default_factory=list)  # cast members it mentions, in order of first mention
+class CardSpec(Frozen):
+    """What a title card shows (a `card` block). Rendered on this machine (storyboard.cards),
+    never sent to a provider: its clip has no request and costs nothing."""
+
+    text: str | None = None
+    subtitle: str | None = None
+    image: str | None = None  # the background picture, relative to the story's folder
+    credits: list[str] = Field(default_factory=list)  # lines that scroll up, in order
+    color: str = "#ffffff"  # the text's colour
+    background: str = "#000000"
+    font: Literal["serif", "sans"] = "sans"
+    bold: bool = False
+    fade: float = 0.0  # seconds of fade in from, and out to, the background (0: none)
+
+
+class ScoreSpec(Frozen):
+    """Music laid under the film or a span of its clips (a `score:` setting), mixed by the
+    stitcher under the clips' own sound. Unlike a shot's `music:`, it is never sent anywhere."""
+
+    file: str  # relative to the story's folder
+    sha256: str  # the file's content: a new score makes a new film
+    first: str  # the timeline clip it starts with (at that clip's start)
+    last: str  # the timeline clip it ends with (at that clip's end)
+    fade_in: float = 1.0  # seconds
+    fade_out: float = 2.0  # seconds, before the span's end (or the music's own end, played once)
+    volume_db: float = 0.0
+    duck_db: float = -12.0  # how far clip sound lowers it (0: never)
+    attack: float = 0.15  # seconds the ducking takes to go down
+    release: float = 0.6  # seconds it takes to come back up
+    loop: bool = True  # shorter than its span: play again (else silence after it ends)
 
 
 class PlannedClip(Frozen):
     name: str
     kind: ClipKind
-    seconds: int  # the generation's length as requested
+    seconds: int | float  # the generation's length as requested (a card's may be fractional)
     after: list[str] = Field(default_factory=list)  # clips whose outputs this request needs
     request: dict[str, Any]  # the exact request body (with placeholders)
     estimated_cost_usd: float | None
@@ -176,6 +206,12 @@ class PlannedClip(Frozen):
     tier: Tier = "final"
     pinned: bool = False  # a picked take from an older version of its clip: never generated, kept from the cache
     beats: list[PlannedBeat] = Field(default_factory=list)  # a scene's beats (empty for other clips)
+    card: CardSpec | None = None  # a title card (kind "card"): drawn here, no request
+
+
+def is_card(clip: PlannedClip) -> bool:
+    """A card is made on this machine: the render engine never sends it to a provider."""
+    return clip.kind == "card"
 
 
 class TimelineEntry(Frozen):
@@ -196,6 +232,17 @@ class RenderPlan(Frozen):
     estimated_cost_usd: float | None
     warnings: list[str] = Field(default_factory=list)
     tier: Tier = "final"
+    scores: list[ScoreSpec] = Field(default_factory=list)  # music under the film (stitcher)
+
+    def generated(self) -> RenderPlan:
+        """The plan without its cards: the clips a provider makes (what the render engine sees)."""
+        if not any(is_card(c) for c in self.clips):
+            return self
+        return self.model_copy(update={"clips": [c for c in self.clips if not is_card(c)]})
+
+    @property
+    def cards(self) -> list[PlannedClip]:
+        return [c for c in self.clips if is_card(c)]
 
     def clip(self, name: str) -> PlannedClip:
         for c in self.clips:
@@ -217,6 +264,7 @@ class RenderPlan(Frozen):
         for entry in data["timeline"]:
             for k in [k for k, v in entry.items() if v is None]:
                 del entry[k]
+        _drop_unused_extras(data)
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
@@ -305,6 +353,13 @@ def _drop_take_defaults(data: dict) -> None:
                 del clip[k]
         if plain:
             del clip["seed"]
+def _drop_unused_extras(data: dict) -> None:
+    """A plan without cards or a score is written as before they existed (stable goldens)."""
+    for clip in data["clips"]:
+        if clip.get("card") is None:
+            clip.pop("card", None)
+    if not data.get("scores"):
+        data.pop("scores", None)
 
 
 # ---- the film timing model -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """How long a line of dialogue takes to say, and when each of a clip's lines is spoken.
 
 One speaking rate for every stage: `check` warns when a clip's lines cannot be said within its
-seconds (SB911), and the animatic shows each line while it is spoken and has the scratch voice
+seconds (SB912), and the animatic shows each line while it is spoken and has the scratch voice
 read it at this rate.
 
 The rate is a normal conversational one: 150 words a minute (2.5 words a second; conversational

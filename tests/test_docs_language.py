@@ -89,13 +89,36 @@ def _riff(kind: bytes) -> bytes:
     return b"RIFF" + struct.pack("<I", 36) + kind + b"\0" * 32
 
 
+def _wav() -> bytes:
+    """A real WAV (0.1 s of quiet noise): a score is probed, not only sniffed."""
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(bytes(range(256)) * 75)
+    return out.getvalue()
+
+
+def _mp3() -> bytes:
+    """A real MP3 (0.1 s of a tone, made by the ffmpeg the stitcher uses)."""
+    import imageio_ffmpeg
+
+    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                           "sine=frequency=440:duration=0.1", "-c:a", "libmp3lame", "-f", "mp3", "-"],
+                          capture_output=True, check=True).stdout
+
+
 MEDIA = {
     ".png": _png(),
     ".jpg": b"\xff\xd8\xff\xe0" + b"\0" * 60,
     ".jpeg": b"\xff\xd8\xff\xe0" + b"\0" * 60,
     ".webp": _riff(b"WEBP"),
-    ".wav": _riff(b"WAVE"),
-    ".mp3": b"ID3\x04\0\0\0\0\0\0" + b"\0" * 54,
+    ".wav": _wav(),
+    ".mp3": _mp3(),
     ".mp4": b"\0\0\0\x18ftypmp42" + b"\0" * 52,
     ".mov": b"\0\0\0\x14ftypqt  " + b"\0" * 52,
 }
@@ -104,7 +127,10 @@ MEDIA = {
 def _written_value(root: Path, diag: dict) -> str:
     """The path as the story writes it: the value that starts at the diagnostic's column."""
     line = (root / diag["file"]).read_text(encoding="utf-8").splitlines()[diag["line"] - 1]
-    return line[diag["column"] - 1:].split("#", 1)[0].strip()
+    value = line[diag["column"] - 1:].split("#", 1)[0].strip()
+    if line.startswith("score:"):  # `score: FILE from A to B, options`: the file alone
+        value = re.split(r",|\s+from\s|\s+to\s", value)[0].strip()
+    return value
 
 
 def _create_missing_media(root: Path, diags: list[dict]) -> int:

@@ -21,6 +21,7 @@ from storyboard.language.parser import parse
 GOLDEN = Path(__file__).resolve().parent / "golden" / "fmt"
 # Every golden case and what it pins down: a case deleted or renamed by accident fails here.
 CASE_PURPOSES = {
+    "cards": "card blocks (header, comments, repeated and empty credits) and score lines",
     "chinese": "CJK prose, settings and comments",
     "comments": "own-line, trailing and in-block comments; a quoted hash is text",
     "continuations": "values and prose continued on indented lines",

@@ -155,11 +155,11 @@ def test_a_hand_broken_picks_file_is_a_diagnostic_with_its_line_never_a_reset(tm
     picks.write_text('[preview.opening]\ntake = 2\ntier = "final"\nsha256 = "x"\n', encoding="utf-8")
     r = cli(["render", str(path)])
     assert r.exit_code == 2
-    assert "takes.picks.toml:1:1: error[SB601]" in r.text and "sha256 must be 64" not in r.text  # no key first
+    assert "takes.picks.toml:1:1: error[SB621]" in r.text and "sha256 must be 64" not in r.text  # no key first
     assert "no `key`" in r.text
     picks.write_text('[preview.opening]\ntake = \n', encoding="utf-8")
     r = cli(["check", str(path)])
-    assert "takes.picks.toml:2:8: error[SB601]: the picks file is not valid TOML" in r.text and "^" in r.output
+    assert "takes.picks.toml:2:8: error[SB621]: the picks file is not valid TOML" in r.text and "^" in r.output
     r = cli(["pick", str(path), "opening", "1"])
     assert r.exit_code == 2 and "not changed" in r.text
     assert picks.read_text(encoding="utf-8") == '[preview.opening]\ntake = \n'  # nothing lost
@@ -182,7 +182,7 @@ def test_pick_errors_and_the_pick_of_a_vanished_clip_is_kept_with_a_warning(tmp_
     assert text.startswith("# The takes this film plays") and "[preview.opening]" in text
     path.write_text(path.read_text(encoding="utf-8").replace("shot opening", "shot dawn"), encoding="utf-8")
     r = cli(["check", str(path)])
-    assert r.exit_code == 0 and "takes.picks.toml:4:1: warning[SB602]" in r.text
+    assert r.exit_code == 0 and "takes.picks.toml:4:1: warning[SB622]" in r.text
     assert "[preview.opening]" in picks_path(path).read_text(encoding="utf-8")  # kept
     assert cli(["unpick", str(path), "opening"]).exit_code == 0
     assert not picks_path(path).exists()
@@ -217,9 +217,9 @@ def test_picking_re_renders_exactly_the_dependants_and_a_pinned_take_survives_ed
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("title: Takes Film", "title: Takes Film\nstyle: film noir"), encoding="utf-8")
     r = cli(["check", str(path)])
-    assert "takes.story:4:6: warning[SB603]: `opening` has changed since its take 2 (final) was picked" in r.text
+    assert "takes.story:4:6: warning[SB623]: `opening` has changed since its take 2 (final) was picked" in r.text
     report = _report(path)
-    assert sorted(d["message"].split("`")[1] for d in report["diagnostics"] if d["code"] == "SB603") == [
+    assert sorted(d["message"].split("`")[1] for d in report["diagnostics"] if d["code"] == "SB623") == [
         "opening", "second"]
     assert _rendered(report) == {"second+1", "second+1#2"}  # the picked clips' takes are not regenerated
     assert sha256_file(Path(report["film"])) != film  # the unpicked clips follow the edit ...

@@ -227,7 +227,7 @@ def plan(file: str = typer.Argument(..., help="The .story file."),
         import json
 
         data = {"title": p.title, "provider": p.provider, "tier": p.tier, "clips": rows,
-                "seconds": sum(c.seconds for c in p.clips), "film_seconds": p.total_seconds,
+                "seconds": sum(c.seconds for c in p.generated().clips), "film_seconds": p.total_seconds,
                 "estimated_cost_usd": p.estimated_cost_usd, "warnings": p.warnings,
                 "uploads": [{"file": str(f), "to": to} for f, to in uploads],
                 "sources": {"provider": name_source, **prov.setting_sources()},

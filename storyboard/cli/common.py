@@ -149,10 +149,10 @@ def compile_or_exit(path: str, provider, *, json_out: bool = False, quiet_warnin
 
 
 def diagnostics_exit_code(diags) -> int:
-    """1 for a story's errors; 2 when the only errors are the picks file's (SB601: a file the
+    """1 for a story's errors; 2 when the only errors are the picks file's (SB621: a file the
     writer broke by hand, not the story)."""
     errors = [d for d in diags if d.is_error]
-    return ExitCode.USAGE if errors and all(d.code == "SB601" for d in errors) else ExitCode.DIAGNOSTICS
+    return ExitCode.USAGE if errors and all(d.code == "SB621" for d in errors) else ExitCode.DIAGNOSTICS
 
 
 def diagnostics_json(diags) -> str:

@@ -236,7 +236,8 @@ def _finish_render(opts: RenderOptions, result: api.RenderResult, diagnostics) -
     for o in report.outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     spent = f", ${report.cost_usd:.2f} reported by the provider" if report.cost_usd else ""
-    say(", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {report.elapsed:.1f}s{spent}")
+    done = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no clip to generate (title cards only)"
+    say(done + f" in {report.elapsed:.1f}s{spent}")
     code = report.exit_code
     if report.interrupted:
         say("interrupted: submitted jobs stay in the journal; run the same command to resume them")

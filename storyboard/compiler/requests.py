@@ -15,15 +15,16 @@ from pathlib import Path
 from .. import paths
 from ..diagnostics import Diagnostic, Span
 from ..language.load import CastEntry, Film
-from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
+from ..language.model import Beat, Card, Clip, Dialogue, Prose, Setting, Transition
 from ..messages import report
 from ..plan import (
     CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PickedTake, PlannedBeat, PlannedClip, Reference, RenderPlan,
-    Selection, TimelineEntry, canonical_json, clip_of, parse_placeholder, placeholder, placeholders_in, take_name,
-    takes_of,
+    Selection, TimelineEntry, canonical_json, clip_of, is_card, parse_placeholder, placeholder, placeholders_in,
+    take_name, takes_of,
 )
 from ..providers.base import ClipSpec, DraftTake, FrameImage, Provider, ProviderError
 from . import prompts
+from .cards import score_specs, with_cards
 
 PLAN_VERSION = 1
 DEFAULT_RESOLUTION = "720p"  # what a request without `resolution:` asks for
@@ -69,6 +70,10 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
         if isinstance(item, Transition):
             pending = item
             continue
+        if isinstance(item, Card):  # drawn on this machine: on the timeline, no generation
+            entries += _card_entries(item, pending if entries else None)
+            pending = None
+            continue
         prev = units[-1] if units else None
         if item.kind == "extend":
             root = chain_root.get(prev.name, prev.name) if prev else item.name
@@ -81,7 +86,9 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
             pending = None
             continue
         unit = Unit(item.name, item.kind, clip=item)
-        if pending is not None and prev is not None:
+        if pending is not None and entries and prev is None:  # after a card that opens the film
+            entries += _card_entries(None, pending)
+        elif pending is not None and prev is not None:
             if pending.kind == "continue":
                 unit.kind = "continue"
                 unit.continues_from = prev.name
@@ -97,6 +104,18 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
         units.append(unit)
         entries.append(TimelineEntry(clip=unit.name))
     return units, entries
+
+
+def _card_entries(card: Card | None, before: Transition | None) -> list[TimelineEntry]:
+    """A card's timeline entries: the transition before it (never a morph or a `continue`: the
+    checker refuses those next to a card), then the card."""
+    out = []
+    if before is not None:
+        out.append(TimelineEntry(transition=before.kind, seconds=before.seconds if before.kind != "cut" else None,
+                                 direction=before.direction))
+    if card is not None:
+        out.append(TimelineEntry(clip=card.name))
+    return out
 
 
 # ---- effective settings ----------------------------------------------------------------------
@@ -568,7 +587,7 @@ def _pinned_warnings(film: Film, stale: dict[str, PickedTake]) -> list[Diagnosti
         if unit is None:
             continue
         span = unit.clip.name_span if unit.clip is not None and unit.clip.name_span else unit.span
-        out.append(report("SB603", span, clip=name, take=pick.take, tier=pick.tier))
+        out.append(report("SB623", span, clip=name, take=pick.take, tier=pick.tier))
     return out
 
 
@@ -634,10 +653,11 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
     if (selection.tier == "draft" or finishing) and provider.draft_caveat:  # said once
         warnings.append(f"drafts: {provider.draft_caveat}")
     title = film.setting("title") or film.path.stem
+    clips = with_cards(film, clips, timeline, provider, hasher)
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
                       estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings,
-                      tier=selection.tier)
+                      tier=selection.tier, scores=score_specs(film, timeline, hasher))
     if diagnostics is not None and warn_shared:
         diagnostics += shared_generation_warnings(plan, {u.name: u for u in units})
     return _with_picture_keys(plan, provider) if provider.takes_captions else plan
@@ -655,6 +675,9 @@ def _with_picture_keys(plan: RenderPlan, provider: Provider) -> RenderPlan:
     version = getattr(provider, "picture_version", 1)
     clips = []
     for c in plan.clips:
+        if is_card(c):  # drawn here from its own content, not by the provider
+            clips.append(c)
+            continue
         # every take of a clip is drawn as that clip (its caption says which take), so picking
         # another take re-draws nothing
         look = {"key": c.key, "name": clip_of(c), "take": c.take, "edges": layout.get(clip_of(c)), "picture": version,

@@ -36,7 +36,7 @@ from itertools import zip_longest
 
 from ..diagnostics import Diagnostic
 from ..messages import report
-from .model import Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
+from .model import Beat, Card, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
 
 INDENT = "  "
 
@@ -143,6 +143,9 @@ def _line(node) -> str:
     if isinstance(node, Clip):
         seconds = f" {format_duration(node.seconds)}" if node.seconds is not None else ""
         return f"{node.kind} {node.name}{seconds}:"
+    if isinstance(node, Card):
+        seconds = f" {format_duration(node.seconds)}" if node.seconds is not None else ""
+        return f"card {node.name}{seconds}:"
     if isinstance(node, Transition):
         seconds = format_duration(node.seconds) if node.seconds is not None else None
         if node.kind == "wipe":
@@ -218,7 +221,8 @@ def _anchors(story: Story) -> dict[int, tuple[object, bool]]:
 
     for item in story.items:
         anchor(item, True)
-        for child in item.fields if isinstance(item, CastMember) else item.body if isinstance(item, Clip) else ():
+        children = item.fields if isinstance(item, (CastMember, Card)) else item.body if isinstance(item, Clip) else ()
+        for child in children:
             anchor(child, False)
     return anchors
 
@@ -271,7 +275,7 @@ def _collect(story: Story, source: str) -> _Notes:
             node, top = found
             if top:
                 pending = end_block(pending, block)
-                block = node if isinstance(node, (CastMember, Clip)) else None
+                block = node if isinstance(node, (CastMember, Clip, Card)) else None
             owner = node
             notes_of(node).gap = gap(n)
         trailing = _trailing_comment(text, _line_prefix(owner) if found is not None else None)
@@ -334,10 +338,10 @@ def format_story(story: Story, source: str | None = None) -> str:
     w = _Writer()
     after_group = False  # the previous top-level item was a block or a transition
     for item in story.items:
-        group = isinstance(item, (CastMember, Clip, Transition))
+        group = isinstance(item, (CastMember, Clip, Transition, Card))
         w.node(item, notes, "", first=not w.lines, force_blank=group or after_group)
-        if isinstance(item, (CastMember, Clip)):
-            children = item.fields if isinstance(item, CastMember) else item.body
+        if isinstance(item, (CastMember, Clip, Card)):
+            children = item.fields if isinstance(item, (CastMember, Card)) else item.body
             for j, child in enumerate(children):
                 w.node(child, notes, INDENT, first=j == 0)
             w.comments(notes.block_end.get(id(item), []), INDENT, first=False)

@@ -20,12 +20,13 @@ MENTION_RE = re.compile(r"(?<![\w@])@(" + NAME_RE + r")")
 
 CAST_KINDS = ("character", "prop", "place")
 FILM_SETTINGS = ("title", "model", "resolution", "ratio", "size", "audio", "seed", "style", "negative", "template",
-                 "host")
+                 "host", "score")
 FILM_SETTINGS += ("takes",)  # takes: how many generations of every clip (a clip may set its own)
 CLIP_SETTINGS = ("camera", "sound", "first", "last", "motion", "music", "audio",
                  "resolution", "ratio", "size", "seed", "model", "negative")
 CLIP_SETTINGS += ("takes",)
 CAST_FIELDS = ("image", "video", "voice", "description")
+CARD_FIELDS = ("text", "subtitle", "image", "credits", "style")  # `credits:` may repeat, the others not
 TRANSITIONS = ("cut", "dissolve", "fade", "wipe", "morph", "continue")
 WIPE_DIRECTIONS = ("left", "right", "up", "down")
 
@@ -169,12 +170,33 @@ class Transition(Node):
     seconds_text: str | None = Field(default=None, exclude=True, repr=False)  # as written: "0.5s"
 
 
+class Card(Node):
+    """A `card NAME [DURATION]:` block: a title, intertitle or credits rendered on this machine
+    (never sent to a provider) and placed on the timeline like a clip."""
+
+    kind: Literal["card"] = "card"  # timeline items all say what they are
+    name: str
+    seconds: int | float | None = None  # None: the default (4s); fractions allowed
+    fields: tuple[Setting, ...] = ()
+    name_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
+    seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
+
+    def values(self, key: str) -> list[Setting]:
+        return [f for f in self.fields if f.key == key]
+
+    def value(self, key: str) -> str | None:
+        """The first `key:` line's value (the checker reports the others)."""
+        found = self.values(key)
+        return found[0].value if found else None
+
+
 class Include(Node):
     path: str
     path_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
 
-TopItem = Annotated[Setting | Include | CastMember | Clip | Transition, Field(union_mode="left_to_right")]
+TopItem = Annotated[Setting | Include | CastMember | Clip | Transition | Card, Field(union_mode="left_to_right")]
+TimelineItem = Clip | Transition | Card
 
 
 class Story(Node):
@@ -196,8 +218,8 @@ class Story(Node):
         return [i for i in self.items if isinstance(i, CastMember)]
 
     @property
-    def timeline(self) -> list[Clip | Transition]:
-        return [i for i in self.items if isinstance(i, (Clip, Transition))]
+    def timeline(self) -> list[TimelineItem]:
+        return [i for i in self.items if isinstance(i, (Clip, Transition, Card))]
 
     def setting(self, key: str) -> Setting | None:
         for s in self.settings:

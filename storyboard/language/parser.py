@@ -22,12 +22,12 @@ from lark.indenter import DedentError, Indenter
 from ..diagnostics import Diagnostic, Span
 from ..messages import report
 from .model import (
-    Beat, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Text, Transition,
+    Beat, Card, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Text, Transition,
 )
 
 MAX_RECOVERIES = 50
 TOP_KEYWORDS = ("character", "prop", "place", "shot", "scene", "extend",
-                "cut", "dissolve", "fade", "wipe", "morph", "continue")
+                "cut", "dissolve", "fade", "wipe", "morph", "continue", "card")
 
 
 class _StoryIndenter(Indenter):
@@ -192,7 +192,7 @@ def _check_indentation(lines: list[str], path: str) -> list[Diagnostic]:
     return diags
 
 
-BLOCK_KEYWORDS = ("character", "prop", "place", "shot", "scene", "extend")
+BLOCK_KEYWORDS = ("character", "prop", "place", "shot", "scene", "extend", "card")
 
 
 def _check_empty_blocks(lines: list[str], path: str) -> list[Diagnostic]:
@@ -379,7 +379,18 @@ def _unknown_line_hint(r: _Refused, close: list[str]) -> str:
 def _not_a_cast_field(r: _Refused) -> _Explained | None:
     if not r.at_line_start:
         return None
-    return report("SB011", r.to_line_end(column=r.column), line=_shorten(r.stripped)), r.line, r.line
+    header = _previous_header(r.lines, r.line)
+    hint = "card" if header is not None and header.split(None, 1)[0] == "card" else None
+    kw = {"hint": hint} if hint else {}
+    return report("SB011", r.to_line_end(column=r.column), line=_shorten(r.stripped), **kw), r.line, r.line
+
+
+def _previous_header(lines: list[str], line: int) -> str | None:
+    """The top-level line above line `line` (1-based): the header of the block it stands in."""
+    for index in range(line - 2, -1, -1):
+        if lines[index][:1] not in ("", " ", "\t", "#"):
+            return lines[index]
+    return None
 
 
 def _unclosed_quote_text(r: _Refused) -> _Explained | None:
@@ -650,6 +661,19 @@ class _Build:
                 body.append(r)
         return Clip(kind=str(kind), name=str(name), seconds=seconds, body=tuple(_merge_prose(body)),
                     span=self._span(kind), name_span=self._span(name), seconds_span=seconds_span)
+
+    def card(self, children):
+        kind, name, *rest = children
+        seconds, seconds_span, fields = None, None, []
+        for r in rest:
+            if isinstance(r, Token) and r.type == "DURATION":
+                seconds_span, seconds = self._span(r), _clip_seconds(str(r))
+            elif isinstance(r, Include):  # `include:` is no card line: the checker says so
+                fields.append(Setting(key="include", value=r.path, span=r.span, value_span=r.path_span))
+            elif isinstance(r, Setting):
+                fields.append(r)
+        return Card(name=str(name), seconds=seconds, fields=tuple(fields), span=self._span(kind),
+                    name_span=self._span(name), seconds_span=seconds_span)
 
     # body lines
     def field(self, children):  # a clip's `key: value` is built like any setting

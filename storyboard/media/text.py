@@ -227,3 +227,34 @@ def subtitle_image(text: str, layout: FrameLayout):
         draw.text((zone.w / 2, k * lh + (lh - size) / 2), line, font=font(line, size), anchor="ma",
                   fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
     return im, (zone.x, zone.bottom - im.height)
+# ---- a font family by name (title cards: `style: serif`) ------------------------------------------
+
+_SERIF = {False: ("DejaVuSerif.ttf", "LiberationSerif-Regular.ttf", "Times New Roman.ttf", "times.ttf",
+                  "Georgia.ttf", "Times.ttc"),
+          True: ("DejaVuSerif-Bold.ttf", "LiberationSerif-Bold.ttf", "Times New Roman Bold.ttf", "timesbd.ttf",
+                 "Georgia Bold.ttf", "Times.ttc")}
+
+
+def font_file(text: str, family: str = "sans", bold: bool = False) -> str | None:
+    """The font file that draws `text` in `family` ("serif" or "sans"): a CJK font for CJK text
+    when the system has one, else the family's, else any sans; None when the system has no font
+    (Pillow's bundled one is used)."""
+    if has_wide(text) and (cjk := _find_font(_CJK)):
+        return cjk
+    names = _SERIF if family == "serif" else _LATIN
+    return _find_font(names[bold]) or _find_font(names[False]) or _find_font(_LATIN[bold]) \
+        or _find_font(_LATIN[False])
+
+
+@lru_cache(maxsize=64)
+def font_from_file(path: str | None, size: int):
+    """The face of `font_file`'s answer at `size` pixels (Pillow's bundled font for None)."""
+    if path:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            pass
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:
+        return ImageFont.load_default()

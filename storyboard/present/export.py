@@ -116,6 +116,9 @@ def _provenance(plan: RenderPlan, name: str, state: Any, path: Path | None) -> d
         "references": [{"name": r.name, "kind": r.kind, "files": list(r.files)} for r in clip.references],
         "file": str(Path(path).resolve()) if path else None,
     }
+    if clip.card is not None:  # a title card: what it shows, drawn on this machine (no provider, no job)
+        meta["card"] = clip.card.model_dump(mode="json")
+        meta["provider"] = meta["model"] = None
     return meta
 
 
@@ -201,6 +204,8 @@ def _new_timeline(plan: RenderPlan) -> otio.schema.Timeline:
         "title": plan.title, "story": plan.story, "provider": plan.provider, "model": plan.model,
         "film_seconds": plan.total_seconds, "estimated_cost_usd": plan.estimated_cost_usd, "fps": RATE,
     }
+    if plan.scores:  # music the stitcher lays under the film
+        timeline.metadata["storyboard"]["scores"] = [s.model_dump(mode="json") for s in plan.scores]
     return timeline
 
 

@@ -87,8 +87,17 @@ def rendered_clips(plan: RenderPlan, provider: Any, *, state_dir: Path | None = 
     cache = Cache(Path(state_dir) if state_dir else default_state_dir(plan), namespace)
     clips: dict[str, Path] = {}
     states: dict[str, ClipState] = {}
+    from ..cards.render import cached_cards
+
+    state = Path(state_dir) if state_dir else default_state_dir(plan)
+    cards = cached_cards(plan, state)  # drawn on this machine, in their own cache
     for c in plan.clips:
-        if cache.has_file(c.key):
+        if c.name in cards:
+            clips[c.name] = cards[c.name]
+            states[c.name] = ClipState("cached", cost=0.0, provider="card")
+        elif c.kind == "card":
+            states[c.name] = ClipState("missing", provider="card")
+        elif cache.has_file(c.key):
             rec = cache.read_record(c.key)
             clips[c.name] = cache.clip_path(c.key)
             states[c.name] = ClipState("cached", job_id=rec.job_id if rec else None,
@@ -120,7 +129,7 @@ def tier_costs(plan: RenderPlan, quoting: Provider | None = None) -> list[TierCo
     quoting = quoting or quoting_provider()
     out = []
     for tier in quoting.limits.resolutions:
-        prices = [quoting.quote(c.request, tier) for c in plan.clips]
+        prices = [quoting.quote(c.request, tier) for c in plan.generated().clips]  # a card costs nothing
         usd = None if any(x.usd is None for x in prices) else round(sum(x.usd or 0.0 for x in prices), 2)
         out.append(TierCost(tier, usd, any(x.lower_bound for x in prices)))
     return out
@@ -166,9 +175,22 @@ def _story_path(plan: RenderPlan) -> Path:
 
 
 def _clip_quotes(clip: PlannedClip, quoting: Provider, tiers: list[str]) -> dict[str, Any]:
+    if clip.card is not None:  # drawn on this machine at every tier, for nothing
+        return {"quotes": [{"tier": t, "usd": fmt_usd(0.0)} for t in tiers], "video_input": False}
     prices = [quoting.quote(clip.request, tier) for tier in tiers]
     return {"quotes": [{"tier": t, "usd": fmt_usd(x.usd)} for t, x in zip(tiers, prices, strict=True)],
             "video_input": any(x.lower_bound for x in prices)}
+
+
+def _card_words(clip: PlannedClip) -> str:
+    """What a card shows and how, where a generated clip shows its prompt."""
+    card = clip.card
+    lines = [f"title card, drawn on this machine (free): {card.color} on {card.background}, {card.font}"
+             + (", bold" if card.bold else "") + (f", fade {card.fade:g}s" if card.fade else "")]
+    lines += [f"{what}: {value}" for what, value in (("text", card.text), ("subtitle", card.subtitle),
+                                                     ("image", card.image)) if value]
+    lines += [f"credits: {line}" for line in card.credits]
+    return "\n".join(lines)
 
 
 # ---- pictures ------------------------------------------------------------------------------------
@@ -456,7 +478,7 @@ def _card(plan: RenderPlan, index: int, place: Placement, clips: Mapping[str, Pa
         "size": f"{clip.width}\u00d7{clip.height}",
         "ratio": clip.width / clip.height if clip.height else 16 / 9,
         "action": clip.action,
-        "prompt": str(clip.request.get("prompt", "")),
+        "prompt": str(clip.request.get("prompt", "")) if clip.card is None else _card_words(clip),
         "camera": clip.camera,
         "sound": clip.sound,
         "audio": clip.audio,
@@ -550,7 +572,7 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
         "provider": plan.provider,
         "model": plan.model,
         "clip_count": len(cards),
-        "generated_seconds": sum(c.seconds for c in plan.clips),
+        "generated_seconds": sum(c.seconds for c in plan.generated().clips),
         "total": fmt_clock(total),
         "total_seconds": fmt_seconds(round(total, 3)),
         "length": _length(total, film_view),

@@ -43,11 +43,21 @@ def provider_journal(state_dir: Path, provider: Provider) -> Journal:
     return Journal(state_dir, provider.namespace, provider.endpoint)
 
 
+def without_cards(plan: RenderPlan, only: Iterable[str] | None) -> tuple[RenderPlan, list[str] | None]:
+    """The plan and the clips asked for, without title cards: a card is drawn on this machine
+    (storyboard.cards), never sent to a provider, never journaled, never paid for."""
+    cards = {c.name for c in plan.cards}
+    if not cards:
+        return plan, None if only is None else list(only)
+    return plan.generated(), None if only is None else [n for n in only if n not in cards]
+
+
 def inspect_render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
                    only: Iterable[str] | None = None, resubmit_in_doubt: bool = False,
                    media: Any = None) -> RenderSummary:
     """What a render would do now, clip by clip. Reads the cache and journal; changes nothing.
     Raises JobsElsewhere when a clip it would submit has a job in flight at another endpoint."""
+    plan, only = without_cards(plan, only)
     check_references(plan)
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     cache, journal = Cache(state_dir, provider.namespace), provider_journal(state_dir, provider)

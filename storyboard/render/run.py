@@ -18,7 +18,7 @@ from ..disk import local_disk_problem
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import Job, Provider, ProviderError
 from .context import EventSink, RunContext
-from .decide import default_state_dir, inspect_render, media_module
+from .decide import default_state_dir, inspect_render, media_module, without_cards
 from .gate import gate, prepare_inputs
 from .inputs import InputResolver
 from .journal import JobRecord, JournalError
@@ -54,6 +54,7 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
     if plan.provider != provider.name:
         raise RenderError(f"this plan was compiled for provider {plan.provider!r}, not {provider.name!r}; "
                           "compile it again for this provider")
+    plan, only = without_cards(plan, only)  # cards are drawn on this machine (storyboard.cards)
     if concurrency < 1:
         raise RenderError("concurrency must be at least 1")
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)

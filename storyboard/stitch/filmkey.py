@@ -33,6 +33,8 @@ def film_key(plan: RenderPlan, clips: dict[str, Path], subtitles: Path | None) -
         "clips": {n: {"key": plan.clip(n).key, **file_identity(Path(clips[n]))} for n in names},
         "subtitles": hashlib.sha256(subtitles.read_bytes()).hexdigest() if subtitles else None,
     }
+    if plan.scores:  # (absent otherwise: films made before scores keep their keys)
+        data["scores"] = [s.model_dump(mode="json") for s in plan.scores]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -13,10 +13,11 @@ from collections.abc import Callable
 import av
 import numpy as np
 
-from ..media.probe import open_media
 from .base import Join, RATE, SPF, StitchError
 from .clips import AudioSource, Slot
 from .mux import AacRun
+from .pcm import pcm_chunks
+from .score import PlacedScore, ScoreMix, warmup
 
 HARD_JOIN_FADE = RATE // 100  # 10 ms fades at hard cuts: no click, inaudible as a dip
 EXTEND_XFADE = RATE * 30 // 1000  # 30 ms audio crossfade at extension seams
@@ -35,24 +36,10 @@ AAC_OPTIONS = {"aac_ms": "0"}
 
 def decode_pcm(src: AudioSource) -> tuple[np.ndarray, int]:
     """The whole audio track as float32 (n, 2) at 48 kHz, and the sample index of video frame 0."""
-    chunks: list[np.ndarray] = []
-    t0: float | None = None
-    with open_media(src.path, pictures=False) as container:
-        stream = container.streams.audio[0]
-        resampler = None
-        for frame in container.decode(stream):
-            if t0 is None and frame.pts is not None:
-                t0 = float(frame.pts * frame.time_base)
-            if resampler is None and frame.format.name == "fltp" and frame.rate == RATE \
-                    and frame.layout.nb_channels == 2:
-                chunks.append(frame.to_ndarray().T)  # already the mix format: skip swresample
-                continue
-            resampler = resampler or av.AudioResampler(format="flt", layout="stereo", rate=RATE)
-            chunks += [out.to_ndarray().reshape(-1, 2) for out in resampler.resample(frame)]
-        if resampler is not None:
-            chunks += [out.to_ndarray().reshape(-1, 2) for out in resampler.resample(None)]
+    start: list[float] = []
+    chunks = list(pcm_chunks(src.path, start))
     pcm = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
-    return pcm, round((src.zero - (t0 or 0.0)) * RATE)
+    return pcm, round((src.zero - (start[0] if start else 0.0)) * RATE)
 
 
 def window(pcm: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -239,10 +226,13 @@ class AudioPart:
     """One AAC encoder fed with the film's samples [lo, hi) by its own thread; it decodes only the
     clips that reach into its range. The thread owns the encoder from start to close."""
 
-    def __init__(self, lo: int, hi: int | None, out: Path):
+    def __init__(self, lo: int, hi: int | None, out: Path, scores: list[PlacedScore] = ()):
         self.lo, self.hi, self.out = lo, hi, out
         self.writer = AacWriter(out)
         self.track = AudioTrack(self.writer.write, lo, hi)
+        if scores:  # the scores' ducking hears the clips from a little before `lo` (score.py)
+            self.lo = max(0, lo - warmup(scores))
+            self.track = AudioTrack(ScoreMix(self.writer.write, scores, self.lo, lo - self.lo), self.lo, hi)
         self.queue: queue.Queue[tuple[ClipSound, int] | None] = queue.Queue()
         self.error: BaseException | None = None
         self.ended = False
@@ -335,7 +325,7 @@ class AudioMixer:
     encoder starts ~1 s before the split (discarded) so its state has settled, the first runs a
     few frames past it, and every kept frame was encoded with its real neighbours."""
 
-    def __init__(self, workdir: Path, slots: list[Slot]):
+    def __init__(self, workdir: Path, slots: list[Slot], scores: list[PlacedScore] = ()):
         layout, frames = sound_layout(slots)
         self.samples = frames * SPF
         spans = [sound_span(slot, position) for slot, _, position in layout]
@@ -346,7 +336,7 @@ class AudioMixer:
         self.parts: list[AudioPart] = []
         try:
             for n, (lo, hi) in enumerate(ranges, 1):
-                self.parts.append(AudioPart(lo, hi, workdir / f"audio{n}.m4a"))
+                self.parts.append(AudioPart(lo, hi, workdir / f"audio{n}.m4a", scores))
             for slot, next_join, position in layout:
                 users = [part for part in self.parts if part.wants(slot, position)]
                 sound = ClipSound(slot, next_join, len(users))  # decoded by the parts using it

@@ -21,7 +21,8 @@ from .clips import (
 )
 from .mux import mux_film, verify
 from .probe import film_size, probe_clip, scan_video, Source, video_deviations
-from .sound import AAC_BIT_RATE, AudioMixer
+from .score import PlacedScore, place_scores
+from .sound import AAC_BIT_RATE, AudioMixer, sound_layout
 from .video import join_video, plan_pieces, render_video, total_frames
 from .workspace import sweep, Workspace
 
@@ -119,6 +120,20 @@ class Stitcher:
             self.note(f"dropped the duplicated boundary frame at the start of {slot.name}")
         return slot
 
+    def scores(self, slots: list[Slot]) -> list[PlacedScore]:
+        """The plan's scores on the film's sample clock, as the clips were placed."""
+        if not self.plan.scores:
+            return []
+        layout, _ = sound_layout(slots)
+        spans = {slot.name: (at * SPF, (at + slot.frames) * SPF) for slot, _, at in layout}
+        placed = place_scores(self.plan, spans, self.ws)
+        for p in placed:
+            s = p.spec
+            self.note(f"laid the score {s.file} under {s.first} to {s.last} ({p.start / RATE:.3f} s to "
+                      f"{p.end / RATE:.3f} s, {'looped' if s.loop else 'once'}, fades {s.fade_in:g}/{s.fade_out:g} s, "
+                      f"ducked {s.duck_db:g} dB under the clips' sound)")
+        return placed
+
     def build(self, entries: list[Entry], subs: Path | None, out: Path) -> tuple[float, int]:
         """Write the film to `out` and verify it; returns its duration and frame count."""
         slots = self.prepare(entries, self.probe(entries))
@@ -128,7 +143,7 @@ class Stitcher:
             self.note(f"the clips as rendered play {frames / FPS:.3f} s; the plan expected "
                       f"{self.plan.total_seconds:.3f} s")
         # the sound is mixed and encoded in background threads while the video is assembled
-        mixer = AudioMixer(self.ws.run, slots)
+        mixer = AudioMixer(self.ws.run, slots, self.scores(slots))
         try:
             if mixer.samples != frames * SPF:
                 raise StitchError(

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from ...diagnostics import Diagnostic
 from ...language.load import Film
-from ...language.model import Clip
+from ...language.model import Card, Clip
 from ...providers.base import Provider
 from ..requests import Unit, expand
+from .cards import check_card
 from .cast import check_cast
 from .clips import check_clip_lines
 from .context import Context
 from .names import check_names
+from .score import check_scores
 from .settings import check_film_settings, check_has_clips
 from .timeline import check_structure
 from .units import check_unit
@@ -60,6 +62,10 @@ def _run(ctx: Context) -> None:
     clips = [i for i in film.timeline if isinstance(i, Clip)]
     for clip in clips:
         check_clip_lines(ctx, clip)
+    for card in (i for i in film.timeline if isinstance(i, Card)):
+        check_card(ctx, card)
+    if structure_ok:
+        check_scores(ctx)
     if structure_ok and not film.syntax_errors:
         units, _ = expand(film)
         for unit in units:

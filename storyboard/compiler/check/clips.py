@@ -102,7 +102,7 @@ def check_beats(ctx: Context, clip: Clip) -> None:
 
 
 def check_dialogue_fits(ctx: Context, clip: Clip) -> None:
-    """SB911 at the first line that is still being spoken when the clip ends (speech.py's rate)."""
+    """SB912 at the first line that is still being spoken when the clip ends (speech.py's rate)."""
     lines = clip.dialogue
     length = clip.seconds if clip.seconds is not None else DEFAULT_SECONDS
     if not lines or not float(length).is_integer():
@@ -117,7 +117,7 @@ def check_dialogue_fits(ctx: Context, clip: Clip) -> None:
             late = d
             break
         t += speech.GAP
-    ctx.report("SB911", late.span, name=clip.name, need=_about(need), over=_about(need - length),
+    ctx.report("SB912", late.span, name=clip.name, need=_about(need), over=_about(need - length),
                rate=speech.WORDS_PER_MINUTE, seconds=int(length))
 
 
@@ -135,6 +135,8 @@ def check_prose_pieces(ctx: Context, pieces, body_indent: int) -> None:
         if m and m.group(1) in CLIP_SETTINGS:
             # Only a continued line reads `camera:` as text: at the clip's indentation it is a setting.
             ctx.report("SB907", piece.span.at(0, len(m.group(1)) + 1), key=m.group(1), indent=body_indent)
+        elif m and m.group(1) == "score":  # the film's setting, written in a clip
+            ctx.report("SB911", piece.span.at(0, len("score")))
         elif spoken and spoken.group(1) in ctx.film.cast:
             ctx.report("SB908", piece.span.at(0, len(spoken.group(1))), name=spoken.group(1),
                        line=paths.shown(piece.value.strip()))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...diagnostics import Diagnostic, Span
 from ...language.load import Film
-from ...language.model import Clip
+from ...language.model import Card, Clip
 from ...messages import report
 from ...providers.base import Provider
 from .near import NearNames
@@ -21,6 +21,7 @@ class Context:
         self.diags: list[Diagnostic] = []
         # once, not per unknown mention: a film with thousands of them was quadratic
         self.clip_names = {c.name for c in film.timeline if isinstance(c, Clip)}
+        self.card_names = {c.name for c in film.timeline if isinstance(c, Card)}
         self.near_cast = NearNames(film.cast)
         # set by `names.check_names`, read by the timeline: every cast and clip name and where it is first
         self.names: dict[str, Span | None] = {}

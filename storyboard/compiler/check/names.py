@@ -4,7 +4,7 @@ first defined) on the context for the timeline's `extend` rules."""
 from __future__ import annotations
 
 from ...diagnostics import Span
-from ...language.model import CastMember, Clip
+from ...language.model import Card, CastMember, Clip
 from .context import Context
 from .near import NearNames
 
@@ -13,7 +13,8 @@ def check_names(ctx: Context) -> None:
     film = ctx.film
     seen: dict[str, Span | None] = {}
     kinds: dict[str, str] = {}
-    named = [i for i in film.story.items if isinstance(i, CastMember) or isinstance(i, Clip) and i.kind != "extend"]
+    named = [i for i in film.story.items
+             if isinstance(i, (CastMember, Card)) or isinstance(i, Clip) and i.kind != "extend"]
     for item in named:
         name, span = item.name, item.name_span
         if name in seen:

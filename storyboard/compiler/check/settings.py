@@ -7,13 +7,14 @@ import re
 
 from ... import paths
 from ...diagnostics import Span
-from ...language.model import FILM_SETTINGS, Clip, Setting
+from ...language.model import FILM_SETTINGS, Card, Clip, Setting
 from ...names import title_file_stem
 from ...plan import MAX_TAKES
 from .context import Context
 from .files import check_local_file
 from .near import close
 
+REPEATABLE = ("score",)  # film settings written as often as wanted (`include` is no setting)
 SIZE_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
 MAX_SEED = 2**31 - 1
 SIZE_RANGE = (64, 4096)  # each side of `size:`, in pixels
@@ -27,14 +28,14 @@ def check_film_settings(ctx: Context) -> None:
         if key not in FILM_SETTINGS:
             known = FILM_SETTINGS + ("include",)
             near = close(key, known)
-            ctx.report("SB101", first.span, key=key, hint="did_you_mean" if near else "known", near=near,
-                       known=", ".join(known))
+            hint = "music" if key == "music" else "did_you_mean" if near else "known"
+            ctx.report("SB101", first.span, key=key, hint=hint, near=near, known=", ".join(known))
             continue
-        for dup in occurrences[1:]:
+        for dup in occurrences[1:] if key not in REPEATABLE else ():
             ctx.report("SB102", dup.span, key=key, hint="first_set" if first.span else None,
                        line=first.span and first.span.line)
     for key, s in film.settings.items():
-        if key in FILM_SETTINGS:
+        if key in FILM_SETTINGS and key not in REPEATABLE:
             check_value(ctx, s)
     check_size_exclusion(ctx, film.settings, "the film")
     check_title(ctx, film.settings.get("title"))
@@ -125,6 +126,6 @@ def check_size_exclusion(ctx: Context, settings: dict[str, Setting], where: str)
 
 def check_has_clips(ctx: Context) -> None:
     """A film without a clip passes every other rule and then has nothing to render."""
-    if ctx.film.syntax_errors or any(isinstance(i, Clip) for i in ctx.film.timeline):
+    if ctx.film.syntax_errors or any(isinstance(i, (Clip, Card)) for i in ctx.film.timeline):
         return  # after a syntax error the clips may be what recovery dropped
     ctx.report("SB510", Span(str(ctx.film.path), 1, 1))

@@ -3,7 +3,8 @@ right after the clip it extends, and no transition longer than half a clip it jo
 
 from __future__ import annotations
 
-from ...language.model import WIPE_DIRECTIONS, Clip, Transition
+from ...language.model import WIPE_DIRECTIONS, Card, Clip, Transition
+from ..cards import card_seconds
 from .context import Context, seconds
 from .near import close
 
@@ -21,6 +22,10 @@ def check_structure(ctx: Context) -> bool:
         if isinstance(item, Transition):
             ok &= check_transition(ctx, item)
             ok &= _check_transition_place(ctx, item, prev_item, last=i == len(items) - 1)
+            ok &= _check_beside_card(ctx, item, prev_item, items[i + 1] if i + 1 < len(items) else None)
+        elif isinstance(item, Card):
+            chain = set()  # nothing extends a card
+            prev_clip = None
         else:
             if item.kind == "extend":
                 ok &= _check_extend(ctx, item, prev_clip, prev_item, chain)
@@ -52,6 +57,9 @@ def _check_extend(ctx: Context, item: Clip, prev_clip: Clip | None, prev_item, c
     """An `extend` names a clip (not a cast member) it directly follows, with no transition
     between; `chain` (the clip and its extensions so far) gains it when it does."""
     film = ctx.film
+    if item.name in ctx.card_names:
+        ctx.report("SB605", item.name_span, "extend", name=item.name)
+        return False
     if item.name in film.cast:
         kind = film.cast[item.name].member.kind
         ctx.report("SB501", item.name_span, "cast", name=item.name, kind=kind,
@@ -71,6 +79,16 @@ def _check_extend(ctx: Context, item: Clip, prev_clip: Clip | None, prev_item, c
         return False
     chain.add(item.name)
     return True
+
+
+def _check_beside_card(ctx: Context, t: Transition, before, after) -> bool:
+    """A morph or a `continue` is generated from a neighbour's frames: a card has none to give
+    a provider (it is drawn on this machine, after the clips are generated)."""
+    card = next((c for c in (before, after) if isinstance(c, Card)), None)
+    if card is None or t.kind not in ("morph", "continue"):
+        return True
+    ctx.report("SB605", t.span, "transition", kind=t.kind, name=card.name)
+    return False
 
 
 def check_transition(ctx: Context, t: Transition) -> bool:
@@ -100,7 +118,7 @@ def check_transition_lengths(ctx: Context) -> bool:
         if not isinstance(item, Transition) or item.seconds is None:
             continue
         before = _played_before(items, i)
-        after = _played(items[i + 1]) if i + 1 < len(items) and isinstance(items[i + 1], Clip) else None
+        after = _played(items[i + 1]) if i + 1 < len(items) and isinstance(items[i + 1], (Clip, Card)) else None
         for side, name, length in (("before", *before), ("after", *(after or (None, None)))):
             if length is not None and item.seconds > length / 2 + 1e-9:
                 ctx.report("SB505", item.seconds_span, kind=item.kind, seconds=item.seconds_text, side=side,
@@ -109,7 +127,9 @@ def check_transition_lengths(ctx: Context) -> bool:
     return ok
 
 
-def _played(clip: Clip) -> tuple[str, float]:
+def _played(clip: Clip | Card) -> tuple[str, float]:
+    if isinstance(clip, Card):
+        return clip.name, card_seconds(clip)
     return clip.name, float(clip.seconds if clip.seconds is not None else 5)
 
 
@@ -119,6 +139,8 @@ def _played_before(items, i: int) -> tuple[str, float]:
     name = "the clip before"
     j = i - 1
     extended = False
+    if j >= 0 and isinstance(items[j], Card):
+        return _played(items[j])
     while j >= 0 and isinstance(items[j], Clip):
         total += float(items[j].seconds if items[j].seconds is not None else 5)
         name = items[j].name

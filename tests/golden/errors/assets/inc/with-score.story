@@ -1,0 +1,1 @@
+score: ../song.mp3

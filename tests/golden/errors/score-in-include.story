@@ -1,0 +1,4 @@
+include: assets/inc/with-score.story
+
+shot a:
+  A quiet street.
