@@ -675,7 +675,7 @@ def _with_picture_keys(plan: RenderPlan, provider: Provider) -> RenderPlan:
     version = getattr(provider, "picture_version", 1)
     clips = []
     for c in plan.clips:
-        if is_card(c):  # drawn here from its own content, not by the provider
+        if is_card(c) or c.pinned:  # a card is drawn from its own content; a pinned take's key is its old file's
             clips.append(c)
             continue
         # every take of a clip is drawn as that clip (its caption says which take), so picking
