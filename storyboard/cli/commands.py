@@ -469,3 +469,97 @@ def _export_timeline(file: str, plan, prov, otio_path: str) -> None:
         say(f"warning: not rendered yet: {', '.join(result.missing)} (in the timeline as missing media; "
             f"`storyboard render {file}` renders them)")
     sys.stdout.write(f"{result.timeline}\n")
+
+
+# ---- init, import --------------------------------------------------------------------------
+
+@app.command()
+def init(folder: str = typer.Argument(".", help="The new film's folder (made if missing; default: here).")):
+    """Start a new film: a starter .story that uses every kind of block, placeholder pictures for
+    its cast and a .gitignore. Never overwrites a file (exit 2, nothing written, if one exists)."""
+    from ..scaffold import ScaffoldError, init as make_film, next_steps
+
+    try:
+        film = make_film(folder)
+    except ScaffoldError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise cannot_write(exc, folder) from None
+    for line in next_steps(film, folder):
+        say(line)
+    sys.stdout.write(f"{film.story}\n")
+    raise typer.Exit(ExitCode.OK)
+
+
+@app.command("import")
+def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help="A Fountain screenplay."),
+               output: str = typer.Option(None, "--output", "-o", metavar="FILE.story", help="Where to write the "
+                                          "story (default: beside the screenplay, named like it; - for stdout)."),
+               placeholders: bool = typer.Option(False, "--placeholders", help="Also draw a placeholder picture "
+                                                 "for each image: the story names that does not exist yet."),
+               force: bool = typer.Option(False, "--force", help="Replace the story if it exists (pictures are "
+                                          "never replaced).")):
+    """Turn a Fountain screenplay into a .story draft: scenes become clips, speakers characters,
+    locations places, dialogue dialogue, transitions transitions; durations are estimated."""
+    from pathlib import Path
+
+    from ..diagnostics import render
+    from ..fountain import ScriptError, import_script
+
+    src = story_path(script)  # the same refusals as a story: missing, a folder, a device, unreadable
+    target = None if output == "-" else Path(output) if output else src.with_suffix(".story")
+    if target is not None and target.resolve() == src.resolve():
+        raise fail(f"{script}: the story would replace the screenplay; choose another name with -o")
+    if target is None and placeholders:
+        raise fail("--placeholders draws pictures beside the story: give -o FILE.story, not -o -")
+    try:
+        made = import_script(src, script)
+    except ScriptError as exc:
+        sys.stderr.write(render(exc.diagnostics, {script: exc.source}))
+        raise typer.Exit(ExitCode.DIAGNOSTICS) from None
+    except OSError as exc:
+        raise fail(read_failure(exc, script)) from None
+    if made.warnings:
+        sys.stderr.write(render(made.warnings, {script: src.read_text(encoding="utf-8", errors="replace")}))
+    if target is None:
+        sys.stdout.write(made.text)
+        raise typer.Exit(ExitCode.OK)
+    _write_import(made, target, placeholders, force)
+    raise typer.Exit(ExitCode.OK)
+
+
+def _write_import(made, target, placeholders: bool, force: bool) -> None:
+    """The story (and the missing pictures, with --placeholders), all or nothing; then what next."""
+    from ..scaffold import ScaffoldError, drawn, write_new_files
+
+    folder = target.parent
+    missing = [p for p in made.pictures if not (folder / p.path).exists()]
+    files = {target: made.text.encode("utf-8")}
+    if placeholders:
+        files.update(drawn(missing, folder))
+    if force and target.is_file():
+        files.pop(target)
+    try:
+        write_new_files(files)
+        if target not in files:
+            from ..atomic import write_text
+
+            write_text(target, made.text)
+    except ScaffoldError as exc:
+        hint = "" if force else " (--force replaces the story)"
+        raise fail(f"{exc}{hint}") from None
+    except OSError as exc:
+        raise cannot_write(exc, target) from None
+    characters, places = len(made.cast.characters), len(made.cast.places)
+    split = f" ({made.split_scenes} long scene{'s' * (made.split_scenes != 1)} split)" if made.split_scenes else ""
+    say(f"wrote {target}: {made.clips} clip{'s' * (made.clips != 1)}{split}, {characters} "
+        f"character{'s' * (characters != 1)}, {places} place{'s' * (places != 1)}")
+    if placeholders and missing:
+        say(f"drew {len(missing)} placeholder picture{'s' * (len(missing) != 1)}: replace them with your own")
+    elif missing:
+        say(f"{len(missing)} picture{'s' * (len(missing) != 1)} to draw (or run again with --placeholders "
+            "to draw stand-ins):")
+        for p in missing:
+            say(f"  {folder / p.path if str(folder) != '.' else p.path}")
+    say(f"next: storyboard check {target}")
+    sys.stdout.write(f"{target}\n")
