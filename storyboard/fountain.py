@@ -55,13 +55,16 @@ ACTION_WORDS_PER_SECOND = 3.0  # a line of action (about 10 words) is 3 to 4 sec
 PAUSE_PER_LINE = 0.5  # between two speeches
 MIN_ACTION_SECONDS = 2.0  # any paragraph of action is on screen long enough to be seen
 MAX_IMAGES = LIMITS.max_reference_images  # each cast member sends one picture
+# Characters of screenplay text in one piece and in one clip: the prompt (with its who-is-who
+# lines) must stay under LIMITS.max_prompt even when the words are very long.
+MAX_PIECE_CHARS, MAX_CLIP_CHARS = 600, 1800
 MIN_SECONDS, MAX_SECONDS = LIMITS.min_seconds, LIMITS.max_seconds
 
 _PREFIX_RE = re.compile(r"^(INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I\s*/\s*E|E\s*/\s*I|INT|EXT|EST)\b\.?\s*", re.I)
 _SETTINGS = {"INT": "Interior", "EXT": "Exterior", "EST": "Establishing shot"}
 _TIME_WORDS = {"DAY", "NIGHT", "DAWN", "DUSK", "MORNING", "AFTERNOON", "EVENING", "SUNSET", "SUNRISE", "NOON",
-               "MIDNIGHT", "LATER", "MOMENTS", "CONTINUOUS", "SAME", "MAGIC", "EARLY", "LATE", "TWILIGHT"}
-_CONTINUITY = {"CONTINUOUS", "LATER", "MOMENTS LATER", "SAME", "SAME TIME", "A MOMENT LATER"}
+               "MIDNIGHT", "LATER", "MOMENTS", "CONTINUOUS", "SAME", "MAGIC", "EARLY", "LATE", "TWILIGHT", "MOVING"}
+_CONTINUITY = {"CONTINUOUS", "LATER", "MOMENTS LATER", "SAME", "SAME TIME", "A MOMENT LATER", "MOVING"}
 # Forced headings that name no location ("FLASHBACK"): a clip, but no place.
 _NOT_PLACES = {"FLASHBACK", "END FLASHBACK", "MONTAGE", "END MONTAGE", "SERIES OF SHOTS", "INTERCUT", "BACK TO SCENE",
                "DREAM SEQUENCE", "TITLE CARD", "TITLE SEQUENCE", "OPENING CREDITS", "END CREDITS", "BLACK",
@@ -92,19 +95,16 @@ class ScriptError(Exception):
 # ---- reading the file ---------------------------------------------------------------------------
 
 def read_script(path: Path, shown: str) -> str:
-    """The screenplay's text, newlines normalised. Raises ScriptError for a file
-    that is too large, binary or not UTF-8 (UTF-8 with a BOM and UTF-16 with a BOM are read).
-    OSError if it cannot be read."""
+    """The screenplay's text, newlines normalised. Raises ScriptError for a file that is too
+    large, binary or not UTF-8 (UTF-8 with a BOM and UTF-16 with a BOM are read); OSError if it
+    cannot be read."""
     size = path.stat().st_size
     if size > MAX_SCRIPT_BYTES:
-        raise ScriptError([report("SB051", Span(shown, 0, 0), size=_megabytes(size),
-                                   most=_megabytes(MAX_SCRIPT_BYTES))], "")
-    data = path.read_bytes()
-    text = _decode(data, shown)
-    if "\x00" in text:
-        line, column = _position(text, text.index("\x00"))
-        raise ScriptError([report("SB050", Span(shown, line, column, line, column + 1))],
-                           text.replace("\x00", "\ufffd"))
+        with open(path, "rb") as fh:  # the first line, to show under the message
+            head = fh.read(4096).decode("utf-8", errors="replace")
+        raise ScriptError([report("SB051", Span(shown, 1, 1), size=_megabytes(size),
+                                  most=_megabytes(MAX_SCRIPT_BYTES))], head)
+    text = _decode(path.read_bytes(), shown)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL_RE.sub(" ", text)  # fountain-py uses control characters as its own marks
 
@@ -114,19 +114,23 @@ def _megabytes(n: int) -> str:
 
 
 def _decode(data: bytes, shown: str) -> str:
+    """UTF-16 with its BOM, else UTF-8 (a BOM dropped); a NUL byte makes it binary (as git decides)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
-            pass  # read as UTF-8 below: reported at its first bad byte
+            pass  # not UTF-16 after all: binary, or reported at its first bad byte below
+        else:
+            if "\x00" not in text:
+                return text
+    if b"\x00" in data:
+        text = data.decode("utf-8", errors="replace")
+        line, column = _position(text, text.index("\x00"))
+        raise ScriptError([report("SB050", Span(shown, line, column, line, column + 1))],
+                          text.replace("\x00", "\ufffd"))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if b"\x00" in data[:exc.start + 1]:
-            text = data.decode("utf-8", errors="replace")
-            line, column = _position(text, text.index("\x00"))
-            raise ScriptError([report("SB050", Span(shown, line, column, line, column + 1))],
-                               text.replace("\x00", "\ufffd")) from None
         raise ScriptError([not_utf8(shown, data, exc)], data.decode("utf-8", errors="replace")) from None
 
 
@@ -202,9 +206,11 @@ class _Reader:
     items: list = field(default_factory=list)
     speakers: dict[str, Speaker] = field(default_factory=dict)
     scene: SceneDraft | None = None
-    speaker: str | None = None
+    speaker: str | None = None  # the key of the last cue, while its dialogue goes on
+    cue_at: tuple[str, int] = ("", 0)  # the last cue as written, and its line
     extension: list[str] = field(default_factory=list)
     how: str | None = None
+    joinable: Unit | None = None  # the line the next line of dialogue continues
 
     def unit(self, unit: Unit) -> None:
         if self.scene is None:
@@ -218,18 +224,22 @@ class _Reader:
         self.items.append(item)
 
     def cue(self, name: str, extension: str | None, line: int) -> None:
-        key = " ".join(name.split()).upper()
-        self.speakers.setdefault(key, Speaker(key, " ".join(name.split()), line))
-        self.speaker, self.how = key, None
+        self.speaker, self.how = " ".join(name.split()).upper(), None
+        self.cue_at = (" ".join(name.split()), line)
         self.extension = [e.strip() for e in re.split(r"\)\s*\(", extension or "") if e.strip()]
 
     def spoken(self, text: str, line: int, *extra: str) -> None:
         if self.speaker is None:  # dialogue with no cue: read as action
             self.unit(Unit("action", text, line))
             return
+        if self.joinable is not None and not extra:  # one speech over several lines
+            self.joinable.text += f" {text}"
+            return
+        self.speakers.setdefault(self.speaker, Speaker(self.speaker, *self.cue_at))  # a cue alone is no speaker
         how = [_extension_words(e) for e in self.extension] + [self.how or "", *extra]
         self.unit(Unit("line", text, line, self.speaker, ", ".join(h for h in how if h) or None))
         self.how = None
+        self.joinable = None if extra else self.scene.units[-1]
 
 
 def _extension_words(extension: str) -> str | None:
@@ -241,7 +251,10 @@ def scenes(elements) -> tuple[list, dict[str, Speaker]]:
     """fountain-py's elements as scenes (SceneDraft), transitions and comments, and who speaks."""
     r = _Reader()
     for e in elements:
-        _read(r, e.type.value, e)
+        kind = e.type.value
+        if kind not in ("dialogue", "note"):
+            r.joinable = None
+        _read(r, kind, e)
     return r.items, r.speakers
 
 
@@ -251,6 +264,8 @@ def _read(r: _Reader, kind: str, e) -> None:
         r.scene = r.items[-1]
     elif kind in ("action", "centered"):
         r.speaker = None
+        if not any(ch.isalnum() for ch in e.text) or len("".join(e.text.split())) < LIMITS.min_prompt:
+            return  # `...`, `--`, `X`: nothing to see, and too short a prompt on its own
         text = f"Centered on screen, the words \u201c{e.text}\u201d." if kind == "centered" else e.text
         r.unit(Unit("action", text, e.line_number))
     elif kind == "character":
@@ -469,10 +484,10 @@ def _description(location: str) -> str:
 
 # ---- text the story can hold ------------------------------------------------------------------------
 
-def clean(text: str) -> str:
+def clean(text: str, quoted: bool = False) -> str:
     """Free text that reads back as itself in a story line: one line; straight double quotes
-    become curly ones (a `"` must close on its line), `#` (a comment) becomes `＃`, and an `@`
-    before a word that is not a mention becomes `＠`."""
+    become curly ones (a `"` must close on its line), `#` (a comment, unless `quoted`) becomes
+    `＃`, and an `@` before a word that is not a mention becomes `＠`."""
     text = " ".join(text.split())
     out, opening = [], True
     for ch in text:
@@ -481,7 +496,8 @@ def clean(text: str) -> str:
             opening = not opening
         else:
             out.append(ch)
-    return _STRAY_AT_RE.sub("\uff20", "".join(out)).replace("#", "\uff03")
+    text = _STRAY_AT_RE.sub("\uff20", "".join(out))
+    return text if quoted else text.replace("#", "\uff03")
 
 
 def prose_line(text: str) -> str:
@@ -523,7 +539,8 @@ class Mentions:
 
 
 def _capitalised(cue: str) -> str:
-    return " ".join(w[:1].upper() + w[1:].lower() for w in cue.split(" "))
+    """`MARY-ANN O'NEIL` -> `Mary-Ann O'Neil`: how a name reads in prose."""
+    return re.sub(r"[^\W\d_]+", lambda m: m[0].capitalize(), cue)
 
 
 # ---- clips --------------------------------------------------------------------------------------
@@ -545,35 +562,32 @@ class ClipDraft:
 
 def pieces(unit: Unit) -> list[Unit]:
     """A unit short enough for one clip, or its sentences (or words) in pieces that are."""
-    if unit.seconds <= MAX_SECONDS:
+    def fits(text: str) -> bool:
+        return Unit(unit.kind, text, unit.line).seconds <= MAX_SECONDS and len(text) <= MAX_PIECE_CHARS
+
+    if fits(unit.text):
         return [unit]
-    out: list[Unit] = []
+    parts: list[str] = []
+    for sentence in _SENTENCE_RE.split(unit.text):
+        if fits(sentence):
+            parts.append(sentence)
+        else:  # a sentence too long for one clip: its words (a word too long: its characters)
+            words = [w[i:i + MAX_PIECE_CHARS] for w in sentence.split() for i in range(0, len(w), MAX_PIECE_CHARS)]
+            parts += _packed(words, fits)
+    return [Unit(unit.kind, text, unit.line, unit.speaker, unit.how) for text in _packed(parts, fits)]
+
+
+def _packed(parts: list[str], fits) -> list[str]:
+    """Consecutive parts joined while the result fits."""
+    out: list[str] = []
     current = ""
-    for part in _sentences_or_words(unit):
+    for part in parts:
         candidate = f"{current} {part}".strip()
-        if current and _seconds_of(unit, candidate) > MAX_SECONDS:
-            out.append(Unit(unit.kind, current, unit.line, unit.speaker, unit.how))
+        if current and not fits(candidate):
+            out.append(current)
             candidate = part
         current = candidate
-    if current:
-        out.append(Unit(unit.kind, current, unit.line, unit.speaker, unit.how))
-    return out
-
-
-def _seconds_of(unit: Unit, text: str) -> float:
-    return Unit(unit.kind, text, unit.line).seconds
-
-
-def _sentences_or_words(unit: Unit) -> list[str]:
-    out = []
-    per_piece = int((MAX_SECONDS - PAUSE_PER_LINE) * min(SPEECH_WORDS_PER_SECOND, ACTION_WORDS_PER_SECOND))
-    for sentence in _SENTENCE_RE.split(unit.text):
-        words = sentence.split()
-        if _seconds_of(unit, sentence) <= MAX_SECONDS:
-            out.append(sentence)
-        else:
-            out += [" ".join(words[i:i + per_piece]) for i in range(0, len(words), per_piece)]
-    return out
+    return [*out, current] if current else out
 
 
 def split(scene: SceneDraft, cast: Cast) -> list[list[Unit]]:
@@ -581,16 +595,17 @@ def split(scene: SceneDraft, cast: Cast) -> list[list[Unit]]:
     place) within the pictures one clip may send."""
     base = 1 if cast.place_of(scene.heading) else 0
     runs: list[list[Unit]] = [[]]
-    seconds, speakers = 0.0, set()
+    seconds, chars, speakers = 0.0, 0, set()
     for unit in (p for u in scene.units for p in pieces(u)):
-        new = {unit.speaker} - speakers if unit.speaker else set()
+        new = {unit.speaker} if unit.speaker else set()
         content = any(u.kind != "comment" for u in runs[-1])
-        if content and (seconds + unit.seconds > MAX_SECONDS or base + len(speakers | new) > MAX_IMAGES):
+        full = (seconds + unit.seconds > MAX_SECONDS or chars + len(unit.text) > MAX_CLIP_CHARS
+                or base + len(speakers | new) > MAX_IMAGES)
+        if content and full:
             runs.append([])
-            seconds, speakers = 0.0, set()
+            seconds, chars, speakers = 0.0, 0, set()
         runs[-1].append(unit)
-        seconds += unit.seconds
-        speakers |= {unit.speaker} if unit.speaker else set()
+        seconds, chars, speakers = seconds + unit.seconds, chars + len(unit.text), speakers | new
     return runs
 
 
@@ -692,8 +707,13 @@ def _clip_comments(clip: ClipDraft) -> list[str]:
         label = f"{h.number + '. ' if h.number else ''}{h.text} (line {h.line})"
     if clip.parts == 1:
         return [f"# {clean(label)}"]
-    why = (f"about {round(clip.estimate)}s, more than one clip's {MAX_SECONDS}s" if clip.estimate > MAX_SECONDS
-           else f"more speakers than the {MAX_IMAGES} pictures one clip can send")
+    speakers = len({u.speaker for u in clip.scene.units if u.speaker})
+    if clip.estimate > MAX_SECONDS:
+        why = f"about {round(clip.estimate)}s, more than one clip's {MAX_SECONDS}s"
+    elif speakers + 1 > MAX_IMAGES:
+        why = f"more speakers than the {MAX_IMAGES} pictures one clip can send"
+    else:
+        why = "more text than one prompt can hold"
     return [f"# {clean(label)}, part {clip.part} of {clip.parts}: split, {why}"]
 
 
@@ -719,7 +739,7 @@ def _unit_line(u: Unit, cast: Cast, mentions: Mentions, used: set[str], beats) -
         return f"# {' '.join(u.text.split())}"
     if u.kind == "line":
         how = how_words(u.how) if u.how else ""
-        said = clean(u.text).replace("\u201c", "\u2018").replace("\u201d", "\u2019")
+        said = clean(u.text, quoted=True).replace("\u201c", "\u2018").replace("\u201d", "\u2019")
         return f"@{cast.characters[u.speaker].name}{f' ({how})' if how else ''}: \"{said}\""
     text = mentions.rewrite(clean(u.text), used, MAX_IMAGES)
     if beats is None:
@@ -787,11 +807,11 @@ def draft(text: str, script_name: str, fallback_title: str) -> Draft:
 
 def _nothing_to_import(text: str, meta: dict, shown: str) -> Diagnostic:
     if not text.strip():
-        return report("SB052", Span(shown, 0, 0), "empty")
+        return report("SB052", Span(shown, 1, 1), "empty")
     if meta:
         first = next(i for i, line in enumerate(text.split("\n"), start=1) if line.strip())
         return report("SB052", Span(shown, first, 1, first, len(text.split("\n")[first - 1]) + 1), "title_only")
-    return report("SB052", Span(shown, 0, 0), "nothing")
+    return report("SB052", Span(shown, 1, 1), "nothing")
 
 
 def _structure_warnings(issues, text: str, shown: str) -> list[Diagnostic]:

@@ -506,7 +506,9 @@ def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help
     from ..diagnostics import render
     from ..fountain import ScriptError, import_script
 
-    src = story_path(script)  # the same refusals as a story: missing, a folder, a device, unreadable
+    if Path(script).is_dir():
+        raise fail(f"{script}: is a directory, not a Fountain screenplay")
+    src = story_path(script)  # the same refusals as a story: missing, a device, unreadable
     target = None if output == "-" else Path(output) if output else src.with_suffix(".story")
     if target is not None and target.resolve() == src.resolve():
         raise fail(f"{script}: the story would replace the screenplay; choose another name with -o")
