@@ -49,7 +49,8 @@ from .names import title_file_stem
 from .providers.seedance import LIMITS
 from .scaffold import Placeholder, latin_words, slug
 
-MAX_SCRIPT_BYTES = 1024 * 1024  # about 500 pages; fountain-py reads 1 MB in about 2 s here
+# About 500 pages. Importing 1 MB (5,000 scenes) takes about 6 s of CPU here, 2 s of it in fountain-py.
+MAX_SCRIPT_BYTES = 1024 * 1024
 SPEECH_WORDS_PER_SECOND = 2.5  # 150 words a minute, a common pace for screen dialogue
 ACTION_WORDS_PER_SECOND = 3.0  # a line of action (about 10 words) is 3 to 4 seconds of screen time
 PAUSE_PER_LINE = 0.5  # between two speeches
@@ -339,8 +340,9 @@ def heading(text: str, line: int, number: str | None) -> Heading:
 # ---- fix-ups of fountain-py ------------------------------------------------------------------------
 
 def fix_up(elements) -> list:
-    """fountain-py's elements with its two gaps filled: an action paragraph that starts with a cue
-    in non-ASCII capitals (`ZOË (O.S.)`) followed by lines is that character's dialogue."""
+    """fountain-py's elements with one gap filled: an action paragraph that starts with a cue in
+    non-ASCII capitals (`ZOË (O.S.)`) followed by lines is that character's dialogue. (The other,
+    two extensions read as one `V.O.) (CONT'D`, is split where cues are read: `_Reader.cue`.)"""
     out = []
     for e in elements:
         if e.type.value == "action" and (cue := _non_ascii_cue(e.text)) is not None:
@@ -478,8 +480,8 @@ def name_cast(items: list, speakers: dict[str, Speaker]) -> Cast:
 
 
 def _description(location: str) -> str:
-    words = " ".join(location.replace(" - ", ", ").split())
-    return clean(" ".join(w[:1].upper() + w[1:].lower() if w.isupper() else w for w in words.split(" ")))
+    """`LIGHTHOUSE - LAMP ROOM` -> `Lighthouse, Lamp Room`."""
+    return clean(_capitalised(location.replace(" - ", ", ")))
 
 
 # ---- text the story can hold ------------------------------------------------------------------------
@@ -616,6 +618,8 @@ def clip_seconds(units: list[Unit]) -> int:
 def clips_of(scene: SceneDraft, cast: Cast) -> list[ClipDraft]:
     h = scene.heading
     wanted = "opening" if h is None else slug(h.location or h.text, "scene")
+    if wanted[0].isdigit():  # a name starts with a letter (`221B BAKER STREET`)
+        wanted = f"scene-{wanted}"
     runs = split(scene, cast)
     estimate = sum(u.seconds for u in scene.units)
     return [ClipDraft(cast.names.claim(wanted, "-"), clip_seconds(run), run, scene, i, len(runs), estimate)
@@ -660,7 +664,8 @@ class Draft:
     clips: int
     split_scenes: int
     cast: Cast
-    warnings: list[Diagnostic]
+    warnings: list[Diagnostic]  # about the screenplay: render them with `source`
+    source: str  # the screenplay's text, as read
 
     @property
     def pictures(self) -> list[Placeholder]:
@@ -729,8 +734,6 @@ def clip_lines(clip: ClipDraft, cast: Cast, mentions: Mentions) -> list[str]:
     beats = iter(beat_seconds(clip)) if scene else None
     for u in clip.units:
         lines.append("  " + _unit_line(u, cast, mentions, used, beats))
-    if len(lines) == len(_clip_comments(clip)) + 1:  # nothing to see: say what the screenplay left out
-        lines.append("  An empty moment.")
     return lines
 
 
@@ -802,7 +805,7 @@ def draft(text: str, script_name: str, fallback_title: str) -> Draft:
     formatted, diags = format_source(story, "<imported>")
     if formatted is None:  # a bug here: say so rather than write a story that does not read
         raise RuntimeError(f"the imported story does not read back: {diags[0].message if diags else '?'}")
-    return Draft(formatted, sum(isinstance(it, ClipDraft) for it in timeline), splits, cast, warnings)
+    return Draft(formatted, sum(isinstance(it, ClipDraft) for it in timeline), splits, cast, warnings, text)
 
 
 def _nothing_to_import(text: str, meta: dict, shown: str) -> Diagnostic:

@@ -313,7 +313,7 @@ def test_unclosed_boneyard_and_note_are_warnings(tmp_path: Path):
     path.write_text("INT. A - DAY\n\nHello [[ a note\n\nEXT. B - DAY\n\nBye.\n\n  /* the rest\n\nINT. C - DAY\n",
                     encoding="utf-8")
     made = import_script(path, "open.fountain")
-    text = render(made.warnings, {"open.fountain": path.read_text()})
+    text = render(made.warnings, {"open.fountain": made.source})
     assert "open.fountain:3:7: warning[SB053]: `[[` is never closed, so the note is imported as text" in text
     assert "open.fountain:9:3: warning[SB053]: `/*` is never closed" in text
     assert "c" not in [c.name for c in _clips(made.text)]
@@ -341,7 +341,7 @@ _CUES = ["BOB", "MARY O'NEIL", "ZOË", "DR. NO", "CUT", "23 SKIDOO", "王", "@mc
 _WORDS = ["Bob", "BOB", "rain", "camera:", "shot:", "@Bob:", '"', "#", "@", "[[x]]", "*bold*", "_u_", "cut",
           "continue", "(", ")", "~", "Mary O'Neil", "雨", "Zoë", "...", "-", "shot 4s:", "sound:"]
 _HEADINGS = ["INT. HOUSE - DAY", "EXT. HOUSE - NIGHT", ".FLASHBACK", "INT./EXT. CAR - MOVING", "EXT. SHOT - DAY",
-             "INT. CAFÉ ÉLODIE - DAWN #3A#", "EST. CITY"]
+             "INT. CAFÉ ÉLODIE - DAWN #3A#", "EST. CITY", "INT. 221B BAKER STREET - DAY", "INT. 家 - DAY"]
 _TRANSITIONS = ["CUT TO:", "DISSOLVE TO:", "FADE OUT.", "> WIPE TO:", "FADE IN:", "SMASH CUT TO:"]
 
 _sentence = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12).map(" ".join)

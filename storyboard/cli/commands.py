@@ -522,7 +522,7 @@ def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help
     except OSError as exc:
         raise fail(read_failure(exc, script)) from None
     if made.warnings:
-        sys.stderr.write(render(made.warnings, {script: src.read_text(encoding="utf-8", errors="replace")}))
+        sys.stderr.write(render(made.warnings, {script: made.source}))
     if target is None:
         sys.stdout.write(made.text)
         raise typer.Exit(ExitCode.OK)

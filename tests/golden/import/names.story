@@ -51,6 +51,16 @@ place HouseExterior:
   image: places/house-exterior.png
   description: House
 
+# INT. 221B BAKER STREET - NIGHT: first at line 36 of the screenplay
+place _221bBakerStreet:
+  image: places/221b-baker-street.png
+  description: 221B Baker Street
+
+# INT. 家 - DAY: first at line 40 of the screenplay
+place Place6:
+  image: places/place6.png
+  description: 家
+
 # INT. CAFÉ ÉLODIE - DAY (line 3)
 shot cafe-elodie 7s:
   Interior, @CafeElodie, day.
@@ -72,3 +82,11 @@ shot house 4s:
 # EXT. HOUSE - DAY (line 32)
 shot house-2 4s:
   Exterior, @HouseExterior, day. Loud outside.
+
+# INT. 221B BAKER STREET - NIGHT (line 36)
+shot scene-221b-baker-street 4s:
+  Interior, @_221bBakerStreet, night. Violin music.
+
+# INT. 家 - DAY (line 40)
+shot scene 4s:
+  Interior, @Place6, day. Rain on the roof.
