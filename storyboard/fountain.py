@@ -175,6 +175,7 @@ class Unit:
 class SceneDraft:
     heading: Heading | None
     units: list[Unit] = field(default_factory=list)
+    continued: bool = False  # action after a transition or a section, under the heading before it
 
 
 @dataclass
@@ -214,10 +215,14 @@ class _Reader:
     joinable: Unit | None = None  # the line the next line of dialogue continues
 
     def unit(self, unit: Unit) -> None:
-        if self.scene is None:
-            self.scene = SceneDraft(None)
+        if self.scene is None:  # the scene goes on after a transition or a section, at its place
+            self.scene = SceneDraft(self.last_heading, continued=self.last_heading is not None)
             self.items.append(self.scene)
         self.scene.units.append(unit)
+
+    @property
+    def last_heading(self) -> Heading | None:
+        return next((it.heading for it in reversed(self.items) if isinstance(it, SceneDraft)), None)
 
     def top(self, item) -> None:
         self.scene = None
@@ -709,7 +714,7 @@ def _clip_comments(clip: ClipDraft) -> list[str]:
     if h is None:
         label = "before the first scene heading"
     else:
-        label = f"{h.number + '. ' if h.number else ''}{h.text} (line {h.line})"
+        label = f"{h.number + '. ' if h.number else ''}{h.text} (line {h.line}){', continued' * clip.scene.continued}"
     if clip.parts == 1:
         return [f"# {clean(label)}"]
     speakers = len({u.speaker for u in clip.scene.units if u.speaker})

@@ -32,7 +32,12 @@ KINDS = ("character", "prop", "place")
 
 
 class ScaffoldError(Exception):
-    """Why the files cannot be written, in one line (nothing was written)."""
+    """Why the files cannot be written, in one line (nothing was written). `existing`: the files
+    in the way, when that is why."""
+
+    def __init__(self, message: str, existing: list[Path] | None = None):
+        super().__init__(message)
+        self.existing = existing or []
 
 
 # ---- names ----------------------------------------------------------------------------------
@@ -160,7 +165,7 @@ def refuse_existing(files: dict[Path, bytes]) -> None:
         listed = ", ".join(str(p) for p in existing[:5]) + more
         raise ScaffoldError(f"{listed} already exist{'s' if len(existing) == 1 else ''}; nothing was written "
                             f"(storyboard never overwrites a file: move {'it' if len(existing) == 1 else 'them'} "
-                            f"away or choose another folder)")
+                            f"away or choose another folder)", existing)
     for p in files:
         blocked = next((a for a in _ancestors(p) if os.path.lexists(a) and not a.is_dir()), None)
         if blocked is not None:

@@ -106,6 +106,15 @@ def test_full_fountain_constructs():
     assert "A younger @OldKeeper polishes" in out and "@Steel's lantern" in out  # names in action: mentions
 
 
+def test_action_after_a_transition_or_a_section_goes_on_at_the_same_place():
+    out = story_of("INT. A - DAY\n\nAction.\n\n# Sequence 2\n\nMore action.\n\nCUT TO:\n\nEven more.\n")
+    clips = _clips(out)
+    assert [c.name for c in clips] == ["a", "a-2", "a-3"]
+    assert all(c.body[0].text.startswith("Interior, @A, day.") for c in clips)
+    assert out.count("# INT. A - DAY (line 1), continued") == 2
+    assert [t.kind for t in parsed(out).items if isinstance(t, Transition)] == ["cut"]
+
+
 def test_headings():
     h = heading("INT. LIGHTHOUSE - LAMP ROOM - NIGHT", 1, None)
     assert (h.setting, h.location, h.time) == ("Interior", "LIGHTHOUSE - LAMP ROOM", "NIGHT")

@@ -499,8 +499,9 @@ def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help
                                                  "for each image: the story names that does not exist yet."),
                force: bool = typer.Option(False, "--force", help="Replace the story if it exists (pictures are "
                                           "never replaced).")):
-    """Turn a Fountain screenplay into a .story draft: scenes become clips, speakers characters,
-    locations places, dialogue dialogue, transitions transitions; durations are estimated."""
+    """Turn a Fountain screenplay into a .story draft: a clip for each scene, a character for each
+    speaker, a place for each location, with the dialogue and transitions; durations are estimated
+    from the words."""
     from pathlib import Path
 
     from ..diagnostics import render
@@ -548,8 +549,10 @@ def _write_import(made, target, placeholders: bool, force: bool) -> None:
 
             write_text(target, made.text)
     except ScaffoldError as exc:
-        hint = "" if force else " (--force replaces the story)"
-        raise fail(f"{exc}{hint}") from None
+        if exc.existing == [target]:
+            raise fail(f"{target} already exists; nothing was written (give another name with -o, or --force "
+                       "to replace it)") from None
+        raise fail(str(exc)) from None
     except OSError as exc:
         raise cannot_write(exc, target) from None
     characters, places = len(made.cast.characters), len(made.cast.places)
