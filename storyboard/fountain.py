@@ -46,9 +46,10 @@ from .diagnostics import Diagnostic, Span
 from .language.fmt import format_source
 from .messages import not_utf8, report
 from .names import title_file_stem
-from .providers.seedance import LIMITS
+from .providers.preview import PreviewProvider
 from .scaffold import Placeholder, latin_words, slug
 
+LIMITS = PreviewProvider.limits  # `check`'s by default: the draft is made to pass it
 # About 500 pages. Importing 1 MB (5,000 scenes) takes about 6 s of CPU here, 2 s of it in fountain-py.
 MAX_SCRIPT_BYTES = 1024 * 1024
 SPEECH_WORDS_PER_SECOND = 2.5  # 150 words a minute, a common pace for screen dialogue
