@@ -263,6 +263,9 @@ def test_cli_refuses_to_replace_the_screenplay(tmp_path: Path):
     proc = run("import", "tea.story", cwd=tmp_path)
     assert proc.returncode == 2 and "would replace the screenplay" in proc.stderr
     assert run("import", ".", cwd=tmp_path).stderr == "storyboard: .: is a directory, not a Fountain screenplay\n"
+    (tmp_path / "s.fountain").write_text(SCRIPT, encoding="utf-8")
+    assert run("import", "s.fountain", "-o", ".", cwd=tmp_path).stderr == \
+        "storyboard: .: is a folder; name the story to write in it, e.g. -o s.story\n"
 
 
 MALFORMED = {

@@ -513,6 +513,9 @@ def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help
     target = None if output == "-" else Path(output) if output else src.with_suffix(".story")
     if target is not None and target.resolve() == src.resolve():
         raise fail(f"{script}: the story would replace the screenplay; choose another name with -o")
+    if target is not None and target.is_dir():
+        example = target / src.with_suffix(".story").name
+        raise fail(f"{output}: is a folder; name the story to write in it, e.g. -o {example}")
     if target is None and placeholders:
         raise fail("--placeholders draws pictures beside the story: give -o FILE.story, not -o -")
     try:
@@ -532,7 +535,8 @@ def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help
 
 
 def _write_import(made, target, placeholders: bool, force: bool) -> None:
-    """The story (and the missing pictures, with --placeholders), all or nothing; then what next."""
+    """The story and, with --placeholders, the missing pictures: new files all or nothing (a story
+    replaced with --force is replaced atomically); then what next."""
     from ..scaffold import ScaffoldError, drawn, write_new_files
 
     folder = target.parent
