@@ -150,7 +150,7 @@ _error("SB032", "Stories that include each other in a loop.", "include cycle: {c
        hint="remove one of the includes")
 _error("SB033", "An include that leads outside the story's folder tree.", "included file {path} {reason}",
        hint="stories may only include files in their own folder tree")
-_error("SB034", "A story, included story or prompt template that is not UTF-8 text.", {
+_error("SB034", "A story, included story, prompt template or imported screenplay that is not UTF-8 text.", {
     "file": "not UTF-8 text: byte 0x{byte:02X} cannot be read as UTF-8",
     "included": "included file {path} is not UTF-8 text (byte 0x{byte:02X} at line {line}, column {column})",
 }, hints={"file": "save the file as UTF-8", "included": "save that file as UTF-8"})
@@ -158,6 +158,29 @@ _error("SB040", "`storyboard fmt` refused to write a layout that would read back
        "formatting would change what this story means, so fmt left the file as it is",
        hint="this is a bug in storyboard fmt; the story itself is fine (please report it)",
        no_example="only a bug in `storyboard fmt` can cause it, and `check` never runs fmt")
+
+# ---- SB05x: importing a screenplay (`storyboard import SCRIPT.fountain`) ----------------------------
+
+_IMPORT_ONLY = "`storyboard import` reports it about a Fountain screenplay; no story can show it"
+_error("SB050", "A screenplay to import that is a binary file (it holds a NUL byte).",
+       "this is a binary file, not a Fountain screenplay (a NUL byte)",
+       hint="a Fountain screenplay is plain text: export it from your screenwriting app as .fountain",
+       no_example=_IMPORT_ONLY)
+_error("SB051", "A screenplay to import that is larger than one film can come from.",
+       "the screenplay is {size}, more than the {most} one import reads",
+       hint="a feature screenplay is about 200 KB: split the script (by act or episode) and import each part",
+       no_example=_IMPORT_ONLY)
+_error("SB052", "A screenplay with no scene, action or dialogue to import.", {
+    "empty": "the screenplay is empty",
+    "title_only": "the screenplay has a title page but no scenes, action or dialogue",
+    "nothing": "the screenplay has no scenes, action or dialogue (only notes, boneyard or page breaks)",
+}, hint="a scene starts with a heading such as `INT. KITCHEN - DAY` on a line of its own, a blank line after it",
+   no_example=_IMPORT_ONLY)
+_warning("SB053", "A screenplay's boneyard or note that is never closed.", {
+    "boneyard": "`/*` is never closed, so the rest of the screenplay is boneyard and is not imported",
+    "note": "`[[` is never closed, so the note is imported as text",
+}, hints={"boneyard": "close the boneyard with `*/` where the cut text ends",
+          "note": "close the note with `]]`"}, no_example=_IMPORT_ONLY)
 
 # ---- SB1xx: film settings -----------------------------------------------------------------------
 

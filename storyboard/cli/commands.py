@@ -537,3 +537,104 @@ def _register_takes_commands() -> None:
 
 
 _register_takes_commands()
+# ---- init, import --------------------------------------------------------------------------
+
+@app.command()
+def init(folder: str = typer.Argument(".", help="The new film's folder (made if missing; default: here).")):
+    """Start a new film: a starter .story that uses every kind of block, placeholder pictures for
+    its cast and a .gitignore. Never overwrites a file (exit 2, nothing written, if one exists)."""
+    from ..scaffold import ScaffoldError, init as make_film, next_steps
+
+    try:
+        film = make_film(folder)
+    except ScaffoldError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise cannot_write(exc, folder) from None
+    for line in next_steps(film, folder):
+        say(line)
+    sys.stdout.write(f"{film.story}\n")
+    raise typer.Exit(ExitCode.OK)
+
+
+@app.command("import")
+def import_cmd(script: str = typer.Argument(..., metavar="SCRIPT.fountain", help="A Fountain screenplay."),
+               output: str = typer.Option(None, "--output", "-o", metavar="FILE.story", help="Where to write the "
+                                          "story (default: beside the screenplay, named like it; - for stdout)."),
+               placeholders: bool = typer.Option(False, "--placeholders", help="Also draw a placeholder picture "
+                                                 "for each image: the story names that does not exist yet."),
+               force: bool = typer.Option(False, "--force", help="Replace the story if it exists (pictures are "
+                                          "never replaced).")):
+    """Turn a Fountain screenplay into a .story draft: a clip for each scene, a character for each
+    speaker, a place for each location, with the dialogue and transitions; durations are estimated
+    from the words."""
+    from pathlib import Path
+
+    from ..diagnostics import render
+    from ..fountain import ScriptError, import_script
+
+    if Path(script).is_dir():
+        raise fail(f"{script}: is a directory, not a Fountain screenplay")
+    src = story_path(script)  # the same refusals as a story: missing, a device, unreadable
+    target = None if output == "-" else Path(output) if output else src.with_suffix(".story")
+    if target is not None and target.resolve() == src.resolve():
+        raise fail(f"{script}: the story would replace the screenplay; choose another name with -o")
+    if target is not None and target.is_dir():
+        example = target / src.with_suffix(".story").name
+        raise fail(f"{output}: is a folder; name the story to write in it, e.g. -o {example}")
+    if target is None and placeholders:
+        raise fail("--placeholders draws pictures beside the story: give -o FILE.story, not -o -")
+    try:
+        made = import_script(src, script)
+    except ScriptError as exc:
+        sys.stderr.write(render(exc.diagnostics, {script: exc.source}))
+        raise typer.Exit(ExitCode.DIAGNOSTICS) from None
+    except OSError as exc:
+        raise fail(read_failure(exc, script)) from None
+    if made.warnings:
+        sys.stderr.write(render(made.warnings, {script: made.source}))
+    if target is None:
+        sys.stdout.write(made.text)
+        raise typer.Exit(ExitCode.OK)
+    _write_import(made, target, placeholders, force)
+    raise typer.Exit(ExitCode.OK)
+
+
+def _write_import(made, target, placeholders: bool, force: bool) -> None:
+    """The story and, with --placeholders, the missing pictures: new files all or nothing (a story
+    replaced with --force is replaced atomically); then what next."""
+    from ..scaffold import ScaffoldError, drawn, write_new_files
+
+    folder = target.parent
+    missing = [p for p in made.pictures if not (folder / p.path).exists()]
+    files = {target: made.text.encode("utf-8")}
+    if placeholders:
+        files.update(drawn(missing, folder))
+    if force and target.is_file():
+        files.pop(target)
+    try:
+        write_new_files(files)
+        if target not in files:
+            from ..atomic import write_text
+
+            write_text(target, made.text)
+    except ScaffoldError as exc:
+        if exc.existing == [target]:
+            raise fail(f"{target} already exists; nothing was written (give another name with -o, or --force "
+                       "to replace it)") from None
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise cannot_write(exc, target) from None
+    characters, places = len(made.cast.characters), len(made.cast.places)
+    split = f" ({made.split_scenes} long scene{'s' * (made.split_scenes != 1)} split)" if made.split_scenes else ""
+    say(f"wrote {target}: {made.clips} clip{'s' * (made.clips != 1)}{split}, {characters} "
+        f"character{'s' * (characters != 1)}, {places} place{'s' * (places != 1)}")
+    if placeholders and missing:
+        say(f"drew {len(missing)} placeholder picture{'s' * (len(missing) != 1)}: replace them with your own")
+    elif missing:
+        say(f"{len(missing)} picture{'s' * (len(missing) != 1)} to draw (or run again with --placeholders "
+            "to draw stand-ins):")
+        for p in missing:
+            say(f"  {folder / p.path if str(folder) != '.' else p.path}")
+    say(f"next: storyboard check {target}")
+    sys.stdout.write(f"{target}\n")
