@@ -139,6 +139,33 @@ def test_check_and_plan_say_the_vendor_carries_local_files(vendor, tmp_path, mon
         assert "2 local file(s) will be uploaded when the render is confirmed (--yes)" in r.text
         assert f"lamp-turn.mp4 -> {label} (127.0.0.1:" in r.text and f"shanty.wav -> {label}" in r.text
         assert fake.files.all() == []  # planning uploads nothing
+        r = cli(["render", str(story), "-p", vendor, "--base-url", fake.base_url], {variable: key})
+        assert r.exit_code != 0 and "pass --yes to confirm" in r.text  # not confirmed: nothing leaves
+        assert fake.files.all() == [] and fake.stats()["creates"] == 0
+
+
+@pytest.mark.parametrize("vendor", ["fal", "replicate", "modelark"])
+def test_a_named_bucket_carries_the_files_for_every_provider(vendor, tmp_path):
+    story = film(tmp_path / "f")
+    r = cli(["plan", str(story), "-p", vendor, "--host", "s3://films/lamp"],
+            {"FAL_KEY": FAL_KEY, "REPLICATE_API_TOKEN": TOKEN, "ARK_API_KEY": "ark-key-1234567890"})
+    assert r.exit_code == 0, r.output
+    assert "lamp-turn.mp4 -> s3://films/lamp/" in r.text and "shanty.wav -> s3://films/lamp/" in r.text
+    assert "host from --host" in r.text
+
+
+def test_a_signed_upload_url_refused_says_its_code_and_never_its_signature(tmp_path, monkeypatch):
+    from storyboard.testing import fake_fal
+
+    film(tmp_path / "f")
+    monkeypatch.setattr(fake_fal, "SIGNED_URL_TTL", -1.0)  # signed URLs that have expired when used
+    with small_fake(FakeFal, FAL_KEY) as fake:
+        provider = FalProvider(api_key=FAL_KEY, base_url=fake.base_url, backoff=(0.01, 0.02))
+        with pytest.raises(StorageError) as info:
+            provider.prepare_inputs([("audio", tmp_path / "f" / "shanty.wav")])
+    message = str(info.value)
+    assert "shanty.wav to fal storage" in message and "HTTP 403 (ExpiredToken)" in message
+    assert "Signature" not in message and "_fake_gcs" not in message
 
 
 FAILURES = {  # faults, the key sent, what the line says
@@ -172,9 +199,9 @@ def test_a_failed_upload_is_one_line_and_exit_2_before_any_create_and_the_next_r
         r = cli(args, {variable: key})  # the vendor is back, or the right key: the render resumes
         assert r.exit_code == 0, r.output
         assert fake.stats()["creates"] == 1 and len(fake.files.all()) == 2
-        if vendor == "fal" and failure == "refused":
+        if vendor == "fal" and failure == "refused":  # fal storage has both files now: nothing to upload
             r = cli(["plan", str(story), "-p", vendor], {variable: key, "FAL_QUEUE_URL": fake.base_url})
-            assert "uploaded already, kept until" in r.text
+            assert r.exit_code == 0 and "will be uploaded" not in r.text
 
 
 # ---- Replicate keeps nothing of Together's ------------------------------------------------------

@@ -23,6 +23,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,10 +119,6 @@ class UploadLedger:
             return None
         return entry["url"]
 
-    def expiry(self, digest: str) -> float | None:
-        entry = self._files.get(digest)
-        return entry.get("expires_at") if isinstance(entry, dict) else None
-
     def remember(self, digest: str, upload: Upload) -> None:
         from ..atomic import write_text
 
@@ -158,12 +155,11 @@ class VendorStorage:
 
     def where(self, path: Path) -> str:
         """Where `path` goes, for `plan`."""
-        digest = self.digest(path)
-        if self.ledger.url(digest):
-            expires = self.ledger.expiry(digest)
-            until = f" until {datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC" if expires else ""
-            return f"{self.label} ({self.origin}), uploaded already, kept{until}"
         return f"{self.label} ({self.origin})"
+
+    def holds(self, path: Path) -> bool:
+        """Whether the storage has `path` already, for long enough that a render will not upload it."""
+        return self.ledger.url(self.digest(path)) is not None
 
     def url_for(self, path: Path) -> str:
         """The file's URL in the vendor's storage, uploading it unless it is there already."""
@@ -203,7 +199,7 @@ class VendorStorage:
                 return self.upload(path, digest)
             except _Retry as exc:
                 if attempt == UPLOAD_ATTEMPTS:
-                    raise self.error(path, f"{exc}; nothing was kept, run again") from None
+                    raise self.error(path, f"{exc} ({attempt} attempts); run again") from None
                 log.info("%s: %s; trying again in %.1f s", self.label, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self.provider.backoff[1])
@@ -236,7 +232,11 @@ class VendorStorage:
         return resp
 
     def refusal(self, resp: httpx.Response, what: str) -> str:
-        if resp.status_code in (401, 403) and "Authorization" in resp.request.headers:  # not a signed URL's
+        if "Authorization" not in resp.request.headers:
+            # A signed URL: its storage's error may echo the signature, so only its code is said.
+            code = re.search(r"<Code>([A-Za-z]{1,64})</Code>", resp.text or "")
+            return f"the {what} was refused: HTTP {resp.status_code}" + (f" ({code.group(1)})" if code else "")
+        if resp.status_code in (401, 403):
             return (f"the {self.provider.key_noun} was refused (HTTP {resp.status_code}); "
                     f"check {self.provider.key_variable}")
         message, _ = self.provider.error_detail(resp)

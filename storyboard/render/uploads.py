@@ -37,9 +37,10 @@ def planned_uploads(plan: RenderPlan, provider: Any) -> list[tuple[Path, str]]:
     uploader = getattr(provider, "uploader", None)
     if uploader is None:
         return []
-    bind = getattr(uploader, "bind", None)
-    if bind is not None:  # the vendor's storage: say which files it has already
+    holds = getattr(uploader, "holds", None)
+    if holds is not None:  # the vendor's storage: a file it has already is not uploaded again
         from .decide import default_state_dir
 
-        bind(default_state_dir(plan))
-    return [(path, uploader.where(path)) for kind, path in local_inputs(plan) if kind != "image"]
+        uploader.bind(default_state_dir(plan))
+    return [(path, uploader.where(path)) for kind, path in local_inputs(plan)
+            if kind != "image" and not (holds and holds(path))]
