@@ -99,6 +99,25 @@ def test_fal_asks_for_a_week_and_never_sends_its_key_to_the_signed_url(tmp_path)
         assert fake.signed_puts == [False]
 
 
+def test_an_image_too_big_to_go_inline_goes_up_whole(tmp_path):
+    import os
+
+    from PIL import Image
+
+    big = tmp_path / "poster.png"
+    Image.frombytes("RGB", (1200, 1200), os.urandom(1200 * 1200 * 3)).save(big, compress_level=0)  # > 4 MiB
+    small = tmp_path / "lamp.png"
+    Image.new("RGB", (64, 48)).save(small)
+    with small_fake(FakeFal, FAL_KEY) as fake:
+        provider = FalProvider(api_key=FAL_KEY, base_url=fake.base_url, backoff=(0.01, 0.02))
+        provider.prepare_inputs([("image", big), ("image", small)])
+        (stored,) = fake.files.all()
+        assert stored.size == big.stat().st_size  # the original, not a shrunk copy
+        assert provider.resolve_media("image", path=big, url=None).startswith(fake.base_url)
+        assert provider.resolve_media("image", path=small, url=None).startswith("data:image/png;base64,")
+    assert not TogetherProvider(api_key="sk-test-1234567890").uploads("image", big)  # no bucket: shrunk, inline
+
+
 def test_replicate_remembers_the_expiry_it_answers_and_a_short_one_is_uploaded_again(tmp_path):
     film(tmp_path / "f")
     audio = tmp_path / "f" / "shanty.wav"

@@ -1,8 +1,8 @@
 """How local files reach an API that takes only URLs: a bucket the writer named, or the
 vendor's own storage.
 
-`FileHosting` is mixed into a job-API provider (Together, fal, Replicate). For a local video or
-audio it uses, in order:
+`FileHosting` is mixed into a job-API provider (Together, ModelArk, fal, Replicate). For a local
+video or audio (or an image too big to go inline whole) it uses, in order:
 1. the bucket named by `--host`, the story's `host:`, STORYBOARD_HOST or the config file (an
    `S3Host`, see `storyboard.hosting`), when one is named: the writer chose where files go;
 2. else the vendor's own storage when it has one (`storage_class`: fal storage, Replicate files);
@@ -19,6 +19,7 @@ sent. Messages never carry the key (`ProviderError` scrubs them) nor a signed up
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import mimetypes
@@ -37,6 +38,7 @@ from .. import config
 from ..config import Sourced
 from ..credentials import key_source
 from .base import MediaKind, ProviderError
+from .inline import MAX_INLINE_IMAGE
 
 log = logging.getLogger("storyboard.providers.hosted")
 
@@ -146,10 +148,11 @@ class VendorStorage:
         raise NotImplementedError
 
     def bind(self, state_dir: Path | None) -> None:
-        """Remember uploads in this state folder (one ledger per endpoint: a fake's files are
-        not the real vendor's)."""
+        """Remember uploads in this state folder, one ledger per storage endpoint (a fake's
+        files are not the real vendor's)."""
         if state_dir is not None:
-            path = Path(state_dir) / LEDGER_FOLDER / f"{self.provider.namespace}.json"
+            endpoint = hashlib.sha256(self.origin.encode()).hexdigest()[:10]
+            path = Path(state_dir) / LEDGER_FOLDER / f"{self.provider.name}-{endpoint}.json"
             if path != self.ledger.path:
                 self.ledger = UploadLedger(path)
 
@@ -259,8 +262,9 @@ def http_url(value: Any) -> bool:
 
 
 class FileHosting:
-    """Local videos and audios sent as URLs: through a named bucket, else the vendor's storage.
-    Mixed in before `JobApiProvider` (it calls on to its `credential_problem`)."""
+    """Local videos and audios (and images too big to go inline) sent as URLs: through a named
+    bucket, else the vendor's storage. Mixed in before `JobApiProvider` (it calls on to its
+    `credential_problem` and `resolve_media`)."""
 
     hosts_files = True
     storage_class: type[VendorStorage] | None = None  # the vendor's own storage, if it has one
@@ -286,6 +290,23 @@ class FileHosting:
     def hosted_url(self, path: Path) -> str | None:
         uploader = self.uploader
         return self._hosted(uploader, path) if uploader is not None else None
+
+    def uploads(self, kind: MediaKind, path: Path) -> bool:
+        """Whether a local file goes by upload: videos and audios, and images too big to go
+        inline whole (sent as they are rather than shrunk), when something carries them."""
+        if self.uploader is None:
+            return False
+        if kind != "image":
+            return True
+        try:
+            return Path(path).stat().st_size > MAX_INLINE_IMAGE
+        except OSError:
+            return False
+
+    def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:
+        if kind == "image" and path is not None and self.uploads(kind, path):
+            return self._hosted(self.uploader, path)
+        return super().resolve_media(kind, path=path, url=url)  # type: ignore[misc]
 
     def setting_sources(self) -> dict[str, str]:
         return dict(self.sources)
@@ -316,7 +337,7 @@ class FileHosting:
         if uploader is self.storage:
             self.storage.bind(state_dir)
         for kind, path in files:
-            if kind != "image":
+            if self.uploads(kind, path):
                 self._hosted(uploader, path)
 
     def _hosted(self, uploader: Any, path: Path) -> str:

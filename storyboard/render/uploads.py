@@ -43,4 +43,4 @@ def planned_uploads(plan: RenderPlan, provider: Any) -> list[tuple[Path, str]]:
 
         uploader.bind(default_state_dir(plan))
     return [(path, uploader.where(path)) for kind, path in local_inputs(plan)
-            if kind != "image" and not (holds and holds(path))]
+            if provider.uploads(kind, path) and not (holds and holds(path))]
