@@ -250,3 +250,14 @@ def test_together_still_needs_a_bucket_and_says_so(tmp_path, monkeypatch):
     with pytest.raises(ProviderError, match="--host s3://bucket/prefix"):
         TogetherProvider(api_key="sk-test-1234567890").resolve_media("video", path=tmp_path / "f" / "lamp-turn.mp4",
                                                                      url=None)
+
+
+def test_a_storage_url_that_is_not_http_is_said_before_anything_is_sent(monkeypatch):
+    monkeypatch.setenv("FAL_REST_URL", "ftp://files.example")
+    assert FalProvider(api_key=FAL_KEY).credential_problem() == (
+        "fal's storage URL (set FAL_REST_URL) must be an http(s) URL, not 'ftp://files.example'")
+    monkeypatch.delenv("FAL_REST_URL")
+    problem = FalProvider(api_key=FAL_KEY, base_url="http://[::1").credential_problem()
+    assert problem.startswith("the fal base URL (--base-url or FAL_QUEUE_URL) must be an http(s) URL")
+    assert FalProvider(api_key=FAL_KEY, base_url="http://127.0.0.1:9/q").rest_url == "http://127.0.0.1:9"
+    assert FalProvider(api_key=FAL_KEY).rest_url == "https://rest.fal.ai"

@@ -137,14 +137,24 @@ class FalProvider(FileHosting, JobApiProvider, SeedanceProvider):
     def __init__(self, *, api_key: str | None = None, host: Any = None, rest_url: str | None = None,
                  **options: Any):
         super().__init__(api_key=api_key, **options)
-        self.rest_url = (rest_url or env_url(REST_URL_VARIABLE) or self._rest_beside_queue()).rstrip("/")
+        given = rest_url or env_url(REST_URL_VARIABLE)
+        self.rest_url = (given or self._rest_beside_queue()).rstrip("/")
+        self._rest_named = f"fal's storage URL (set {REST_URL_VARIABLE})" if given else \
+            f"the fal base URL (--base-url or {BASE_URL_VARIABLE})"
         self._init_settings(api_key, host)
+
+    def credential_problem(self) -> str | None:
+        if self.storage is self.uploader and not http_url(self.rest_url):  # checked before anything is sent
+            return f"{self._rest_named} must be an http(s) URL, not {self.rest_url!r}"
+        return super().credential_problem()
 
     def _rest_beside_queue(self) -> str:
         """fal's rest host for fal's queue; for another queue (a proxy, the fake) the same origin,
         which serves both (FAL_REST_URL says otherwise)."""
         if self.base_url == DEFAULT_BASE_URL:
             return DEFAULT_REST_URL
+        if not http_url(self.base_url):  # said before anything is sent (credential_problem)
+            return self.base_url
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 

@@ -200,6 +200,8 @@ class VendorStorage:
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
                 return self.upload(path, digest)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise self.error(path, f"its URL is not a usable http(s) URL ({exc})") from None
             except _Retry as exc:
                 if attempt == UPLOAD_ATTEMPTS:
                     raise self.error(path, f"{exc} ({attempt} attempts); run again") from None
@@ -224,6 +226,8 @@ class VendorStorage:
         attempt `_Retry`. Never names the URL: signed upload URLs are credentials."""
         try:
             resp = client.send(request)
+        except httpx.UnsupportedProtocol:
+            raise
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _Retry(f"cannot reach {urlsplit(str(request.url)).netloc} ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -257,7 +261,10 @@ class VendorStorage:
 
 
 def http_url(value: Any) -> bool:
-    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     return bool(parts and parts.scheme in ("http", "https") and parts.netloc)
 
 
