@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -66,6 +67,7 @@ LIMITS = Limits(
     custom_size=False,  # the model takes `resolution` and `aspect_ratio` only
 )
 
+FILE_LIFETIME = 24 * 3600  # how long an uploaded file lives (its answers' expires_at, a day on)
 UNKNOWN_PRICE = "Replicate publishes no Seedance 2.0 price that was read; cost unknown"
 RUNNING = {"starting", "processing"}
 FAILED = {"failed", "canceled"}
@@ -98,6 +100,7 @@ class ReplicateFiles(VendorStorage):
         return urlsplit(self.provider.base_url).netloc
 
     def upload(self, path: Path, digest: str) -> Upload:
+        started = time.time()
         with self.client() as client, open(path, "rb") as body:
             post = client.build_request(
                 "POST", f"{self.provider.base_url}/v1/files", headers=self.provider._auth(),
@@ -110,7 +113,8 @@ class ReplicateFiles(VendorStorage):
         checksum = (answer.get("checksums") or {}).get("sha256") if isinstance(answer.get("checksums"), dict) else None
         if checksum and checksum != digest:
             raise self.error(path, "the upload was damaged on the way (its SHA-256 did not match); run again")
-        return Upload(str(url), parse_time(answer.get("expires_at")))
+        expires = parse_time(answer.get("expires_at"))  # a file without one is taken to live a day, as they do
+        return Upload(str(url), expires if expires is not None else started + FILE_LIFETIME)
 
 
 class ReplicateProvider(FileHosting, JobApiProvider, SeedanceProvider):

@@ -103,8 +103,6 @@ class TogetherProvider(FileHosting, JobApiProvider, SeedanceProvider):
         return job_from_answer(data, job_id)
 
     def credential_problem(self) -> str | None:
-        if self._host_problem:
-            return self._host_problem
         if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
             return (f"unknown Together field dialect {self.field_dialect!r} (from "
                     f"{self.sources['together_fields']}): choose page or openapi")
