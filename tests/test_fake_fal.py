@@ -62,3 +62,43 @@ def test_model_rules():
     assert model_errors(ok) == []
     fast = {"endpoint": "bytedance/seedance-2.0/fast/text-to-video", "input": {"prompt": "x", "resolution": "1080p"}}
     assert model_errors(fast)[0]["loc"] == ["body", "resolution"]
+
+
+# ---- fal storage, as its endpoints check what they are sent ---------------------------------------
+
+INITIATE = "/storage/upload/initiate?storage_type=gcs"
+
+
+def test_storage_checks_what_an_upload_sends():
+    with FakeFal(api_key=KEY) as fake:
+        auth = {"Authorization": f"Key {KEY}"}
+        start = {"file_name": "a.mp4", "content_type": "video/mp4"}
+        assert httpx.post(fake.base_url + INITIATE, json=start).status_code == 401
+        r = httpx.post(fake.base_url + "/storage/upload/initiate?storage_type=s3", json=start, headers=auth)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "storage_type"]
+        r = httpx.post(fake.base_url + INITIATE, json={"file_name": "a.mp4"}, headers=auth)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "content_type"]
+        r = httpx.post(fake.base_url + INITIATE, json=start,
+                       headers={**auth, "X-Fal-Object-Lifecycle-Preference": "{not json"})
+        assert r.status_code == 400
+        grant = httpx.post(fake.base_url + INITIATE, json=start, headers=auth).json()
+        put = httpx.put(grant["upload_url"], content=b"x" * 10, headers={"Content-Type": "video/quicktime"})
+        assert put.status_code == 403 and b"SignatureDoesNotMatch" in put.content  # signed for video/mp4
+        assert httpx.get(grant["file_url"]).status_code == 404 and fake.files.all() == []
+        assert httpx.put(grant["upload_url"], content=b"x" * 10, headers={"Content-Type": "video/mp4"}).is_success
+        assert httpx.get(grant["file_url"]).content == b"x" * 10
+        again = httpx.put(grant["upload_url"], content=b"y", headers={"Content-Type": "video/mp4"})
+        assert again.status_code == 403  # a signed URL carries one file
+        r = httpx.post(fake.base_url + "/files/upload", content=b"z", headers={"Authorization": "Bearer nope"})
+        assert r.status_code == 401
+
+
+def test_storage_faults_refuse_or_cut_an_upload():
+    with FakeFal(api_key=KEY, upload_500=1, upload_cut=1) as fake:
+        auth = {"Authorization": f"Key {KEY}"}
+        start = {"file_name": "a.wav", "content_type": "audio/wav"}
+        assert httpx.post(fake.base_url + INITIATE, json=start, headers=auth).status_code == 500
+        grant = httpx.post(fake.base_url + INITIATE, json=start, headers=auth).json()
+        with pytest.raises(httpx.TransportError):
+            httpx.put(grant["upload_url"], content=b"w" * 200_000, headers={"Content-Type": "audio/wav"})
+        assert fake.files.all() == []  # nothing half-stored

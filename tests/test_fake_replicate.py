@@ -87,8 +87,8 @@ def test_check_reports_what_replicate_refuses_at_its_line(tmp_path):
     assert result.exit_code == 1
     assert "film.story:2:" in result.text and "takes no pixel size" in result.text
     lighthouse = Path(__file__).parent.parent / "examples" / "lighthouse" / "lighthouse.story"
-    result = cli(["check", str(lighthouse), "-p", "replicate"])
-    assert result.exit_code == 1 and "error[SB305]: replicate cannot take a local video file" in result.text
+    result = cli(["check", str(lighthouse), "-p", "replicate"])  # Replicate's files API carries local media
+    assert "SB305" not in result.text and "lighthouse.story:6:7: error[SB103]" in result.text  # size: only
 
 
 def test_render_through_the_cli_creates_each_clip_once(tmp_path, monkeypatch):
@@ -128,3 +128,22 @@ def test_a_render_killed_mid_create_leaves_the_clip_in_doubt(tmp_path):
         assert again.returncode == 3, again.stderr
         assert "in doubt" in again.stderr and "--adopt" in again.stderr
         assert fake.stats()["creates"] == 1  # nothing was submitted twice
+
+
+# ---- the files API, as it checks what it is sent ---------------------------------------------------
+
+def test_files_api_checks_the_form():
+    with FakeReplicate(api_key=KEY, latency=0.05) as fake:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        url = fake.base_url + "/v1/files"
+        assert httpx.post(url, files={"content": ("a.mp4", b"x", "video/mp4")}).status_code == 401
+        assert httpx.post(url, json={"content": "x"}, headers=auth).status_code == 400  # not a multipart form
+        r = httpx.post(url, files={"other": ("a.mp4", b"x", "video/mp4")}, headers=auth)
+        assert r.status_code == 422 and "content is required" in r.json()["detail"]
+        r = httpx.post(url, files={"content": ("a.mp4", b"x", "video/mp4")}, data={"metadata": "[1]"}, headers=auth)
+        assert r.status_code == 422 and "metadata" in r.json()["detail"]
+        r = httpx.post(url, files={"content": ("a.mp4", b"abc", "video/mp4")}, headers=auth)
+        assert r.status_code == 201 and r.json()["size"] == 3 and r.json()["checksums"]["sha256"].startswith("ba7816bf")
+        got = httpx.get(r.json()["urls"]["get"], headers=auth).json()
+        assert got["id"] == r.json()["id"] and got["expires_at"] == r.json()["expires_at"]
+        assert httpx.get(r.json()["urls"]["get"]).status_code == 401

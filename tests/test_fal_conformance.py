@@ -8,6 +8,8 @@ error parsing into `FalClientHTTPError`) is the client's own code following the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -101,3 +103,45 @@ def test_a_content_refusal_is_a_typed_422(fake):
     with pytest.raises(fal_client.client.FalClientHTTPError) as err:
         handle.get()
     assert err.value.status_code == 422 and err.value.message[0]["type"] == "content_policy_violation"
+
+
+# ---- fal storage: the client's own upload calls against the fake -------------------------------
+
+WAVES = Path(__file__).resolve().parents[1] / "examples" / "lighthouse" / "refs" / "waves.mp4"
+
+
+@pytest.fixture
+def storage(fake, monkeypatch):
+    """fal-client's storage hosts (`REST_URL`, `CDN_URL`: constants, https) pointed at the fake."""
+    monkeypatch.setattr(fal_client_module, "REST_URL", fake.base_url)
+    monkeypatch.setattr(fal_client_module, "CDN_URL", fake.base_url)
+    return fake
+
+
+@pytest.mark.parametrize("repository", ["fal", "fal_v3"])  # initiate + signed PUT; the v3 CDN's token + POST
+def test_upload_file_stores_the_bytes_and_a_model_takes_the_url(storage, repository):
+    url = client().upload_file(WAVES, repository=repository, fallback_repository=[],
+                               lifecycle=fal_client.StorageSettings(expires_in="1d"))
+    assert url.startswith(storage.base_url + "/storage/files/")
+    assert httpx.get(url).content == WAVES.read_bytes()
+    (stored,) = storage.files.all()
+    assert stored.content_type == "video/mp4" and stored.expires - stored.created == pytest.approx(86400)
+    result = client().subscribe("bytedance/seedance-2.0/reference-to-video",
+                                {"prompt": "@Video1 rolls.", "video_urls": [url], "duration": "4",
+                                 "resolution": "480p"}, interval=0.05)
+    assert result["video"]["url"]
+    billed = storage.stats()["jobs"][-1]["cost"]  # the stored video's own length is billed, not 15 s
+    assert billed < 0.3024 * 864 * 496 / (1280 * 720) * 0.6 * (15 + 4)
+
+
+def test_storage_refusals_are_the_clients_errors(storage, tmp_path):
+    with pytest.raises(fal_client.client.FalClientHTTPError) as err:
+        client("wrong-key").upload_file(WAVES, repository="fal", fallback_repository=[])
+    assert err.value.status_code == 401 and storage.files.all() == []
+    handle = client().submit("bytedance/seedance-2.0/reference-to-video",
+                             {"prompt": "@Video1 rolls.", "video_urls": [storage.base_url + "/storage/files/"
+                                                                         "0123456789abcdef01234567/gone.mp4"]})
+    list(handle.iter_events(interval=0.02))
+    with pytest.raises(fal_client.client.FalClientHTTPError) as err:  # a file the storage does not hold
+        handle.get()
+    assert err.value.status_code == 422 and err.value.message[0]["type"] == "file_download_error"

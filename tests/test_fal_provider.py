@@ -61,8 +61,8 @@ def test_prices_follow_fals_published_rates():
     p = FalProvider(api_key=KEY)
     assert p.price(spec(seconds=10)).usd == pytest.approx(3.024)
     assert p.price(spec(seconds=10, model="bytedance/seedance-2.0/fast")).usd == pytest.approx(2.419)
-    video = p.price(spec(seconds=10, reference_videos=("https://x/v.mp4",)))
-    assert video.usd == pytest.approx(3.024 * 0.6) and "lower bound" in video.warning
+    video = p.price(spec(seconds=10, reference_videos=("https://x/v.mp4",)))  # 15 s of input at most, billed too
+    assert video.usd == pytest.approx(0.3024 * 0.6 * (15 + 10)) and "upper bound" in video.warning
     assert p.price(spec(model="someone/else")).usd is None
 
 
@@ -116,14 +116,17 @@ def test_get_of_an_unknown_request_is_not_found(fake):
     assert err.value.code == "not_found"
 
 
-def test_local_videos_need_urls_and_images_go_inline(tmp_path):
+def test_local_videos_go_to_fal_storage_and_images_inline(tmp_path, fake):
     from PIL import Image
 
     Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
-    p = FalProvider(api_key=KEY)
+    p = provider(fake)
     assert p.resolve_media("image", path=tmp_path / "a.png", url=None).startswith("data:image/png;base64,")
-    with pytest.raises(ProviderError, match="URL"):
-        p.resolve_media("video", path=tmp_path / "v.mp4", url=None)
+    (tmp_path / "v.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + bytes(64))
+    url = p.resolve_media("video", path=tmp_path / "v.mp4", url=None)
+    assert url.startswith(fake.base_url + "/storage/files/") and fake.files.all()[0].size == 76
+    with pytest.raises(ProviderError, match=r"cannot upload .*gone.mp4 to fal storage .*cannot read it"):
+        p.resolve_media("video", path=tmp_path / "gone.mp4", url=None)
 
 
 def film(folder: Path) -> Path:
@@ -141,9 +144,9 @@ def film(folder: Path) -> Path:
     return story
 
 
-def test_check_reports_what_fal_refuses():
+def test_check_takes_local_videos_and_audios_for_fal_storage():
     r = cli(["check", "examples/lighthouse/lighthouse.story", "-p", "fal"])
-    assert r.exit_code == 1 and "lighthouse.story:13:10: error[SB305]: fal cannot take a local video file" in r.text
+    assert r.exit_code == 0 and "SB305" not in r.text  # fal storage carries them: no bucket needed
 
 
 @pytest.mark.slow

@@ -5,6 +5,9 @@ or a failed prediction that `replicate.run` turns into `ModelError`)."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 replicate = pytest.importorskip("replicate")
@@ -112,3 +115,36 @@ def test_throttled_gets_are_retried_by_the_client_and_creates_are_not(client, fa
     with pytest.raises(ReplicateError) as info:
         client.predictions.create(model=MODEL, input={"prompt": "a throttled create"})
     assert info.value.status == 429
+
+
+# ---- files: the client's own upload calls against the fake ---------------------------------------
+
+WAVES = Path(__file__).resolve().parents[1] / "examples" / "lighthouse" / "refs" / "waves.mp4"
+
+
+def test_files_create_and_a_prediction_that_takes_urls_get(client, fake):
+    uploaded = client.files.create(WAVES, metadata={"film": "lighthouse"})
+    assert uploaded.checksums["sha256"] == hashlib.sha256(WAVES.read_bytes()).hexdigest()
+    assert uploaded.size == WAVES.stat().st_size and uploaded.content_type == "video/mp4"
+    assert uploaded.urls["get"] == f"{fake.base_url}/v1/files/{uploaded.id}" and uploaded.expires_at
+    assert client.files.get(uploaded.id).metadata == {"film": "lighthouse"}
+    prediction = client.predictions.create(model=MODEL, input={"prompt": "[Video1] rolls", "duration": 4,
+                                                               "reference_videos": [uploaded.urls["get"]]})
+    prediction.wait()
+    assert prediction.status == "succeeded", prediction.error
+
+
+def test_run_uploads_a_file_handle_with_files_create(client, fake):
+    before = len(fake.files.all())
+    with WAVES.open("rb") as handle:  # `replicate.run` turns it into files.create's urls.get
+        output = client.run(MODEL, input={"prompt": "[Video1] rolls", "duration": 4, "reference_videos": [handle]})
+    assert isinstance(output, str) and len(fake.files.all()) == before + 1
+
+
+def test_files_refusals_are_the_clients_errors(fake, client):
+    with pytest.raises(ReplicateError) as info:
+        replicate.Client(api_token="r8_wrong", base_url=fake.base_url).files.create(WAVES)
+    assert info.value.status == 401
+    with pytest.raises(ModelError, match="does not exist or has expired"):  # a file the API does not hold
+        client.run(MODEL, input={"prompt": "[Video1] rolls", "duration": 4,
+                                 "reference_videos": [f"{fake.base_url}/v1/files/0123456789abcdef01234567"]})

@@ -71,7 +71,8 @@ def test_models_words_price_and_limits():
     assert p.index_word("image", 2) == "[Image2]" and p.index_word("video", 1) == "[Video1]"
     price = p.price(SPEC)
     assert price.usd is None and "unknown" in price.warning
-    assert p.limits.local_media == {"image"} and not p.limits.custom_size
+    # images inline; videos and audios through Replicate's files API (no bucket named)
+    assert p.limits.local_media == {"image", "video", "audio"} and not p.limits.custom_size
     assert (p.limits.max_reference_images, p.limits.max_reference_videos, p.limits.max_seconds) == (9, 3, 15)
 
 
@@ -198,11 +199,16 @@ def test_predictions_in_every_state():
     assert job_from_prediction({"id": "a", "status": "canceled"}).error_code == "canceled"
 
 
-def test_local_video_needs_a_url_and_images_go_inline(tmp_path):
+def test_local_video_goes_to_replicate_files_and_images_inline(tmp_path):
     from PIL import Image
 
     Image.new("RGB", (32, 32), (1, 2, 3)).save(tmp_path / "a.png")
-    p = ReplicateProvider(api_key=KEY)
-    assert p.resolve_media("image", path=tmp_path / "a.png", url=None).startswith("data:image/png;base64,")
-    with pytest.raises(ProviderError, match="Replicate needs a public http"):
-        p.resolve_media("video", path=tmp_path / "v.mp4", url=None)
+    (tmp_path / "v.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + bytes(64))
+    with fake() as f:
+        p = ReplicateProvider(api_key=KEY, base_url=f.base_url, backoff=(0.01, 0.02))
+        assert p.resolve_media("image", path=tmp_path / "a.png", url=None).startswith("data:image/png;base64,")
+        url = p.resolve_media("video", path=tmp_path / "v.mp4", url=None)
+        (stored,) = f.files.all()
+        assert url == f"{f.base_url}/v1/files/{stored.id}" and stored.size == 76
+        with pytest.raises(ProviderError, match=r"cannot upload .*gone.mp4 to Replicate files"):
+            p.resolve_media("video", path=tmp_path / "gone.mp4", url=None)

@@ -233,9 +233,10 @@ class Provider:
         file, the story), by setting name, for `plan`. Never a value that is a secret."""
         return {}
 
-    def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
+    def prepare_inputs(self, files: list[tuple[MediaKind, Path]], state_dir: Path | None = None) -> None:
         """Put the local inputs of the clips about to be submitted wherever the provider needs
-        them (hosting), before any create; raise ProviderError to send nothing. Default: none."""
+        them (hosting), before any create; raise ProviderError to send nothing. `state_dir` is
+        the render's state folder (where a provider may remember its uploads). Default: none."""
         return None
 
     def resolve_media(self, kind: MediaKind, *, path: Path | None, url: str | None) -> str:

@@ -16,8 +16,18 @@ What is confirmed and where (see the provider survey, §3, and the `fal-client` 
   own status and body, so a refused input is a 422 `{"detail": [{loc, msg, type}]}` there.
 - [confirmed, fal docs] 720p prices, $0.3024/s standard and $0.2419/s fast, and fal's token
   formula (tokens = W x H x 24 x (input video seconds + output seconds) / 1024, x0.6 with video
-  inputs), from which the other sizes follow. [unconfirmed] how input video seconds are counted,
-  so video-input clips are a lower bound.
+  inputs), from which the other sizes follow. The input seconds are billed but not known here
+  (a URL's video is never fetched), so a video-input clip is estimated, and `--max-cost`
+  checked, at its upper bound: the 15 s of reference video Seedance takes at most, plus the
+  output seconds, at the video-input rate.
+- [confirmed, fal-client 1.0.3 source] storage: `fal_client.upload_file` tries the v3 CDN
+  (a token from `POST {rest}/storage/auth/token?storage_type=fal-cdn-v3`, then the bytes to
+  `POST https://v3.fal.media/files/upload`) and falls back to `POST {rest}/storage/upload/initiate
+  ?storage_type=gcs` with `{"file_name", "content_type"}` answering `{"upload_url", "file_url"}`,
+  then a `PUT` of the bytes to the signed `upload_url` (no key). The rest host is
+  `https://rest.fal.ai`; `X-Fal-Object-Lifecycle-Preference: {"expiration_duration_seconds": N}`
+  sets how long a file is kept [fal data-retention page]. We use the initiate flow: one host
+  with the key, and an upload that either lands whole at the signed URL or not at all.
 - [unconfirmed] a prompt length limit (fal states none; Together's 2..3000 is kept); whether
   fal fetches data URIs for videos (images are documented as URL or base64 data URI).
 
@@ -29,15 +39,19 @@ error shapes and which create answers are refused or in doubt are here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import time
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from .base import ClipSpec, Job, Limits, MediaKind, Price, ProviderError
+from .hosted import FileHosting, Upload, VendorStorage, content_name, content_type, env_url, http_url
 from .http import JobApiProvider, plain_text
-from .seedance import LIMITS, RATIOS, SeedanceProvider
+from .seedance import LIMITS, MAX_INPUT_VIDEO_SECONDS, RATIOS, SeedanceProvider
 
 log = logging.getLogger("storyboard.providers.fal")
 
@@ -57,6 +71,12 @@ PRICE_720P = {APP: 0.3024, FAST: 0.2419}
 VIDEO_INPUT_DISCOUNT = 0.6
 PIXELS_720P_16_9 = 1280 * 720
 
+# fal's storage (see the module notes): where uploads start, and how long we ask it to keep a file.
+DEFAULT_REST_URL = "https://rest.fal.ai"
+REST_URL_VARIABLE = "FAL_REST_URL"  # ours, like FAL_QUEUE_URL
+UPLOAD_INITIATE = "/storage/upload/initiate?storage_type=gcs"
+KEEP_UPLOADS = 7 * 24 * 3600  # a week, like the bucket's presigned URLs
+
 RUNNING = {"IN_QUEUE": "queued", "IN_PROGRESS": "running"}
 HINTS = {
     401: f"the API key was refused; check {API_KEY_VARIABLE}",
@@ -67,7 +87,35 @@ HINTS = {
 }
 
 
-class FalProvider(JobApiProvider, SeedanceProvider):
+class FalStorage(VendorStorage):
+    """fal's own storage: `POST {rest}/storage/upload/initiate` (with the key), then the bytes
+    `PUT` to the signed URL it answers (without the key); the file's URL is `file_url`."""
+
+    label = "fal storage"
+
+    @property
+    def origin(self) -> str:
+        return urlsplit(self.provider.rest_url).netloc
+
+    def upload(self, path: Path, digest: str) -> Upload:
+        mime = content_type(path)
+        lifecycle = json.dumps({"expiration_duration_seconds": KEEP_UPLOADS})
+        headers = {**self.provider._auth(), "Accept": "application/json",
+                   "X-Fal-Object-Lifecycle-Preference": lifecycle}
+        with self.client() as client:
+            started = time.time()
+            start = client.build_request("POST", self.provider.rest_url + UPLOAD_INITIATE, headers=headers,
+                                         json={"file_name": content_name(path, digest), "content_type": mime})
+            answer = self.answer(path, self.send(client, path, start, "upload's start"), "upload_url", "file_url")
+            if not (http_url(answer["upload_url"]) and http_url(answer["file_url"])):
+                raise self.error(path, "its answer holds no http(s) upload_url and file_url")
+            with open(path, "rb") as body:
+                put = client.build_request("PUT", answer["upload_url"], content=body, headers={"Content-Type": mime})
+                self.send(client, path, put, "upload")
+        return Upload(str(answer["file_url"]), started + KEEP_UPLOADS)
+
+
+class FalProvider(FileHosting, JobApiProvider, SeedanceProvider):
     name = "fal"
     label = "fal"
     key_variable = API_KEY_VARIABLE
@@ -78,13 +126,37 @@ class FalProvider(JobApiProvider, SeedanceProvider):
     id_field = "request_id"
     in_doubt = "the request may be queued and billed"
     default_model = APP
-    # Images inline as data URIs; video and audio need URLs (fal storage, not a bucket, is the
-    # way for its local files: not done yet).
+    # Images inline as data URIs; videos and audios need URLs: a named bucket's, else fal storage's.
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))
+    storage_class = FalStorage
     create_retryable = frozenset({408, 429})  # answers that say the queue took nothing
     # A 503 without Retry-After may come from a proxy in front of a queue that took the request.
     create_retryable_with_retry_after = frozenset({503})
     create_ambiguous = frozenset({500, 502, 503, 504})  # the request may be queued (and billed)
+
+    def __init__(self, *, api_key: str | None = None, host: Any = None, rest_url: str | None = None,
+                 **options: Any):
+        super().__init__(api_key=api_key, **options)
+        given = rest_url or env_url(REST_URL_VARIABLE)
+        self.rest_url = (given or self._rest_beside_queue()).rstrip("/")
+        self._rest_named = f"fal's storage URL (set {REST_URL_VARIABLE})" if given else \
+            f"the fal base URL (--base-url or {BASE_URL_VARIABLE})"
+        self._init_settings(api_key, host)
+
+    def credential_problem(self) -> str | None:
+        if self.storage is self.uploader and not http_url(self.rest_url):  # checked before anything is sent
+            return f"{self._rest_named} must be an http(s) URL, not {self.rest_url!r}"
+        return super().credential_problem()
+
+    def _rest_beside_queue(self) -> str:
+        """fal's rest host for fal's queue; for another queue (a proxy, the fake) the same origin,
+        which serves both (FAL_REST_URL says otherwise)."""
+        if self.base_url == DEFAULT_BASE_URL:
+            return DEFAULT_REST_URL
+        if not http_url(self.base_url):  # said before anything is sent (credential_problem)
+            return self.base_url
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:
@@ -212,7 +284,8 @@ def _nearest_ratio(width: int, height: int) -> str:
 
 def price_body(body: dict[str, Any]) -> Price:
     """fal's price of a request body: its per-second 720p price scaled by pixels (the token
-    formula), x0.6 with video inputs, whose own seconds are billed too but unknown here."""
+    formula). With video inputs, x0.6 on the input seconds plus the output seconds, the input
+    counted at the most Seedance takes (15 s): the upper bound."""
     from .seedance import PIXELS
 
     endpoint = str(body.get("endpoint") or "")
@@ -225,11 +298,13 @@ def price_body(body: dict[str, Any]) -> Price:
     seconds = str(arguments.get("duration") or "5")
     if not w or not seconds.isdigit():
         return Price(None, "fal's price depends on the size and duration, which this request leaves to the model")
-    usd = PRICE_720P[app] * int(seconds) * w * h / PIXELS_720P_16_9
-    if arguments.get("video_urls"):
-        return Price(round(usd * VIDEO_INPUT_DISCOUNT, 4), "fal also bills the input video's seconds; "
-                                                         "the estimate is a lower bound")
-    return Price(round(usd, 4))
+    per_second = PRICE_720P[app] * w * h / PIXELS_720P_16_9
+    if not arguments.get("video_urls"):
+        return Price(round(per_second * int(seconds), 4))
+    rate = per_second * VIDEO_INPUT_DISCOUNT
+    usd = round(rate * (MAX_INPUT_VIDEO_SECONDS + int(seconds)), 4)
+    return Price(usd, f"a video-input clip is estimated at its upper bound: up to {MAX_INPUT_VIDEO_SECONDS} s "
+                      f"of input plus {seconds} s of output at ${rate:.4f}/s")
 
 
 # ---- answers ---------------------------------------------------------------------------------

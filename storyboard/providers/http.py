@@ -428,6 +428,16 @@ def retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def number_or_none(value: Any) -> float | None:
+    """A number in an answer (a cost, a duration), or None when it is absent or not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _json_object(resp: httpx.Response) -> dict[str, Any] | None:
     try:
         data = resp.json()

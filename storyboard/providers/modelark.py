@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .base import ClipSpec, FrameImage, Job, Limits, Price
+from .hosted import FileHosting
 from .http import JobApiProvider
 from .seedance import LIMITS, PIXELS, RATIOS, SeedanceProvider
 
@@ -59,9 +60,10 @@ HINTS = {
 }
 
 
-class ModelArkProvider(JobApiProvider, SeedanceProvider):
+class ModelArkProvider(FileHosting, JobApiProvider, SeedanceProvider):
     name = "modelark"
     label = "ModelArk"
+    needs_url_hint = " (name a bucket with --host s3://bucket/prefix to upload them)"
     key_variable = API_KEY_VARIABLE
     base_url_variable = BASE_URL_VARIABLE
     default_base_url = DEFAULT_BASE_URL
@@ -71,8 +73,13 @@ class ModelArkProvider(JobApiProvider, SeedanceProvider):
     create_retryable = frozenset({408, 429})
     create_retryable_with_retry_after = frozenset()
     create_ambiguous = frozenset(range(500, 600))
-    # Images go inline as data URIs; videos and audios need URLs (hosting is another issue).
-    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
+    # Images go inline as data URIs; videos and audios need URLs: a named bucket's (ModelArk has
+    # no upload of its own that a task can name).
+    limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))
+
+    def __init__(self, *, api_key: str | None = None, host: Any = None, **options: Any):
+        super().__init__(api_key=api_key, **options)
+        self._init_settings(api_key, host)
 
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:

@@ -8,7 +8,12 @@ Where each fact comes from:
   `canceled`; errors are RFC 7807 problem details (`type`, `title`, `status`, `detail`,
   `instance`); the client retries 429/503/504 on GETs only, never a POST, and sends no
   idempotency key; `Prefer: wait[=N]` holds a create open until the prediction finishes; the
-  client's "base64" file strategy sends inputs as `data:` URIs.
+  client's "base64" file strategy sends inputs as `data:` URIs, its default one uploads them with
+  `files.create`: `POST /v1/files`, multipart, the bytes in the `content` part (with a file name
+  and a type) and optional `metadata` (JSON), answered 201 with a file whose `urls.get` is what a
+  model input takes (`replicate.run` sends exactly that).
+- [confirmed: the client's recorded files cassette] a file answer holds `checksums.sha256` and
+  `expires_at` (a day after `created_at`).
 - [confirmed: the model's API page] the input fields and defaults, `duration` -1..15 (-1: the
   model picks), `aspect_ratio` with `adaptive`, at most 9 reference images, 3 reference videos
   and 3 reference audios (audios need an image or a video), first/last frame images not with
@@ -19,25 +24,29 @@ Where each fact comes from:
   price: no price was published on the page read, so estimates are "unknown", never a guess.
 
 The HTTP runtime (one client per event loop, GET retries, download checks, the key kept to the
-API's origin) is `http.JobApiProvider`'s; Together's bucket hosting is reused by subclassing
-`TogetherProvider`; what differs is here: the body, the URLs,
-the prediction shape, the error shape, and which create answers prove nothing was created.
+API's origin) is `http.JobApiProvider`'s; local videos and audios go to a named bucket, else to
+Replicate's files API (`hosted.FileHosting`); what differs is here: the body, the URLs, the
+prediction shape, the error shape, the files API, and which create answers prove nothing was
+created.
 We never send `Prefer: wait`: a create held open for a minute is a minute in which a dropped
 connection leaves the prediction in doubt.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from .base import ClipSpec, Job, Limits, MediaKind, Price, ProviderError
-from .http import JobApiProvider, create_outcome, plain_text
-from .seedance import RATIOS, RESOLUTIONS
-from .together import TogetherProvider, _number
+from .hosted import FileHosting, Upload, VendorStorage, content_name, content_type, http_url, parse_time
+from .http import JobApiProvider, create_outcome, number_or_none, plain_text
+from .seedance import RATIOS, RESOLUTIONS, SeedanceProvider
 
 log = logging.getLogger("storyboard.providers.replicate")
 
@@ -53,11 +62,13 @@ LIMITS = Limits(
     max_reference_images=9, max_reference_videos=3, max_reference_audios=3, max_files=12,
     max_frame_images=2, min_prompt=2, max_prompt=3000, min_seconds=4, max_seconds=15,
     resolutions=RESOLUTIONS, ratios=RATIOS,
-    # Images go inline as data URIs; videos and audios need URLs until uploads land (files API).
+    # Images go inline as data URIs; videos and audios need URLs: a named bucket's, else the files API's.
     local_media=frozenset({"image"}),
     custom_size=False,  # the model takes `resolution` and `aspect_ratio` only
 )
 
+FILE_LIFETIME = 24 * 3600  # how long an uploaded file lives (its answers' expires_at, a day on)
+UNKNOWN_PRICE = "Replicate publishes no Seedance 2.0 price that was read; cost unknown"
 RUNNING = {"starting", "processing"}
 FAILED = {"failed", "canceled"}
 SUCCEEDED = "succeeded"
@@ -77,7 +88,36 @@ HINTS = {
 }
 
 
-class ReplicateProvider(TogetherProvider):
+class ReplicateFiles(VendorStorage):
+    """Replicate's files API: the bytes posted (multipart) to `/v1/files` with the token; the
+    answer's `urls.get` is the input, its `expires_at` when it goes. The answer's SHA-256 must
+    be the file's: a damaged upload is never sent to a model."""
+
+    label = "Replicate files"
+
+    @property
+    def origin(self) -> str:
+        return urlsplit(self.provider.base_url).netloc
+
+    def upload(self, path: Path, digest: str) -> Upload:
+        started = time.time()
+        with self.client() as client, open(path, "rb") as body:
+            post = client.build_request(
+                "POST", f"{self.provider.base_url}/v1/files", headers=self.provider._auth(),
+                files={"content": (content_name(path, digest), body, content_type(path))},
+                data={"metadata": json.dumps({"sha256": digest})})
+            answer = self.answer(path, self.send(client, path, post, "upload"), "urls")
+        url = (answer["urls"] or {}).get("get") if isinstance(answer["urls"], dict) else None
+        if not http_url(url):
+            raise self.error(path, "its answer holds no urls.get")
+        checksum = (answer.get("checksums") or {}).get("sha256") if isinstance(answer.get("checksums"), dict) else None
+        if checksum and checksum != digest:
+            raise self.error(path, "the upload was damaged on the way (its SHA-256 did not match); run again")
+        expires = parse_time(answer.get("expires_at"))  # a file without one is taken to live a day, as they do
+        return Upload(str(url), expires if expires is not None else started + FILE_LIFETIME)
+
+
+class ReplicateProvider(FileHosting, JobApiProvider, SeedanceProvider):
     name = "replicate"
     label = "Replicate"
     key_variable = TOKEN_VARIABLE
@@ -92,6 +132,11 @@ class ReplicateProvider(TogetherProvider):
     create_ambiguous = CREATE_AMBIGUOUS
     default_model = MODEL
     limits = LIMITS
+    storage_class = ReplicateFiles
+
+    def __init__(self, *, api_key: str | None = None, host: Any = None, **options: Any):
+        super().__init__(api_key=api_key, **options)
+        self._init_settings(api_key, host)
 
     # ---- compile time ----
     def model_id(self, model_setting: str | None) -> str:
@@ -126,7 +171,10 @@ class ReplicateProvider(TogetherProvider):
         return body
 
     def price(self, spec: ClipSpec) -> Price:
-        return Price(None, "Replicate publishes no Seedance 2.0 price that was read; cost unknown")
+        return Price(None, UNKNOWN_PRICE)
+
+    def quote(self, body: dict[str, Any], tier: str | None = None) -> Price:
+        return Price(None, UNKNOWN_PRICE)
 
     # ---- run time ----
     def create_target(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -146,10 +194,6 @@ class ReplicateProvider(TogetherProvider):
     def error_detail(self, resp: httpx.Response) -> tuple[str, str | None]:
         return problem_detail(resp)
 
-    def credential_problem(self) -> str | None:
-        # Only the token: Together's field dialect is no concern of Replicate's.
-        return JobApiProvider.credential_problem(self)
-
 
 def _create_outcome(resp: httpx.Response) -> tuple[bool, bool]:
     """(retryable, ambiguous) for a create's error answer, by Replicate's rules."""
@@ -162,13 +206,13 @@ def job_from_prediction(data: dict[str, Any], job_id: str | None = None) -> Job:
     """A Replicate prediction as a provider Job."""
     jid = str(data.get("id") or job_id or "")
     status = str(data.get("status") or "").lower()
-    cost = _number((data.get("metrics") or {}).get("cost"))  # not in the API today; kept if it comes
+    cost = number_or_none((data.get("metrics") or {}).get("cost"))  # not in the API today; kept if it comes
     if status == SUCCEEDED:
         url = _output_url(data.get("output"))
         if not url:
             return Job(jid, "failed", error_code="no_output", raw=data,
                        error="Replicate reported the prediction succeeded but gave no output URL")
-        took = _number((data.get("metrics") or {}).get("predict_time"))  # [reference §3b] seconds
+        took = number_or_none((data.get("metrics") or {}).get("predict_time"))  # [reference §3b] seconds
         return Job(jid, "completed", video_url=url, cost=cost, seconds=took, raw=data)
     if status in FAILED:
         error = data.get("error")

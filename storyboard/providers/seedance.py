@@ -18,6 +18,10 @@ MODEL_LABEL = "Seedance 2.0"  # how hints name it
 
 RESOLUTIONS = ("480p", "720p", "1080p")
 RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+# Seedance 2.0 takes at most 15 s of reference video in all. Vendors that bill the input
+# seconds too are estimated at (15 + output seconds) at their video-input rate: the most a
+# video-input clip can cost.
+MAX_INPUT_VIDEO_SECONDS = 15
 
 # Seedance 2.0's pixel table (Together's Seedance 2.0 page): resolution -> ratio -> (w, h).
 PIXELS: dict[str, dict[str, tuple[int, int]]] = {

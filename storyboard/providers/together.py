@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from .. import config
-from ..config import Sourced
-from ..credentials import key_source
 from ..plan import DEFAULT_SECONDS
-from .base import ClipSpec, Job, MediaKind, Price, ProviderError
-from .http import JobApiProvider, create_outcome
-from .seedance import DOCS_FIELDS, LIMITS, OPENAPI_FIELDS, PIXELS, SeedanceProvider, media_lists
+from .base import ClipSpec, Job, Price
+from .hosted import FileHosting, sourced
+from .http import JobApiProvider, create_outcome, number_or_none
+from .seedance import (DOCS_FIELDS, LIMITS, MAX_INPUT_VIDEO_SECONDS, OPENAPI_FIELDS, PIXELS, SeedanceProvider,
+                       media_lists)
 
 log = logging.getLogger("storyboard.providers.together")
 
@@ -33,9 +32,6 @@ PRICES = {
     "text": {"480p": 0.07, "720p": 0.16},
     "video": {"480p": 0.13, "720p": 0.28},
 }
-# Seedance 2.0 takes at most 15 s of reference video in all: with the input seconds billed too,
-# the most a video-input clip can cost is (15 + output seconds) at the video-input rate.
-MAX_INPUT_VIDEO_SECONDS = 15
 
 # The two spellings of the audio fields (see seedance.py): the Seedance page's, and the OpenAPI
 # spec's and SDK's. We cannot see which one the server honours, so the user picks.
@@ -60,9 +56,9 @@ HINTS = {
 }
 
 
-class TogetherProvider(JobApiProvider, SeedanceProvider):
-    """Together's dialect on the shared job-API runtime, with its field dialects and the bucket
-    that carries local videos and audios (replicate reuses both by subclassing)."""
+class TogetherProvider(FileHosting, JobApiProvider, SeedanceProvider):
+    """Together's dialect on the shared job-API runtime, with its field dialects. Together has no
+    storage of its own: local videos and audios need a bucket (`host`, see `hosted.FileHosting`)."""
 
     name = "together"
     label = "Together"
@@ -75,21 +71,16 @@ class TogetherProvider(JobApiProvider, SeedanceProvider):
     create_retryable_with_retry_after = CREATE_RETRYABLE_WITH_RETRY_AFTER
     create_ambiguous = CREATE_AMBIGUOUS
     limits = dataclasses.replace(LIMITS, local_media=frozenset({"image"}))  # images inline; video/audio need URLs
-    hosts_files = True  # with a bucket (`host`), local videos and audios are uploaded and sent as URLs
-    host: Any = None  # the S3Host, once one is named
-    _host_problem: str | None = None
 
     def __init__(self, *, api_key: str | None = None, field_names: str | None = None, host: Any = None,
                  **options: Any):
         super().__init__(api_key=api_key, **options)
         # where each setting came from (an option, its variable, the config file), for `plan`
-        self.sources: dict[str, str] = {"key": key_source(self.key_variable) if api_key is None else "given"}
-        dialect = _sourced(field_names, "--together-fields", "together_fields")
+        self._init_settings(api_key, host)
+        dialect = sourced(field_names, "--together-fields", "together_fields")
         self.field_dialect = (dialect.value if dialect else "page").strip().lower()
         self.sources["together_fields"] = dialect.source if dialect else "default"
         self.fields = FIELD_DIALECTS.get(self.field_dialect, DOCS_FIELDS)
-        self._base_host = _sourced(host, "--host", "host")
-        self._use_host(self._base_host)
 
     # ---- compile time ----
     def price(self, spec: ClipSpec) -> Price:
@@ -111,79 +102,11 @@ class TogetherProvider(JobApiProvider, SeedanceProvider):
     def parse_job(self, data: dict[str, Any], job_id: str | None = None) -> Job | None:
         return job_from_answer(data, job_id)
 
-    def hosted_url(self, path: Path) -> str | None:
-        """Videos and audios uploaded to the bucket the writer named (`--host`, `host:`)."""
-        return self._hosted(path) if self.host is not None else None
-
-    def setting_sources(self) -> dict[str, str]:
-        return dict(self.sources)
-
-    def use_story_host(self, url: str | None) -> None:
-        """The story's `host:` setting: it overrides STORYBOARD_HOST and the config file, and
-        `--host` overrides it. None (a story without one) goes back to those."""
-        base = self._base_host
-        if url and not (base and base.source == "--host"):
-            self._use_host(Sourced(url, "the story's host:"))
-        else:
-            self._use_host(base)
-
-    def _use_host(self, chosen: Sourced | None) -> None:
-        """Host local videos and audios in this bucket (an S3Host or s3:// URL). A URL that is
-        not a bucket's is reported before anything is sent (`credential_problem`)."""
-        self.host, self._host_problem = _host(chosen)
-        self.sources["host"] = chosen.source if chosen else "none"
-        self.limits = type(self).limits
-        if self.host is not None:  # a bucket carries videos and audios; images still go inline
-            self.limits = dataclasses.replace(self.limits, local_media=frozenset({"image", "video", "audio"}))
-
-    def prepare_inputs(self, files: list[tuple[MediaKind, Path]]) -> None:
-        """Upload the local videos and audios to the bucket before any create."""
-        if self.host is None:
-            return
-        for kind, path in files:
-            if kind != "image":
-                self._hosted(path)
-
-    def _hosted(self, path: Path) -> str:
-        from ..hosting import HostingError
-
-        assert self.host is not None
-        try:
-            return self.host.url_for(path)
-        except HostingError as exc:
-            raise ProviderError(str(exc), code="hosting") from None
-
     def credential_problem(self) -> str | None:
-        if self._host_problem:
-            return self._host_problem
         if self.field_dialect not in FIELD_DIALECTS:  # checked before anything is sent, like the key
             return (f"unknown Together field dialect {self.field_dialect!r} (from "
                     f"{self.sources['together_fields']}): choose page or openapi")
         return super().credential_problem()
-
-
-def _sourced(option: Any, option_name: str, default_name: str) -> Sourced | None:
-    """An option given here, else its default from the environment or the config file."""
-    if option is not None:
-        return Sourced(option, option_name)
-    return config.default(default_name)
-
-
-def _host(chosen: Sourced | None) -> tuple[Any, str | None]:
-    """The bucket to host local files in (from an S3Host or a URL), and the problem with it if
-    it is not a bucket URL (reported before anything is sent)."""
-    from ..hosting import S3Host
-
-    if chosen is None or not chosen.value:
-        return None, None
-    if not isinstance(chosen.value, str):
-        return chosen.value, None
-    try:
-        return S3Host(chosen.value), None
-    except ValueError as exc:
-        return None, f"{exc} (from {chosen.source})"
-
-
 
 
 # ---- answers ---------------------------------------------------------------------------------
@@ -194,7 +117,7 @@ def job_from_answer(data: dict[str, Any], job_id: str | None = None) -> Job:
     status = str(data.get("status") or "").lower()
     if status in COMPLETED:
         outputs = data.get("outputs") or {}
-        cost = _number(outputs.get("cost"))
+        cost = number_or_none(outputs.get("cost"))
         if not outputs.get("video_url"):
             return Job(jid, "failed", cost=cost, error_code="no_video_url", raw=data,
                        error="Together reported the job completed but gave no outputs.video_url")
@@ -228,15 +151,6 @@ def _failure(data: dict[str, Any], status: str) -> tuple[str, str | None]:
         return "; ".join(messages), _str_or_none(codes[0] if codes else None)
     return f"Together reported the job {status} without a reason", status
 
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _str_or_none(value: Any) -> str | None:

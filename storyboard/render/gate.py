@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ..plan import RenderPlan
 from ..providers.base import Provider, ProviderError
@@ -51,7 +52,7 @@ def gate(summary: RenderSummary, provider: Provider,
         raise NotApproved("not confirmed; nothing was submitted", summary)
 
 
-def prepare_inputs(plan: RenderPlan, summary: RenderSummary, provider: Provider) -> None:
+def prepare_inputs(plan: RenderPlan, summary: RenderSummary, provider: Provider, state_dir: Path | None = None) -> None:
     """Host the local files of the clips about to be submitted, after the gate and before the
     first create: a bucket that is missing or refuses, or an upload cut off, sends nothing."""
     if not summary.submits:
@@ -59,6 +60,6 @@ def prepare_inputs(plan: RenderPlan, summary: RenderSummary, provider: Provider)
     from .uploads import local_inputs
 
     try:
-        provider.prepare_inputs(local_inputs(plan, [t.name for t in summary.submits]))
+        provider.prepare_inputs(local_inputs(plan, [t.name for t in summary.submits]), state_dir=state_dir)
     except ProviderError as exc:
         raise RenderError(f"{exc}; nothing was submitted") from None

@@ -64,7 +64,7 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
         summary = inspect_render(plan, provider, state_dir=state_dir, only=only,
                                  resubmit_in_doubt=resubmit_in_doubt, media=media)
         gate(summary, provider, approve, max_cost)
-        prepare_inputs(plan, summary, provider)
+        prepare_inputs(plan, summary, provider, state_dir)
         ctx = RunContext(plan, provider, summary, state_dir=state_dir, on_event=on_event, poll=poll,
                          retry=retry, stop=stop or asyncio.Event(), media=media)
         run = _Run(ctx, concurrency)

@@ -31,10 +31,16 @@ def local_inputs(plan: RenderPlan, clips: Iterable[str] | None = None) -> list[t
 
 
 def planned_uploads(plan: RenderPlan, provider: Any) -> list[tuple[Path, str]]:
-    """(file, where it will be uploaded) for the provider's bucket, if it hosts files: what
-    `plan` shows before anything leaves the machine."""
-    host = getattr(provider, "host", None)
-    if host is None:
+    """(file, where it will be uploaded) for what carries the provider's local files (a bucket,
+    or the vendor's own storage), if anything does: what `plan` shows before anything leaves
+    the machine."""
+    uploader = getattr(provider, "uploader", None)
+    if uploader is None:
         return []
-    return [(path, host.where(path)) for kind, path in local_inputs(plan) if kind != "image"]
+    holds = getattr(uploader, "holds", None)
+    if holds is not None:  # the vendor's storage: a file it has already is not uploaded again
+        from .decide import default_state_dir
 
+        uploader.bind(default_state_dir(plan))
+    return [(path, uploader.where(path)) for kind, path in local_inputs(plan)
+            if provider.uploads(kind, path) and not (holds and holds(path))]

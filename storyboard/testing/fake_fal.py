@@ -9,9 +9,20 @@ model's own status and body: `{"video": {...}, "seed": n}`, or the model's 422
 whatever its input (the model validates when it runs), so an invalid request is refused at its
 result, quickly and unbilled. Infrastructure errors use fal's `{"detail": "...", "error_type"}`.
 
+It also holds fal's storage, both ways `fal_client.upload_file` uploads (read in fal-client
+1.0.3's source): `POST /storage/upload/initiate?storage_type=gcs` (`Key` auth, `{"file_name",
+"content_type"}`) answers `{"upload_url", "file_url"}`, and the bytes go by `PUT` to that signed
+URL, which, like a signed cloud-storage URL, takes only the content type it was signed for;
+and the v3 CDN, `POST /storage/auth/token?storage_type=fal-cdn-v3` for a token, then
+`POST /files/upload` with the bytes (`Bearer` token) answering `{"access_url"}`.
+`X-Fal-Object-Lifecycle-Preference` (`{"expiration_duration_seconds": N}`) sets when a file goes.
+A model input that names a file of this storage must name one it holds (else the model fails
+the input, `file_download_error` [the type name is unconfirmed]), and a reference video it holds
+is billed for its real length; one elsewhere, which the fake cannot fetch, for the 15 s most.
+
     python -m storyboard.testing.fake_fal --port 0 --api-key K --latency 2
 
-Not imitated: cancel (`PUT .../cancel`), webhooks, logs, streaming status.
+Not imitated: cancel (`PUT .../cancel`), webhooks, logs, streaming status, multipart uploads.
 """
 
 from __future__ import annotations
@@ -19,15 +30,18 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from ..providers.seedance import LIMITS, PIXELS, RATIOS
 from .fake_together import _is_image
 from .fakes.cli import fake_parser, serve, server_options
+from .fakes.files import FileStore, StoredFile, new_file_id, receive, serve_stored
 from .fakes.handler import ApiError, FakeHandler, Route
 from .fakes.jobs import Job, Renderer
 from .fakes.server import Answer, FakeServer
@@ -44,7 +58,14 @@ DURATIONS = ("auto", *(str(s) for s in range(LIMITS.min_seconds, LIMITS.max_seco
 PRICE_PER_SECOND_720P = {APP: 0.3024, FAST: 0.2419}
 TOKENS_PER_DOLLAR_BASIS = 1280 * 720
 VIDEO_INPUT_FACTOR = 0.6
+MAX_INPUT_SECONDS = 15.0  # reference videos in all, per fal's reference-to-video page (2..15 s combined)
+UNFETCHED_INPUT_SECONDS = MAX_INPUT_SECONDS  # a video elsewhere is not fetched: billed at the most it can be
 ERRORS_URL = "https://docs.fal.ai/errors"
+# fal's storage, as fal-client speaks to it
+FILES_PATH = "/storage/files"             # where stored files are served (fal's are on v3.fal.media)
+SIGNED_PUT_PATH = "/_fake_gcs/upload"     # the signed upload URLs (fal's are on storage.googleapis.com)
+SIGNED_URL_TTL = 3600.0
+STORED_FILE = re.compile(FILES_PATH + r"/([0-9a-f]+)/[^/]+")
 
 
 class FalError(ApiError):
@@ -70,8 +91,9 @@ def _problem(field: str | None, msg: str, type_: str, value: Any = None) -> dict
 
 # ---- the model's validation (Seedance 2.0 on fal) ---------------------------------------------
 
-def model_errors(envelope: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the model refuses in a submitted request, as fal's `detail` items ([] when valid)."""
+def model_errors(envelope: dict[str, Any], files: FileStore | None = None) -> list[dict[str, Any]]:
+    """What the model refuses in a submitted request, as fal's `detail` items ([] when valid).
+    With `files`, an input naming a file of that storage must name one it holds."""
     arguments = envelope.get("input")
     if not isinstance(arguments, dict):
         return [_problem(None, "Input should be a valid dictionary", "dict_type", arguments)]
@@ -80,7 +102,34 @@ def model_errors(envelope: dict[str, Any]) -> list[dict[str, Any]]:
     problems = _common_errors(arguments, app)
     problems += {"text-to-video": lambda a: [], "image-to-video": _frame_errors,
                  "reference-to-video": _reference_errors}[mode](arguments)
+    if files is not None:
+        problems += _missing_files(arguments, files) + _too_long_videos(arguments, files)
     return problems
+
+
+def stored_file_id(url: Any) -> str | None:
+    """The id of a file of the fake's storage that `url` names, if it names one."""
+    match = STORED_FILE.fullmatch(urlsplit(url).path) if isinstance(url, str) and url.startswith("http") else None
+    return match.group(1) if match else None
+
+
+def _too_long_videos(a: dict[str, Any], files: FileStore) -> list[dict[str, Any]]:
+    """The reference videos this storage holds, over the 15 s the model takes in all."""
+    videos = a.get("video_urls") if isinstance(a.get("video_urls"), list) else []
+    known = [files.seconds(fid) for url in videos if (fid := stored_file_id(url))]
+    total = sum(s for s in known if s is not None)
+    if total <= MAX_INPUT_SECONDS + 0.05:  # container rounding
+        return []
+    return [_problem("video_urls", f"The reference videos last {total:.1f} s in all; at most "
+                                   f"{MAX_INPUT_SECONDS:g} s is allowed", "value_error", total)]
+
+
+def _missing_files(a: dict[str, Any], files: FileStore) -> list[dict[str, Any]]:
+    named = [(k, a[k]) for k in ("image_url", "end_image_url") if isinstance(a.get(k), str)]
+    named += [(f"{k}.{i}", v) for k in ("image_urls", "video_urls", "audio_urls") if isinstance(a.get(k), list)
+              for i, v in enumerate(a[k])]
+    return [_problem(field, "Failed to download the file: it does not exist or has expired", "file_download_error",
+                     url) for field, url in named if (fid := stored_file_id(url)) and files.get(fid) is None]
 
 
 def _common_errors(a: dict[str, Any], app: str) -> list[dict[str, Any]]:
@@ -185,6 +234,14 @@ class FakeFal(FakeServer):
         super().__init__(**options)
         self._clips.renderer = _seedance_renderer(self._clips.renderer)
         self._request = threading.local()  # the endpoint and base URL of the submit being served
+        self.files = FileStore(self.label)
+        self._signed: dict[str, dict[str, Any]] = {}   # signed upload URL token -> what it may carry
+        self._cdn_tokens: dict[str, float] = {}        # v3 CDN token -> when it expires
+        self.signed_puts: list[bool] = []              # whether each PUT to a signed URL carried a key
+
+    def close(self) -> None:
+        super().close()
+        self.files.close()
 
     def authorized(self, header: str | None) -> bool:
         import hmac
@@ -198,6 +255,11 @@ class FakeFal(FakeServer):
         return [("POST", ENDPOINT, _serve_submit),
                 ("GET", re.compile(requests + "/status"), _serve_status),
                 ("GET", re.compile(requests), _serve_result),
+                ("POST", re.compile(r"/storage/upload/initiate"), _serve_initiate),
+                ("PUT", re.compile(SIGNED_PUT_PATH + r"/([A-Za-z0-9_-]+)"), _serve_signed_put),
+                ("POST", re.compile(r"/storage/auth/token"), _serve_cdn_token),
+                ("POST", re.compile(r"/files/upload"), _serve_cdn_upload),
+                ("GET", STORED_FILE, lambda h, m: serve_stored(h, self.files.get(m.group(1)))),
                 *super().routes()]
 
     def create(self, raw: bytes) -> Answer:
@@ -218,18 +280,61 @@ class FakeFal(FakeServer):
         return None  # the model validates when it runs: see `job_answer`
 
     def latency_for(self, body: dict[str, Any]) -> float:
-        return min(self.latency, 0.05) if model_errors(body) else self.latency
+        return min(self.latency, 0.05) if model_errors(body, self.files) else self.latency
 
     def price(self, body: dict[str, Any]) -> float:
-        if model_errors(body):
-            return 0.0  # a refused input is not billed
+        """fal's token formula from its own table: pixels x (input video seconds + output
+        seconds), x0.6 with video inputs; a refused input is not billed."""
+        if model_errors(body, self.files):
+            return 0.0
         a, app = body["input"], FAST if body["endpoint"].startswith(FAST + "/") else APP
         ratio = a.get("aspect_ratio") if a.get("aspect_ratio") in RATIOS else "16:9"
         w, h = PIXELS[a.get("resolution") or "720p"][ratio]
-        pixels = w * h
         seconds = int(a["duration"]) if str(a.get("duration")).isdigit() else 5
-        usd = PRICE_PER_SECOND_720P[app] * seconds * pixels / TOKENS_PER_DOLLAR_BASIS
-        return round(usd * (VIDEO_INPUT_FACTOR if a.get("video_urls") else 1.0), 4)
+        videos = a.get("video_urls") or []
+        # the model takes at most 15 s of reference video in all (longer known inputs are refused)
+        seconds += min(MAX_INPUT_SECONDS, sum(self.input_seconds(url) for url in videos))
+        usd = PRICE_PER_SECOND_720P[app] * seconds * w * h / TOKENS_PER_DOLLAR_BASIS
+        return round(usd * (VIDEO_INPUT_FACTOR if videos else 1.0), 4)
+
+    def input_seconds(self, url: str) -> float:
+        """A reference video's billed seconds: its length when this storage holds it."""
+        file_id = stored_file_id(url)
+        known = self.files.seconds(file_id) if file_id else None
+        return known if known is not None else UNFETCHED_INPUT_SECONDS
+
+    # ---- storage ----
+    def sign_upload(self, name: str, content_type: str, ttl: float | None) -> tuple[str, str]:
+        """(token of a signed upload URL, the file id it will fill)."""
+        token, file_id = secrets.token_urlsafe(18), new_file_id()
+        with self._lock:
+            self._signed[token] = {"name": name, "content_type": content_type, "ttl": ttl, "id": file_id,
+                                   "until": time.time() + SIGNED_URL_TTL}
+        return token, file_id
+
+    def signed_upload(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            grant = self._signed.get(token)
+        return grant if grant and grant["until"] > time.time() else None
+
+    def store(self, data: bytes, name: str, content_type: str, ttl: float | None, file_id: str | None = None,
+              token: str | None = None) -> StoredFile:
+        ttl = self.faults.upload_ttl if self.faults.upload_ttl is not None else ttl
+        stored = self.files.add(data, name, content_type, ttl, file_id)
+        with self._lock:
+            self._signed.pop(token or "", None)  # a signed URL carries one file
+        return stored
+
+    def cdn_token(self) -> tuple[str, float]:
+        token, until = secrets.token_urlsafe(24), time.time() + 3600
+        with self._lock:
+            self._cdn_tokens[token] = until
+        return token, until
+
+    def cdn_authorized(self, header: str | None) -> bool:
+        token = header[len("Bearer "):].strip() if header and header.startswith("Bearer ") else ""
+        with self._lock:
+            return self._cdn_tokens.get(token, 0.0) > time.time()
 
     def job_answer(self, job: Job, base_url: str | None = None) -> dict[str, Any]:
         """Without base_url the submit's answer; with it `{"status": (code, body), "result":
@@ -238,7 +343,7 @@ class FakeFal(FakeServer):
         if base_url is None:
             return {"status": "IN_QUEUE", "request_id": job.id, "queue_position": 0, **urls}
         state = job.status(time.monotonic())
-        errors = model_errors(job.body) if state in ("completed", "failed") else []
+        errors = model_errors(job.body, self.files) if state in ("completed", "failed") else []
         if state in ("queued", "in_progress"):
             view = {"status": "IN_QUEUE" if state == "queued" else "IN_PROGRESS", "queue_position": 0,
                     "logs": None, "response_url": urls["response_url"]}
@@ -332,6 +437,132 @@ def _serve_view(handler: FakeHandler, match: re.Match[str], view: str) -> None:
     if isinstance(body, ApiError):
         return handler.send_error_answer(body)
     handler.send_json(code, body)
+
+
+# ---- storage endpoints ---------------------------------------------------------------------------
+
+def _serve_initiate(handler: FakeHandler, match: re.Match[str]) -> None:
+    """The upload's start: a signed URL for the bytes, and the URL the file will have."""
+    fake: FakeFal = handler.fake  # type: ignore[assignment]
+    raw = handler._read_body()
+    if raw is None:
+        return None
+    try:
+        name, kind, ttl = _upload_request(handler, raw, ("gcs", "fal-cdn-v3"), "X-Fal-Object-Lifecycle-Preference")
+    except ApiError as err:
+        return handler.send_error_answer(err)
+    token, file_id = fake.sign_upload(name, kind, ttl)
+    base = handler._base_url()
+    handler.send_json(200, {"upload_url": f"{base}{SIGNED_PUT_PATH}/{token}?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+                                          f"&X-Goog-Expires={int(SIGNED_URL_TTL)}&X-Goog-Signature={token[:16]}",
+                            "file_url": f"{base}{FILES_PATH}/{file_id}/{quote(name)}"})
+
+
+def _upload_request(handler: FakeHandler, raw: bytes, storage_types: tuple[str, ...],
+                    lifecycle_header: str) -> tuple[str, str, float | None]:
+    """(file name, content type, seconds to keep it) of an upload's start, checked as fal's
+    storage checks it; ApiError otherwise (the key first, then faults, then the request)."""
+    fake: FakeFal = handler.fake  # type: ignore[assignment]
+    if not fake.authorized(handler.headers.get("Authorization")):
+        raise fake.unauthorized()
+    storage_type = (parse_qs(urlsplit(handler.path).query).get("storage_type") or [""])[0]
+    if storage_type not in storage_types:
+        raise FalError(422, [_query_problem("storage_type", storage_type, storage_types)])
+    if fake.take_fault("upload_500"):
+        raise FalError(500, "Failed to initiate the upload.", error_type="internal_error")
+    body = json.loads(raw or b"{}") if _is_json(raw) else None
+    if not isinstance(body, dict):
+        raise FalError(422, [_problem(None, "Input should be a valid dictionary", "dict_type")])
+    if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", str(body.get("content_type") or "")):
+        raise FalError(422, [_problem("content_type", "Field required", "missing", body.get("content_type"))])
+    name = body.get("file_name") or "upload.bin"
+    if not isinstance(name, str) or len(name.encode()) > 255 or "/" in name:
+        raise FalError(422, [_problem("file_name", "Invalid file name", "value_error", name)])
+    return name, body["content_type"], _lifecycle(handler.headers.get(lifecycle_header))
+
+
+def _lifecycle(header: str | None) -> float | None:
+    """Seconds to keep an upload, from a lifecycle header (None: the account's default, kept)."""
+    if not header:
+        return None
+    try:
+        value = json.loads(header).get("expiration_duration_seconds")
+    except (ValueError, AttributeError):
+        raise FalError(400, "Invalid object lifecycle preference: not a JSON object",
+                       error_type="invalid_lifecycle") from None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise FalError(400, "expiration_duration_seconds must be a whole number of seconds, at least 1",
+                       error_type="invalid_lifecycle")
+    return None if value is None else float(value)
+
+
+def _query_problem(name: str, value: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    return {"loc": ["query", name], "msg": f"Input should be {', '.join(repr(v) for v in allowed)}",
+            "type": "literal_error", "input": value}
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw or b"{}")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+def _serve_signed_put(handler: FakeHandler, match: re.Match[str]) -> None:
+    """The bytes to a signed URL: the content type it was signed for, and the whole body, or
+    nothing is kept. The signature is the credential; whether a key came too is recorded
+    (`signed_puts`: fal-client sends its key along, storyboard does not)."""
+    fake: FakeFal = handler.fake  # type: ignore[assignment]
+    fake.signed_puts.append(bool(handler.headers.get("Authorization")))
+    grant = fake.signed_upload(match.group(1))
+    refusal = None
+    if grant is None:
+        refusal = (403, b"<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>")
+    elif handler.headers.get("Content-Type") != grant["content_type"]:
+        refusal = (403, b"<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated "
+                        b"does not match the signature you provided.</Message></Error>")
+    if refusal is not None or grant is None:
+        handler._discard(int(handler.headers.get("Content-Length") or 0))
+        return handler._send(*refusal, "application/xml")  # type: ignore[misc]
+    data = receive(handler, fake.take_fault("upload_cut"))
+    if data is None:
+        return None
+    fake.store(data, grant["name"], grant["content_type"], grant["ttl"], grant["id"], token=match.group(1))
+    handler._send(200, b"", "text/plain")
+
+
+def _serve_cdn_token(handler: FakeHandler, match: re.Match[str]) -> None:
+    fake: FakeFal = handler.fake  # type: ignore[assignment]
+    if handler._read_body() is None:
+        return None
+    if not fake.authorized(handler.headers.get("Authorization")):
+        return handler.send_error_answer(fake.unauthorized())
+    token, until = fake.cdn_token()
+    handler.send_json(200, {"token": token, "token_type": "Bearer", "base_url": handler._base_url(),
+                            "expires_at": datetime.fromtimestamp(until, UTC).isoformat()})
+
+
+def _serve_cdn_upload(handler: FakeHandler, match: re.Match[str]) -> None:
+    """The v3 CDN's one-request upload: the bytes, with a CDN token (not the key)."""
+    fake: FakeFal = handler.fake  # type: ignore[assignment]
+    if not fake.cdn_authorized(handler.headers.get("Authorization")):
+        handler._discard(int(handler.headers.get("Content-Length") or 0))
+        return handler.send_error_answer(FalError(401, "Invalid or expired token", error_type="unauthorized"))
+    kind = handler.headers.get("Content-Type") or ""
+    try:
+        ttl = _lifecycle(handler.headers.get("X-Fal-Object-Lifecycle"))
+        if fake.take_fault("upload_500"):
+            raise FalError(500, "Failed to store the file.", error_type="internal_error")
+    except ApiError as err:
+        handler._discard(int(handler.headers.get("Content-Length") or 0))
+        return handler.send_error_answer(err)
+    data = receive(handler, fake.take_fault("upload_cut"))
+    if data is None:
+        return None
+    name = handler.headers.get("X-Fal-File-Name") or "upload.bin"
+    stored = fake.store(data, name, kind or "application/octet-stream", ttl)
+    handler.send_json(200, {"access_url": f"{handler._base_url()}{FILES_PATH}/{stored.id}/{quote(name)}"})
 
 
 # ---- command line ----------------------------------------------------------------------------

@@ -9,6 +9,13 @@ checked against the model page's schema (types, enums, minimum/maximum, array si
 422; the rules the model itself applies (frames with references, audio alone) fail the
 prediction instead, as a model's own checks do [where each rule is enforced: unconfirmed].
 
+It also holds Replicate's files API as the client's `files.create` uses it: `POST /v1/files`,
+multipart, the bytes in a `content` part (a file name of at most 255 bytes and a type) and an
+optional `metadata` part holding a JSON object, answered 201 with the file (`id`, `name`,
+`content_type`, `size`, `etag`, `checksums` {sha256, md5}, `metadata`, `created_at`, `expires_at`
+a day later, `urls.get`), and `GET /v1/files/{id}`. An input naming a file of this API must name
+one it holds, or the prediction fails [how Replicate words that: unconfirmed].
+
 Clips are made by the animatic renderer from the input, turned into the Seedance body it reads.
 Replicate's answers carry no cost and no price was published on the page read, so the fake
 bills nothing (`cost` 0 in the stats).
@@ -18,15 +25,20 @@ bills nothing (`cost` 0 in the stats).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
 import time
 from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..providers.seedance import RATIOS, RESOLUTIONS
 from .fakes.cli import fake_parser, serve, server_options
+from .fakes.files import FileStore, StoredFile, receive
 from .fakes.handler import ApiError, FakeHandler, Route
 from .fakes.jobs import RENDERERS, Job, Renderer
 from .fakes.server import FakeServer
@@ -43,6 +55,9 @@ TITLES = {400: "Bad request", 401: "Unauthenticated", 402: "Payment required", 4
           411: "Length required", 413: "Request too large", 422: "Input validation failed",
           429: "Request was throttled", 500: "Internal server error", 503: "Service unavailable"}
 STATUS = {"queued": "starting", "in_progress": "processing", "completed": "succeeded", "failed": "failed"}
+FILE_TTL = 24 * 3600.0  # a file expires a day after it is created (the client's recorded answer)
+FILE_URL = re.compile(r"/v1/files/([0-9a-f]+)")
+INPUT_URLS = ("image", "last_frame_image", "reference_images", "reference_videos", "reference_audios")
 
 
 # ---- validation (the model page's input schema) -------------------------------------------
@@ -98,7 +113,7 @@ def model_refusal(data: dict[str, Any]) -> str | None:
     if frames and data.get("reference_images"):
         return "First/last frame images cannot be combined with reference images."
     if data.get("last_frame_image") and not data.get("image"):
-        return "last_frame_image only works together with a first frame image."
+        return "last_frame_image only works with a first frame image (image)."
     if data.get("reference_audios") and not (data.get("reference_images") or data.get("reference_videos")):
         return "Reference audios require at least one reference image or reference video."
     if 0 <= data.get("duration", 5) < 4:
@@ -186,6 +201,58 @@ def _prefer_wait(header: str | None) -> float:
     return float(min(MAX_WAIT, int(match.group(1) or MAX_WAIT)))
 
 
+def serve_file_create(handler: FakeHandler, match: re.Match[str]) -> None:
+    """`files.create`: the token, then faults, then the multipart form as Replicate reads it."""
+    fake: FakeReplicate = handler.fake  # type: ignore[assignment]
+    if not fake.authorized(handler.headers.get("Authorization")):
+        handler._discard(int(handler.headers.get("Content-Length") or 0))
+        return handler.send_error_answer(fake.unauthorized())
+    if fake.take_fault("upload_500"):
+        handler._discard(int(handler.headers.get("Content-Length") or 0))
+        return handler.send_error_answer(ApiError(500, "Internal server error."))
+    raw = receive(handler, fake.take_fault("upload_cut"))
+    if raw is None:
+        return None
+    try:
+        content, name, kind, metadata = _file_form(handler.headers.get("Content-Type") or "", raw)
+    except ApiError as err:
+        return handler.send_error_answer(err)
+    stored = fake.store(content, name, kind)
+    handler.send_json(201, fake.file_answer(stored, metadata, handler._base_url()))
+
+
+def _file_form(content_type: str, raw: bytes) -> tuple[bytes, str, str, dict[str, Any]]:
+    """(bytes, file name, type, metadata) of a files.create form; ApiError as Replicate refuses."""
+    if not content_type.startswith("multipart/form-data"):
+        raise ApiError(400, "The request must be multipart/form-data with a `content` part.")
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()} \
+        if message.is_multipart() else {}
+    content = parts.get("content")
+    if content is None:
+        raise ApiError(422, "- content: content is required", param="content", code="required")
+    name = content.get_filename() or ""
+    if not name or len(name.encode()) > 255:
+        raise ApiError(422, "- filename: a file name of 1 to 255 bytes is required", param="filename",
+                       code="invalid")
+    metadata: Any = {}
+    if "metadata" in parts:
+        try:
+            metadata = json.loads(parts["metadata"].get_payload(decode=True) or b"{}")
+        except ValueError:
+            metadata = None
+        if not isinstance(metadata, dict):
+            raise ApiError(422, "- metadata: must be a JSON object", param="metadata", code="invalid_type")
+    return (content.get_payload(decode=True) or b"", name, content.get_content_type() or "application/octet-stream",
+            metadata)
+
+
+def _file_id(url: Any) -> str | None:
+    """The id of a file of this API that an input URL names, if it names one."""
+    match = FILE_URL.fullmatch(urlsplit(url).path) if isinstance(url, str) and url.startswith("http") else None
+    return match.group(1) if match else None
+
+
 class FakeReplicate(FakeServer):
     """The fake Replicate server: `with FakeReplicate(api_key=..., latency=...) as fake:`.
     Takes every `FakeServer` option (faults included)."""
@@ -198,9 +265,17 @@ class FakeReplicate(FakeServer):
         super().__init__(renderer=_renderer(renderer), **options)
         self._canceled: set[str] = set()
         self._request = threading.local()  # the model of the create this thread is answering
+        self.files = FileStore(self.label)
+        self._metadata: dict[str, dict[str, Any]] = {}
+
+    def close(self) -> None:
+        super().close()
+        self.files.close()
 
     def routes(self) -> list[Route]:
-        return [("POST", re.compile(r"/v1/models/([^/]+)/([^/]+)/predictions"), serve_prediction_create),
+        return [("POST", re.compile(r"/v1/files"), serve_file_create),
+                ("GET", FILE_URL, self._serve_file),
+                ("POST", re.compile(r"/v1/models/([^/]+)/([^/]+)/predictions"), serve_prediction_create),
                 ("POST", re.compile(r"/v1/predictions/([^/]+)/cancel"), serve_cancel),
                 ("GET", re.compile(r"/v1/predictions/([^/]+)"), FakeHandler.serve_job),
                 *super().routes()]
@@ -221,10 +296,41 @@ class FakeReplicate(FakeServer):
 
     def _accept(self, body: dict[str, Any]) -> Job:
         job = super()._accept(body)
-        refusal = model_refusal(body["input"])
+        refusal = model_refusal(body["input"]) or self._missing_file(body["input"])
         if refusal and not job.fail:
             job.fail = ("model_error", refusal)
         return job
+
+    def _missing_file(self, data: dict[str, Any]) -> str | None:
+        for name in INPUT_URLS:
+            values = data.get(name) if isinstance(data.get(name), list) else [data.get(name)]
+            for url in values:
+                file_id = _file_id(url)
+                if file_id and self.files.get(file_id) is None:
+                    return f"Failed to download input {name}: the file {file_id} does not exist or has expired."
+        return None
+
+    # ---- files ----
+    def store(self, data: bytes, name: str, content_type: str) -> StoredFile:
+        ttl = self.faults.upload_ttl if self.faults.upload_ttl is not None else FILE_TTL
+        return self.files.add(data, name, content_type, ttl)
+
+    def file_answer(self, stored: StoredFile, metadata: dict[str, Any] | None, base_url: str) -> dict[str, Any]:
+        if metadata is not None:
+            self._metadata[stored.id] = metadata
+        return {"id": stored.id, "name": stored.name, "content_type": stored.content_type, "size": stored.size,
+                "etag": stored.md5, "checksums": {"sha256": stored.sha256, "md5": stored.md5},
+                "metadata": self._metadata.get(stored.id, {}), "created_at": _iso(stored.created),
+                "expires_at": _iso(stored.expires) if stored.expires else None,
+                "urls": {"get": f"{base_url}/v1/files/{stored.id}"}}
+
+    def _serve_file(self, handler: FakeHandler, match: re.Match[str]) -> None:
+        if not self.authorized(handler.headers.get("Authorization")):
+            return handler.send_error_answer(self.unauthorized())
+        stored = self.files.get(match.group(1))
+        if stored is None:
+            return handler.send_error_answer(self.job_not_found(match.group(1)))
+        handler.send_json(200, self.file_answer(stored, None, handler._base_url()))
 
     def status_of(self, job: Job, now: float) -> str:
         if job.id in self._canceled:

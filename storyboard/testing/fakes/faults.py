@@ -44,6 +44,9 @@ class Faults:
     slow_latency: float = 30.0
     max_running: int = 0              # rate limit: creates while this many jobs run answer 429 (0 = off)
     creates_per_minute: int = 0       # rate limit: creates beyond this many in 60 s answer 429 (0 = off)
+    upload_500: int = 0               # file storage: the next N uploads answered 500
+    upload_cut: int = 0               # file storage: the next N uploads cut off halfway (connection closed)
+    upload_ttl: float | None = None   # file storage: uploads expire this long after they arrive
     chaos: int | None = None          # seed of the random mode; None = off
     chaos_rate: float = 0.2
     chaos_kinds: tuple[str, ...] = CHAOS_KINDS
@@ -79,6 +82,8 @@ FAULT_HELP = {
     "slow_every": "every Nth job takes --slow-latency", "slow_latency": "how long slow jobs take (default 30)",
     "max_running": "rate limit: answer creates 429 while this many jobs are running",
     "creates_per_minute": "rate limit: answer creates 429 past this many in any 60 s",
+    "upload_500": "answer file uploads 500", "upload_cut": "cut file uploads off halfway (connection closed)",
+    "upload_ttl": "uploaded files expire this long after they arrive (default: the vendor's)",
     "chaos": "seeded random mix of faults", "chaos_rate": "share of requests hit in chaos mode (default 0.2)",
 }
 

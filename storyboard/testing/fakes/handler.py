@@ -88,6 +88,9 @@ class FakeHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._safely(self._route)
 
+    def do_PUT(self) -> None:  # noqa: N802  # uploads to signed URLs
+        self._safely(self._route)
+
     def _safely(self, route: Callable[[], None]) -> None:
         # A bug here must answer 500, not drop the connection (which a client reads as ambiguous).
         try:
@@ -107,7 +110,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             match = pattern.fullmatch(path) if method == self.command else None
             if match:
                 return endpoint(self, match)
-        if self.command == "POST":
+        if self.command in ("POST", "PUT"):
             self._discard(int(self.headers.get("Content-Length") or 0))
         self.send_error_answer(ApiError(404, f"Unknown path: {self.command} {path}", code="not_found"))
 

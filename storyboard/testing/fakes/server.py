@@ -134,6 +134,11 @@ class FakeServer:
                 "cost": job.cost, "gets": job.gets, "downloads": job.downloads,
                 "error": job.fail[1] if job.fail else job.render_error}
 
+    def take_fault(self, name: str) -> bool:
+        """Consume one of a counted fault that a vendor's own endpoints apply (uploads)."""
+        with self._lock:
+            return self._draws.take(name)
+
     def count(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
