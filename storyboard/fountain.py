@@ -30,8 +30,8 @@ How the screenplay maps to the story (docs: README, "Importing a screenplay"):
 - transitions: `cut`, `dissolve 1s`, `fade 1s`, `wipe left 1s` (the screenplay's words kept as
   a comment); notes, boneyard, page breaks and emphasis: dropped;
 - durations: action at ACTION_WORDS_PER_SECOND, speech at storyboard.speech's normal rate (the
-  one `check` times dialogue by), each clip 4 to 15 seconds; a longer scene (or one with more speakers than a clip can show) is split into
-  several clips, with a comment saying so.
+  one `check` times dialogue by), each clip 4 to 15 seconds; a longer scene (or one with more
+  speakers than a clip can show) is split into several clips, with a comment saying so.
 The result is formatted by `storyboard fmt` itself, so `fmt --check` holds on it.
 """
 
