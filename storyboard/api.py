@@ -87,6 +87,29 @@ def compile_file(path: Path | str, provider: Provider) -> CompileResult:
     return CompileResult(plan, diags, sources)
 
 
+# ---- the language server -------------------------------------------------------------------
+
+@dataclass
+class Analysis:
+    """What `compile_file` finds, with the film kept: an editor asks it for hover and completion."""
+
+    film: Any  # language.load.Film
+    diagnostics: list[Diagnostic]
+    plan: RenderPlan | None
+
+
+def analyse(path: Path | str, provider: Provider, open_texts: dict[Path, str] | None = None,
+            parse_text=None) -> Analysis:
+    """Load (the editor's unsaved buffers in `open_texts` instead of disk; `parse_text` as
+    `language.load.load` takes it), check and compile, exactly as `storyboard check` does.
+    Raises OSError only if the story itself can't be read."""
+    with _rare_gc_passes():
+        film = load(path, open_texts, parse_text)
+        diags = _check(film, provider)
+        plan = None if any(d.is_error for d in diags) else compile_film(film, provider, diags)
+    return Analysis(film, diags, plan)
+
+
 # ---- render, preview, export -----------------------------------------------------------------
 # One render path: `render` (then the film), `preview` (then the page) and watch mode (which is
 # `preview` on every save) all render through `_render_clips`. Engine exceptions that stop a render

@@ -1,0 +1,55 @@
+"""One analysis of a story as the editor holds it: the pipeline's `analyse` (load, check,
+compile: the same diagnostics as `storyboard check`), with what the features look up in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from pygls.workspace.position_codec import PositionCodec
+
+from ..api import Analysis
+from ..diagnostics import Diagnostic
+from ..language.load import Film
+from ..plan import RenderPlan
+from .convert import Lines, uri_of
+from .index import Index, build
+
+
+@dataclass
+class Result:
+    root: Path  # the story the editor's document belongs to (itself, or the open story that includes it)
+    analysis: Analysis
+    codec: PositionCodec
+    versions: dict[str, int | None] = field(default_factory=dict)  # uri -> the document version analysed
+
+    @property
+    def film(self) -> Film:
+        return self.analysis.film
+
+    @property
+    def plan(self) -> RenderPlan | None:
+        return self.analysis.plan
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.analysis.diagnostics
+
+    @cached_property
+    def files(self) -> dict[str, str]:
+        """uri -> the file's name in spans and `film.sources`."""
+        return {uri_of(name): name for name in self.film.sources}
+
+    @cached_property
+    def index(self) -> Index:
+        return build(self.film)
+
+    def lines(self, file: str) -> Lines:
+        return Lines(self.film.sources.get(file, ""), self.codec)
+
+    def file_of(self, uri: str) -> str | None:
+        return self.files.get(uri)
+
+    def is_main(self, file: str) -> bool:
+        return file == str(self.film.path)
