@@ -99,15 +99,26 @@ class Analysis:
 
 
 def analyse(path: Path | str, provider: Provider, open_texts: dict[Path, str] | None = None,
-            parse_text=None) -> Analysis:
+            parse_text=None, *, compiled: bool = True) -> Analysis:
     """Load (the editor's unsaved buffers in `open_texts` instead of disk; `parse_text` as
     `language.load.load` takes it), check and compile, exactly as `storyboard check` does.
-    Raises OSError only if the story itself can't be read."""
+    With `compiled=False` it stops after the check (then `compile_analysed`). Raises OSError
+    only if the story itself can't be read."""
     with _rare_gc_passes():
         film = load(path, open_texts, parse_text)
-        diags = _check(film, provider)
-        plan = None if any(d.is_error for d in diags) else compile_film(film, provider, diags)
-    return Analysis(film, diags, plan)
+        analysis = Analysis(film, _check(film, provider), None)
+    return compile_analysed(analysis, provider) if compiled else analysis
+
+
+def compile_analysed(analysis: Analysis, provider: Provider) -> Analysis:
+    """The checked film compiled, when the check found no errors: its plan, and the diagnostics
+    with the problems only the compiled requests show (a new list; the given one is not changed)."""
+    diags = list(analysis.diagnostics)
+    if any(d.is_error for d in diags):
+        return Analysis(analysis.film, diags, None)
+    with _rare_gc_passes():
+        plan = compile_film(analysis.film, provider, diags)
+    return Analysis(analysis.film, diags, plan)
 
 
 # ---- render, preview, export -----------------------------------------------------------------

@@ -14,7 +14,7 @@ from lsprotocol import types
 from PIL import Image
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from storyboard.api import check_file
+from storyboard.api import compile_file  # what `storyboard check` runs
 from storyboard.lsp.convert import uri_of
 from storyboard.providers import get
 
@@ -140,7 +140,7 @@ async def test_diagnostics_are_checks_own_for_an_unsaved_buffer_and_its_include(
     # what `storyboard check` says of the same text on disk
     scratch = film_dir / "scratch.story"
     scratch.write_text(broken)
-    expected = check_file(scratch, get("preview")).diagnostics
+    expected = compile_file(scratch, get("preview")).diagnostics
     scratch.unlink()
     assert [(d.code, d.message.split("\nhint: ")[0]) for d in diags] == [(e.code, e.message) for e in expected]
     sb402 = next(d for d in diags if d.code == "SB402")
@@ -343,3 +343,21 @@ async def test_an_include_opened_alone_is_checked_as_part_of_the_story_that_incl
     assert [d.code for d in diags] == ["SB301"]
     assert "did you mean cast/keeper.png?" in diags[0].message
     _close(client, cast_uri)
+
+
+async def test_what_only_the_compile_finds_follows_the_checks_diagnostics(client, film_dir: Path):
+    """Two identical clips are one generation (SB430, found by the compile, after the check)."""
+    twins = MAIN + "\nshot twin_a 5s:\n  The sea is calm.\n\nshot twin_b 5s:\n  The sea is calm.\n"
+    uri = await _open(client, film_dir / "main.story", twins)
+    for _ in range(500):
+        if any(d.code == "SB430" for d in client.diagnostics[uri]):
+            break
+        await asyncio.sleep(0.01)
+    scratch = film_dir / "twins.story"
+    scratch.write_text(twins)
+    expected = compile_file(scratch, get("preview")).diagnostics
+    scratch.unlink()
+    assert "SB430" in {e.code for e in expected}
+    assert [(d.code, d.range.start.line) for d in client.diagnostics[uri]] == [
+        (e.code, e.span.line - 1) for e in expected]
+    _close(client, uri)

@@ -75,8 +75,8 @@ def formatting(ls: StoryServer, params: types.DocumentFormattingParams) -> list[
     return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
 
 
-def code_lenses(ls: StoryServer, params: types.CodeLensParams) -> list[types.CodeLens]:
-    found = ls.result_for(params.text_document.uri)
+async def code_lenses(ls: StoryServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    found = await ls.ready(params.text_document.uri, compiled=True)
     if found is None:
         return []
     result, file = found

@@ -23,6 +23,7 @@ class Result:
     analysis: Analysis
     codec: PositionCodec
     versions: dict[str, int | None] = field(default_factory=dict)  # uri -> the document version analysed
+    compiling: bool = False  # checked; the plan is still being made
 
     @property
     def film(self) -> Film:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 async def hover(ls: StoryServer, params: types.HoverParams) -> types.Hover | None:
-    found = await ls.ready(params.text_document.uri)
+    found = await ls.ready(params.text_document.uri, compiled=True)
     if found is None:
         return None
     result, file = found

@@ -14,8 +14,10 @@ step with the editor."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from .. import paths
-from ..api import analyse
+from ..api import analyse, compile_analysed
 from ..providers.base import Provider
 from . import actions, complete, hover, navigate
 from .analysis import Result
@@ -78,11 +80,13 @@ class StoryServer(LanguageServer):
         file = result.file_of(uri) if result else None
         return (result, file) if file is not None else None
 
-    async def ready(self, uri: str) -> tuple[Result, str] | None:
-        """The last analysis that covers `uri`; waits for the first one of a document just opened."""
+    async def ready(self, uri: str, compiled: bool = False) -> tuple[Result, str] | None:
+        """The last analysis that covers `uri`; waits for the first one of a document just opened
+        (and, `compiled`, for the plan of the analysis under way)."""
         found = self.result_for(uri)
         root = self.root_of(uri)
-        if found is None and root in self.running:
+        waiting = found is None or (compiled and found[0].compiling)
+        if waiting and root in self.running:
             await asyncio.shield(self.running[root])
             found = self.result_for(uri)
         return found
@@ -109,20 +113,27 @@ class StoryServer(LanguageServer):
             self.running.pop(root, None)
 
     async def _analyse(self, root: Path) -> None:
+        """Check, publish, then compile: the check's diagnostics are out before the compile (a third
+        of the work) runs; the compile publishes again only if it found more (SB430, a request the
+        provider cannot take), and gives hover and the lenses their plan."""
         texts = self.open_texts()
         versions = {uri: doc.version for uri, doc in self.workspace.text_documents.items()}
         loop = asyncio.get_running_loop()
         try:
-            analysis = await loop.run_in_executor(self.analyser, analyse, root, self.provider, texts,
-                                                  self.parser.parse)
+            checked = await loop.run_in_executor(self.analyser, functools.partial(
+                analyse, root, self.provider, texts, self.parser.parse, compiled=False))
+            result = Result(root, checked, self.workspace.position_codec, versions, compiling=True)
+            self.results[root] = result
+            self.publish(result)
+            compiled = await loop.run_in_executor(self.analyser, compile_analysed, checked, self.provider)
         except Exception as exc:  # a bug must cost one analysis, never the server
             log.exception("analysing %s failed", root)
             self.window_log_message(types.LogMessageParams(types.MessageType.Error,
                                                            f"storyboard: analysing {root} failed: {exc!r}"))
             return
-        result = Result(root, analysis, self.workspace.position_codec, versions)
-        self.results[root] = result
-        self.publish(result)
+        result.analysis, result.compiling = compiled, False
+        if compiled.diagnostics != checked.diagnostics:
+            self.publish(result)
 
     def publish(self, result: Result) -> None:
         by_uri: dict[str, list[types.Diagnostic]] = {uri: [] for uri in result.files}
@@ -227,4 +238,7 @@ def serve(provider: Provider, version: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_OneLine("storyboard lsp: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    # The analysis thread holds the GIL for long stretches: hand it over more often (5 ms by
+    # default), so a completion or hover request is answered while an analysis runs.
+    sys.setswitchinterval(0.001)
     make_server(provider, version).start_io()
