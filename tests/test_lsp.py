@@ -166,7 +166,8 @@ async def test_diagnostics_are_checks_own_for_an_unsaved_buffer_and_its_include(
 
 
 async def test_completion_offers_cast_keys_values_clips_and_files(client, film_dir: Path):
-    text = MAIN + "\nshot dawn 5s:\n  @\n  resolution: \n  first: frames/\n  \n\nextend \nre\n"
+    text = MAIN + "\nshot dawn 5s:\n  @\n  resolution: \n  first: frames/\n  \n\nextend \nre\n" + \
+        "include: \ncharacter Gull:\n  image: \n  voice: cast/\n"
     uri = await _open(client, film_dir / "main.story", text)
 
     async def labels(needle: str, offset: int) -> dict[str, types.CompletionItem]:
@@ -176,13 +177,16 @@ async def test_completion_offers_cast_keys_values_clips_and_files(client, film_d
         return {i.label: i for i in items}
 
     cast = await labels("  @\n", 3)
-    assert set(cast) == {"Keeper", "Lamp"}
+    assert set(cast) == {"Keeper", "Lamp", "Gull"}  # Gull below, still without a picture
     assert cast["Keeper"].detail == "character" and "oilskin" in cast["Keeper"].documentation
     assert set(await labels("resolution: \n", 12)) == {"480p", "720p", "1080p"}
     assert set(await labels("first: frames/", 14)) == {"dawn.png"}  # not notes.txt
     clip_keys = await labels("  \n\nextend", 2)
     assert {"camera", "sound", "first", "motion", "seed"} <= set(clip_keys)
     assert set(await labels("extend \n", 7)) == {"dawn"}
+    assert set(await labels("include: \n", 9)) == {"cast.story", "cast/", "frames/", "props/"}  # not itself
+    assert set(await labels("  image: \n", 9)) == {"cast/", "frames/", "props/"}  # folders: no picture here
+    assert set(await labels("  voice: cast/", 14)) == set()  # pictures only in cast/: no sound file
     top = await labels("\nre\n", 3)
     assert {"resolution", "title", "include", "shot", "scene", "character", "dissolve", "morph"} <= set(top)
     _close(client, uri)

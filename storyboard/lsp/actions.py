@@ -39,11 +39,9 @@ def suggestion(hint: str | None, written: str) -> str | None:
     m = _DID_YOU_MEAN.fullmatch(hint or "")
     if not m:
         return None
-    new = m.group(2)
-    if written.startswith("@") and not new.startswith("@"):
-        new = "@" + new
-    if written.endswith(":") and not new.endswith(":"):
-        new += ":"
+    # the hint may write `@` or `:` that the diagnostic's range leaves out, or the other way round
+    new = m.group(2).removeprefix("@").removesuffix(":")
+    new = ("@" if written.startswith("@") else "") + new + (":" if written.endswith(":") else "")
     return new if new != written else None
 
 

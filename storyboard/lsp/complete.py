@@ -168,29 +168,35 @@ def _file_items(result, file, doc_path, typed: str, kind: str) -> list[types.Com
     if not folder.ok or not folder.path.is_dir():
         return []
     wanted = _suffixes(kind)
+    itself = Path(doc_path).resolve()
     items = []
     try:
         entries = sorted(os.scandir(folder.path), key=lambda e: e.name)
     except OSError:
         return []
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
         target = paths.resolve(base, folder_written + entry.name, rel_dir)
-        if not target.ok:
-            continue  # a link out of the story's folder
-        if target.path.is_dir():
-            items.append(types.CompletionItem(entry.name + "/", kind=types.CompletionItemKind.Folder,
-                                              insert_text=folder_written + entry.name + "/",
-                                              filter_text=folder_written + entry.name + "/",
-                                              command=types.Command(title="", command="editor.action.triggerSuggest")))
-        elif entry.name.lower().endswith(wanted):
-            items.append(types.CompletionItem(entry.name, kind=types.CompletionItemKind.File,
-                                              insert_text=folder_written + entry.name,
-                                              filter_text=folder_written + entry.name))
+        # hidden files, links out of the story's folder, the story itself: not offered
+        if entry.name.startswith(".") or not target.ok or target.path == itself:
+            continue
+        item = _file_item(folder_written + entry.name, target.path, wanted)
+        if item is not None:
+            items.append(item)
         if len(items) > MAX_FILES:
             break
     return items
+
+
+def _file_item(written: str, path: Path, wanted: tuple[str, ...]) -> types.CompletionItem | None:
+    name = written.rsplit("/", 1)[-1]
+    if path.is_dir():
+        return types.CompletionItem(name + "/", kind=types.CompletionItemKind.Folder, insert_text=written + "/",
+                                    filter_text=written + "/",
+                                    command=types.Command(title="", command="editor.action.triggerSuggest"))
+    if name.lower().endswith(wanted):
+        return types.CompletionItem(name, kind=types.CompletionItemKind.File, insert_text=written,
+                                    filter_text=written)
+    return None
 
 
 def _extend_items(lines: list[str], line0: int) -> list[types.CompletionItem]:
