@@ -52,5 +52,11 @@ class Result:
     def file_of(self, uri: str) -> str | None:
         return self.files.get(uri)
 
+    def rel_dir(self, file: str) -> str:
+        """The file's folder relative to the story's: what paths written in it are relative to."""
+        here = Path(file).resolve().parent
+        base = self.film.base_dir
+        return here.relative_to(base).as_posix() if here.is_relative_to(base) and here != base else ""
+
     def is_main(self, file: str) -> bool:
         return file == str(self.film.path)

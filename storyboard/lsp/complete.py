@@ -161,8 +161,7 @@ def _file_items(result, file, doc_path, typed: str, kind: str) -> list[types.Com
     if "://" in typed:
         return []
     base = result.film.base_dir if result else Path(doc_path).resolve().parent
-    here = Path(os.path.abspath(file or doc_path)).resolve().parent
-    rel_dir = here.relative_to(base).as_posix() if here.is_relative_to(base) else ""
+    rel_dir = result.rel_dir(file) if result else ""
     folder_written = typed.rsplit("/", 1)[0] + "/" if "/" in typed else ""
     folder = paths.resolve(base, folder_written or ".", rel_dir)
     if not folder.ok or not folder.path.is_dir():

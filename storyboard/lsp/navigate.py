@@ -48,15 +48,7 @@ async def definition(ls: StoryServer, params: types.DefinitionParams) -> list[ty
         return [_location(result, target)] if target is not None else None
     inc = result.index.include_at(file, line1, col1)
     if inc is not None and inc.path:
-        rel_dir = ""
-        found = result.film.story_file(inc.path, rel_dir) if not file or result.is_main(file) else None
-        if found is None:  # an include inside an included file: relative to that file's folder
-            from pathlib import Path
-
-            base = result.film.base_dir
-            here = Path(file).resolve().parent
-            found = result.film.story_file(inc.path, here.relative_to(base).as_posix() if here.is_relative_to(base)
-                                           else "")
+        found = result.film.story_file(inc.path, result.rel_dir(file))
         if found.ok and found.path.is_file():
             start = types.Position(0, 0)
             return [types.Location(uri_of(str(found.path)), types.Range(start, start))]
