@@ -126,3 +126,30 @@ def test_the_grammar_colours_every_keyword_and_clip_key_of_story_lark(tmp_path: 
     first_key = 2 * len(words) + 2
     for n, key in enumerate(keys):
         assert "support.type.property-name.story" in _scope_at(lines, first_key + n, 3), f"clip key `{key}`"
+
+
+def test_the_extension_files_hold_together():
+    """package.json names files that exist; the client parses and finds vscode-languageclient; the
+    language configuration's patterns are JavaScript regular expressions that do what they say."""
+    manifest = json.loads((VSCODE / "package.json").read_text())
+    assert (VSCODE / manifest["main"]).is_file()
+    assert (VSCODE / manifest["contributes"]["grammars"][0]["path"]).is_file()
+    assert (VSCODE / manifest["contributes"]["languages"][0]["configuration"]).is_file()
+    subprocess.run(["node", "--check", str(VSCODE / "extension.js")], check=True, timeout=60)
+    subprocess.run(["node", "-e", "require.resolve('vscode-languageclient/node')"], cwd=VSCODE, check=True,
+                   timeout=60)
+    script = """
+    const c = require('./language-configuration.json');
+    const r = (p) => new RegExp(p);
+    const out = {
+      indent: r(c.indentationRules.increaseIndentPattern).test('scene battle 12s:  # the fight'),
+      notProse: r(c.indentationRules.increaseIndentPattern).test('title: The Kitten'),
+      onEnter: r(c.onEnterRules[0].beforeText).test('character Kitten:'),
+      dedent: r(c.indentationRules.decreaseIndentPattern).test('  scene next 5s:'),
+      beatStays: r(c.indentationRules.decreaseIndentPattern).test('  shot 4s:'),
+    };
+    process.stdout.write(JSON.stringify(out));
+    """
+    done = subprocess.run(["node", "-e", script], cwd=VSCODE, capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(done.stdout) == {"indent": True, "notProse": False, "onEnter": True, "dedent": True,
+                                       "beatStays": False}

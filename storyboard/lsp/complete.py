@@ -69,7 +69,8 @@ def _header(line: str) -> re.Match | None:
 
 
 def _block_of(lines: list[str], line0: int) -> str:
-    """The block the line is in: cast, clip, scene (a clip with beats) or film (top level)."""
+    """The block the line is in: cast, clip, scene (a clip with beats), film (top level), or the
+    keyword of another kind of block."""
     for n in range(line0 - 1, -1, -1):
         text = lines[n]
         if not text.strip() or text.lstrip().startswith("#") or text[:1].isspace():
@@ -78,7 +79,11 @@ def _block_of(lines: list[str], line0: int) -> str:
         if m is None:
             return "film"
         kind = m.group(1)
-        return "cast" if kind in vocabulary.cast_kinds() else "scene" if kind == "scene" else "clip"
+        if kind in vocabulary.cast_kinds():
+            return "cast"
+        if kind in vocabulary.clip_kinds():
+            return "scene" if kind == "scene" else "clip"
+        return kind  # a block this module knows no keys of: nothing is offered rather than wrong keys
     return "film"
 
 

@@ -37,6 +37,11 @@ def block_keywords() -> tuple[str, ...]:
     return tuple(w for w in keywords() if w not in model.TRANSITIONS)
 
 
+def clip_kinds() -> tuple[str, ...]:
+    """The blocks that are clips (`shot`, `scene`, `extend`): the grammar's CLIP_KIND terminal."""
+    return grammar_words().get("CLIP_KIND", ((), False))[0]
+
+
 def clip_keys() -> tuple[str, ...]:
     """The clip settings: the grammar's closed set of `key:` words inside a clip."""
     return tuple(w for words, is_key in grammar_words().values() if is_key for w in words)
