@@ -5,6 +5,7 @@ story with errors, a rename across files and garbage that must not crash the ser
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def _picture(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def film_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("lsp")
+    folder = tmp_path_factory.mktemp("lsp films é")  # a space and a non-ASCII letter in every URI
     _picture(folder / "cast" / "keeper.png")
     _picture(folder / "props" / "lamp.png")
     (folder / "frames").mkdir()
@@ -365,3 +366,19 @@ async def test_what_only_the_compile_finds_follows_the_checks_diagnostics(client
     assert [(d.code, d.range.start.line) for d in client.diagnostics[uri]] == [
         (e.code, e.span.line - 1) for e in expected]
     _close(client, uri)
+
+
+async def test_diagnostics_go_to_the_uri_as_the_client_spelt_it(client, film_dir: Path):
+    """Clients escape URIs their own ways (here: lower-case escapes, valid and the same file)."""
+    ours = uri_of(str(film_dir / "main.story"))
+    theirs = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), ours)
+    assert theirs != ours
+    since = len(client.published)
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(
+        uri=theirs, language_id="story", version=7, text=MAIN.replace("@Keeper climbs", "@Keper climbs"))))
+    diags = await _published(client, theirs, 7, since)
+    assert [d.code for d in diags] == ["SB402"]
+    hover = await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(theirs),
+                                                                     _at(MAIN, "@Lamp", 2)))
+    assert "brass storm lamp" in hover.contents.value
+    _close(client, theirs)

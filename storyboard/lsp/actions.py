@@ -13,7 +13,7 @@ from lsprotocol import types
 from ..diagnostics import Diagnostic, Severity
 from ..language.fmt import format_source
 from ..language.model import Clip
-from .convert import Lines, path_of
+from .convert import Lines, path_of, real_path, uri_of
 from .costs import clip_price, planned_clip
 from .hover import usd_text
 
@@ -103,7 +103,7 @@ def _cost_title(result, clip: Clip) -> str:
 async def render_shot(ls: StoryServer, uri: str, shot: str) -> None:
     """`storyboard preview STORY --shot NAME`: the free animatic, from the saved file, then the page."""
     path = path_of(uri)
-    doc = ls.workspace.text_documents.get(uri)
+    doc = ls.open_docs().get(real_path(str(path))) if path is not None else None
     if path is None or not path.is_file():
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"{uri}: save the story first"))
         return
@@ -122,13 +122,7 @@ async def render_shot(ls: StoryServer, uri: str, shot: str) -> None:
         return
     page = out.decode("utf-8", "replace").strip().splitlines()[-1]
     ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"{shot} rendered: {page}"))
-    await ls.window_show_document_async(types.ShowDocumentParams(uri=path_to_uri(page), external=True))
-
-
-def path_to_uri(path: str) -> str:
-    from .convert import uri_of
-
-    return uri_of(path)
+    await ls.window_show_document_async(types.ShowDocumentParams(uri=uri_of(page), external=True))
 
 
 def register(server: StoryServer) -> None:

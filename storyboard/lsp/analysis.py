@@ -13,7 +13,7 @@ from ..api import Analysis
 from ..diagnostics import Diagnostic
 from ..language.load import Film
 from ..plan import RenderPlan
-from .convert import Lines, uri_of
+from .convert import Lines, path_of, real_path, uri_of
 from .index import Index, build
 
 
@@ -22,7 +22,8 @@ class Result:
     root: Path  # the story the editor's document belongs to (itself, or the open story that includes it)
     analysis: Analysis
     codec: PositionCodec
-    versions: dict[str, int | None] = field(default_factory=dict)  # uri -> the document version analysed
+    open_docs: dict[Path, tuple[str, int | None]] = field(default_factory=dict)  # real path -> (the
+    # client's uri, the version analysed) of each document open when the analysis started
     compiling: bool = False  # checked; the plan is still being made
 
     @property
@@ -38,9 +39,19 @@ class Result:
         return self.analysis.diagnostics
 
     @cached_property
-    def files(self) -> dict[str, str]:
-        """uri -> the file's name in spans and `film.sources`."""
-        return {uri_of(name): name for name in self.film.sources}
+    def files(self) -> dict[Path, str]:
+        """real path -> the file's name in spans and `film.sources`. Paths, not URIs: clients
+        escape URIs their own ways (VS Code's is not Python's `quote`)."""
+        return {real_path(name): name for name in self.film.sources}
+
+    def uri(self, file: str) -> str:
+        """A file's URI as the client spelt it when it opened the file, else ours."""
+        found = self.open_docs.get(real_path(file))
+        return found[0] if found else uri_of(file)
+
+    def version(self, file: str) -> int | None:
+        found = self.open_docs.get(real_path(file))
+        return found[1] if found else None
 
     @cached_property
     def index(self) -> Index:
@@ -50,7 +61,8 @@ class Result:
         return Lines(self.film.sources.get(file, ""), self.codec)
 
     def file_of(self, uri: str) -> str | None:
-        return self.files.get(uri)
+        path = path_of(uri)
+        return self.files.get(real_path(str(path))) if path is not None else None
 
     def rel_dir(self, file: str) -> str:
         """The file's folder relative to the story's: what paths written in it are relative to."""

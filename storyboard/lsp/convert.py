@@ -25,6 +25,14 @@ def path_of(uri: str) -> Path | None:
     return Path(fs) if fs else None
 
 
+def real_path(file: str) -> Path:
+    """A span's file (or any path) as an absolute path with links followed: one key per file."""
+    try:
+        return Path(os.path.abspath(file)).resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(file))
+
+
 def uri_of(file: str) -> str:
     """A span's file (the main story's path as given, an include's relative to this process's
     folder) as a URI."""

@@ -11,7 +11,6 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidRequest
 
 from ..language.model import NAME_RE, CastMember, Clip, Setting, Transition
-from .convert import uri_of
 from .index import Occurrence
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ async def _occurrence(ls: StoryServer, doc: types.TextDocumentIdentifier, positi
 
 
 def _location(result: Result, occ: Occurrence) -> types.Location:
-    return types.Location(uri_of(occ.span.file), result.lines(occ.span.file).range(occ.span))
+    return types.Location(result.uri(occ.span.file), result.lines(occ.span.file).range(occ.span))
 
 
 async def definition(ls: StoryServer, params: types.DefinitionParams) -> list[types.Location] | None:
@@ -51,7 +50,7 @@ async def definition(ls: StoryServer, params: types.DefinitionParams) -> list[ty
         found = result.film.story_file(inc.path, result.rel_dir(file))
         if found.ok and found.path.is_file():
             start = types.Position(0, 0)
-            return [types.Location(uri_of(str(found.path)), types.Range(start, start))]
+            return [types.Location(result.uri(str(found.path)), types.Range(start, start))]
     return None
 
 
@@ -92,7 +91,7 @@ async def rename(ls: StoryServer, params: types.RenameParams) -> types.Workspace
         raise JsonRpcInvalidRequest(f"`{new}` is already the name of a cast member or clip")
     changes: dict[str, list[types.TextEdit]] = {}
     for occ in result.index.uses(name, kind):
-        changes.setdefault(uri_of(occ.span.file), []).append(
+        changes.setdefault(result.uri(occ.span.file), []).append(
             types.TextEdit(result.lines(occ.span.file).range(occ.span), new))
     return types.WorkspaceEdit(changes=changes)
 

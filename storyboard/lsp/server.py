@@ -23,13 +23,14 @@ from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from .. import paths
 from ..api import analyse, compile_analysed
 from ..providers.base import Provider
 from . import actions, complete, hover, navigate
 from .analysis import Result
-from .convert import path_of, uri_of
+from .convert import path_of, real_path, uri_of
 from .incremental import IncrementalParser
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,12 @@ class StoryServer(LanguageServer):
 
     # ---- documents ----------------------------------------------------------------------
 
+    def open_docs(self) -> dict[Path, TextDocument]:
+        """Each open document by its real path (its `path` is the client's URI, unescaped)."""
+        return {real_path(doc.path): doc for doc in self.workspace.text_documents.values() if doc.path}
+
     def open_texts(self) -> dict[Path, str]:
-        texts = {}
-        for uri, doc in self.workspace.text_documents.items():
-            path = path_of(uri)
-            if path is not None:
-                texts[path.resolve()] = doc.source
-        return texts
+        return {path: doc.source for path, doc in self.open_docs().items()}
 
     def root_of(self, uri: str) -> Path | None:
         """The open story whose last analysis read this document, else a story beside it that
@@ -72,7 +72,7 @@ class StoryServer(LanguageServer):
         return self.includers[path] or path
 
     def _is_open(self, path: Path) -> bool:
-        return any(path_of(uri) == path for uri in self.workspace.text_documents)
+        return real_path(str(path)) in self.open_docs()
 
     def result_for(self, uri: str) -> tuple[Result, str] | None:
         root = self.root_of(uri)
@@ -116,13 +116,14 @@ class StoryServer(LanguageServer):
         """Check, publish, then compile: the check's diagnostics are out before the compile (a third
         of the work) runs; the compile publishes again only if it found more (SB430, a request the
         provider cannot take), and gives hover and the lenses their plan."""
-        texts = self.open_texts()
-        versions = {uri: doc.version for uri, doc in self.workspace.text_documents.items()}
+        docs = self.open_docs()
+        texts = {path: doc.source for path, doc in docs.items()}
+        seen = {path: (doc.uri, doc.version) for path, doc in docs.items()}
         loop = asyncio.get_running_loop()
         try:
             checked = await loop.run_in_executor(self.analyser, functools.partial(
                 analyse, root, self.provider, texts, self.parser.parse, compiled=False))
-            result = Result(root, checked, self.workspace.position_codec, versions, compiling=True)
+            result = Result(root, checked, self.workspace.position_codec, seen, compiling=True)
             self.results[root] = result
             self.publish(result)
             compiled = await loop.run_in_executor(self.analyser, compile_analysed, checked, self.provider)
@@ -136,18 +137,17 @@ class StoryServer(LanguageServer):
             self.publish(result)
 
     def publish(self, result: Result) -> None:
-        by_uri: dict[str, list[types.Diagnostic]] = {uri: [] for uri in result.files}
+        by_file: dict[str, list[types.Diagnostic]] = {name: [] for name in result.files.values()}
         for d in result.diagnostics:
             file = d.span.file if d.span else str(result.film.path)
-            uri = uri_of(file)
-            by_uri.setdefault(uri, []).append(actions.to_lsp(d, result.lines(file)))
-        before = self.published.get(result.root, set())
-        for uri in before - by_uri.keys():  # a file no longer included: clear what it showed
+            by_file.setdefault(file, []).append(actions.to_lsp(d, result.lines(file)))
+        shown = {result.uri(file): file for file in by_file}
+        for uri in self.published.get(result.root, set()) - shown.keys():  # no longer included: clear it
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
-        for uri, diags in by_uri.items():
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=result.versions.get(uri)))
-        self.published[result.root] = set(by_uri)
+        for uri, file in shown.items():
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=by_file[file], version=result.version(file)))
+        self.published[result.root] = set(shown)
 
     def closed(self, uri: str) -> None:
         path = path_of(uri)
@@ -161,9 +161,9 @@ class StoryServer(LanguageServer):
         for root in list(self.results):  # a story that included the closed buffer reads the disk again
             if self.results[root].file_of(uri) is not None and self._is_open(root):
                 self.changed(uri_of(str(root)))
-        for other in self.workspace.text_documents:  # the open files the closed story included
-            if other != uri and other in covered:
-                self.changed(other)
+        for doc in list(self.workspace.text_documents.values()):  # the open files the closed story included
+            if doc.uri != uri and doc.uri in covered:
+                self.changed(doc.uri)
 
 
 _INCLUDE = re.compile(r"^include[ \t]*:[ \t]*([^#\n]*?)[ \t]*(?:#.*)?$", re.M)
