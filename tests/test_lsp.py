@@ -23,13 +23,16 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CAST = """\
 resolution: 720p
+include: sets/props.story
 
 character Keeper:
   image: cast/keeper.png
   description: an old lighthouse keeper in a yellow oilskin
+"""
 
+PROPS = """\
 prop Lamp:
-  image: props/lamp.png
+  image: ../props/lamp.png
   description: a brass storm lamp
 """
 
@@ -67,6 +70,8 @@ def film_dir(tmp_path_factory) -> Path:
     _picture(folder / "frames" / "dawn.png")
     (folder / "frames" / "notes.txt").write_text("not a picture")
     (folder / "cast.story").write_text(CAST)
+    (folder / "sets").mkdir()
+    (folder / "sets" / "props.story").write_text(PROPS)  # main.story -> cast.story -> sets/props.story
     (folder / "main.story").write_text(MAIN)
     return folder
 
@@ -130,6 +135,7 @@ async def test_a_clean_film_and_its_include_have_no_diagnostics(client: Language
     uri = await _open(client, film_dir / "main.story")
     assert list(client.diagnostics[uri]) == []
     assert await _published(client, uri_of(str(film_dir / "cast.story")), since=since) == []
+    assert await _published(client, uri_of(str(film_dir / "sets" / "props.story")), since=since) == []
     _close(client, uri)
 
 
@@ -185,8 +191,8 @@ async def test_completion_offers_cast_keys_values_clips_and_files(client, film_d
     clip_keys = await labels("  \n\nextend", 2)
     assert {"camera", "sound", "first", "motion", "seed"} <= set(clip_keys)
     assert set(await labels("extend \n", 7)) == {"dawn"}
-    assert set(await labels("include: \n", 9)) == {"cast.story", "cast/", "frames/", "props/"}  # not itself
-    assert set(await labels("  image: \n", 9)) == {"cast/", "frames/", "props/"}  # folders: no picture here
+    assert set(await labels("include: \n", 9)) == {"cast.story", "cast/", "frames/", "props/", "sets/"}  # not itself
+    assert set(await labels("  image: \n", 9)) == {"cast/", "frames/", "props/", "sets/"}  # folders: no picture here
     assert set(await labels("  voice: cast/", 14)) == set()  # pictures only in cast/: no sound file
     top = await labels("\nre\n", 3)
     assert {"resolution", "title", "include", "shot", "scene", "character", "dissolve", "morph"} <= set(top)
@@ -216,11 +222,11 @@ async def test_hover_on_mention_clip_and_setting(client, film_dir: Path):
 
 async def test_navigation_across_the_include(client, film_dir: Path):
     uri = await _open(client, film_dir / "main.story")
-    cast_uri = uri_of(str(film_dir / "cast.story"))
+    props_uri = uri_of(str(film_dir / "sets" / "props.story"))
     where = types.TextDocumentPositionParams(types.TextDocumentIdentifier(uri), _at(MAIN, "@Lamp", 2))
     (target,) = await client.text_document_definition_async(types.DefinitionParams(where.text_document,
                                                                                     where.position))
-    assert target.uri == cast_uri and target.range.start == _at(CAST, "Lamp:")
+    assert target.uri == props_uri and target.range.start == _at(PROPS, "Lamp:")  # two includes down
     (clip,) = await client.text_document_definition_async(types.DefinitionParams(
         where.text_document, _at(MAIN, "extend night", 8)))
     assert clip.uri == uri and clip.range.start == _at(MAIN, "night 8s")
@@ -230,8 +236,8 @@ async def test_navigation_across_the_include(client, film_dir: Path):
     refs = await client.text_document_references_async(types.ReferenceParams(
         context=types.ReferenceContext(include_declaration=True), text_document=where.text_document,
         position=where.position))
-    assert len(refs) == 4  # cast.story, the prose, the dialogue line, the beat
-    assert {r.uri for r in refs} == {uri, cast_uri}
+    assert len(refs) == 4  # sets/props.story, the prose, the dialogue line, the beat
+    assert {r.uri for r in refs} == {uri, props_uri}
     symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(where.text_document))
     names = [s.name for s in symbols]
     assert names == ["title", "storm", "dissolve 1s", "night", "extend night"]

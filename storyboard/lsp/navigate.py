@@ -96,8 +96,8 @@ async def rename(ls: StoryServer, params: types.RenameParams) -> types.Workspace
     return types.WorkspaceEdit(changes=changes)
 
 
-def document_symbols(ls: StoryServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-    found = ls.result_for(params.text_document.uri)
+async def document_symbols(ls: StoryServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    found = await ls.ready(params.text_document.uri)
     if found is None:
         return []
     result, file = found
