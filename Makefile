@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint chromium espeak bench fmt docs clean
+.PHONY: demo test test-fast lint chromium espeak editors vsix bench fmt docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,11 +44,27 @@ chromium:
 	  echo "$(CHROMIUM) is missing (root can run: apt-get install -y chromium): the browser tests will be skipped"; \
 	fi
 
-test: $(STAMP) chromium
+# The VS Code extension's node packages (its client library; vscode-textmate and vscode-oniguruma,
+# with which tests/test_vscode_grammar.py tokenizes the examples as VS Code does; @vscode/vsce for
+# `make vsix`), installed here, never by a test. Without node, one line and those tests skip.
+VSCODE := editors/vscode
+
+editors:
+	@if ! command -v npm >/dev/null; then \
+	  echo "node/npm are missing (apt-get install -y nodejs npm): the VS Code grammar tests will be skipped"; \
+	elif [ ! -f $(VSCODE)/node_modules/.package-lock.json ] || [ $(VSCODE)/package.json -nt $(VSCODE)/node_modules/.package-lock.json ]; then \
+	  cd $(VSCODE) && npm install --no-audit --no-fund --loglevel=error; \
+	fi
+
+# The extension as a .vsix file: install it with `code --install-extension editors/vscode/storyboard-story-*.vsix`.
+vsix: editors
+	cd $(VSCODE) && npx --no-install vsce package --skip-license --allow-missing-repository
+
+test: $(STAMP) chromium editors
 	$(BIN)/python -m pytest -q
 
 # The edit loop: everything except the tests marked slow (they render video).
-test-fast: $(STAMP)
+test-fast: $(STAMP) editors
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)

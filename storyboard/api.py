@@ -102,6 +102,40 @@ def compile_file(path: Path | str, provider: Provider, *, tier: str = "final",
     return CompileResult(plan, diags, sources)
 
 
+# ---- the language server -------------------------------------------------------------------
+
+@dataclass
+class Analysis:
+    """What `compile_file` finds, with the film kept: an editor asks it for hover and completion."""
+
+    film: Any  # language.load.Film
+    diagnostics: list[Diagnostic]
+    plan: RenderPlan | None
+
+
+def analyse(path: Path | str, provider: Provider, open_texts: dict[Path, str] | None = None,
+            parse_text=None, *, compiled: bool = True) -> Analysis:
+    """Load (the editor's unsaved buffers in `open_texts` instead of disk; `parse_text` as
+    `language.load.load` takes it), check and compile, exactly as `storyboard check` does.
+    With `compiled=False` it stops after the check (then `compile_analysed`). Raises OSError
+    only if the story itself can't be read."""
+    with _rare_gc_passes():
+        film = load(path, open_texts, parse_text)
+        analysis = Analysis(film, _check(film, provider), None)
+    return compile_analysed(analysis, provider) if compiled else analysis
+
+
+def compile_analysed(analysis: Analysis, provider: Provider) -> Analysis:
+    """The checked film compiled, when the check found no errors: its plan, and the diagnostics
+    with the problems only the compiled requests show (a new list; the given one is not changed)."""
+    diags = list(analysis.diagnostics)
+    if any(d.is_error for d in diags):
+        return Analysis(analysis.film, diags, None)
+    with _rare_gc_passes():
+        plan = compile_film(analysis.film, provider, diags)
+    return Analysis(analysis.film, diags, plan)
+
+
 # ---- render, preview, export -----------------------------------------------------------------
 # One render path: `render` (then the film), `preview` (then the page) and watch mode (which is
 # `preview` on every save) all render through `_render_clips`. Engine exceptions that stop a render

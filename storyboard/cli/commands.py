@@ -325,6 +325,19 @@ def _usd(x) -> str:
     return "unknown" if x is None else f"${x:,.2f}"
 
 
+# ---- lsp ---------------------------------------------------------------------------------
+
+@app.command()
+def lsp(provider: str = typer.Option(None, "--provider", "-p", help="Check against this provider's limits."),
+        stdio: bool = typer.Option(True, "--stdio", hidden=True, help="Speak LSP on stdin/stdout (the only way).")):
+    """The language server for editors (LSP on stdin/stdout): diagnostics as you type, completion,
+    hover, navigation, rename, quick fixes, formatting and code lenses."""
+    from ..lsp.server import serve
+
+    serve(provider_named(provider), installed_version())
+    raise typer.Exit(ExitCode.OK)
+
+
 # ---- fmt ---------------------------------------------------------------------------------
 
 @app.command("fmt")

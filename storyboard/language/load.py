@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Film:
     sources: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     syntax_errors: bool = False
+    stories: dict[str, Story] = field(default_factory=dict)  # every file read, by its `sources` name (the editor's)
     memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-unit results (compiler)
 
     @property
@@ -56,10 +58,21 @@ class Film:
         return self.memo[key]
 
 
-def load(path: Path | str) -> Film:
+Parse = Callable[[str, str], tuple[Story, list[Diagnostic]]]  # (text, path) -> what parser.parse gives
+
+
+def load(path: Path | str, open_texts: Mapping[Path, str] | None = None, parse_text: Parse | None = None) -> Film:
     """Parse `path` and its includes. Never raises for the user's mistakes: they are diagnostics.
-    Raises OSError only when the main file itself cannot be read (the CLI reports that)."""
+    Raises OSError only when the main file itself cannot be read (the CLI reports that).
+
+    `open_texts` maps real paths (resolved) to the text an editor holds for them: those files are
+    read from there, as they stand unsaved, and never from disk (the language server), and
+    `parse_text` may stand in for `parser.parse` (one that reuses the blocks an edit left alone)."""
     path = Path(path)
+    open_texts = open_texts or {}
+    reading = _Reading(open_texts, parse_text or parse)
+    if path.resolve() in open_texts:
+        return _load_text(path, open_texts[path.resolve()], reading)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
@@ -68,12 +81,22 @@ def load(path: Path | str) -> Film:
         return Film(story=story, path=path, base_dir=path.resolve().parent,
                     sources={str(path): data.decode("utf-8", errors="replace")},
                     diagnostics=[not_utf8(str(path), data, exc)], syntax_errors=True)
-    story, diags = parse(text, str(path))
+    return _load_text(path, text, reading)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    open_texts: Mapping[Path, str]
+    parse: Parse
+
+
+def _load_text(path: Path, text: str, reading: _Reading) -> Film:
+    story, diags = reading.parse(text, str(path))
     film = Film(story=story, path=path, base_dir=path.resolve().parent, sources={str(path): text},
-                diagnostics=list(diags), syntax_errors=any(d.is_error for d in diags))
+                diagnostics=list(diags), syntax_errors=any(d.is_error for d in diags), stories={str(path): story})
     for s in story.settings:
         film.setting_lists.setdefault(s.key, []).append(s)
-    _merge_includes(film, story, "", chain=(path.resolve(),))
+    _merge_includes(film, story, "", chain=(path.resolve(),), reading=reading)
     for key, occurrences in film.setting_lists.items():  # the including file wins
         film.settings[key] = occurrences[0]
     for member in story.cast:
@@ -81,19 +104,22 @@ def load(path: Path | str) -> Film:
     return film
 
 
-def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, ...]) -> None:
+def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, ...], reading: _Reading) -> None:
     """Merge the includes of `story`, a file in the story's subfolder `rel_dir` ("" = the main folder)."""
     for inc in story.includes:
         included = film.story_file(inc.path, rel_dir) if inc.path else None
         span = inc.path_span or inc.span
-        problem = _include_problem(film, inc.path, included, chain, span)
+        problem = _include_problem(film, inc.path, included, chain, span, reading.open_texts)
         if problem:
             film.diagnostics.append(problem)
             continue
         target = included.path
         try:
-            data = target.read_bytes()
-            text = data.decode("utf-8")
+            if target in reading.open_texts:
+                text = reading.open_texts[target]
+            else:
+                data = target.read_bytes()
+                text = data.decode("utf-8")
         except OSError as exc:
             film.diagnostics.append(report("SB031", span, "unreadable", path=inc.path, why=exc.strerror or exc))
             continue
@@ -103,13 +129,14 @@ def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, .
                                            line=line, column=column))
             continue
         shown = os.path.relpath(target)
-        sub, diags = parse(text, shown)
+        sub, diags = reading.parse(text, shown)
         film.sources[shown] = text
+        film.stories[shown] = sub
         film.diagnostics.extend(diags)
         film.syntax_errors |= any(d.is_error for d in diags)
         # Depth first: an include's own includes lose to it.
         sub_dir = posixpath.dirname(included.rel)
-        _merge_includes(film, sub, sub_dir, chain + (target,))
+        _merge_includes(film, sub, sub_dir, chain + (target,), reading)
         occurrences: dict[str, list[Setting]] = {}
         for s in sub.settings:
             occurrences.setdefault(s.key, []).append(s)
@@ -128,7 +155,7 @@ def _merge_includes(film: Film, story: Story, rel_dir: str, chain: tuple[Path, .
 
 
 def _include_problem(film: Film, written: str, found: paths.StoryPath | None, chain: tuple[Path, ...],
-                     span: Span | None) -> Diagnostic | None:
+                     span: Span | None, open_texts: Mapping[Path, str]) -> Diagnostic | None:
     if not written:
         return report("SB030", span, "no_path")
     if paths.is_url(written):
@@ -141,6 +168,8 @@ def _include_problem(film: Film, written: str, found: paths.StoryPath | None, ch
     if target in chain:
         cycle = " -> ".join(os.path.relpath(p, film.base_dir) for p in chain + (target,))
         return report("SB032", span, cycle=cycle)
+    if target in open_texts:  # an editor's buffer, perhaps never saved
+        return None
     try:
         is_file = target.is_file()
     except OSError as exc:  # e.g. a name longer than the filesystem allows
