@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .names import OUT_DIR_NAME, film_file_name
+from .names import OUT_DIR_NAME, film_stem
 
 STATE_DIR_NAME = ".storyboard"  # the render state (cache, journal) beside a story
 PLACEHOLDER_LABEL = "placeholder \u2014 replace me"
@@ -344,7 +344,8 @@ def init(folder: Path | str) -> NewFilm:
 def next_steps(film: NewFilm, shown_folder: str) -> list[str]:
     """What to do next, as printed after `init`: the commands in order and where things appear."""
     name = film.story.name
-    film_path = f"{OUT_DIR_NAME}/{film_file_name(film.title)}.mp4"
+    animatic = f"{OUT_DIR_NAME}/{film_stem(film.title, 'preview')}.mp4"
+    paid = f"{OUT_DIR_NAME}/{film_stem(film.title, 'together')}.mp4"
     lines = [f"created {film.story} with {len(CAST)} placeholder pictures and a .gitignore", "next:"]
     if shown_folder not in ("", "."):
         lines.append(f"  cd {shown_folder}")
@@ -353,7 +354,7 @@ def next_steps(film: NewFilm, shown_folder: str) -> list[str]:
         f"  storyboard plan {name}      the clips, their lengths and what each would cost",
         f"  storyboard preview {name}   a free offline animatic of every clip; the page is "
         f"{OUT_DIR_NAME}/storyboard.html",
-        f"  storyboard render {name}    the film, {film_path} (free with the preview provider; "
-        "add -p together to pay for real clips)",
+        f"  storyboard render {name}    the film: {animatic}, free from the preview provider "
+        f"(-p together renders real clips, paid, into {paid})",
         "  replace the pictures in cast/, props/ and places/ with your own (PNG, JPEG or WebP)",
     ]
