@@ -464,7 +464,7 @@ _warning("SB911", "`score:` inside a clip, so it is prose.",
 
 # The dialogue timing check (speech.py): a clip too short for its lines.
 _warning("SB912", "A clip whose dialogue cannot be spoken within its seconds at a normal rate.",
-         "the lines of {name} take about {need} to say at a normal rate ({rate} words a minute), "
+         "the lines of `{name}` take about {need} to say at a normal rate ({rate} words a minute), "
          "{over} more than its {seconds}s",
          hint="make the clip longer, say less, or move a line to the next clip")
 
