@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .. import paths
 from ..diagnostics import Diagnostic, Span
 from ..language.load import CastEntry, Film
-from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Transition
+from ..language.model import Beat, Clip, Dialogue, Prose, Setting, Text, Transition
 from ..messages import report
 from ..plan import (
     CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PlannedClip, Reference, RenderPlan, TimelineEntry,
@@ -102,11 +102,8 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
 
 def effective(film: Film, unit: Unit, key: str) -> Setting | None:
     """A clip's own setting, else the film's (morphs and extensions inherit the film's)."""
-    if unit.clip is not None:
-        own = unit.clip.setting(key)
-        if own is not None:
-            return own
-    return film.settings.get(key)
+    own = unit.clip.first_settings.get(key) if unit.clip is not None else None
+    return own or film.settings.get(key)
 
 
 def clip_seconds(unit: Unit) -> int:
@@ -163,19 +160,17 @@ def media_value(film: Film, value: str, rel_dir: str) -> str:
     return placeholder("file", found.rel if found.ok else value)
 
 
-def mentions(unit: Unit):
-    """Every mention in a unit, in source order (prose, dialogue, beats)."""
-    if unit.clip is None:
-        from ..language.model import Prose as _P  # morph text may mention cast too
+def _mentioning(unit: Unit) -> list[Prose | Dialogue]:
+    """The lines of a unit that mention cast, in source order (prose, dialogue, beats)."""
+    if unit.clip is None:  # morph text may mention cast too
+        return [Prose(text=unit.transition.text or "", span=unit.transition.span)] if unit.transition else []
+    return [line.text if isinstance(line, Beat) else line for line in unit.clip.body
+            if isinstance(line, (Prose, Dialogue, Beat))]
 
-        return _P(text=unit.transition.text or "", span=unit.transition.span).mentions() if unit.transition else []
-    found = []
-    for line in unit.clip.body:
-        if isinstance(line, (Prose, Dialogue)):
-            found += line.mentions()
-        elif isinstance(line, Beat):
-            found += line.text.mentions()
-    return found
+
+def mentions(unit: Unit) -> list[Text]:
+    """Every mention in a unit, in source order, each with its place."""
+    return [m for line in _mentioning(unit) for m in line.mentions()]
 
 
 def unit_label(unit: Unit) -> str:
@@ -204,25 +199,26 @@ def gather_inputs(film: Film, unit: Unit) -> Inputs:
 def _gather_inputs(film: Film, unit: Unit) -> Inputs:
     inputs = Inputs()
     seen: set[str] = set()
-    for m in mentions(unit):
-        entry = film.cast.get(m.value)
-        if entry is None:
-            inputs.unknown.append(m)
+    lines = _mentioning(unit)
+    names = [name for line in lines for name in line.mention_names()]
+    if set(names) - film.cast.keys():  # each mention of a name the cast lacks, with its place, for the checker
+        inputs.unknown = [m for line in lines for m in line.mentions() if m.value not in film.cast]
+    for name in names:
+        entry = film.cast.get(name)
+        if entry is None or name in seen:
             continue
-        if m.value in seen:
-            continue
-        seen.add(m.value)
+        seen.add(name)
         inputs.members.append(entry)
-        images, videos, audios = _member_inputs(film, m.value, entry)
+        images, videos, audios = _member_inputs(film, name, entry)
         inputs.images += images
         inputs.videos += videos
         inputs.audios += audios
-    clip_setting = unit.clip.setting if unit.clip is not None else (lambda key: None)
+    own = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
     for key in ("first", "last"):
-        s = clip_setting(key)
+        s = own.get(key)
         if s is not None:
             inputs.frames.append((Input(media_value(film, s.value, ""), key, s.value_span, "image", s.value), key))
-    motion, music = clip_setting("motion"), clip_setting("music")
+    motion, music = own.get("motion"), own.get("music")
     if motion is not None:
         inputs.videos.append(Input(media_value(film, motion.value, ""), "motion", motion.value_span, "video",
                                    motion.value))
@@ -257,6 +253,18 @@ def _member_inputs(film: Film, name: str, entry: CastEntry) -> tuple[list[Input]
 
 
 # ---- prompts ----------------------------------------------------------------------------------
+
+def index_words(film: Film, provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
+    """`_index_words`, memoised per film and provider by what it reads of the inputs: the cast a
+    clip mentions and the owners of its inputs, which most clips of a film share with others
+    (callers must not modify the result)."""
+    key = ("index-words", type(provider), provider.name, bool(inputs.opening_frame),
+           tuple([e.member.name for e in inputs.members]), tuple([i.owner for i in inputs.images]),
+           tuple([i.owner for i in inputs.videos]), tuple([i.owner for i in inputs.audios]))
+    if key not in film.memo:
+        film.memo[key] = _index_words(provider, inputs)
+    return film.memo[key]
+
 
 def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
     """Mention -> index words, and the legend sentences ("Image 1 is Kitten: ...")."""
@@ -299,16 +307,17 @@ def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, t
 
 
 def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl) -> str:
-    words, legend = _index_words(provider, inputs)
+    words, legend = index_words(film, provider, inputs)
     style = film.setting("style")
     if unit.kind == "morph":
         action = prompts.rewrite_mentions(unit.transition.text or "", words)
         return prompts.render_prompt(prompts.PromptParts(action=action, style=style, legend=tuple(legend)), tmpl)
     clip = unit.clip
-    action = " ".join(prompts.rewrite_mentions(p.text, words) for p in clip.prose)
-    beats = tuple(_beat_timings(clip, clip_seconds(unit), words))
-    dialogue = tuple({"speaker": words.get(d.speaker, d.speaker), "how": d.how,
-                      "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue)
+    action = " ".join([prompts.rewrite_mentions(p.text, words) for p in clip.prose])
+    beats = clip.beats
+    beats = tuple(_beat_timings(beats, clip_seconds(unit), words)) if beats else ()
+    dialogue = tuple([{"speaker": words.get(d.speaker, d.speaker), "how": d.how,
+                       "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue])
     camera, sound = clip.setting("camera"), clip.setting("sound")
     parts = prompts.PromptParts(
         action=action, style=style, legend=tuple(legend), extend=unit.kind == "extend", beats=beats,
@@ -329,8 +338,7 @@ def _fmt_seconds(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if not float(x).is_integer() else str(int(x))
 
 
-def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
-    beats = clip.beats
+def _beat_timings(beats: list[Beat], total: int, words: dict[str, str]):
     start = 0.0
     for i, (beat, length) in enumerate(zip(beats, beat_seconds(beats, total), strict=True), 1):
         end = start + length
@@ -341,12 +349,12 @@ def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
 
 # ---- specs, keys, plan ---------------------------------------------------------------------
 
-def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str) -> ClipSpec:
-    mine = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
-    own = mine.get
+def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str,
+               last_frame_wanted: bool = False) -> ClipSpec:
+    own = unit.clip.first_settings.get if unit.clip is not None else {}.get  # the clip's own settings
 
-    def value(key: str) -> str | None:  # as `effective`: the clip's own, else the film's
-        s = mine.get(key) or film.settings.get(key)
+    def value(key: str) -> str | None:
+        s = effective(film, unit, key)
         return s.value if s else None
 
     size = value("size")
@@ -363,10 +371,11 @@ def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, promp
         resolution=None if width else (value("resolution") or DEFAULT_RESOLUTION),
         ratio=None if width else (value("ratio") or "16:9"),
         width=width, height=height, seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
-        frame_images=tuple(FrameImage(i.value, f) for i, f in inputs.frames),
-        reference_images=tuple(i.value for i in inputs.images),
-        reference_videos=tuple(i.value for i in inputs.videos),
-        reference_audios=tuple(i.value for i in inputs.audios),
+        frame_images=tuple([FrameImage(i.value, f) for i, f in inputs.frames]),
+        reference_images=tuple([i.value for i in inputs.images]),
+        reference_videos=tuple([i.value for i in inputs.videos]),
+        reference_audios=tuple([i.value for i in inputs.audios]),
+        last_frame_wanted=last_frame_wanted,
     )
 
 
@@ -411,7 +420,12 @@ def _references(inputs: Inputs) -> list[Reference]:
         for inp in bucket:
             kind = kinds.get(inp.owner) or (inp.owner if inp.owner in ("motion", "music") else "clip")
             refs.setdefault((inp.owner, kind), []).append(_shown(inp.value))
-    return [Reference(name=n, kind=k, files=f) for (n, k), f in refs.items()]
+    return [_reference(n, k, tuple(f)) for (n, k), f in refs.items()]
+
+
+@lru_cache(maxsize=4096)  # a film's clips show the same few members with the same files: one frozen model each
+def _reference(name: str, kind: str, files: tuple[str, ...]) -> Reference:
+    return Reference(name=name, kind=kind, files=list(files))
 
 
 @lru_cache(maxsize=4096)  # a film names the same few files in every clip
@@ -424,17 +438,20 @@ def _keys_in_dependency_order(provider: str, nodes: dict[str, tuple[dict, list[s
                               hasher) -> dict[str, str]:
     """A morph needs the key of the clip after it, so keys follow dependencies, not film order."""
     keys: dict[str, str] = {}
-
-    def visit(name: str) -> str:
-        if name not in keys:
-            body, after, found = nodes[name]
-            keys[name] = ""  # the checker guarantees the graph is acyclic
-            keys[name] = clip_key(provider, body, hasher, {a: visit(a) for a in after}, found)
-        return keys[name]
-
     for name in nodes:
-        visit(name)
+        _key_after_dependencies(name, provider, nodes, hasher, keys)
     return keys
+
+
+def _key_after_dependencies(name: str, provider: str, nodes: dict, hasher, keys: dict[str, str]) -> str:
+    # A function of the module, not a closure calling itself: that closure was a reference cycle
+    # holding every body until the cyclic collector's next pass.
+    if name not in keys:
+        body, after, found = nodes[name]
+        keys[name] = ""  # the checker guarantees the graph is acyclic
+        deps = {a: _key_after_dependencies(a, provider, nodes, hasher, keys) for a in after}
+        keys[name] = clip_key(provider, body, hasher, deps, found)
+    return keys[name]
 
 
 def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] | None = None) -> RenderPlan | None:
@@ -454,9 +471,7 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
     for unit in units:
         inputs = gather_inputs(film, unit)
         prompt = compose_prompt(film, unit, inputs, provider, tmpl)
-        spec = build_spec(film, unit, inputs, provider, prompt)
-        if unit.name in frames_wanted:
-            spec = replace(spec, last_frame_wanted=True)
+        spec = build_spec(film, unit, inputs, provider, prompt, last_frame_wanted=unit.name in frames_wanted)
         try:
             body = provider.build_request(spec)
         except ProviderError as exc:  # an input mix this vendor's API has no request for
@@ -490,24 +505,7 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
         if inputs.opening_frame:
             warnings.append(f"{unit.name}: `continue` into a clip with reference inputs: the previous clip's last "
                             f"frame goes in as Image 1 with an instruction to open on it")
-        clip = unit.clip
-        w, h = (spec.width, spec.height) if spec.width else provider.pixel_size(spec.resolution, spec.ratio)
-        camera = clip.setting("camera") if clip else None
-        sound = clip.setting("sound") if clip else None
-        action = " ".join(p.text for p in clip.prose) if clip else (unit.transition.text or "")
-        if clip is not None and clip.beats:
-            action = " ".join([action] + [f"Shot {i}: {b.text.text}" for i, b in enumerate(clip.beats, 1)]).strip()
-        span = unit.span
-        # built from values the compiler made itself: constructed, not validated (validation
-        # deep-copies every request body, a tenth of a big compile)
-        clips.append(PlannedClip.model_construct(
-            name=unit.name, kind=unit.kind, seconds=spec.seconds, after=after, request=body,
-            estimated_cost_usd=price.usd, key=key, mode=inputs.mode,
-            source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
-            references=_references(inputs), action=action, camera=camera.value if camera else None,
-            sound=sound.value if sound else None,
-            dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
-            audio=spec.audio, width=w, height=h))
+        clips.append(_planned_clip(film, provider, unit, inputs, spec, body, after, key, price.usd))
     title = film.setting("title") or film.path.stem
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
@@ -515,6 +513,37 @@ def compile_film(film: Film, provider: Provider, diagnostics: list[Diagnostic] |
     if diagnostics is not None:
         diagnostics += shared_generation_warnings(plan, {u.name: u for u in units})
     return plan
+
+
+def _planned_clip(film: Film, provider: Provider, unit: Unit, inputs: Inputs, spec: ClipSpec, body: dict,
+                  after: list[str], key: str, usd: float | None) -> PlannedClip:
+    clip = unit.clip
+    own = clip.first_settings if clip is not None else {}
+    camera, sound = own.get("camera"), own.get("sound")
+    w, h = (spec.width, spec.height) if spec.width else provider.pixel_size(spec.resolution, spec.ratio)
+    span = unit.span
+    # built from values the compiler made itself: constructed, not validated (validation
+    # deep-copies every request body, a tenth of a big compile)
+    return PlannedClip.model_construct(
+        name=unit.name, kind=unit.kind, seconds=spec.seconds, after=after, request=body,
+        estimated_cost_usd=usd, key=key, mode=inputs.mode,
+        source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
+        references=_references(inputs), action=_action(unit), camera=camera.value if camera else None,
+        sound=sound.value if sound else None,
+        dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
+        audio=spec.audio, width=w, height=h)
+
+
+def _action(unit: Unit) -> str:
+    """What happens, as written (mentions as @Name), a scene's beats after its prose: for previews."""
+    clip = unit.clip
+    if clip is None:
+        return unit.transition.text or ""
+    action = " ".join([p.text for p in clip.prose])
+    beats = clip.beats
+    if beats:
+        action = " ".join([action] + [f"Shot {i}: {b.text.text}" for i, b in enumerate(beats, 1)]).strip()
+    return action
 
 
 def shared_generation_warnings(plan: RenderPlan, units: dict[str, Unit]) -> list[Diagnostic]:
