@@ -100,10 +100,12 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
 
 # ---- effective settings ----------------------------------------------------------------------
 
-def effective(film: Film, unit: Unit, key: str) -> Setting | None:
-    """A clip's own setting, else the film's (morphs and extensions inherit the film's)."""
-    own = unit.clip.first_settings.get(key) if unit.clip is not None else None
-    return own or film.settings.get(key)
+def effective_settings(film: Film, unit: Unit) -> dict[str, Setting]:
+    """The settings in force for a unit, by key: the clip's own, else the film's (morphs and
+    extensions inherit the film's). Callers must not modify the dict."""
+    if unit.clip is None:
+        return film.settings
+    return {**film.settings, **unit.clip.first_settings}
 
 
 def clip_seconds(unit: Unit) -> int:
@@ -352,9 +354,10 @@ def _beat_timings(beats: list[Beat], total: int, words: dict[str, str]):
 def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str,
                last_frame_wanted: bool = False) -> ClipSpec:
     own = unit.clip.first_settings.get if unit.clip is not None else {}.get  # the clip's own settings
+    settings = effective_settings(film, unit)
 
     def value(key: str) -> str | None:
-        s = effective(film, unit, key)
+        s = settings.get(key)
         return s.value if s else None
 
     size = value("size")

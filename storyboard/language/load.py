@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .. import paths
@@ -39,7 +40,7 @@ class Film:
     syntax_errors: bool = False
     memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-unit results (compiler)
 
-    @property
+    @cached_property  # the checker's passes and the compiler each walk it (callers must not modify it)
     def timeline(self) -> list[Clip | Transition]:
         return self.story.timeline
 

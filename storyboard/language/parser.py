@@ -238,8 +238,7 @@ def _check_empty_blocks(lines: list[str], path: str) -> list[Diagnostic]:
         code = line.split("#", 1)[0].rstrip()
         if not code or code[0] == " " or not code.endswith(":") or code.split(" ", 1)[0] not in BLOCK_KEYWORDS:
             continue
-        nxt = next((m for m in range(n + 1, len(lines) + 1)
-                    if lines[m - 1].strip() and not lines[m - 1].lstrip().startswith("#")), None)
+        nxt = _next_content_line(lines, n)
         if nxt is None or not lines[nxt - 1].startswith((" ", "\t")):
             diags.append(report("SB005", Span(path, n, 1, n, len(code) + 1), header=code[:-1].strip()))
     return diags
@@ -675,7 +674,7 @@ class _Build:
         value, cont = self._split(rest)
         text, value_span = self._value(value, cont)
         name = str(key).rstrip(":").rstrip()
-        span = Span(self.path, key.line, key.column, key.line, key.column + len(name))
+        span = _new_tuple(Span, (self.path, key.line, key.column, key.line, key.column + len(name)))
         value_span = value_span or Span(self.path, key.end_line, key.end_column)
         if name == "include":
             return Include(path=text, span=span, path_span=value_span)
@@ -701,14 +700,13 @@ class _Build:
                     span=self._span(kind), name_span=self._span(name), seconds_span=seconds_span)
 
     # body lines
-    def field(self, children):  # a clip's `key: value` is built like any setting
-        return self.setting(children)
+    field = setting  # a clip's `key: value` is built like any setting
 
     def prose(self, children):
         tok, *rest = children
         _, cont = self._split(rest)
         text, pieces = self._joined(tok, cont)
-        return Prose(text=text, pieces=tuple(pieces), span=self._span(tok))
+        return Prose(text=text, pieces=tuple(pieces), span=pieces[0].span)  # the first piece is `tok`
 
     def dialogue(self, children):
         tok = children[0]
