@@ -44,7 +44,7 @@ class _StoryIndenter(Indenter):
 class _LeanIndenter(_StoryIndenter):
     """The tokens of Lark's `Indenter`, made in one loop: the story grammar has no brackets, so
     the bracket count Lark keeps on every token (and a generator per newline) go. A twentieth of
-    a big story's parse; tests/test_parser_speed.py holds it to Lark's tokens."""
+    a big story's parse; tests/test_front_half.py holds it to Lark's tokens."""
 
     def process(self, stream):
         self.paren_level = 0
@@ -182,12 +182,15 @@ def _error_line(exc: UnexpectedInput, lines: list[str]) -> int:
     return line if isinstance(line, int) and line > 0 else len(lines) + 1
 
 
+_NOT_TOP_LEVEL = ("", " ", "\t", "#")  # how a blank, indented or comment line starts
+
+
 def _resume_index(lines: list[str], before: int) -> int:
     """The index of the last top-level line above line `before` (1-based), 0 if there is none.
     A top-level line above the refused token was read in full with every item above it complete,
     so a parse that starts there finds what a parse from the top would find."""
     for index in range(min(before, len(lines) + 1) - 2, 0, -1):
-        if lines[index][:1] not in ("", " ", "\t", "#"):
+        if lines[index][:1] not in _NOT_TOP_LEVEL:
             return index
     return 0
 
@@ -233,14 +236,14 @@ def _check_empty_blocks(lines: list[str], path: str) -> list[Diagnostic]:
     """A block header with no indented body under it (Lark would only see a stray dedent)."""
     diags = []
     for n, line in enumerate(lines, 1):
-        if line[:1] in ("", " ", "\t", "#"):  # not a header: the test below, for most lines at a glance
-            continue
-        code = line.split("#", 1)[0].rstrip()
-        if not code or code[0] == " " or not code.endswith(":") or code.split(" ", 1)[0] not in BLOCK_KEYWORDS:
+        # The first test decides for most lines at a glance. (A header whose name follows a tab
+        # once went unreported here, and recovery then dropped it without a word.)
+        if line[:1] in _NOT_TOP_LEVEL or not _is_block_header(line):
             continue
         nxt = _next_content_line(lines, n)
         if nxt is None or not lines[nxt - 1].startswith((" ", "\t")):
-            diags.append(report("SB005", Span(path, n, 1, n, len(code) + 1), header=code[:-1].strip()))
+            code = line.split("#", 1)[0].rstrip()
+            diags.append(report("SB005", Span(path, n, 1, n, len(code) + 1), header=" ".join(code[:-1].split())))
     return diags
 
 
@@ -260,7 +263,7 @@ def _block_end(lines: list[str], header: int) -> int:
     last = header
     for n in range(header + 1, len(lines) + 1):
         line = lines[n - 1]
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not _has_content(line):
             continue
         if len(line) - len(line.lstrip(" ")) <= indent:
             break
@@ -580,20 +583,20 @@ def _is_block_header(line: str) -> bool:
     return bool(code) and not line[:1].isspace() and code.endswith(":") and code.split(None, 1)[0] in BLOCK_KEYWORDS
 
 
+def _has_content(line: str) -> bool:
+    """Whether a line holds more than blanks and a comment."""
+    s = line.strip()
+    return bool(s) and not s.startswith("#")
+
+
 def _next_content_line(lines: list[str], line: int) -> int | None:
-    for n in range(line + 1, len(lines) + 1):
-        s = lines[n - 1].strip()
-        if s and not s.startswith("#"):
-            return n
-    return None
+    """The first line after line `line` (1-based) with content, if any."""
+    return next((n for n in range(line + 1, len(lines) + 1) if _has_content(lines[n - 1])), None)
 
 
 def _previous_content_line(lines: list[str], line: int) -> int | None:
-    for n in range(line - 1, 0, -1):
-        s = lines[n - 1].strip()
-        if s and not s.startswith("#"):
-            return n
-    return None
+    """The last line before line `line` (1-based) with content, if any."""
+    return next((n for n in range(line - 1, 0, -1) if _has_content(lines[n - 1])), None)
 
 
 def _found(exc: UnexpectedInput, src: str, column: int) -> str:

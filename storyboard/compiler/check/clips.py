@@ -8,6 +8,7 @@ import re
 
 from ... import paths
 from ...language.model import CLIP_SETTINGS, Beat, Clip, Prose, Setting
+from ...plan import DEFAULT_SECONDS
 from .context import Context, seconds
 from .files import check_media
 from .near import close
@@ -77,7 +78,7 @@ def check_beats(ctx: Context, clip: Clip) -> None:
     if not beats:
         ctx.report("SB407", clip.name_span, "no_beats", name=clip.name)
         return
-    total = int(clip.seconds) if clip.seconds is not None and float(clip.seconds).is_integer() else 5
+    total = int(clip.seconds) if clip.seconds is not None and float(clip.seconds).is_integer() else DEFAULT_SECONDS
     fixed = 0.0
     for b in beats:
         if b.seconds is not None:
