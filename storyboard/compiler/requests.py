@@ -204,7 +204,7 @@ def _gather_inputs(film: Film, unit: Unit) -> Inputs:
     lines = _mentioning(unit)
     names = [name for line in lines for name in line.mention_names()]
     if set(names) - film.cast.keys():  # each mention of a name the cast lacks, with its place, for the checker
-        inputs.unknown = [m for line in lines for m in line.mentions() if m.value not in film.cast]
+        inputs.unknown = [m for m in mentions(unit) if m.value not in film.cast]
     for name in names:
         entry = film.cast.get(name)
         if entry is None or name in seen:
