@@ -6,7 +6,8 @@ times `compile_file(path, together)` and `storyboard.language.parser.raw_parse(t
 own parse tree from the same grammar, as the parser built it before it built the model inside
 the parse), the grammars already built. The two sides take turns, run after run, in this one
 process; each prints the median of its runs in CPU and wall-clock milliseconds, and the ratio of
-the CPU medians is the figure. Exit 1 if it is over the target.
+the CPU medians is the figure, with the machine's load average beside it. Exit 1 if it is over
+the target.
 
     .venv/bin/python bench/compile.py [--clips 1000] [--runs 9] [--target 2] [--profile]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import tempfile
@@ -139,6 +141,12 @@ def profile(story: Path, provider) -> None:
     print(out.getvalue())
 
 
+def _machine_load() -> str:
+    """How busy the machine was: on a shared one, wall time stretches and the ratio wanders."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min) on {os.cpu_count()} CPUs"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=1000)
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     print(full.line("parse+check+compile (together):"))
     print(raw.line("raw Lark parse:"))
     print(f"ratio: {ratio:.2f} CPU, {median(full.wall) / median(raw.wall):.2f} wall   (target <= {args.target:g}, CPU)")
+    print(_machine_load())
     if ratio > args.target:
         print(f"bench: ratio {ratio:.2f} is over the target {args.target:g}", file=sys.stderr)
         return 1

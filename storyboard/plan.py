@@ -46,10 +46,14 @@ def placeholder(kind: str, value: str) -> str:
 def parse_placeholder(value: Any) -> tuple[str, str] | None:
     """`"<file:cast/a.png>"` -> `("file", "cast/a.png")`; anything else -> None."""
     if isinstance(value, str) and value.startswith("<"):
-        m = PLACEHOLDER_RE.match(value)
-        if m:
-            return m.group(1), m.group(2)
+        return _parse_placeholder_text(value)
     return None
+
+
+@lru_cache(maxsize=4096)  # a film's requests name the same few files and clips again and again
+def _parse_placeholder_text(value: str) -> tuple[str, str] | None:
+    m = PLACEHOLDER_RE.match(value)
+    return (m.group(1), m.group(2)) if m else None
 
 
 class FoundPlaceholder(NamedTuple):

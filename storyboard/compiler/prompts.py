@@ -28,7 +28,7 @@ MAX_TEMPLATE_VALUE = 100_000  # characters or items a template may build by `*`;
 MAX_TEMPLATE_EXPONENT = 1_000
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: a frozen dataclass sets each field through object.__setattr__, 3 us a prompt
 class PromptParts:
     action: str
     style: str | None = None
@@ -169,7 +169,7 @@ def render_prompt(parts: PromptParts, tmpl: jinja2.Template | StoryTemplate | No
         action=parts.action, beats=list(parts.beats), camera=parts.camera, dialogue=list(parts.dialogue),
         sound=parts.sound, negative=parts.negative, **parts.extra)
     lines = [(_BLANKS.sub(" ", ln) if "  " in ln or "\t" in ln else ln).strip() for ln in text.splitlines()]
-    return "\n".join(ln for ln in lines if ln)
+    return "\n".join([ln for ln in lines if ln])
 
 
 def rewrite_mentions(text: str, words: dict[str, str]) -> str:

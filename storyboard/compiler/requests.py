@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import paths
 from ..diagnostics import Diagnostic, Span
 from ..language.load import CastEntry, Film
-from ..language.model import Beat, Card, Clip, Dialogue, Prose, Setting, Transition
+from ..language.model import Beat, Card, Clip, Dialogue, Prose, Setting, Text, Transition
 from ..messages import report
 from ..plan import (
     CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PickedTake, PlannedBeat, PlannedClip, Reference, RenderPlan,
@@ -120,13 +120,12 @@ def _card_entries(card: Card | None, before: Transition | None) -> list[Timeline
 
 # ---- effective settings ----------------------------------------------------------------------
 
-def effective(film: Film, unit: Unit, key: str) -> Setting | None:
-    """A clip's own setting, else the film's (morphs and extensions inherit the film's)."""
-    if unit.clip is not None:
-        own = unit.clip.setting(key)
-        if own is not None:
-            return own
-    return film.settings.get(key)
+def effective_settings(film: Film, unit: Unit) -> dict[str, Setting]:
+    """The settings in force for a unit, by key: the clip's own, else the film's (morphs and
+    extensions inherit the film's). Callers must not modify the dict."""
+    if unit.clip is None:
+        return film.settings
+    return {**film.settings, **unit.clip.first_settings}
 
 
 def clip_seconds(unit: Unit) -> int:
@@ -183,19 +182,17 @@ def media_value(film: Film, value: str, rel_dir: str) -> str:
     return placeholder("file", found.rel if found.ok else value)
 
 
-def mentions(unit: Unit):
-    """Every mention in a unit, in source order (prose, dialogue, beats)."""
-    if unit.clip is None:
-        from ..language.model import Prose as _P  # morph text may mention cast too
+def _mentioning(unit: Unit) -> list[Prose | Dialogue]:
+    """The lines of a unit that mention cast, in source order (prose, dialogue, beats)."""
+    if unit.clip is None:  # morph text may mention cast too
+        return [Prose(text=unit.transition.text or "", span=unit.transition.span)] if unit.transition else []
+    return [line.text if isinstance(line, Beat) else line for line in unit.clip.body
+            if isinstance(line, (Prose, Dialogue, Beat))]
 
-        return _P(text=unit.transition.text or "", span=unit.transition.span).mentions() if unit.transition else []
-    found = []
-    for line in unit.clip.body:
-        if isinstance(line, (Prose, Dialogue)):
-            found += line.mentions()
-        elif isinstance(line, Beat):
-            found += line.text.mentions()
-    return found
+
+def mentions(unit: Unit) -> list[Text]:
+    """Every mention in a unit, in source order, each with its place."""
+    return [m for line in _mentioning(unit) for m in line.mentions()]
 
 
 def unit_label(unit: Unit) -> str:
@@ -224,25 +221,26 @@ def gather_inputs(film: Film, unit: Unit) -> Inputs:
 def _gather_inputs(film: Film, unit: Unit) -> Inputs:
     inputs = Inputs()
     seen: set[str] = set()
-    for m in mentions(unit):
-        entry = film.cast.get(m.value)
-        if entry is None:
-            inputs.unknown.append(m)
+    lines = _mentioning(unit)
+    names = [name for line in lines for name in line.mention_names()]
+    if set(names) - film.cast.keys():  # each mention of a name the cast lacks, with its place, for the checker
+        inputs.unknown = [m for m in mentions(unit) if m.value not in film.cast]
+    for name in names:
+        entry = film.cast.get(name)
+        if entry is None or name in seen:
             continue
-        if m.value in seen:
-            continue
-        seen.add(m.value)
+        seen.add(name)
         inputs.members.append(entry)
-        images, videos, audios = _member_inputs(film, m.value, entry)
+        images, videos, audios = _member_inputs(film, name, entry)
         inputs.images += images
         inputs.videos += videos
         inputs.audios += audios
-    clip_setting = unit.clip.setting if unit.clip is not None else (lambda key: None)
+    own = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
     for key in ("first", "last"):
-        s = clip_setting(key)
+        s = own.get(key)
         if s is not None:
             inputs.frames.append((Input(media_value(film, s.value, ""), key, s.value_span, "image", s.value), key))
-    motion, music = clip_setting("motion"), clip_setting("music")
+    motion, music = own.get("motion"), own.get("music")
     if motion is not None:
         inputs.videos.append(Input(media_value(film, motion.value, ""), "motion", motion.value_span, "video",
                                    motion.value))
@@ -277,6 +275,18 @@ def _member_inputs(film: Film, name: str, entry: CastEntry) -> tuple[list[Input]
 
 
 # ---- prompts ----------------------------------------------------------------------------------
+
+def index_words(film: Film, provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
+    """`_index_words`, memoised per film and provider by what it reads of the inputs: the cast a
+    clip mentions and the owners of its inputs, which most clips of a film share with others
+    (callers must not modify the result)."""
+    key = ("index-words", type(provider), provider.name, bool(inputs.opening_frame),
+           tuple([e.member.name for e in inputs.members]), tuple([i.owner for i in inputs.images]),
+           tuple([i.owner for i in inputs.videos]), tuple([i.owner for i in inputs.audios]))
+    if key not in film.memo:
+        film.memo[key] = _index_words(provider, inputs)
+    return film.memo[key]
+
 
 def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
     """Mention -> index words, and the legend sentences ("Image 1 is Kitten: ...")."""
@@ -319,16 +329,17 @@ def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, t
 
 
 def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl) -> str:
-    words, legend = _index_words(provider, inputs)
+    words, legend = index_words(film, provider, inputs)
     style = film.setting("style")
     if unit.kind == "morph":
         action = prompts.rewrite_mentions(unit.transition.text or "", words)
         return prompts.render_prompt(prompts.PromptParts(action=action, style=style, legend=tuple(legend)), tmpl)
     clip = unit.clip
-    action = " ".join(prompts.rewrite_mentions(p.text, words) for p in clip.prose)
-    beats = tuple(_beat_timings(clip, clip_seconds(unit), words))
-    dialogue = tuple({"speaker": words.get(d.speaker, d.speaker), "how": d.how,
-                      "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue)
+    action = " ".join([prompts.rewrite_mentions(p.text, words) for p in clip.prose])
+    beats = clip.beats
+    beats = tuple(_beat_timings(beats, clip_seconds(unit), words)) if beats else ()
+    dialogue = tuple([{"speaker": words.get(d.speaker, d.speaker), "how": d.how,
+                       "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue])
     camera, sound = clip.setting("camera"), clip.setting("sound")
     parts = prompts.PromptParts(
         action=action, style=style, legend=tuple(legend), extend=unit.kind == "extend", beats=beats,
@@ -363,8 +374,7 @@ def planned_beats(film: Film, unit: Unit) -> list[PlannedBeat]:
     return out
 
 
-def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
-    beats = clip.beats
+def _beat_timings(beats: list[Beat], total: int, words: dict[str, str]):
     start = 0.0
     for i, (beat, length) in enumerate(zip(beats, beat_seconds(beats, total), strict=True), 1):
         end = start + length
@@ -375,12 +385,13 @@ def _beat_timings(clip: Clip, total: int, words: dict[str, str]):
 
 # ---- specs, keys, plan ---------------------------------------------------------------------
 
-def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str) -> ClipSpec:
-    mine = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
-    own = mine.get
+def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str,
+               last_frame_wanted: bool = False) -> ClipSpec:
+    own = unit.clip.first_settings.get if unit.clip is not None else {}.get  # the clip's own settings
+    settings = effective_settings(film, unit)
 
-    def value(key: str) -> str | None:  # as `effective`: the clip's own, else the film's
-        s = mine.get(key) or film.settings.get(key)
+    def value(key: str) -> str | None:
+        s = settings.get(key)
         return s.value if s else None
 
     size = value("size")
@@ -397,10 +408,11 @@ def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, promp
         resolution=None if width else (value("resolution") or DEFAULT_RESOLUTION),
         ratio=None if width else (value("ratio") or "16:9"),
         width=width, height=height, seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
-        frame_images=tuple(FrameImage(i.value, f) for i, f in inputs.frames),
-        reference_images=tuple(i.value for i in inputs.images),
-        reference_videos=tuple(i.value for i in inputs.videos),
-        reference_audios=tuple(i.value for i in inputs.audios),
+        frame_images=tuple([FrameImage(i.value, f) for i, f in inputs.frames]),
+        reference_images=tuple([i.value for i in inputs.images]),
+        reference_videos=tuple([i.value for i in inputs.videos]),
+        reference_audios=tuple([i.value for i in inputs.audios]),
+        last_frame_wanted=last_frame_wanted,
     )
 
 
@@ -445,7 +457,12 @@ def _references(inputs: Inputs) -> list[Reference]:
         for inp in bucket:
             kind = kinds.get(inp.owner) or (inp.owner if inp.owner in ("motion", "music") else "clip")
             refs.setdefault((inp.owner, kind), []).append(_shown(inp.value))
-    return [Reference(name=n, kind=k, files=f) for (n, k), f in refs.items()]
+    return [_reference(n, k, tuple(f)) for (n, k), f in refs.items()]
+
+
+@lru_cache(maxsize=4096)  # a film's clips show the same few members with the same files: one frozen model each
+def _reference(name: str, kind: str, files: tuple[str, ...]) -> Reference:
+    return Reference(name=name, kind=kind, files=list(files))
 
 
 @lru_cache(maxsize=4096)  # a film names the same few files in every clip
@@ -459,17 +476,20 @@ def _keys_in_dependency_order(provider: str, nodes: dict[str, tuple[dict, list[s
     """A morph needs the key of the clip after it, so keys follow dependencies, not film order.
     `pinned`: generations whose key is fixed (a pinned take's old file), whatever their body."""
     keys: dict[str, str] = dict(pinned or {})
-
-    def visit(name: str) -> str:
-        if name not in keys:
-            body, after, found = nodes[name]
-            keys[name] = ""  # the checker guarantees the graph is acyclic
-            keys[name] = clip_key(provider, body, hasher, {a: visit(a) for a in after}, found)
-        return keys[name]
-
     for name in nodes:
-        visit(name)
+        _key_after_dependencies(name, provider, nodes, hasher, keys)
     return keys
+
+
+def _key_after_dependencies(name: str, provider: str, nodes: dict, hasher, keys: dict[str, str]) -> str:
+    # A function of the module, not a closure calling itself: that closure was a reference cycle
+    # holding every body until the cyclic collector's next pass.
+    if name not in keys:
+        body, after, found = nodes[name]
+        keys[name] = ""  # the checker guarantees the graph is acyclic
+        deps = {a: _key_after_dependencies(a, provider, nodes, hasher, keys) for a in after}
+        keys[name] = clip_key(provider, body, hasher, deps, found)
+    return keys[name]
 
 
 def take_seed(base: int | None, name: str, take: int) -> int:
@@ -500,7 +520,7 @@ class _Take:
 
 
 def _take_count(film: Film, unit: Unit, selection: Selection) -> int:
-    s = effective(film, unit, "takes")
+    s = effective_settings(film, unit).get("takes")
     written = int(s.value) if s is not None and s.value.isdigit() else 1  # the checker approved it
     return max(written, selection.takes_wanted(unit.name), 1)
 
@@ -606,9 +626,7 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
     for unit in units:
         inputs = gather_inputs(film, unit)
         prompt = compose_prompt(film, unit, inputs, provider, tmpl)
-        spec = build_spec(film, unit, inputs, provider, prompt)
-        if unit.name in frames_wanted:
-            spec = replace(spec, last_frame_wanted=True)
+        spec = build_spec(film, unit, inputs, provider, prompt, last_frame_wanted=unit.name in frames_wanted)
         try:
             takes = _unit_takes(film, unit, inputs, spec, provider, selection, stale)
             for take in takes:
@@ -690,12 +708,9 @@ def _with_picture_keys(plan: RenderPlan, provider: Provider) -> RenderPlan:
 def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float | None) -> PlannedClip:
     unit, inputs, spec = take.unit, take.inputs, take.spec
     clip = unit.clip
+    own = clip.first_settings if clip is not None else {}
+    camera, sound = own.get("camera"), own.get("sound")
     w, h = (spec.width, spec.height) if spec.width else provider.pixel_size(spec.resolution, spec.ratio)
-    camera = clip.setting("camera") if clip else None
-    sound = clip.setting("sound") if clip else None
-    action = " ".join(p.text for p in clip.prose) if clip else (unit.transition.text or "")
-    if clip is not None and clip.beats:
-        action = " ".join([action] + [f"Shot {i}: {b.text.text}" for i, b in enumerate(clip.beats, 1)]).strip()
     span = unit.span
     seconds = spec.seconds
     if take.pinned is not None and take.pinned.seconds:
@@ -706,12 +721,24 @@ def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float |
         name=take.name, kind=unit.kind, seconds=seconds, after=take.after, request=take.body,
         estimated_cost_usd=usd, key=key, mode=inputs.mode,
         source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
-        references=_references(inputs), action=action, camera=camera.value if camera else None,
+        references=_references(inputs), action=_action(unit), camera=camera.value if camera else None,
         sound=sound.value if sound else None,
         dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
         audio=spec.audio, width=w, height=h, take=take.number, takes=take.count,
         take_of=None if take.name == unit.name else unit.name, seed=take.seed, tier=take.tier,
         pinned=take.pinned is not None, beats=planned_beats(film, unit))
+
+
+def _action(unit: Unit) -> str:
+    """What happens, as written (mentions as @Name), a scene's beats after its prose: for previews."""
+    clip = unit.clip
+    if clip is None:
+        return unit.transition.text or ""
+    action = " ".join([p.text for p in clip.prose])
+    beats = clip.beats
+    if beats:
+        action = " ".join([action] + [f"Shot {i}: {b.text.text}" for i, b in enumerate(beats, 1)]).strip()
+    return action
 
 
 def shared_generation_warnings(plan: RenderPlan, units: dict[str, Unit]) -> list[Diagnostic]:

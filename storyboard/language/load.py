@@ -11,6 +11,7 @@ import os
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .. import paths
@@ -41,7 +42,7 @@ class Film:
     stories: dict[str, Story] = field(default_factory=dict)  # every file read, by its `sources` name (the editor's)
     memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-unit results (compiler)
 
-    @property
+    @cached_property  # the checker's passes and the compiler each walk it (callers must not modify it)
     def timeline(self) -> list[Clip | Transition]:
         return self.story.timeline
 

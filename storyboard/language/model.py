@@ -72,6 +72,13 @@ class Prose(Node):
             found += _mentions(piece.value, piece.span)
         return found
 
+    def mention_names(self) -> list[str]:
+        """The names of `mentions()`, without their places: all the compiler needs of a name the
+        cast defines (a node with a span per mention was a tenth of a big film's check)."""
+        if not self.pieces:
+            return MENTION_RE.findall(self.text)
+        return [name for piece in self.pieces for name in MENTION_RE.findall(piece.value)]
+
 
 def _mentions(text: str, span: Span | None) -> list[Text]:
     """Every `@Name` in `text`, a line that starts at `span`."""
@@ -89,6 +96,10 @@ class Dialogue(Node):
 
     def mentions(self) -> list[Text]:
         return [Text(value=self.speaker, span=self.speaker_span)] + _mentions(self.line, None)
+
+    def mention_names(self) -> list[str]:
+        """The names of `mentions()`, without their places (see `Prose.mention_names`)."""
+        return [self.speaker] + MENTION_RE.findall(self.line)
 
 
 class Beat(Node):

@@ -79,7 +79,7 @@ def check_beats(ctx: Context, clip: Clip) -> None:
     if not beats:
         ctx.report("SB407", clip.name_span, "no_beats", name=clip.name)
         return
-    total = int(clip.seconds) if clip.seconds is not None and float(clip.seconds).is_integer() else 5
+    total = int(clip.seconds) if clip.seconds is not None and float(clip.seconds).is_integer() else DEFAULT_SECONDS
     fixed = 0.0
     for b in beats:
         if b.seconds is not None:
@@ -128,7 +128,7 @@ def _about(x: float) -> str:
 def check_prose_pieces(ctx: Context, pieces, body_indent: int) -> None:
     """Each source line of a clip's text; `body_indent`: the clip's own lines' indentation."""
     for piece in pieces:
-        if not piece.span:
+        if not piece.span or ":" not in piece.value:  # each shape below has a colon: most lines, at a glance
             continue
         m = _KEYLIKE_RE.match(piece.value)
         spoken = _BARE_DIALOGUE_RE.match(piece.value)

@@ -4,6 +4,7 @@ right after the clip it extends, and no transition longer than half a clip it jo
 from __future__ import annotations
 
 from ...language.model import WIPE_DIRECTIONS, Card, Clip, Transition
+from ...plan import DEFAULT_SECONDS
 from ..cards import card_seconds
 from .context import Context, seconds
 from .near import close
@@ -130,7 +131,11 @@ def check_transition_lengths(ctx: Context) -> bool:
 def _played(clip: Clip | Card) -> tuple[str, float]:
     if isinstance(clip, Card):
         return clip.name, card_seconds(clip)
-    return clip.name, float(clip.seconds if clip.seconds is not None else 5)
+    return clip.name, _length(clip)
+
+
+def _length(clip: Clip) -> float:
+    return float(clip.seconds if clip.seconds is not None else DEFAULT_SECONDS)
 
 
 def _played_before(items, i: int) -> tuple[str, float]:
@@ -142,7 +147,7 @@ def _played_before(items, i: int) -> tuple[str, float]:
     if j >= 0 and isinstance(items[j], Card):
         return _played(items[j])
     while j >= 0 and isinstance(items[j], Clip):
-        total += float(items[j].seconds if items[j].seconds is not None else 5)
+        total += _length(items[j])
         name = items[j].name
         if items[j].kind != "extend":
             break

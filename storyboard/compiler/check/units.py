@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ... import messages
 from .. import prompts
-from ..requests import DEFAULT_RESOLUTION, Inputs, Unit, compose_prompt, gather_inputs, unit_label
+from ..requests import DEFAULT_RESOLUTION, Inputs, Unit, compose_prompt, effective_settings, gather_inputs, unit_label
 from .context import Context
 
 
@@ -31,15 +31,10 @@ def check_unit(ctx: Context, unit: Unit, limits: bool = True) -> None:
 def check_model_limits(ctx: Context, unit: Unit) -> None:
     """A resolution the unit's model does not render (a "fast" model without 1080p), at the
     `resolution:` line in force, else at the `model:` line: the server would refuse it."""
-    mine = unit.clip.first_settings if unit.clip is not None else {}
-    film = ctx.film.settings
-
-    def setting(key: str):  # as the request is built: the clip's own, else the film's
-        return mine.get(key) or film.get(key)
-
-    if setting("size") is not None:
+    settings = effective_settings(ctx.film, unit)  # as the request is built: the clip's own, else the film's
+    if settings.get("size") is not None:
         return  # a pixel size; SB103 and SB104 say what is wrong with it
-    model_line, resolution_line = setting("model"), setting("resolution")
+    model_line, resolution_line = settings.get("model"), settings.get("resolution")
     resolution = resolution_line.value if resolution_line is not None else DEFAULT_RESOLUTION
     model = ctx.provider.model_id(model_line.value if model_line is not None else None)
     allowed = ctx.provider.limits_for(model).resolutions
