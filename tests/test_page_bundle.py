@@ -41,7 +41,7 @@ def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("bundle")
     plan = compile_story(write_story(root / "film"))
     clips = make_clips(plan, root / "cache")
-    film = make_clip(root / "film" / "build" / "Test -Film.mp4", 2, "0x202020")
+    film = make_clip(root / "film" / "build" / "Test -Film.animatic.mp4", 2, "0x202020")
     return plan, clips, film
 
 
@@ -57,7 +57,7 @@ def test_everything_the_page_shows_is_inside_and_linked_relatively(rendered, tmp
     html = b.outputs.page.read_text(encoding="utf-8")
     urls = Links(html).urls
     assert len([u for u in urls if u.startswith("clips/")]) == len(plan.clips)
-    assert "Test%20-Film.mp4" in urls and "contact-sheet.png" in urls and "Test%20-Film.srt" in urls
+    assert "Test%20-Film.animatic.mp4" in urls and "contact-sheet.png" in urls and "Test%20-Film.animatic.srt" in urls
     for url in urls:
         assert "://" not in url and not url.startswith("/") and ".." not in url, url
         assert (b.folder / unquote(url)).is_file(), url
@@ -92,12 +92,12 @@ def test_an_empty_folder_takes_it_and_a_previous_bundle_is_replaced_whole(render
     folder.mkdir()
     assert bundle_refusal(folder) is None
     first = write_bundle(plan, clips, folder, film=film)
-    assert "Test -Film.mp4" in _files(first.folder)
+    assert "Test -Film.animatic.mp4" in _files(first.folder)
     assert bundle_refusal(folder) is None  # a previous bundle may be replaced
     fewer = {k: v for k, v in clips.items() if k != "five"}
     write_bundle(plan, fewer, folder)  # no film this time, one clip less
     files = _files(folder)
-    assert "Test -Film.mp4" not in files
+    assert "Test -Film.animatic.mp4" not in files
     assert len([f for f in files if f.startswith("clips/")]) == len(plan.clips) - 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["share"]
 
