@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -42,6 +43,7 @@ TOKEN_HEADER = "X-Storyboard-Token"
 TOKEN_SLOT = b'<meta name="storyboard-token" content="">'
 MAX_BODY = 4096  # a pick is a clip name and a number
 LOOPBACK = "127.0.0.1"
+MEDIA_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".png", ".jpg", ".jpeg"}
 
 
 @dataclass
@@ -152,6 +154,30 @@ class Studio:
 
         return self.out_dir / PAGE_NAME
 
+    def state_root(self) -> Path:
+        """The render state folder, where the clips the page links are cached."""
+        from ..render.decide import STATE_DIR_NAME
+
+        return self.state_dir or self.story.resolve().parent / STATE_DIR_NAME
+
+    def web_root(self) -> Path:
+        """The folder the server's URLs start in: the one holding the page's folder and the render
+        state, so the page's relative links (`../.storyboard/cache/...`) resolve as from file://."""
+        return Path(os.path.commonpath([self.out_dir.resolve(), self.state_root().resolve()]))
+
+    def may_show(self, path: Path) -> bool:
+        """Only what the page shows: files of the page's folder, and the media files of the render
+        state (clips, cards, frames), never its journal or records, nor anything else."""
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return False
+        if not real.is_file():
+            return False
+        if real.is_relative_to(self.out_dir.resolve()):
+            return True
+        return real.is_relative_to(self.state_root().resolve()) and real.suffix.lower() in MEDIA_SUFFIXES
+
 
 def render_command(story: Path, provider: Any) -> str:
     import shlex
@@ -172,10 +198,16 @@ class PickServer:
         self.thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str:
-        from ..present.page import PAGE_NAME
+    def page_route(self) -> str:
+        """The page's URL path (the page's folder under the web root)."""
+        from urllib.parse import quote
 
-        return f"http://{LOOPBACK}:{self.port}/{PAGE_NAME}"
+        rel = self.studio.page_path().resolve().relative_to(self.studio.web_root())
+        return "/" + quote(rel.as_posix())
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}{self.page_route}"
 
     def hosts(self) -> set[str]:
         return {f"{LOOPBACK}:{self.port}", f"localhost:{self.port}"}
@@ -194,14 +226,14 @@ class PickServer:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    """Files of the build folder (the page, its pictures, the clips it links), and the two POSTs."""
+    """The page (with the token), what it shows (`Studio.may_show`), and the two POSTs."""
 
     site: PickServer
     server_version = "storyboard"
     sys_version = ""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, directory=str(self.site.studio.out_dir), **kwargs)
+        super().__init__(*args, directory=str(self.site.studio.web_root()), **kwargs)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
         pass  # the terminal shows picks, not every poster fetched
@@ -240,18 +272,21 @@ class _Handler(SimpleHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path in ("/", ""):
             self.send_response(HTTPStatus.FOUND)
-            self.send_header("Location", "/storyboard.html")
+            self.send_header("Location", self.site.page_route)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        if path == "/storyboard.html":
+        if path == self.site.page_route:
             self._page()
+            return
+        if not self.site.studio.may_show(Path(self.translate_path(self.path))):
+            self.send_error(HTTPStatus.NOT_FOUND, "not found")
             return
         super().do_GET()
 
     def do_HEAD(self) -> None:  # noqa: N802
-        if not self._our_host():
-            self._json(HTTPStatus.FORBIDDEN, {"message": "wrong Host"})
+        if not self._our_host() or not self.site.studio.may_show(Path(self.translate_path(self.path))):
+            self.send_error(HTTPStatus.NOT_FOUND, "not found")
             return
         super().do_HEAD()
 
@@ -277,6 +312,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         refusal = self._refusal()
         if refusal is not None:
+            self.site.studio.log(f"refused a {urlsplit(self.path).path} request: {refusal}")
             self._json(HTTPStatus.FORBIDDEN, {"message": refusal})
             return
         path = urlsplit(self.path).path
@@ -289,6 +325,10 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         answer = self._act(path, body)
         self._json(answer.status, answer.as_json())
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 (a preflight: only another origin sends one)
+        self.site.studio.log(f"refused a cross-origin preflight from {self.headers.get('Origin') or 'nowhere'}")
+        self._json(HTTPStatus.FORBIDDEN, {"message": "cross-origin requests are refused"})
 
     def _body(self) -> tuple[dict[str, Any], tuple[int, str] | None]:
         if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":

@@ -11,6 +11,9 @@ identity (path, size, mtime), so a re-render shows the new picture, never a stal
 files of ours that the page no longer uses are removed. (`bundle.py` writes the page with copies
 of everything it shows, to send.) The header states the film file's own length when there is one,
 and the paid provider's prices only for a story that provider's own check accepts (else why not).
+A clip with takes shows every take side by side (player, poster, seed, tier, cost), the take the
+film plays marked, with the command that picks each; `takes-sheet.png` is the same as a picture
+(one row per clip, one column per take). A `served` page adds pick buttons (cli.serve).
 """
 
 from __future__ import annotations
