@@ -279,7 +279,7 @@ def _cannot_write_film(exc: OSError, out_dir: Path, state_dir: Path) -> str:
 
 def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
             out_dir: Path | str | None = None, live: bool = False, bundle: Path | str | None = None,
-            **engine: Any) -> PreviewResult:
+            served: bool = False, **engine: Any) -> PreviewResult:
     """Render what is missing, then write the storyboard page and contact sheet. The page shows
     every clip: those the render left alone (`only`) as they are in the cache. `bundle`: also
     write a self-contained copy of the page and all it shows to that folder (present.bundle)."""
@@ -291,19 +291,20 @@ def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = No
     report = _render_clips(plan, provider, state_dir=state_dir, **engine)
     draw_cards(plan, state_dir)  # a card it cannot draw shows as missing, like a clip not rendered
     clips, statuses = page_clips(plan, provider, report, state_dir)
+    takes_plan = every_take(plan, provider, clips, state_dir)
     target = out_folder(plan, out_dir)
     try:
-        outputs = write_all(plan, clips, target, statuses=statuses, live=live)
+        outputs = write_all(plan, clips, target, statuses=statuses, live=live, served=served, takes_plan=takes_plan)
     except Exception as exc:  # the disk's refusal, or a drawing library's own
         return PreviewResult(report, page_problem=write_failure(exc, target, "the page in"))
     result = PreviewResult(report, outputs)
     if bundle is not None:
-        _write_bundle(result, plan, clips, statuses, Path(bundle), film_in=target)
+        _write_bundle(result, plan, clips, statuses, Path(bundle), film_in=target, takes_plan=takes_plan)
     return result
 
 
 def _write_bundle(result: PreviewResult, plan: RenderPlan, clips: dict[str, Path], statuses: dict[str, Any],
-                  folder: Path, *, film_in: Path) -> None:
+                  folder: Path, *, film_in: Path, takes_plan: RenderPlan | None = None) -> None:
     """The bundle of what the page shows (with the film of `film_in`, if stitched), or why not."""
     from .disk import write_failure
     from .present.bundle import BundleError, write_bundle
@@ -311,7 +312,8 @@ def _write_bundle(result: PreviewResult, plan: RenderPlan, clips: dict[str, Path
 
     film = film_path(plan, film_in)
     try:
-        result.bundle = write_bundle(plan, clips, folder, statuses=statuses, film=film if film.is_file() else None)
+        result.bundle = write_bundle(plan, clips, folder, statuses=statuses, film=film if film.is_file() else None,
+                                     takes_plan=takes_plan)
     except BundleError as exc:
         result.bundle_problem = str(exc)
     except Exception as exc:  # the disk's refusal, or a drawing library's own
@@ -334,6 +336,30 @@ def page_clips(plan: RenderPlan, provider: Provider, report: RenderReport,
         elif o.name not in clips:
             statuses[o.name] = ClipState("not-requested", provider=plan.provider)
     return clips, statuses
+
+
+def every_take(plan: RenderPlan, provider: Provider, clips: dict[str, Path], state_dir: Path) -> RenderPlan | None:
+    """The story compiled with every take a clip may have, so the page also shows takes rendered
+    beyond the story's count (`render --shot X --takes N`): their cached files are added to
+    `clips`. None when the story cannot be compiled again (moved, or edited into errors since)."""
+    from .render.cache import Cache
+
+    try:
+        compiled = compile_file(_story_file(plan), provider, tier=plan.tier, extra_takes=(("*", MAX_TAKES),))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if compiled.plan is None:
+        return None
+    cache = Cache(state_dir, provider.namespace)
+    for c in compiled.plan.clips:
+        if c.take_of is not None and c.name not in clips and cache.has_file(c.key):
+            clips[c.name] = cache.clip_path(c.key)
+    return compiled.plan
+
+
+def _story_file(plan: RenderPlan) -> Path:
+    given = Path(plan.story)
+    return given if given.is_file() else Path(plan.base_dir) / given.name
 
 
 def export(plan: RenderPlan, provider: Provider, *, otio: Path | str | None = None,

@@ -471,7 +471,10 @@ def watch(file: str = typer.Argument(..., help="The .story file."),
           out_dir: str = typer.Option(None, "--out", "-o",
                                       help="Folder for the page (default: build/ beside the story)."),
           open_: bool = typer.Option(False, "--open", help="Open the page in the web browser once it is written."),
-          interval: float = typer.Option(0.3, "--interval", metavar="SECONDS", help="How often to look for changes.")):
+          interval: float = typer.Option(0.3, "--interval", metavar="SECONDS", help="How often to look for changes."),
+          serve: bool = typer.Option(False, "--serve", help="Also serve the page from 127.0.0.1 with a button on "
+                                     "each take to pick it (the film is re-stitched on every build)."),
+          port: int = typer.Option(0, "--port", metavar="N", help="The port for --serve (default: a free one).")):
     """Re-check, re-render (preview provider only: never paid) and refresh the storyboard page on
     every save of the story or of a file it uses. Ctrl-C stops."""
     from .watch import watch as watch_loop
@@ -479,6 +482,10 @@ def watch(file: str = typer.Argument(..., help="The .story file."),
     p = story_path(file)
     if not (interval > 0 and interval != float("inf")):  # (nan is not > 0)
         raise fail("--interval must be a positive number of seconds")
+    if serve:
+        from .serve import watch_and_serve
+
+        raise typer.Exit(watch_and_serve(p, out_dir=out_dir, port=port, interval=interval, open_page=open_))
 
     def ready(page) -> None:
         sys.stdout.write(f"{page}\n")
@@ -547,6 +554,9 @@ def _register_takes_commands() -> None:
     app.command("pick")(takes_cli.pick)
     app.command("unpick")(takes_cli.unpick)
     app.command("takes")(takes_cli.takes)
+    from . import serve as serve_cli
+
+    app.command("serve")(serve_cli.serve)
 
 
 _register_takes_commands()

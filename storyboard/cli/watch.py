@@ -15,6 +15,7 @@ is debounced into one cycle.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -66,7 +67,8 @@ class Watcher:
     """One story's build state: what to watch, the last good page."""
 
     def __init__(self, path: Path | str, *, out_dir: Path | str | None = None,
-                 state_dir: Path | str | None = None, log: Log = _stderr, live: bool = True):
+                 state_dir: Path | str | None = None, log: Log = _stderr, live: bool = True,
+                 served: threading.Lock | None = None):
         from ..providers import get
 
         self.path = Path(path)
@@ -78,6 +80,9 @@ class Watcher:
         self.files: set[Path] = {self.path.resolve()}
         self.page: Path | None = None
         self.cycles = 0
+        # `watch --serve`: every build also stitches the film, and writes the page with pick
+        # buttons; the lock is the server's (a pick and a rebuild never run at once)
+        self.served = served
 
     def build(self, changed: list[Path] | None = None) -> Cycle:
         """One rebuild: compile, render what changed (`api.preview`, the render path of
@@ -89,8 +94,24 @@ class Watcher:
             self.log(f"changed: {', '.join(_short(p) for p in changed)}")
         plan = self._compile(cycle)
         if plan is not None:
-            self._render(cycle, plan)
+            with self.served or contextlib.nullcontext():
+                self._stitch(plan)
+                self._render(cycle, plan)
         return self._done(cycle, t0)
+
+    def _stitch(self, plan) -> None:
+        """A served page plays the film as picked: render (free) and stitch it first."""
+        if self.served is None:
+            return
+        from .. import api
+
+        try:
+            result = api.render(plan, self.provider, state_dir=self.state_dir, out_dir=self.out_dir)
+        except Exception as exc:  # the page build below says what is wrong with the clips
+            self.log(f"film: not re-stitched: {type(exc).__name__}: {exc}")
+            return
+        if result.film_problem:
+            self.log(f"film: {result.film_problem}")
 
     def _compile(self, cycle: Cycle):
         """The plan, or None (the cycle says why)."""
@@ -126,7 +147,7 @@ class Watcher:
 
         try:
             result = api.preview(plan, self.provider, state_dir=self.state_dir, out_dir=self.out_dir,
-                                 live=self.live, on_event=None)
+                                 live=self.live, on_event=None, served=self.served is not None)
         except RenderError as exc:
             cycle.error = render_error_text(exc)
             self.log(f"render: {cycle.error}")
@@ -179,14 +200,15 @@ def _sleep(seconds: float, stop: threading.Event | None) -> bool:
 def watch(path: Path | str, *, out_dir: Path | str | None = None, state_dir: Path | str | None = None,
           interval: float = 0.3, debounce: float = 0.25, iterations: int | None = None,
           on_cycle: Callable[[Cycle], None] | None = None, stop: threading.Event | None = None,
-          log: Log = _stderr, live: bool = True, on_ready: Callable[[Path], None] | None = None) -> int:
+          log: Log = _stderr, live: bool = True, on_ready: Callable[[Path], None] | None = None,
+          served: threading.Lock | None = None) -> int:
     """Build now, then rebuild after every change until `iterations` builds were made (None:
     forever), `stop` is set, or Ctrl-C (KeyboardInterrupt propagates to the caller).
 
     `interval`: seconds between polls. `debounce`: a change is acted on once the files have been
     quiet this long. `on_cycle(cycle)` after each build; `on_ready(page)` once, after the first
-    page is written. Returns 0."""
-    w = Watcher(path, out_dir=out_dir, state_dir=state_dir, log=log, live=live)
+    page is written. `served`: the lock of `watch --serve`'s server (see Watcher). Returns 0."""
+    w = Watcher(path, out_dir=out_dir, state_dir=state_dir, log=log, live=live, served=served)
     snap = snapshot(w.files)
     announced = False
 

@@ -77,7 +77,8 @@ def bundle_refusal(folder: Path | str) -> str | None:
 
 
 def write_bundle(plan: RenderPlan, clips: Mapping[str, Path], folder: Path | str, *,
-                 statuses: Mapping[str, Any] | None = None, film: Path | None = None) -> Bundle:
+                 statuses: Mapping[str, Any] | None = None, film: Path | None = None,
+                 takes_plan: RenderPlan | None = None) -> Bundle:
     """Write the bundle to `folder` (see the module's docstring); raises BundleError when the
     folder may not take it, OSError when the disk refuses (the folder is then as it was)."""
     folder = Path(folder).resolve()  # a link to a previous bundle: replace the real folder
@@ -89,7 +90,7 @@ def write_bundle(plan: RenderPlan, clips: Mapping[str, Path], folder: Path | str
     staging = _sibling(folder, "partial")
     staging.mkdir()
     try:
-        outputs = _fill(plan, clips, staging, statuses, film)
+        outputs = _fill(plan, clips, staging, statuses, film, takes_plan)
         files, size = _inventory(staging)
         _write_marker(plan, staging, files)
         _swap_in(staging, folder)
@@ -104,18 +105,20 @@ def write_bundle(plan: RenderPlan, clips: Mapping[str, Path], folder: Path | str
 
 
 def _fill(plan: RenderPlan, clips: Mapping[str, Path], staging: Path, statuses: Mapping[str, Any] | None,
-          film: Path | None) -> Outputs:
-    """Copies of the clips and the film, then the page and its pictures, all inside `staging`."""
+          film: Path | None, takes_plan: RenderPlan | None = None) -> Outputs:
+    """Copies of the clips (every take the page shows) and the film, then the page and its
+    pictures, all inside `staging`."""
     copies: dict[str, Path] = {}
-    for index, clip in enumerate(plan.clips, 1):
-        src = clips.get(clip.name)
+    names = [c.name for c in plan.clips]
+    names += [c.name for c in takes_plan.clips if c.name not in set(names)] if takes_plan is not None else []
+    for index, name in enumerate(names, 1):
+        src = clips.get(name)
         if src is not None and Path(src).is_file():
-            name = f"{index:02d}-{file_slug(clip.name)}{Path(src).suffix}"
-            copies[clip.name] = _copy(Path(src), staging / CLIPS_DIR / name)
+            copies[name] = _copy(Path(src), staging / CLIPS_DIR / f"{index:02d}-{file_slug(name)}{Path(src).suffix}")
     film_copy = None
     if film is not None and Path(film).is_file():
         film_copy = _copy(Path(film), film_path(plan, staging))
-    return write_all(plan, copies, staging, statuses=statuses, film=film_copy)
+    return write_all(plan, copies, staging, statuses=statuses, film=film_copy, takes_plan=takes_plan)
 
 
 def _copy(src: Path, dest: Path) -> Path:

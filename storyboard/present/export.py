@@ -21,8 +21,9 @@ frame for frame at 24 fps:
 - an extension whose file is its target followed by the continuation starts past the target.
 
 So the track's duration is `plan.total_seconds` (rounded to frames as the stitcher rounds them).
-Provenance (name, prompt, seed, provider, job id, cost, story line, ...) is in each clip's
-metadata under "storyboard".
+Provenance (name, prompt, seed, take, provider, job id, cost, story line, ...) is in each clip's
+metadata under "storyboard"; the played take's number and seed are also written where an editor
+sees them: EDL comment lines (`* TAKE: 2 OF 3`, `* SEED: ...`) and FCP XML clip comments.
 """
 
 from __future__ import annotations
@@ -119,7 +120,23 @@ def _provenance(plan: RenderPlan, name: str, state: Any, path: Path | None) -> d
     if clip.card is not None:  # a title card: what it shows, drawn on this machine (no provider, no job)
         meta["card"] = clip.card.model_dump(mode="json")
         meta["provider"] = meta["model"] = None
+    else:  # the take the film plays (the picked one, else take 1), for an editor to find it again
+        meta.update(take=clip.take, takes=clip.takes, tier=clip.tier, pinned=clip.pinned)
     return meta
+
+
+def take_notes(plan: RenderPlan, name: str) -> dict[str, Any]:
+    """The played take's number and seed where each format keeps notes on a clip: CMX 3600
+    comment lines (`* TAKE: 2 OF 3`, `* SEED: 1234`) and FCP 7 clip comments (`mastercomment1/2`).
+    A title card has no take: no notes."""
+    clip = plan.clip(name)
+    if clip.card is not None:
+        return {}
+    seed = "NONE (THE PROVIDER'S)" if clip.seed is None else str(clip.seed)
+    take = f"{clip.take} OF {clip.takes}"
+    return {"cmx_3600": {"comments": [f"TAKE: {take}", f"SEED: {seed}"]},
+            "fcp_xml": {"comments": {"mastercomment1": f"take {take.lower()}",
+                                     "mastercomment2": f"seed {seed.lower()}"}}}
 
 
 @dataclass(frozen=True)
@@ -231,7 +248,8 @@ def build_timeline(plan: RenderPlan, clips: Mapping[str, Path], *,
         cut = _cut(p, clip, path, real[p.name], real.get(previous) if previous is not None else None)
         state = as_state(provenance[p.name]) if p.name in provenance else None
         metadata = {"storyboard": {**_provenance(plan, p.name, state, path),
-                                   "film_start_seconds": round(p.start, 4), "played_seconds": p.seconds}}
+                                   "film_start_seconds": round(p.start, 4), "played_seconds": p.seconds},
+                    **take_notes(plan, p.name)}
         if p.join_in is not None:
             video.extend(_join(p.join_in, cut.offsets_in))
             sound.extend(_join(p.join_in, cut.offsets_in, audio=True))

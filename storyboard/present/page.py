@@ -11,6 +11,9 @@ identity (path, size, mtime), so a re-render shows the new picture, never a stal
 files of ours that the page no longer uses are removed. (`bundle.py` writes the page with copies
 of everything it shows, to send.) The header states the film file's own length when there is one,
 and the paid provider's prices only for a story that provider's own check accepts (else why not).
+A clip with takes shows every take side by side (player, poster, seed, tier, cost), the take the
+film plays marked, with the command that picks each; `takes-sheet.png` is the same as a picture
+(one row per clip, one column per take). A `served` page adds pick buttons (cli.serve).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from urllib.parse import quote
 from ..atomic import write_bytes, write_text
 from ..disk import os_reason, raise_disk_trouble
 from ..names import plan_film_stem
-from ..plan import Placement, PlannedClip, RenderPlan, film_layout, parse_placeholder, placeholders_in
+from ..plan import (Placement, PlannedClip, RenderPlan, film_layout, parse_placeholder, placeholders_in,
+                    played_clips, takes_of)
 from ..providers.base import Provider
 from ..stitch.base import FPS
 
 PAGE_NAME = "storyboard.html"
 CONTACT_SHEET_NAME = "contact-sheet.png"
+TAKES_SHEET_NAME = "takes-sheet.png"
 LIVE_SCRIPT_NAME = "live.js"
 THUMB_BOX = (240, 160)  # reference thumbnails fit in this box
 POSTER_WIDTH = 480  # poster frames are at most this wide
@@ -509,6 +514,90 @@ def _speed(generated: float, played: float) -> str:
     return f"{generated / played:.2f}".rstrip("0").rstrip(".") + "\u00d7"
 
 
+# ---- takes: every take of a clip side by side, the picked one marked -------------------------------
+
+@dataclass(frozen=True)
+class TakeView:
+    """One take of one clip as its card shows it (the page's takes row, the takes sheet)."""
+
+    clip: str
+    take: int
+    plan_name: str  # `clip` for the take the film plays, else `clip#k`
+    seed: int | None
+    tier: str
+    status: str
+    cost: str  # the plan's estimate
+    paid: float | None  # what the provider charged, when known
+    picked: bool  # the picks file picks it
+    played: bool  # the film plays it (the picked take, else take 1)
+    pinned: bool
+    video: str | None
+    poster: str | None
+    pick_command: str
+    unpick_command: str
+
+
+def picked_takes(plan: RenderPlan) -> dict[str, int]:
+    """{clip: picked take} from the picks file beside the story (none when it cannot be read:
+    the compile that made the plan reported that)."""
+    from ..picks import read_picks
+
+    found = read_picks(_story_path(plan))
+    return {clip: pick.take for clip, pick in found.of(plan.provider).items()} if found.ok else {}
+
+
+def pick_commands(plan: RenderPlan, clip: str, take: int) -> tuple[str, str]:
+    """The exact commands that pick this take and that drop the clip's pick, from the story's
+    folder (the provider named: picks are kept per provider)."""
+    import shlex
+
+    story, who = shlex.quote(Path(plan.story).name), shlex.quote(plan.provider)
+    return (f"storyboard pick {story} {shlex.quote(clip)} {take} -p {who}",
+            f"storyboard unpick {story} {shlex.quote(clip)} -p {who}")
+
+
+def shown_takes(plan: RenderPlan, clip: str, clips: Mapping[str, Path],
+                takes_plan: RenderPlan | None = None) -> list[PlannedClip]:
+    """The takes a card shows: the plan's, and any other take rendered (`render --takes N`
+    adds takes the story does not list; `takes_plan` is the story compiled with every take)."""
+    own = takes_of(plan, clip)
+    numbers = {c.take for c in own}
+    more = [c for c in takes_of(takes_plan, clip) if c.take not in numbers and _existing(clips.get(c.name))] \
+        if takes_plan is not None else []
+    return sorted(own + more, key=lambda c: c.take)
+
+
+def take_views(plan: RenderPlan, clip: str, clips: Mapping[str, Path], statuses: Mapping[str, Any],
+               pictures: _Pictures, picked: Mapping[str, int],
+               takes_plan: RenderPlan | None = None) -> list[TakeView]:
+    views = []
+    for c in shown_takes(plan, clip, clips, takes_plan):
+        path = _existing(clips.get(c.name))
+        state = _state(plan, c.name, path, statuses)
+        pick, unpick = pick_commands(plan, clip, c.take)
+        views.append(TakeView(
+            clip=clip, take=c.take, plan_name=c.name, seed=c.seed, tier=c.tier,
+            status=state.status if path is None or state.ok else "cached", cost=fmt_usd(c.estimated_cost_usd),
+            paid=state.cost, picked=picked.get(clip) == c.take, played=c.take_of is None, pinned=c.pinned,
+            video=href(path, pictures.out_dir) if path else None,
+            poster=pictures.poster(c.name, path) if path else None, pick_command=pick, unpick_command=unpick))
+    return views
+
+
+def add_takes(plan: RenderPlan, cards: list[dict[str, Any]], clips: Mapping[str, Path],
+              statuses: Mapping[str, Any], pictures: _Pictures, takes_plan: RenderPlan | None = None) -> None:
+    """Give each generated clip's card its takes (`takes`; a title card has none) and whether it
+    has more than one to choose from (`choose`)."""
+    picked = picked_takes(plan)
+    for card in cards:
+        clip = plan.clip(card["name"])
+        views = [] if clip.card is not None else take_views(plan, clip.name, clips, statuses, pictures, picked,
+                                                            takes_plan)
+        card["takes"] = views
+        card["choose"] = len(views) > 1 or any(v.picked for v in views)
+        card["picked_take"] = picked.get(clip.name)
+
+
 def film_seconds(film: Path) -> float | None:
     """The stitched film's real length (its container's duration), None when it cannot be read."""
     from ..media.probe import MediaError, probe
@@ -554,7 +643,8 @@ def _counts(cards: list[dict[str, Any]]) -> list[tuple[str, int]]:
 def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
                   statuses: Mapping[str, Any] | None = None, film: Path | None = None,
                   contact_sheet: Path | None = None, subtitles: Path | None = None,
-                  live_stamp: str | None = None) -> tuple[dict[str, Any], set[Path], dict[str, Path], list[str]]:
+                  live_stamp: str | None = None, served: bool = False, takes_sheet: Path | None = None,
+                  takes_plan: RenderPlan | None = None) -> tuple[dict[str, Any], set[Path], dict[str, Path], list[str]]:
     """The template's context, plus the picture files it uses, the poster per clip, and problems."""
     out_dir = Path(out_dir)
     pictures = _Pictures(out_dir)
@@ -562,6 +652,7 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
     pricing = _Pricing(quoting, tier_costs(plan, quoting), send_problems(plan, quoting))
     cards = [_card(plan, index, place, clips, statuses or {}, pictures, pricing)
              for index, place in enumerate(film_layout(plan))]
+    add_takes(plan, cards, clips, statuses or {}, pictures, takes_plan)
     total = plan.total_seconds
     first = plan.clips[0] if plan.clips else None
     film_view = _film_view(film, clips, cards, out_dir)
@@ -595,6 +686,8 @@ def build_context(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "live_stamp": live_stamp,
         "live_script": LIVE_SCRIPT_NAME,
+        "served": served,
+        "takes_sheet": href(takes_sheet, out_dir) if takes_sheet is not None else None,
     }
     return ctx, pictures.made, pictures.posters, pictures.problems
 
@@ -616,21 +709,27 @@ def render_page(context: dict[str, Any]) -> str:
 def write_page(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
                statuses: Mapping[str, Any] | None = None, film: Path | None = None,
                contact_sheet: Path | None = None, subtitles: Path | None = None,
-               live: bool = False) -> Path:
+               live: bool = False, served: bool = False, takes_plan: RenderPlan | None = None,
+               takes_sheet: Path | None = None) -> Path:
     """Write `out_dir/storyboard.html` (with its thumbnails and posters) and return its path.
 
     `clips`: clip name -> rendered file (missing names are shown as not rendered).
     `statuses`: clip name -> a status string (`render.ClipStatus`), a `render.ClipOutcome` or a
     `ClipState` (job id, cost, error). `film`: the stitched film, shown at the top if it exists.
-    `live`: the page reloads itself when `live.js` beside it changes (watch mode).
+    `live`: the page reloads itself when `live.js` beside it changes (watch mode). `served`: the
+    page is for `storyboard serve` / `watch --serve` (pick buttons; cli.serve fills in its token).
+    `takes_plan`: the story compiled with every take, so takes rendered beyond the story's count
+    show too. `takes_sheet`: the takes sheet to link.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = None
-    if live:
+    if live or served:
+        live = True  # a served page reloads itself too, when the film is re-stitched
         stamp = hashlib.sha1(f"{time.time_ns()}:{os.getpid()}".encode()).hexdigest()[:16]
     ctx, made, _, _ = build_context(plan, clips, out_dir, statuses=statuses, film=film,
-                                    contact_sheet=contact_sheet, subtitles=subtitles, live_stamp=stamp)
+                                    contact_sheet=contact_sheet, subtitles=subtitles, live_stamp=stamp,
+                                    served=served, takes_plan=takes_plan, takes_sheet=takes_sheet)
     page = out_dir / PAGE_NAME
     write_text(page, render_page(ctx))
     _readable(page)
@@ -792,6 +891,88 @@ def _draw_label(draw, at: tuple[int, int], i: int, place: Placement | SheetTile)
     draw.text((x + tw - meta_w, y + 7), meta, font=small, fill=SHEET_MUTED)
 
 
+# ---- takes sheet: one row per clip, one column per take ---------------------------------------------
+
+TAKES_LABEL_W = 200  # the clip's name left of its row
+TAKE_MARK = (245, 185, 66)  # the picked (played) take's frame: the page's accent
+
+
+def takes_rows(plan: RenderPlan, clips: Mapping[str, Path],
+               takes_plan: RenderPlan | None = None) -> list[tuple[PlannedClip, list[PlannedClip]]]:
+    """(clip, its takes) for each generated clip in film order (a title card has no takes)."""
+    return [(c, shown_takes(plan, c.name, clips, takes_plan)) for c in played_clips(plan) if c.card is None]
+
+
+def write_takes_sheet(plan: RenderPlan, clips: Mapping[str, Path], out_path: Path,
+                      takes_plan: RenderPlan | None = None) -> Path | None:
+    """A PNG with one row per clip and one column per take (the poster frame of each rendered
+    take, the played one framed), to compare takes at a glance; None (and no file) when no clip
+    has more than one take."""
+    from PIL import Image, ImageDraw
+
+    from ..media.text import DRAW_LOCK
+
+    rows = takes_rows(plan, clips, takes_plan)
+    out_path = Path(out_path)
+    if not any(len(takes) > 1 for _, takes in rows):
+        out_path.unlink(missing_ok=True)  # an old sheet would show takes the story no longer has
+        return None
+    cols = max(max(t.take for t in takes) for _, takes in rows)
+    tw, th = SHEET_TILE
+    width = 2 * SHEET_MARGIN + TAKES_LABEL_W + cols * (tw + SHEET_GAP)
+    height = SHEET_HEADER + 2 * SHEET_MARGIN + len(rows) * (th + SHEET_LABEL + SHEET_GAP)
+    sheet = Image.new("RGB", (width, height), SHEET_BG)
+    draw = ImageDraw.Draw(sheet)
+    posters = Path(out_path).parent / "posters"
+    with DRAW_LOCK:
+        _draw_header(draw, plan, len(rows), width)
+        for r, (clip, takes) in enumerate(rows):
+            y = SHEET_HEADER + SHEET_MARGIN + r * (th + SHEET_LABEL + SHEET_GAP)
+            _draw_row_label(draw, (SHEET_MARGIN, y), clip, len(takes))
+            for t in takes:
+                x = SHEET_MARGIN + TAKES_LABEL_W + (t.take - 1) * (tw + SHEET_GAP)
+                _draw_tile(sheet, draw, (x, y), _take_poster(t, clips, posters))
+                _draw_take_label(draw, (x, y + th), t)
+    buf = io.BytesIO()
+    sheet.save(buf, "PNG", optimize=True)
+    write_bytes(out_path, buf.getvalue())
+    return _readable(out_path)
+
+
+def _take_poster(take: PlannedClip, clips: Mapping[str, Path], posters: Path) -> Path | None:
+    """The take's poster frame (the page's own file, made once), None when not rendered."""
+    video = _existing(clips.get(take.name))
+    if video is None:
+        return None
+    try:
+        return make_poster(video, posters, label=take.name)
+    except Exception as exc:  # an unreadable clip shows as not rendered; a full disk stops here
+        raise_disk_trouble(exc)
+        return None
+
+
+def _draw_row_label(draw, at: tuple[int, int], clip: PlannedClip, takes: int) -> None:
+    from ..media.text import fit, font
+
+    (x, y), big, small = at, font(clip.name, 17, bold=True), font("", 13)
+    draw.text((x, y + 8), fit(clip.name, big, TAKES_LABEL_W - 16), font=big, fill=SHEET_TEXT)
+    draw.text((x, y + 34), f"{clip.kind} \u00b7 {fmt_seconds(clip.seconds)}", font=small, fill=SHEET_MUTED)
+    draw.text((x, y + 54), f"{takes} take{'s' * (takes != 1)}", font=small, fill=SHEET_MUTED)
+
+
+def _draw_take_label(draw, at: tuple[int, int], take: PlannedClip) -> None:
+    """Under a take: its number and seed, and `plays` on the take the film plays (framed)."""
+    from ..media.text import font
+
+    (x, y), (tw, th) = at, SHEET_TILE
+    small, bold = font("", 13), font("", 14, bold=True)
+    if take.take_of is None:
+        draw.rectangle([x - 3, y - th - 3, x + tw + 2, y + 2], outline=TAKE_MARK, width=3)
+    draw.text((x, y + 7), f"take {take.take}", font=bold, fill=TAKE_MARK if take.take_of is None else SHEET_TEXT)
+    meta = ("plays \u00b7 " if take.take_of is None else "") + ("no seed" if take.seed is None else f"seed {take.seed}")
+    draw.text((x + tw - draw.textlength(meta, font=small), y + 8), meta, font=small, fill=SHEET_MUTED)
+
+
 # ---- everything at once --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -808,14 +989,16 @@ def film_path(plan: RenderPlan, out_dir: Path) -> Path:
 
 def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
               statuses: Mapping[str, Any] | None = None, film: Path | None = None,
-              live: bool = False) -> Outputs:
-    """Contact sheet, subtitles and page, in that order (the page links the others)."""
+              live: bool = False, served: bool = False, takes_plan: RenderPlan | None = None) -> Outputs:
+    """Contact sheet, takes sheet (when a clip has takes), subtitles and page, in that order (the
+    page links the others). `served`, `takes_plan`: see `write_page`."""
     from .subtitles import srt_path, write_srt
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     posters = posters_for(plan, clips, out_dir)
     sheet = write_contact_sheet(plan, posters, out_dir / CONTACT_SHEET_NAME, clips)
+    takes_sheet = write_takes_sheet(plan, clips, out_dir / TAKES_SHEET_NAME, takes_plan)
     srt = None
     if any(c.dialogue for c in plan.clips):
         srt = _readable(write_srt(plan, srt_path(plan, out_dir)))
@@ -823,7 +1006,7 @@ def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
         candidate = film_path(plan, out_dir)
         film = candidate if candidate.is_file() else None
     page = write_page(plan, clips, out_dir, statuses=statuses, film=film, contact_sheet=sheet,
-                      subtitles=srt, live=live)
+                      subtitles=srt, live=live, served=served, takes_plan=takes_plan, takes_sheet=takes_sheet)
     return Outputs(page, sheet, srt)
 
 
