@@ -332,6 +332,13 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
 
 # ---- render, preview, watch, export ---------------------------------------------------------
 
+class Stitcher(enum.StrEnum):
+    """`render --stitcher`: which writer makes the film (api.STITCHERS)."""
+
+    fast = "fast"
+    moviepy = "moviepy"
+
+
 @app.command()
 def render(file: str = typer.Argument(..., help="The .story file."),
            provider: str = typer.Option(None, "--provider", "-p",
@@ -357,7 +364,10 @@ def render(file: str = typer.Argument(..., help="The .story file."),
                                              "after this many minutes (it stays in the journal)."),
            json_: bool = typer.Option(False, "--json", help="The render report as JSON on stdout."),
            burn_subtitles: bool = typer.Option(False, "--burn-subtitles", help="Burn the dialogue into the film as "
-                                               "subtitles (the cues of build/<title>.srt, written beside the film).")):
+                                               "subtitles (the cues of build/<title>.srt, written beside the film)."),
+           stitcher: Stitcher = typer.Option(Stitcher.fast, "--stitcher", help="fast (default: copies what it can, "
+                                             "exact frames, flat memory) or moviepy (writes the film_clip composition "
+                                             "with moviepy: several times slower).")):
     """Render the clips (cached ones are reused), then stitch the film; prints the film's path."""
     from .render import RenderOptions, run
 
@@ -369,7 +379,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
         out_dir=out_dir, base_url=base_url, host=host, together_fields=_fields(together_fields),
         forget=forget or None, adopt=adopt or None,
         resubmit_in_doubt=resubmit_in_doubt, job_timeout_min=job_timeout, json_out=json_,
-        burn_subtitles=burn_subtitles)))
+        burn_subtitles=burn_subtitles, stitcher=stitcher.value)))
 
 
 @app.command()

@@ -52,6 +52,7 @@ class RenderOptions:
     json_out: bool = False
     burn_subtitles: bool = False  # write <title>.srt beside the film and burn it in
     bundle: str | None = None  # preview: also write a self-contained copy of the page here
+    stitcher: str = "fast"  # render: "fast" or "moviepy" (api.STITCHERS)
 
 
 # ---- the commands ------------------------------------------------------------------------------
@@ -67,7 +68,8 @@ def run(opts: RenderOptions) -> int:
     if opts.forget or opts.adopt:
         return _maintenance(opts, plan, provider)
     result = _drive(opts, plan, provider, lambda **kw: api.render(
-        plan, provider, out_dir=opts.out_dir, burn_subtitles=opts.burn_subtitles, log=say, **kw))
+        plan, provider, out_dir=opts.out_dir, burn_subtitles=opts.burn_subtitles, log=say,
+        stitcher=opts.stitcher, **kw))
     return _finish_render(opts, result, compiled.diagnostics)
 
 

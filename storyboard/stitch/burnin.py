@@ -1,4 +1,5 @@
-"""Subtitles burned into the GOPs that show a cue (moviepy: the only place it is used)."""
+"""Subtitles burned into the GOPs that show a cue (moviepy), and the cue clip the moviepy
+composition shares with it."""
 
 from __future__ import annotations
 
@@ -55,11 +56,23 @@ def subtitle_windows(cues: list[tuple[float, float, str]],
     return spans
 
 
+def subtitle_clip(text: str, size: tuple[int, int], start: float, end: float):
+    """One cue as a moviepy TextClip shown from `start` to `end` (s) on a picture of `size`:
+    white with a black outline, wrapped to 90% of the width, centred near the bottom. The
+    stitcher's burn-in and the moviepy composition draw cues with it."""
+    from moviepy import TextClip
+
+    w, h = size
+    clip = TextClip(text=text, font_size=max(12, h // 18), color="white", stroke_color="black",
+                    stroke_width=2, method="caption", size=(int(w * 0.9), None), text_align="center")
+    return clip.with_start(start).with_end(end).with_position(("center", h - clip.h - h // 20))
+
+
 def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
                       note: Callable[[str], None]) -> Video:
     """Burn the cues into the GOPs that show them (moviepy) and copy the rest of the joined video;
     returns the pieces of the new video."""
-    from moviepy import CompositeVideoClip, TextClip, VideoFileClip
+    from moviepy import CompositeVideoClip, VideoFileClip
 
     cues = parse_srt(srt)
     video = joined.path
@@ -79,11 +92,7 @@ def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
             for start, end, body in cues:
                 s, e = max(start, a / FPS), min(end, b / FPS)
                 if e > s:
-                    clip = TextClip(text=body, font_size=max(12, h // 18), color="white",
-                                    stroke_color="black", stroke_width=2, method="caption",
-                                    size=(int(w * 0.9), None), text_align="center")
-                    texts.append(clip.with_start(s - a / FPS).with_end(e - a / FPS)
-                                 .with_position(("center", h - clip.h - h // 20)))
+                    texts.append(subtitle_clip(body, (w, h), s - a / FPS, e - a / FPS))
             comp = CompositeVideoClip([seg, *texts], size=(w, h), bg_color=(0, 0, 0))
             comp = comp.with_duration((b - a + 0.5) / FPS)
             comp.write_videofile(str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",
