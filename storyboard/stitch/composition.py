@@ -6,11 +6,13 @@ writes. moviepy composes it frame by frame in Python, so a user can add their ow
             "bw.mp4", audio_codec="aac", audio_fps=48000)
 
 Timing: the film timing model (`plan.film_layout`) places every clip; the composition rounds
-each start and length to the film's 24 fps frames and nothing else. What of a file plays is
-decided as the stitcher decides it, with its own helpers: an extension whose file repeats its
-target starts past it (and past a duplicated boundary frame), a morph spreads its frames over
-its played length keeping the first and last (`base.retime_pick`; its sound is sped up without
-changing pitch, with the stitcher's atempo chain). A clip that ends early holds its last frame.
+each start and length to the film's 24 fps frames. What of a file plays is decided as the
+stitcher decides it, with its own helpers: an extension whose file repeats its target starts
+past it; an extension whose first frame repeats the clip before leaves that frame out (the rest
+of the film then plays one frame earlier, as in the stitcher's film); a morph spreads its frames
+over its played length keeping the first and last (`base.retime_pick`; its sound is sped up
+without changing pitch, with the stitcher's atempo chain). A clip that ends early holds its last
+frame.
 
 Pictures (layers bottom to top: the clips in film order, each over the one before, then the
 subtitle cues): every clip is scaled by ffmpeg (moviepy's reader) to fit the film's size, the
@@ -102,27 +104,30 @@ class Shot:
 def lay_out(plan: RenderPlan, sources: Mapping[str, Source]) -> list[Shot]:
     """Every clip of the film with its place (from `plan.film_layout`) and its file's part."""
     shots: list[Shot] = []
+    dropped = 0  # repeated boundary frames left out so far: the film is that much shorter
     for p in film_layout(plan):
         src = sources[p.name]
         extends = p.kind == "extend" and p.join_in is None and bool(shots)
-        head = _extension_head(shots[-1], sources[shots[-1].name], p, src, plan) if extends else 0
+        head, repeat = _extension_head(shots[-1], sources[shots[-1].name], p, src, plan) if extends else (0, 0)
         scan = src.scan
         shots.append(Shot(
-            p.name, src.path, round(p.start * FPS), max(1, round(p.seconds * FPS)), head,
+            p.name, src.path, round(p.start * FPS) - dropped, max(1, round(p.seconds * FPS) - repeat), head,
             scan.frames if p.retimed else None, scan.frames, 1 / scan.step, src.size,
             src.audio is not None, p.join_in, p.join_out, extends))
+        dropped += repeat
     return shots
 
 
-def _extension_head(prev: Shot, prev_src: Source, p: Placement, src: Source, plan: RenderPlan) -> int:
-    """The first frame of an extension's file that plays: past its target when the file repeats
-    it, and past a repeated boundary frame (the stitcher's own tests, stitch.clips)."""
+def _extension_head(prev: Shot, prev_src: Source, p: Placement, src: Source, plan: RenderPlan) -> tuple[int, int]:
+    """The first frame of an extension's file that plays, and 1 when it skips a frame repeating
+    the clip before (else 0): past its target when the file repeats it, and past a repeated
+    boundary frame, which the film leaves out (the stitcher's own tests, stitch.clips)."""
     overlap = extension_overlap(prev_src, src, float(plan.clip(p.name).seconds))
     head = min(round(overlap * FPS), src.scan.frames - 1) if overlap is not None else 0
     before = Slot(prev.name, Join("cut"), prev.path, prev_src.scan, AudioSource(None), 0,
                   prev.file_frame(prev.frames - 1) + 1)
     after = Slot(p.name, Join("extend"), src.path, src.scan, AudioSource(None), head, src.scan.frames)
-    return head + 1 if is_duplicate_boundary(before, after) else head
+    return (head + 1, 1) if is_duplicate_boundary(before, after) else (head, 0)
 
 
 def probe_sources(plan: RenderPlan, clips: Mapping[str, Path]) -> dict[str, Source]:
@@ -153,13 +158,32 @@ class Readers:
 
     def frame(self, shot: Shot, fit: tuple[int, int], j: int) -> np.ndarray:
         key = (shot.path, fit)
-        clip = self._take(self.video, key, lambda: VideoFileClip(
-            str(shot.path), audio=False, target_resolution=fit if fit != shot.size else None))
-        return clip.get_frame((shot.file_frame(j) + 0.5) / shot.file_fps)
+        try:
+            clip = self._take(self.video, key, lambda: VideoFileClip(
+                str(shot.path), audio=False, target_resolution=fit if fit != shot.size else None))
+            return clip.get_frame((shot.file_frame(j) + 0.5) / shot.file_fps)
+        except (OSError, ValueError) as e:  # moviepy's reader says IOError for a file it cannot read
+            raise StitchError(f"clip {shot.name!r}: cannot read the pictures of {shot.path} ({e})") from e
 
-    def sound(self, path: Path, t: np.ndarray) -> np.ndarray:
-        clip = self._take(self.audio, path, lambda: AudioFileClip(str(path), fps=RATE))
-        return clip.get_frame(t)
+    def sound(self, shot: Shot, path: Path, t: np.ndarray | float) -> np.ndarray:
+        """Samples of `path` at times `t` (s), silence outside the file: moviepy's composite asks
+        a clip for a whole chunk, also past its end, and its reader refuses times past the end."""
+        times = np.atleast_1d(np.asarray(t, dtype=float))
+        out = np.zeros((len(times), 2))
+        try:
+            clip = self._take(self.audio, path, lambda: AudioFileClip(str(path), fps=RATE))
+            inside = np.flatnonzero((times >= 0) & (times < clip.duration - 1 / RATE))
+            # at most half the reader's buffer per call: its own split of a longer span is broken
+            # (moviepy 2.2.1 passes its mask instead of the times); the writer asks for less
+            span, at = (clip.reader.buffersize // 2 - 1) / RATE, 0
+            while at < len(inside):
+                end = at + int(np.searchsorted(times[inside[at:]], times[inside[at]] + span))
+                block = inside[at:max(end, at + 1)]
+                out[block] = clip.get_frame(times[block]).reshape(-1, 2)
+                at = max(end, at + 1)
+        except (OSError, ValueError) as e:
+            raise StitchError(f"clip {shot.name!r}: cannot read the sound of {path} ({e})") from e
+        return out if np.ndim(t) else out[0]
 
     def retimed_sound(self, shot: Shot) -> Path:
         """The shot's sound played at its new length without changing pitch (a WAV made once)."""
@@ -314,12 +338,12 @@ def clip_sound(shot: Shot, after: Shot | None, readers: Readers):
     preroll, fade_in, fade_out = _ramps(shot, after)
     if shot.retime is not None:
         def samples(t: np.ndarray) -> np.ndarray:
-            return readers.sound(readers.retimed_sound(shot), t)
+            return readers.sound(shot, readers.retimed_sound(shot), t)
     else:
         offset = shot.head_seconds - preroll
 
         def samples(t: np.ndarray) -> np.ndarray:
-            return readers.sound(shot.path, t + offset)
+            return readers.sound(shot, shot.path, t + offset)
 
     track = _sound(samples, preroll + shot.frames / FPS)
     track = track.with_effects([afx.AudioFadeIn(fade_in), afx.AudioFadeOut(fade_out)])
