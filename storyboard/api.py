@@ -8,6 +8,7 @@ through these functions, and the stage modules below never import this one.
     if result.ok:
         rendered = render(result.plan, provider, approve=...)   # then rendered.film
         page = preview(result.plan, provider)                   # then page.outputs.page
+        with film_clip(result.plan) as film: ...                # the film as a moviepy clip
 
 The stage modules are imported when a function needs them, so `storyboard check` does not pay
 for the render engine, nor a no-op render for the stitcher's media stack.
