@@ -16,6 +16,7 @@ from moviepy import vfx
 
 from preview_helpers import write_story
 from storyboard.api import FilmClipError, compile_file, film_clip
+from storyboard.present.subtitles import build_cues
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry, film_layout
 from storyboard.providers import get
 from storyboard.stitch import stitch
@@ -234,6 +235,12 @@ def test_film_clip_and_the_moviepy_stitcher_on_a_story(tmp_path):
         flipped.write_videofile(str(tmp_path / "fx.mp4"), fps=FPS, audio_codec="aac", audio_fps=RATE,
                                 logger=None, temp_audiofile_path=str(tmp_path))
         original = clip.get_frame(0.25)
+    cue = build_cues(plan)[0]
+    with film_clip(story, subtitles=True) as titled, film_clip(story) as plain:
+        t = (cue.start + cue.end) / 2
+        low, high = titled.get_frame(t)[120:].astype(float), plain.get_frame(t)[120:].astype(float)
+        assert np.abs(low - high).mean() > 2  # the cue is drawn near the bottom
+        assert np.abs(titled.get_frame(t)[:60].astype(float) - plain.get_frame(t)[:60]).mean() < 0.5
     with av.open(str(tmp_path / "fx.mp4")) as c:
         first = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(first) == 12 and psnr(first[6].astype(float), original[:, ::-1].astype(float)) > 30

@@ -36,6 +36,7 @@ them all and removes the retimed sound it made; clips derived from the film (`wi
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -61,6 +62,7 @@ from .filmkey import film_key, remember, up_to_date
 from .mux import verify
 from .probe import film_size, probe_clip, Source
 from .sound import AAC_BIT_RATE, EXTEND_XFADE, HARD_JOIN_FADE
+from .workspace import sweep
 
 OPEN_READERS = 4  # file clips open at once per kind: a transition needs two
 Cue = tuple[float, float, str]  # (start s, end s, text): a subtitle
@@ -407,18 +409,22 @@ def write_film(plan: RenderPlan, clips: Mapping[str, Path], out: Path, *, workdi
     cues = parse_srt(burn_subtitles) if burn_subtitles is not None else None
     workdir.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out, ".mp4")
+    # what killed writes left behind (their pid is gone): the film's temp and moviepy's sound
+    sweep(out.parent, f".{glob.escape(out.stem)}.*.tmp.mp4")
+    sweep(workdir, ".film-sound.*.tmp.m4a")
+    tmp, sound = temp_sibling(out, ".mp4"), temp_sibling(workdir / "film-sound.m4a")
     with compose(plan, clips, cues=cues) as film:
         frames = round(film.duration * FPS)
         try:
             film.write_videofile(
                 str(tmp), fps=FPS, codec="libx264", preset="veryfast", audio_codec="aac", audio_fps=RATE,
-                audio_bitrate=f"{AAC_BIT_RATE // 1000}k", temp_audiofile_path=str(workdir), logger=None,
+                audio_bitrate=f"{AAC_BIT_RATE // 1000}k", temp_audiofile=str(sound), logger=None,
                 ffmpeg_params=[*Encoder().moviepy_params(), "-movflags", "+faststart"])
             duration = verify(tmp, frames, _written(tmp))
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)
+            sound.unlink(missing_ok=True)
     remember(out, key, duration)
     note = f"wrote {out} with moviepy ({duration:.3f} s, {frames} frames, {len(film.shots)} clips composed)"
     log(note)
