@@ -53,7 +53,7 @@ from moviepy import (
 )
 
 from ..atomic import temp_sibling
-from ..media.probe import MediaError, run_ffmpeg
+from ..media.probe import run_ffmpeg
 from ..plan import Placement, RenderPlan, TimelineEntry, film_layout, transition_frames
 from .base import Encoder, FPS, Join, RATE, retime_pick, StitchError, StitchResult
 from .burnin import parse_srt, subtitle_clip
@@ -151,12 +151,11 @@ class Readers:
     """moviepy file clips opened on first use and closed least recently used first, so a long
     film never holds more than OPEN_READERS of each kind (two ffmpeg processes per clip)."""
 
-    def __init__(self, size: tuple[int, int]):
-        self.size = size
+    def __init__(self) -> None:
         self.video: OrderedDict[tuple[Path, tuple[int, int]], object] = OrderedDict()
         self.audio: OrderedDict[Path, object] = OrderedDict()
         self._scratch: Path | None = None
-        self._retimed: dict[Path, Path] = {}
+        self._retimed: dict[tuple[Path, int], Path] = {}
 
     def frame(self, shot: Shot, fit: tuple[int, int], j: int) -> np.ndarray:
         key = (shot.path, fit)
@@ -189,19 +188,17 @@ class Readers:
 
     def retimed_sound(self, shot: Shot) -> Path:
         """The shot's sound played at its new length without changing pitch (a WAV made once)."""
-        if shot.path not in self._retimed:
+        key = (shot.path, shot.frames)
+        if key not in self._retimed:
             if self._scratch is None:
                 self._scratch = Path(tempfile.mkdtemp(prefix="storyboard-film-"))
             out = self._scratch / f"{len(self._retimed)}.wav"
             factor = shot.file_frames / shot.file_fps * FPS / shot.frames
-            try:
-                run_ffmpeg(["-i", str(shot.path), "-map", "0:a:0", "-vn", "-af", atempo_chain(factor),
-                            "-ar", str(RATE), "-ac", "2", "-c:a", "pcm_s16le", str(out)],
-                           what=f"retiming the sound of clip {shot.name!r}", error=StitchError)
-            except MediaError as e:  # pragma: no cover - run_ffmpeg raises the error it is given
-                raise StitchError(str(e)) from e
-            self._retimed[shot.path] = out
-        return self._retimed[shot.path]
+            run_ffmpeg(["-i", str(shot.path), "-map", "0:a:0", "-vn", "-af", atempo_chain(factor),
+                        "-ar", str(RATE), "-ac", "2", "-c:a", "pcm_s16le", str(out)],
+                       what=f"retiming the sound of clip {shot.name!r}", error=StitchError)
+            self._retimed[key] = out
+        return self._retimed[key]
 
     def _take(self, pool: OrderedDict, key, open_clip: Callable[[], object]):
         if key in pool:
@@ -378,7 +375,7 @@ def compose(plan: RenderPlan, clips: Mapping[str, Path], *, cues: list[Cue] | No
     sources = probe_sources(plan, clips)
     shots = lay_out(plan, sources)
     canvas = film_size([sources[s.name] for s in shots])
-    readers = Readers(canvas)
+    readers = Readers()
     frames = max(s.end for s in shots)
     layers = [clip_layer(s, shots[i - 1] if i else None, canvas, readers) for i, s in enumerate(shots)]
     layers += cue_layers(cues or [], canvas)
