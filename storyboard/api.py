@@ -172,6 +172,8 @@ def stitch_film(plan: RenderPlan, clips: dict[str, Path], out_dir: Path, state_d
     from .names import film_file_name
     from .stitch.filmkey import up_to_date
 
+    if stitcher not in STITCHERS:
+        raise ValueError(f"unknown stitcher {stitcher!r}; choose one of: {', '.join(STITCHERS)}")
     out_path = out_dir / f"{film_file_name(plan.title)}.mp4"
     srt = None
     try:
