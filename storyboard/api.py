@@ -8,6 +8,7 @@ through these functions, and the stage modules below never import this one.
     if result.ok:
         rendered = render(result.plan, provider, approve=...)   # then rendered.film
         page = preview(result.plan, provider)                   # then page.outputs.page
+        with film_clip(result.plan) as film: ...                # the film as a moviepy clip
 
 The stage modules are imported when a function needs them, so `storyboard check` does not pay
 for the render engine, nor a no-op render for the stitcher's media stack.
@@ -16,7 +17,7 @@ for the render engine, nor a no-op render for the stitcher's media stack.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,9 +181,11 @@ def _render_clips(plan: RenderPlan, provider: Provider, *, state_dir: Path | Non
 
 def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
            out_dir: Path | str | None = None, burn_subtitles: bool = False,
-           log: Callable[[str], None] = lambda message: None, **engine: Any) -> RenderResult:
+           log: Callable[[str], None] = lambda message: None, stitcher: str = "fast",
+           **engine: Any) -> RenderResult:
     """Render what is missing (`engine` are `render.render`'s options: only, approve, max_cost,
-    concurrency, on_event, ...), then stitch the film when every clip is available."""
+    concurrency, on_event, ...), then stitch the film when every clip is available, with the fast
+    stitcher or through the moviepy composition (`stitcher="moviepy"`, see `film_clip`)."""
     from .render import default_state_dir
 
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
@@ -201,7 +204,7 @@ def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = Non
         return result
     clips = {name: path for name, path in report.clips.items() if name in played}
     result.film, result.film_problem = stitch_film(plan, {**clips, **cards}, out_folder(plan, out_dir), state_dir,
-                                                   burn_subtitles=burn_subtitles, log=log)
+                                                   burn_subtitles=burn_subtitles, log=log, stitcher=stitcher)
     return result
 
 
@@ -232,15 +235,21 @@ def _not_rendered(plan: RenderPlan, provider: Provider, report: RenderReport, st
             if o.status == "not-requested" and o.name in played and not cache.has_file(o.key)]
 
 
+STITCHERS = ("fast", "moviepy")
+
+
 def stitch_film(plan: RenderPlan, clips: dict[str, Path], out_dir: Path, state_dir: Path, *,
-                burn_subtitles: bool = False, log: Callable[[str], None] = lambda message: None
-                ) -> tuple[Path | None, str | None]:
+                burn_subtitles: bool = False, log: Callable[[str], None] = lambda message: None,
+                stitcher: str = "fast") -> tuple[Path | None, str | None]:
     """(the film, None), or (None, why not in one line). An unchanged film is answered before the
-    stitcher's media stack (PyAV, numpy) is imported."""
+    stitcher's media stack (PyAV, numpy) is imported. `stitcher`: "fast" (stream copies, exact
+    frames, flat memory) or "moviepy" (the `film_clip` composition written by moviepy)."""
     from .disk import disk_cause
     from .names import plan_film_stem
     from .stitch.filmkey import up_to_date
 
+    if stitcher not in STITCHERS:
+        raise ValueError(f"unknown stitcher {stitcher!r}; choose one of: {', '.join(STITCHERS)}")
     out_path = out_dir / f"{plan_film_stem(plan)}.mp4"
     srt = None
     try:
@@ -248,12 +257,15 @@ def stitch_film(plan: RenderPlan, clips: dict[str, Path], out_dir: Path, state_d
             from .present.subtitles import srt_path, write_srt
 
             srt = write_srt(plan, srt_path(plan, out_dir))
-        if up_to_date(plan, clips, out_path, srt, log) is not None:
+        via = None if stitcher == "fast" else stitcher
+        if up_to_date(plan, clips, out_path, srt, log, via) is not None:
             return out_path, None
     except OSError as exc:
         return None, _cannot_write_film(exc, out_dir, state_dir)
     try:
         from .stitch import StitchError, stitch
+        if stitcher == "moviepy":
+            from .stitch.composition import write_film as stitch
     except ImportError as exc:  # not there yet: the clips are still rendered and cached
         return None, f"stitching is not available ({exc}); the clips are in {state_dir / 'cache'}"
     try:
@@ -447,3 +459,68 @@ def unpick_take(path: Path | str, provider: Provider, clip: str) -> bool:
     del found.picks[provider.name][clip]
     write_picks(found)
     return True
+
+
+# ---- the film as a moviepy clip ----------------------------------------------------------------
+
+class FilmClipError(Exception):
+    """The film cannot be composed: the story has errors, or clips are not rendered yet."""
+
+
+def film_clip(story: Path | str | RenderPlan, provider: Provider | str | None = None, *,
+              clips: Mapping[str, Path] | None = None, subtitles: bool = False,
+              state_dir: Path | None = None):
+    """The finished film as a moviepy clip (`stitch.composition.FilmClip`, a CompositeVideoClip):
+    the rendered clips (from the render cache, or `clips`: name -> file), the transitions and,
+    with `subtitles`, the dialogue burned in, placed by the film timing model as `render` places
+    them. Add effects and write it with moviepy:
+
+        with film_clip("film.story") as film:
+            film.with_effects([vfx.MirrorX()]).write_videofile("out.mp4", audio_codec="aac")
+
+    `story` is a .story file (compiled for `provider`: a Provider or its name; by default
+    STORYBOARD_PROVIDER, the config file's, else "preview") or a compiled RenderPlan. Renders
+    nothing: FilmClipError names the clips still to render (`storyboard render`), or carries
+    the story's diagnostics. The clip reads its files lazily through moviepy's ffmpeg readers,
+    a few at a time; close it (or leave the `with`) after the last write to end them."""
+    from .stitch import StitchError
+    from .stitch.composition import compose
+
+    plan, prov = _plan_for(story, provider)
+    if clips is None:
+        from .present.page import rendered_clips
+
+        clips, _ = rendered_clips(plan, prov, state_dir=state_dir)
+    missing = [e.clip for e in plan.timeline if e.clip is not None and e.clip not in clips]
+    if missing:
+        raise FilmClipError(f"not rendered yet: {', '.join(dict.fromkeys(missing))} "
+                            f"(run `storyboard render {plan.story} -p {plan.provider}`)")
+    cues = None
+    if subtitles:
+        from .present.subtitles import build_cues
+
+        cues = [(c.start, c.end, c.text) for c in build_cues(plan)]
+    try:
+        return compose(plan, clips, cues=cues)
+    except StitchError as exc:
+        raise FilmClipError(str(exc)) from exc
+
+
+def _plan_for(story: Path | str | RenderPlan, provider: Provider | str | None) -> tuple[RenderPlan, Provider]:
+    """The plan and the provider whose render cache holds its clips."""
+    if provider is None and isinstance(story, RenderPlan):
+        provider = story.provider
+    if provider is None or isinstance(provider, str):
+        from .config import default
+        from .providers import get
+
+        found = default("provider") if provider is None else None
+        provider = get(provider or (found.value.strip() if found else "preview"))
+    if isinstance(story, RenderPlan):
+        return story, provider
+    result = compile_file(story, provider)
+    if not result.ok:
+        from .diagnostics import render as render_diagnostics
+
+        raise FilmClipError(render_diagnostics(result.diagnostics, result.sources))
+    return result.plan, provider

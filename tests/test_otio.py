@@ -149,6 +149,55 @@ def test_silent_clip_is_a_gap_in_the_audio_track(film):
     assert wipe.transition_type == DISSOLVE  # sound cannot wipe: it crossfades (here into silence)
 
 
+@pytest.mark.slow
+def test_edl_carries_the_morphs_speed(film, tmp_path):
+    """The morph plays its 4 s file in 1.5 s: the event's source range is the 4 s it plays, an
+    M2 line on its reel says 64 fps (2.67 x 24), and the adapter reads the speed back."""
+    plan, clips, states, _ = film
+    out = write_timeline(plan, clips, tmp_path / "film.edl", provenance=states)
+    lines = out.read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("M2 "))
+    event, m2 = lines[k - 1].split(), lines[k].split()
+    assert event[-4:] == ["00:00:00:00", "00:00:04:00", "00:00:15:00", "00:00:16:12"]  # 96 source frames in 36
+    assert m2 == ["M2", event[1], "064.0", "00:00:00:00"]
+    assert lines[k + 1] == "* FROM CLIP NAME:  three~four"
+    back = otio.adapters.read_from_file(str(out))
+    morph = next(c for c in back.find_clips() if c.name == "three~four")
+    (warp,) = morph.effects
+    assert isinstance(warp, otio.schema.LinearTimeWarp) and warp.time_scalar == pytest.approx(96 / 36)
+    assert morph.source_range.duration.value == 36
+    assert back.tracks[0].duration().value == FILM_FRAMES
+    others = [c for c in back.find_clips() if c.name != "three~four"]
+    assert others and all(not c.effects for c in others)
+
+
+@pytest.mark.slow
+def test_fcp_xml_carries_the_morphs_speed(film, tmp_path):
+    """FCP 7 XML: the morph's clipitem takes the 96 source frames (in/out) over 36 timeline
+    frames (start/end) with a Time Remap of 266.667 %; OTIO reads it back."""
+    from xml.etree import ElementTree as ET  # noqa: N817
+
+    plan, clips, states, _ = film
+    out = write_timeline(plan, clips, tmp_path / "film.xml", provenance=states)
+    root = ET.parse(out).getroot()
+    media = root.find(".//sequence/media")
+    (item,) = [c for c in media.find("video").iter("clipitem") if c.findtext("name") == "three~four"]
+    assert int(item.findtext("end")) - int(item.findtext("start")) == 36
+    assert (int(item.findtext("in")), int(item.findtext("out"))) == (0, 96)
+    remap = item.find("filter/effect")
+    assert remap.findtext("effectid") == "timeremap"
+    speed = next(p for p in remap.iter("parameter") if p.findtext("parameterid") == "speed")
+    assert float(speed.findtext("value")) == pytest.approx(9600 / 36, abs=1e-3)
+    # the audio track's clipitem is a reference to the same one: the same source range
+    assert item.get("id") in [c.get("id") for c in media.find("audio").iter("clipitem")]
+    one = next(c for c in media.find("video").iter("clipitem") if c.findtext("name") == "one")
+    assert one.find("filter") is None  # a clip playing at its own speed keeps what the adapter wrote
+    back = otio.adapters.read_from_file(str(out))
+    assert back.tracks[0].duration().value == FILM_FRAMES
+    morph = next(c for c in back.tracks[0].find_clips() if c.name == "three~four")
+    assert [e.name for e in morph.effects] == ["Time Remap"]
+
+
 def test_adapter_choice():
     assert adapter_for("a.otio") == "otio_json" and adapter_for("a.EDL") == "cmx_3600"
     assert adapter_for("a.xml") == "fcp_xml"

@@ -393,6 +393,13 @@ def fmt_cmd(files: list[str] = typer.Argument(..., metavar="FILE", help="One or 
 
 # ---- render, preview, watch, export ---------------------------------------------------------
 
+class Stitcher(enum.StrEnum):
+    """`render --stitcher`: which writer makes the film (api.STITCHERS)."""
+
+    fast = "fast"
+    moviepy = "moviepy"
+
+
 @app.command()
 def render(file: str = typer.Argument(..., help="The .story file."),
            provider: str = typer.Option(None, "--provider", "-p",
@@ -421,7 +428,10 @@ def render(file: str = typer.Argument(..., help="The .story file."),
                                                "subtitles (the cues of build/<title>.srt, written beside the film)."),
            takes: int = TAKES_OPTION, draft: bool = DRAFT_OPTION,
            repick: list[str] = typer.Option(None, "--repick", metavar="CLIP", help="Release CLIP's pick first "
-                                            "(as `storyboard unpick`), so it renders as the story is now.")):
+                                            "(as `storyboard unpick`), so it renders as the story is now."),
+           stitcher: Stitcher = typer.Option(Stitcher.fast, "--stitcher", help="fast (default: copies what it can, "
+                                             "exact frames, flat memory) or moviepy (writes the film_clip composition "
+                                             "with moviepy: several times slower).")):
     """Render the clips (cached ones are reused), then stitch the film; prints the film's path."""
     from .render import RenderOptions, run
 
@@ -434,7 +444,7 @@ def render(file: str = typer.Argument(..., help="The .story file."),
         out_dir=out_dir, base_url=base_url, host=host, together_fields=_fields(together_fields),
         forget=forget or None, adopt=adopt or None,
         resubmit_in_doubt=resubmit_in_doubt, job_timeout_min=job_timeout, json_out=json_,
-        burn_subtitles=burn_subtitles)))
+        burn_subtitles=burn_subtitles, stitcher=stitcher.value)))
 
 
 @app.command()

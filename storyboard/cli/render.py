@@ -52,6 +52,7 @@ class RenderOptions:
     json_out: bool = False
     burn_subtitles: bool = False  # write <title>.srt beside the film and burn it in
     bundle: str | None = None  # preview: also write a self-contained copy of the page here
+    stitcher: str = "fast"  # render: "fast" or "moviepy" (api.STITCHERS)
     takes: int | None = None  # --takes N: at least N takes of the --shot clips (of every clip without --shot)
     draft: bool = False  # --draft: every clip at the cheapest tier, into <title>.draft.mp4
     repick: list[str] | None = None  # --repick CLIP: release the pick first
@@ -77,7 +78,8 @@ def run(opts: RenderOptions) -> int:
         return _maintenance(opts, plan, provider)
     opts = replace(opts, shots=with_takes(plan, opts.shots))
     result = _drive(opts, plan, provider, lambda **kw: api.render(
-        plan, provider, out_dir=opts.out_dir, burn_subtitles=opts.burn_subtitles, log=say, **kw))
+        plan, provider, out_dir=opts.out_dir, burn_subtitles=opts.burn_subtitles, log=say,
+        stitcher=opts.stitcher, **kw))
     return _finish_render(opts, result, compiled.diagnostics)
 
 

@@ -29,6 +29,7 @@ sees them: EDL comment lines (`* TAKE: 2 OF 3`, `* SEED: ...`) and FCP XML clip 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,11 +343,119 @@ def write_timeline(plan: RenderPlan, clips: Mapping[str, Path], out: Path | str,
         if otio.adapters.from_name(name).has_feature("write_to_string"):
             # otio's own file writer leaves an empty file on a full disk and says nothing;
             # Python's write raises
-            tmp.write_text(otio.adapters.write_to_string(copy.deepcopy(timeline), adapter_name=name),
-                           encoding="utf-8")
+            text = otio.adapters.write_to_string(copy.deepcopy(timeline), adapter_name=name)
+            tmp.write_text(with_speed_changes(text, name, speed_changes(timeline)), encoding="utf-8")
         else:  # .otioz: a zip bundle with the media, written by Python's zipfile (which raises)
             otio.adapters.write_to_file(copy.deepcopy(timeline), str(tmp), adapter_name=name)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+# ---- speed changes in CMX 3600 and FCP 7 XML ----------------------------------------------------
+# A retimed clip (a morph generated at 4 s and played in 1 s) is a LinearTimeWarp in OTIO. The
+# adapters do not carry it right: otio-cmx3600-adapter 1.0 writes the event's source range as the
+# played length divided by the speed (6 frames for 1 s at 4x; it should multiply, see
+# AcademySoftwareFoundation/OpenTimelineIO#1458) and names the clip instead of the event's reel
+# on the M2 line; otio-fcp-adapter 1.0 drops the effect and writes the played length as the
+# source range. So the written text is corrected here, where the speeds are known.
+
+
+@dataclass(frozen=True)
+class SpeedChange:
+    source_in: int  # first frame of the file played
+    played: int  # frames on the record side
+    speed: float  # source frames per record frame
+
+    @property
+    def source_frames(self) -> int:
+        return round(self.played * self.speed)
+
+
+def speed_changes(timeline: otio.schema.Timeline) -> dict[str, SpeedChange]:
+    """Each retimed clip of the timeline by name."""
+    out: dict[str, SpeedChange] = {}
+    for clip in timeline.find_clips():
+        warp = next((e for e in clip.effects if isinstance(e, otio.schema.LinearTimeWarp)), None)
+        if warp is not None and clip.name not in out:
+            out[clip.name] = SpeedChange(int(clip.source_range.start_time.value),
+                                         int(clip.source_range.duration.value), float(warp.time_scalar))
+    return out
+
+
+def with_speed_changes(text: str, adapter: str, speeds: Mapping[str, SpeedChange]) -> str:
+    """The adapter's text with every speed change written as the format has it."""
+    if not speeds:
+        return text
+    if adapter == "cmx_3600":
+        return _edl_speeds(text, speeds)
+    if adapter == "fcp_xml":
+        return _fcp_speeds(text, speeds)
+    return text
+
+
+TIMECODE = re.compile(r"\d\d:\d\d:\d\d[:;]\d\d")
+M2_LINE = re.compile(r"^M2\s+(?P<name>.*?)\s+(?P<speed>-?[0-9.]+)\s+(?P<tc>\d\d:\d\d:\d\d[:;]\d\d)\s*$")
+
+
+def _edl_speeds(text: str, speeds: Mapping[str, SpeedChange]) -> str:
+    """CMX 3600: the event's source out is source in + record length x speed, and its M2 line
+    reads `M2   <reel> <speed in fps> <source in>` (e.g. `M2   morph    096.0    00:00:00:00`)."""
+    lines = text.split("\n")
+    event: int | None = None  # the event line the next M2 line belongs to
+    for i, line in enumerate(lines):
+        if line[:3].isdigit() and len(TIMECODE.findall(line)) == 4:
+            event = i
+            continue
+        m = M2_LINE.match(line)
+        if m is None or event is None or m.group("name") not in speeds:
+            continue
+        change = speeds[m.group("name")]
+        stamps = list(TIMECODE.finditer(lines[event]))
+        source_out = otio.opentime.to_timecode(rt(change.source_in + change.source_frames), RATE)
+        ev = lines[event]
+        lines[event] = ev[:stamps[1].start()] + source_out + ev[stamps[1].end():]
+        reel, source_in = ev.split()[1], otio.opentime.to_timecode(rt(change.source_in), RATE)
+        lines[i] = f"M2   {reel:<8} {change.speed * RATE:05.1f}    {source_in}"
+    return "\n".join(lines)
+
+
+def _fcp_speeds(text: str, speeds: Mapping[str, SpeedChange]) -> str:
+    """FCP 7 XML: a retimed clipitem's in/out span the source frames it plays, and the video one
+    carries a constant Time Remap filter (speed in percent) as Final Cut Pro and Premiere write
+    it. (The adapter's audio track refers to the same clipitems by id: no audio filter.)"""
+    from xml.etree import ElementTree as ET  # noqa: N817 - the module's usual name
+
+    root = ET.fromstring(text)
+    for sequence in root.iter("sequence"):
+        media = sequence.find("media")
+        for kind in ("video", "audio"):
+            tracks = media.find(kind) if media is not None else None
+            for item in tracks.iter("clipitem") if tracks is not None else ():
+                change = speeds.get(item.findtext("name") or "")
+                if change is None or item.find("in") is None or item.find("out") is None:
+                    continue
+                item.find("out").text = str(int(item.findtext("in")) + change.source_frames)
+                if kind == "video":
+                    item.append(_time_remap(change.speed))
+    ET.indent(root, space="    ")
+    return text[:text.index("<xmeml")] + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _time_remap(speed: float):
+    from xml.etree import ElementTree as ET  # noqa: N817
+
+    effect = ET.Element("effect")
+    for tag, value in (("name", "Time Remap"), ("effectid", "timeremap"), ("effectcategory", "motion"),
+                       ("effecttype", "motion"), ("mediatype", "video")):
+        ET.SubElement(effect, tag).text = value
+    for pid, value in (("variablespeed", "0"), ("speed", f"{speed * 100:.6g}"), ("reverse", "FALSE"),
+                       ("frameblending", "FALSE")):
+        param = ET.SubElement(effect, "parameter")
+        ET.SubElement(param, "parameterid").text = pid
+        ET.SubElement(param, "name").text = pid
+        ET.SubElement(param, "value").text = value
+    filt = ET.Element("filter")
+    filt.append(effect)
+    return filt

@@ -4,7 +4,8 @@ One stage in a package of small modules, in the order a stitch goes through them
 base (format, timeline, errors; pure) -> probe (what each clip file is) -> clips (each made
 ready to be placed; workspace keeps the intermediates) -> video (copied GOP runs and re-encoded
 windows) and sound (decoded, mixed, encoded in parallel) -> mux (the film file, checked) ->
-stage (the whole, and reuse). burnin is the only module importing moviepy.
+stage (the whole, and reuse). burnin (subtitles) and composition (the film as a moviepy clip,
+`api.film_clip` and `render --stitcher moviepy`) are the modules importing moviepy.
 
 Which tool does what, and why ("§" below are sections of the stitching reference the design was measured against, kept
 with the project's design notes):
@@ -26,9 +27,14 @@ with the project's design notes):
   frame boundary, and the mux takes the first part while the second finishes. The final file is
   muxed by PyAV (packet copy, faststart) and checked against what was muxed into it.
 - moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
-  compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. It is
-  not used for transitions: it has no wipe, its compose path is 3-4x slower than xfade, and a
-  whole-film moviepy render keeps 2 ffmpeg readers per clip open (§2.4).
+  compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. The
+  fast stitcher does not use it for transitions: it has no wipe, its compose path is 3-4x slower
+  than xfade, and it decodes and re-encodes every frame.
+- composition builds the same film as one moviepy clip (the Python face: a user adds effects
+  and writes it), from the same timing model and the same decisions about what of each file
+  plays; its readers open lazily, a few at a time (§2.4). The two are each other's oracle
+  (tests/test_film_clip.py): it found the fades' colour cast and the wipes' rounded edges that
+  the windows now avoid (video.window_graph).
 
 The core is pure (timeline -> slots -> pieces -> film positions); ffmpeg, PyAV and moviepy sit at
 the edges. The film is written to a temp file beside `out`, verified, and renamed; a sidecar
@@ -41,6 +47,7 @@ _EXPORTS = {
     "base": ("FPS", "RATE", "Join", "StitchError", "StitchResult", "read_timeline"),
     "burnin": ("parse_srt",),
     "clips": ("AudioSource", "Slot"),
+    "composition": ("FilmClip", "compose", "write_film"),
     "mux": ("AacRun", "mux_film", "required_delay", "verify"),
     "probe": ("VideoScan", "scan_video"),
     "sound": ("AAC_BIT_RATE", "AAC_OPTIONS", "AacWriter", "balanced_split"),

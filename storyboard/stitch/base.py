@@ -39,6 +39,14 @@ class Encoder:
         return self.common()  # moviepy sets codec, preset and (wrongly, §2.3) pix_fmt itself
 
 
+def retime_pick(j: int, n_src: int, n_out: int) -> int:
+    """The source frame that output frame `j` of a clip retimed from `n_src` to `n_out` frames
+    shows: spread evenly, the first and the last kept (a morph ends on its end frame)."""
+    if n_out <= 1 or n_src <= 1:
+        return 0
+    return round(j * (n_src - 1) / (n_out - 1))
+
+
 JoinKind = Literal["cut", "extend", "dissolve", "wipe", "fade"]
 
 

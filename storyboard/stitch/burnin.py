@@ -1,5 +1,6 @@
-"""Subtitles burned into the GOPs that show a cue (moviepy: the only place it is used), drawn
-with the text layout the animatic's captions share (`media.text.frame_layout`)."""
+"""Subtitles burned into the GOPs that show a cue (moviepy), drawn with the text layout the
+animatic's captions share (`media.text.frame_layout`), and the cue clip the moviepy composition
+shares with it."""
 
 from __future__ import annotations
 
@@ -56,16 +57,19 @@ def subtitle_windows(cues: list[tuple[float, float, str]],
     return spans
 
 
-def _subtitle_clip(text: str, width: int, height: int):
-    """A cue as moviepy draws it: the picture `media.text` lays out for every subtitle (inside
-    the subtitle zone the animatic's captions stay out of), and where it goes."""
+def subtitle_clip(text: str, size: tuple[int, int], start: float, end: float):
+    """One cue as a moviepy clip shown from `start` to `end` (s) on a picture of `size`: the
+    picture `media.text` lays out for every subtitle (inside the subtitle zone the animatic's
+    captions stay out of), where it goes. The stitcher's burn-in and the moviepy composition
+    draw cues with it."""
     from moviepy import ImageClip
 
     from ..media.text import DRAW_LOCK, frame_layout, subtitle_image
 
+    w, h = size
     with DRAW_LOCK:
-        image, at = subtitle_image(text, frame_layout(width, height))
-    return ImageClip(np.asarray(image), transparent=True), at
+        image, at = subtitle_image(text, frame_layout(w, h))
+    return ImageClip(np.asarray(image), transparent=True).with_start(start).with_end(end).with_position(at)
 
 
 def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
@@ -92,8 +96,7 @@ def burn_in_subtitles(joined: Video, srt: Path, ws: Workspace, enc: Encoder,
             for start, end, body in cues:
                 s, e = max(start, a / FPS), min(end, b / FPS)
                 if e > s:
-                    clip, at = _subtitle_clip(body, w, h)
-                    texts.append(clip.with_start(s - a / FPS).with_end(e - a / FPS).with_position(at))
+                    texts.append(subtitle_clip(body, (w, h), s - a / FPS, e - a / FPS))
             comp = CompositeVideoClip([seg, *texts], size=(w, h), bg_color=(0, 0, 0))
             comp = comp.with_duration((b - a + 0.5) / FPS)
             comp.write_videofile(str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import av
 import numpy as np
 
-from .base import Encoder, FPS, Join, RATE, TIMESCALE
+from .base import Encoder, FPS, Join, RATE, retime_pick, TIMESCALE
 from .probe import Source, VideoScan
 from .workspace import ffmpeg, make_atomic, Workspace
 
@@ -66,7 +66,7 @@ def retime_select(n_src: int, n_out: int) -> str:
     if n_out == 1 or n_src == 1:
         return f"select='eq(n\\,0)',setpts=N/({FPS}*TB)"
     if n_out <= n_src:  # pick frames: first and last are exact picks
-        picks = sorted({round(j * (n_src - 1) / (n_out - 1)) for j in range(n_out)})
+        picks = sorted({retime_pick(j, n_src, n_out) for j in range(n_out)})
         expr = "+".join(f"eq(n\\,{i})" for i in picks)
         return f"select='{expr}',setpts=N/({FPS}*TB)"
     # slower: spread the frames over the new length and let fps repeat them; tpad gives the

@@ -15,7 +15,8 @@ from ..plan import RenderPlan
 # Part of every film key and of the stitcher's cached intermediates: bump it when the stitcher
 # makes a different film from the same inputs, so films made before are rebuilt once.
 # 2: AAC 256 kbit/s left/right, decode order laid out afresh, exact edit lists.
-STITCH_VERSION = "2"
+# 3: dissolves and fades mixed in RGB (video.blends_colours), wipe edges at exactly k/n.
+STITCH_VERSION = "3"
 
 
 def file_identity(path: Path) -> dict:
@@ -23,9 +24,10 @@ def file_identity(path: Path) -> dict:
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def film_key(plan: RenderPlan, clips: dict[str, Path], subtitles: Path | None) -> str:
+def film_key(plan: RenderPlan, clips: dict[str, Path], subtitles: Path | None, via: str | None = None) -> str:
     """Hash of the timeline, each clip's cache key and file, the burned-in subtitles and the
-    stitcher's version."""
+    stitcher's version; `via` names another writer of the film (e.g. "moviepy"), so a film made
+    by one is never taken for the other's."""
     names = [e.clip for e in plan.timeline if e.clip is not None]
     data = {
         "stitcher": STITCH_VERSION,
@@ -35,6 +37,8 @@ def film_key(plan: RenderPlan, clips: dict[str, Path], subtitles: Path | None) -
     }
     if plan.scores:  # (absent otherwise: films made before scores keep their keys)
         data["scores"] = [s.model_dump(mode="json") for s in plan.scores]
+    if via is not None:
+        data["via"] = via
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -56,11 +60,11 @@ def reusable(out: Path, key: str) -> dict | None:
 
 
 def up_to_date(plan: RenderPlan, clips: dict[str, Path], out: Path, subtitles: Path | None,
-               log: Callable[[str], None]) -> dict | None:
+               log: Callable[[str], None], via: str | None = None) -> dict | None:
     """The record of `out` when it was made from exactly these inputs (and says so), else None.
     A clip or subtitle file that is missing means "not up to date": the stitch says which."""
     try:
-        key = film_key(plan, clips, subtitles)
+        key = film_key(plan, clips, subtitles, via)
     except (OSError, KeyError, ValueError):
         return None
     record = reusable(out, key)

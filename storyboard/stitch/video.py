@@ -130,16 +130,78 @@ def strand_input(slot: Slot, strand: Strand) -> list[str]:
 
 
 def strand_filter(k: int, slot: Slot, strand: Strand) -> str:
+    """The strand's frames as `[s{k}]`, timed in frames."""
     # -copyts keeps the file's own timestamps, so the half-frame margins select exact frames
     t0 = slot.scan.start + (strand.start - 0.5) / FPS
     t1 = t0 + strand.frames / FPS
-    chain = [f"trim=start={t0:.6f}:end={t1:.6f}", "setpts=PTS-STARTPTS"]
-    if strand.fade_in:
-        chain.append(f"fade=t=in:s=0:n={strand.fade_in}")
-    if strand.fade_out:
-        chain.append(f"fade=t=out:s={strand.frames - strand.fade_out}:n={strand.fade_out}")
-    chain.append("settb=AVTB")  # xfade wants equal time bases on both inputs
-    return f"[{k}:v]" + ",".join(chain) + f"[s{k}]"
+    # xfade wants equal time bases on both inputs. The frame's own (1/24 s) keeps its progress
+    # exact, k/n at the k-th of n frames: in microseconds (AVTB) a frame is 41666.67 and the
+    # rounding moved a wipe's edge a row or a column at the frames where it falls on a pixel
+    # boundary (found by the moviepy composition, whose mask moves by k/n).
+    return f"[{k}:v]trim=start={t0:.6f}:end={t1:.6f},setpts=PTS-STARTPTS,settb=1/{FPS}[s{k}]"
+
+
+# Frames that are dimmed (a fade) or mixed (a dissolve) are worked on in RGB, and only those: a
+# picture whose YUV lies outside the RGB cube (over-saturated generator output, chroma
+# subsampling at sharp colour edges) is shown clipped, and dimming or mixing its unclipped YUV
+# shows a colour cast the picture never had (a blue flash through black, found by the moviepy
+# composition, which mixes the RGB it shows). The frames around them stay as decoded.
+RGB_IN, RGB_OUT = "format=gbrp", "format=yuv420p"
+
+
+def strand_segments(k: int, strand: Strand, head: int, tail: int, rgb_head: bool,
+                    rgb_tail: bool) -> tuple[list[str], dict[str, str]]:
+    """Filters cutting `[s{k}]` into its first `head` frames ("h"), the middle ("m") and its
+    last `tail` frames ("t"), with the strand's fades; a part marked rgb is handed on in RGB
+    (a fade is dimmed there and comes back as YUV; an overlap goes to xfade in RGB). Returns the
+    filters and the labels of the parts that have frames."""
+    n = strand.frames
+    parts = [("h", 0, head, rgb_head, "in" if strand.fade_in else None),
+             ("m", head, n - tail, False, None),
+             ("t", n - tail, n, rgb_tail, "out" if strand.fade_out else None)]
+    parts = [p for p in parts if p[2] > p[1]]
+    graph = [f"[s{k}]split={len(parts)}" + "".join(f"[p{k}{p[0]}]" for p in parts)] if len(parts) > 1 else []
+    labels: dict[str, str] = {}
+    for name, a, b, rgb, fade in parts:
+        chain = [f"trim=start_frame={a}:end_frame={b}", "setpts=PTS-STARTPTS"]
+        if rgb:
+            chain.append(RGB_IN)
+        if fade:
+            chain += [f"fade=t={fade}:s=0:n={b - a}", RGB_OUT]
+        source = f"[p{k}{name}]" if len(parts) > 1 else f"[s{k}]"
+        graph.append(source + ",".join(chain) + f"[q{k}{name}]")
+        labels[name] = f"[q{k}{name}]"
+    return graph, labels
+
+
+def window_graph(piece: Piece, slots: list[Slot]) -> list[str]:
+    """The window's filter graph, ending in `[v]`: each strand cut where its frames are faded or
+    overlap the other's, the fades dimmed and a dissolve mixed in RGB (a wipe mixes nothing: it
+    stays in YUV), all joined back in order."""
+    graph = [strand_filter(k, slots[s.slot], s) for k, s in enumerate(piece.strands)]
+    dissolve = piece.xfade == "fade"
+    last = len(piece.strands) - 1
+    order: list[str | None] = []
+    tail: str | None = None
+    for k, strand in enumerate(piece.strands):
+        head_n = piece.overlap if k > 0 else strand.fade_in
+        tail_n = piece.overlap if k < last else strand.fade_out
+        seg, parts = strand_segments(k, strand, head_n, tail_n, rgb_head=dissolve if k > 0 else True,
+                                     rgb_tail=dissolve if k < last else True)
+        graph += seg
+        if k > 0:  # the overlap: the previous strand's tail under this one's head
+            back = f",{RGB_OUT}" if dissolve else ""
+            graph.append(f"{tail}{parts['h']}xfade=transition={piece.xfade}"
+                         f":duration={piece.overlap / FPS:.6f}:offset=0{back}[x{k}]")
+            order.append(f"[x{k}]")
+        else:
+            order.append(parts.get("h"))
+        order.append(parts.get("m"))
+        tail = parts.get("t")
+    order.append(tail)
+    inputs = [o for o in order if o is not None]
+    graph.append("".join(inputs) + (f"concat=n={len(inputs)}:v=1:a=0[v]" if len(inputs) > 1 else "null[v]"))
+    return graph
 
 
 def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> int:
@@ -147,16 +209,8 @@ def encode_piece(piece: Piece, slots: list[Slot], out: Path, enc: Encoder) -> in
     args: list[str] = ["-copyts"]
     for strand in piece.strands:
         args += strand_input(slots[strand.slot], strand)
-    graph = [strand_filter(k, slots[s.slot], s) for k, s in enumerate(piece.strands)]
-    if len(piece.strands) == 2:
-        offset = (piece.strands[0].frames - piece.overlap) / FPS
-        graph.append(f"[s0][s1]xfade=transition={piece.xfade}:duration={piece.overlap / FPS:.6f}"
-                     f":offset={offset:.6f}[v]")
-        label = "[v]"
-    else:
-        label = "[s0]"
     what = f"re-encoding the window {describe(piece, slots)}"
-    ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", label, "-an",
+    ffmpeg([*args, "-filter_complex", ";".join(window_graph(piece, slots)), "-map", "[v]", "-an",
             *enc.ffmpeg_args(WINDOW_PRESET), "-r", str(FPS), "-frames:v", str(piece.frames),
             "-f", "mp4", str(out)], what)
     scan = scan_video(out)
