@@ -39,12 +39,14 @@ def check_score(ctx: Context, s: Setting) -> tuple[int, int] | None:
 
     for p in line.problems:
         near = close(p.word.lower(), OPTION_WORDS) if p.kind == "unknown" else None
-        hint = "did_you_mean" if near else "options" if p.kind in ("unknown", "value") else None
+        hint = ("did_you_mean" if near else "options" if p.kind in ("unknown", "value")
+                else "no_file" if p.kind == "no_file" else None)
         ctx.report("SB606", at(p.offset, len(p.word)), p.kind, word=p.word, option=p.option, expected=p.expected,
                    near=near, hint=hint)
     if line.file:
         _check_file(ctx, line.file, at(0, len(line.file)))
-    return _span(ctx, line, at)
+    span = _span(ctx, line, at)
+    return span if line.file else None  # no music: nothing plays over anything (no SB910)
 
 
 def _check_file(ctx: Context, written: str, span) -> None:
