@@ -14,6 +14,7 @@ from .files import check_local_file
 from .near import close
 
 SHOWS = ("text", "subtitle", "image", "credits")
+MEDIA_KINDS = {"image": "image"}  # a card line that names a file -> the kind of file it takes
 
 
 def check_card(ctx: Context, card: Card, timeline_ok: bool = True) -> None:
@@ -32,7 +33,8 @@ def check_card(ctx: Context, card: Card, timeline_ok: bool = True) -> None:
         if paths.is_url(image.value):
             ctx.report("SB602", image.value_span, "url", path=paths.shown(image.value))
         else:
-            check_local_file(ctx, image.value, "", image.value_span, kinds="image", role="a card's picture")
+            check_local_file(ctx, image.value, "", image.value_span, kinds=MEDIA_KINDS["image"],
+                             role="a card's picture")
     style = next(iter(card.values("style")), None)
     ok &= _check_style(ctx, style) if style is not None else True
     if ok:

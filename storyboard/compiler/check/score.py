@@ -12,6 +12,7 @@ from .files import check_local_file, sniff
 from .near import close
 
 OPTION_WORDS = ("fade", "volume", "duck", "attack", "release", "loop", "once")
+FILE_KIND = "audio"  # the kind of file a score is (MP3 or WAV)
 
 
 def check_scores(ctx: Context) -> None:
@@ -55,7 +56,7 @@ def _check_file(ctx: Context, written: str, span) -> None:
                    reason="is a URL: a score is mixed on this machine from a file in the story's folder")
         return
     before = len(ctx.diags)
-    check_local_file(ctx, written, "", span, kinds="audio", role="a score")
+    check_local_file(ctx, written, "", span, kinds=FILE_KIND, role="a score")
     if len(ctx.diags) == before:
         _probe(ctx, written, span)
 
