@@ -167,6 +167,7 @@ class ExportResult:
     timeline: Path | None = None
     subtitles: Path | None = None
     missing: list[str] = field(default_factory=list)  # clips not rendered yet (missing media)
+    card_problem: str | None = None  # why a title card could not be drawn (it is in `missing`)
 
 
 def out_folder(plan: RenderPlan, out_dir: Path | str | None) -> Path:
@@ -190,15 +191,17 @@ def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = Non
 
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     report = _render_clips(plan, provider, state_dir=state_dir, **engine)
-    result = RenderResult(report)
     # The film needs the takes it plays; a take it does not play that failed stops nothing.
     played = {c.name for c in played_clips(plan)}
-    if report.interrupted or any(o.name in played for o in report.problems):
+    stopped = report.interrupted or any(o.name in played for o in report.problems)
+    complete = not stopped and all(o.ok for o in report.outcomes if o.name in played)
+    report, cards, problem = with_cards(report, plan, state_dir, log, only=engine.get("only"), film=complete)
+    result = RenderResult(report)
+    if stopped:
         return result
-    if not all(o.ok for o in report.outcomes if o.name in played):
+    if not complete:
         result.not_rendered = _not_rendered(plan, provider, report, state_dir)
         return result
-    cards, problem = draw_cards(plan, state_dir, log)
     if problem is not None:
         result.film_problem = problem
         return result
@@ -208,21 +211,55 @@ def render(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = Non
     return result
 
 
-def draw_cards(plan: RenderPlan, state_dir: Path, log: Callable[[str], None] = lambda message: None
-               ) -> tuple[dict[str, Path], str | None]:
-    """The plan's title cards, drawn on this machine where the cache has none (free: never a
-    provider): ({card: file}, None), or what it has and why a card could not be drawn."""
+def draw_cards(plan: RenderPlan, state_dir: Path, log: Callable[[str], None] = lambda message: None,
+               only: set[str] | None = None) -> tuple[dict[str, Path], str | None]:
+    """The plan's title cards (or `only` those), drawn on this machine where the cache has none
+    (free: never a provider): ({card: file}, None), or what it has and why a card could not be drawn."""
     if not plan.cards:
         return {}, None
     from .cards.render import CardError, cached_cards, render_cards
     from .disk import write_failure
 
     try:
-        return render_cards(plan, state_dir, log), None
+        return render_cards(plan, state_dir, log, only), None
     except CardError as exc:
         return cached_cards(plan, state_dir), str(exc)
     except OSError as exc:
         return cached_cards(plan, state_dir), write_failure(exc, state_dir / "cards", "the title cards in")
+
+
+def with_cards(report: RenderReport, plan: RenderPlan, state_dir: Path,
+               log: Callable[[str], None] = lambda message: None, *, only=None, film: bool = True
+               ) -> tuple[RenderReport, dict[str, Path], str | None]:
+    """The report with the plan's title cards in it (`RenderReport.cards`), the card files and
+    why a card could not be drawn. They are drawn when the film is to be made (`film`), or
+    those `only` names; the others are reported as the cache has them: "cached", else
+    "not-requested" (`only` left them out) or "not-drawn" (the film cannot be made yet)."""
+    if not plan.cards:
+        return report, {}, None
+    from dataclasses import replace
+
+    from .cards.render import cached_cards
+    from .render.results import ClipOutcome
+
+    before = cached_cards(plan, state_dir)
+    names = {c.name for c in plan.cards}
+    wanted = names if film else names & set(only or ())
+    files, problem = draw_cards(plan, state_dir, log, only=wanted) if wanted else (before, None)
+    files = {**before, **files}
+    failed = next((c.name for c in plan.cards if c.name in wanted and c.name not in files), None) if problem else None
+    outcomes = []
+    for card in plan.cards:
+        if card.name in files:
+            status = "drawn" if card.name in wanted and card.name not in before else "cached"
+        elif card.name == failed:
+            status = "failed"
+        else:
+            status = "not-requested" if only is not None and card.name not in wanted else "not-drawn"
+        outcomes.append(ClipOutcome(card.name, card.key, status, card.source, card.seconds,  # type: ignore[arg-type]
+                                    path=files.get(card.name), cost=0.0,
+                                    error=problem if status == "failed" else None))
+    return replace(report, cards=tuple(outcomes)), files, problem
 
 
 def _not_rendered(plan: RenderPlan, provider: Provider, report: RenderReport, state_dir: Path) -> list[str]:
@@ -301,7 +338,7 @@ def preview(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = No
 
     state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
     report = _render_clips(plan, provider, state_dir=state_dir, **engine)
-    draw_cards(plan, state_dir)  # a card it cannot draw shows as missing, like a clip not rendered
+    report = with_cards(report, plan, state_dir)[0]  # a card it cannot draw shows as missing, like a clip not rendered
     clips, statuses = page_clips(plan, provider, report, state_dir)
     takes_plan = every_take(plan, provider, clips, state_dir)
     target = out_folder(plan, out_dir)
@@ -375,15 +412,17 @@ def _story_file(plan: RenderPlan) -> Path:
 
 
 def export(plan: RenderPlan, provider: Provider, *, otio: Path | str | None = None,
-           srt: Path | str | None = None) -> ExportResult:
-    """Write the rendered film's timeline (clips from the cache; renders nothing) and/or its
-    subtitles. Raises present.export.ExportError for a timeline it cannot make, OSError (or an
-    adapter's own exception) for one it cannot write."""
+           srt: Path | str | None = None, log: Callable[[str], None] = lambda message: None) -> ExportResult:
+    """Write the rendered film's timeline (clips from the cache; sends nothing, but draws the
+    title cards not drawn yet: they are free and local) and/or its subtitles. Raises
+    present.export.ExportError for a timeline it cannot make, OSError (or an adapter's own
+    exception) for one it cannot write."""
     result = ExportResult()
     if otio:
         from .present.export import write_timeline
         from .present.page import rendered_clips
 
+        result.card_problem = draw_cards(plan, story_state_dir(plan), log)[1]
         clips, states = rendered_clips(plan, provider)
         result.missing = [c.name for c in played_clips(plan) if c.name not in clips]
         result.timeline = write_timeline(plan, clips, Path(otio), provenance=states)

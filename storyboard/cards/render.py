@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +33,15 @@ def cached_cards(plan: RenderPlan, state_dir: Path) -> dict[str, Path]:
     return {c.name: card_path(state_dir, c) for c in plan.cards if card_path(state_dir, c).is_file()}
 
 
-def render_cards(plan: RenderPlan, state_dir: Path, log: Callable[[str], None] = lambda m: None) -> dict[str, Path]:
-    """Every card of the plan as a file, drawn now if it is not in the cache. Free and local:
-    no provider, no journal. Raises CardError (or OSError) for a card it cannot draw."""
+def render_cards(plan: RenderPlan, state_dir: Path, log: Callable[[str], None] = lambda m: None,
+                 only: Collection[str] | None = None) -> dict[str, Path]:
+    """Every card of the plan (or `only` those named) as a file, drawn now if it is not in the
+    cache, in film order. Free and local: no provider, no journal. Raises CardError (or OSError)
+    at the first card it cannot draw."""
     out = {}
     for clip in plan.cards:
+        if only is not None and clip.name not in only:
+            continue
         target = card_path(state_dir, clip)
         if not target.is_file():
             draw_card(clip, Path(plan.base_dir), target)

@@ -46,6 +46,11 @@ class CardStyle:
     problems: list[StyleProblem] = field(default_factory=list)
     _set: set[str] = field(default_factory=set)
 
+    @property
+    def given(self) -> frozenset[str]:
+        """What the words set: text colour, background, font, bold, fade."""
+        return frozenset(self._set)
+
     def _put(self, what: str, value, word: str, offset: int) -> None:
         if what in self._set:
             self.problems.append(StyleProblem("twice", word, offset, what))

@@ -545,15 +545,27 @@ def _export_timeline(file: str, plan, prov, otio_path: str) -> None:
     from ..present.export import ExportError
 
     try:
-        result = api.export(plan, prov, otio=otio_path)
+        result = api.export(plan, prov, otio=otio_path, log=say)
     except ExportError as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # the disk's refusal, or an adapter's own (otio exceptions)
         raise cannot_write(exc, otio_path) from None
-    if result.missing:
-        say(f"warning: not rendered yet: {', '.join(result.missing)} (in the timeline as missing media; "
-            f"`storyboard render {file}` renders them)")
+    _warn_missing(file, plan, result)
     sys.stdout.write(f"{result.timeline}\n")
+
+
+def _warn_missing(file: str, plan, result) -> None:
+    """What the timeline holds as missing media: title cards that could not be drawn (and why),
+    clips not rendered yet."""
+    cards = {c.name for c in plan.cards}
+    missing_cards = [n for n in result.missing if n in cards]
+    clips = [n for n in result.missing if n not in cards]
+    if missing_cards:
+        why = result.card_problem or "not drawn"
+        say(f"warning: title card(s) not drawn: {', '.join(missing_cards)} ({why}; in the timeline as missing media)")
+    if clips:
+        say(f"warning: not rendered yet: {', '.join(clips)} (in the timeline as missing media; "
+            f"`storyboard render {file}` renders them)")
 
 
 # ---- takes and picks (cli.takes) -------------------------------------------------------------

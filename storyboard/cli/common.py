@@ -101,13 +101,23 @@ def provider_options(base_url: str | None = None, host: str | None = None,
 
 
 def ready_provider(name: str | None, base_url: str | None, host: str | None = None,
-                   together_fields: str | None = None):
-    """The provider, able to authenticate: checked before anything is compiled, asked or sent."""
+                   together_fields: str | None = None, *, checked: bool = True):
+    """The provider, able to authenticate: checked before anything is compiled, asked or sent
+    (`checked=False`: by `require_credentials` once the plan is known)."""
     prov = provider_named(name, **provider_options(base_url, host, together_fields))
+    if checked:
+        require_credentials(prov)
+    return prov
+
+
+def require_credentials(prov, plan=None) -> None:
+    """Exit (2) when the provider cannot authenticate, unless `plan` sends it nothing at all: a
+    film of title cards only is drawn on this machine and needs no key."""
+    if plan is not None and not plan.generated().clips:
+        return
     problem = prov.credential_problem()
     if problem:
         raise fail(problem)
-    return prov
 
 
 def check_money_options(max_cost: float | None = None, job_timeout: float | None = None) -> None:

@@ -25,7 +25,7 @@ from ..diagnostics import render_json
 from ..disk import disk_message
 from ..exitcodes import ExitCode
 from ..render import RenderReport, RenderSummary
-from .common import compile_or_exit, err, fail, plan_warnings, ready_provider, say
+from .common import compile_or_exit, err, fail, plan_warnings, ready_provider, require_credentials, say
 from .progress import progress_for
 from .words import advised, render_error_text, task_text
 
@@ -67,12 +67,13 @@ class RenderOptions:
 
 def run(opts: RenderOptions) -> int:
     """`storyboard render`: returns the exit code (or raises typer.Exit with one)."""
-    provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
+    provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields, checked=False)
     if opts.concurrency < 1:
         raise fail("--concurrency must be at least 1")
     _release_picks(opts, provider)
     compiled = compile_or_exit(opts.file, provider, json_out=opts.json_out, **opts.compile_options())
     plan = compiled.plan
+    require_credentials(provider, plan)
     _warn(plan, compiled.diagnostics, shown=not opts.json_out)
     if opts.forget or opts.adopt:
         return _maintenance(opts, plan, provider)
@@ -85,10 +86,11 @@ def run(opts: RenderOptions) -> int:
 
 def run_preview(opts: RenderOptions, open_page: bool = False) -> int:
     """`storyboard preview`: the same render, then the page instead of the film."""
-    provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields)
+    provider = ready_provider(opts.provider, opts.base_url, opts.host, opts.together_fields, checked=False)
     _refuse_bundle_folder(opts.bundle)
     compiled = compile_or_exit(opts.file, provider, **opts.compile_options())
     plan = compiled.plan
+    require_credentials(provider, plan)
     _warn(plan, compiled.diagnostics)
     opts = replace(opts, shots=with_takes(plan, opts.shots))
     result = _drive(opts, plan, provider, lambda **kw: api.preview(plan, provider, out_dir=opts.out_dir,
@@ -239,7 +241,7 @@ def _finish_render(opts: RenderOptions, result: api.RenderResult, diagnostics) -
         counts[o.status] = counts.get(o.status, 0) + 1
     spent = f", ${report.cost_usd:.2f} reported by the provider" if report.cost_usd else ""
     done = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no clip to generate (title cards only)"
-    say(done + f" in {report.elapsed:.1f}s{spent}")
+    say(done + f" in {report.elapsed:.1f}s{spent}" + _cards_line(report))
     code = report.exit_code
     if report.interrupted:
         say("interrupted: submitted jobs stay in the journal; run the same command to resume them")
@@ -256,9 +258,19 @@ def _finish_render(opts: RenderOptions, result: api.RenderResult, diagnostics) -
     elif result.film is not None:
         sys.stdout.write(f"{result.film}\n")
     elif not report.problems and not report.interrupted:
-        for path in report.clips.values():
+        for path in [*report.clips.values(), *(o.path for o in report.cards if o.ok and o.path)]:
             sys.stdout.write(f"{path}\n")
     return code
+
+
+def _cards_line(report: RenderReport) -> str:
+    """`; title cards: 1 drawn, 2 cached (on this machine, free)`, or nothing for a film without."""
+    counts: dict[str, int] = {}
+    for o in report.cards:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    if not counts:
+        return ""
+    return "; title cards: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " (on this machine, free)"
 
 
 def _left_alone(report: RenderReport, missing: list[str]) -> str:

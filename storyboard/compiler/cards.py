@@ -5,13 +5,11 @@ No request, no provider, no cost."""
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 
 from ..cards.style import CARD_VERSION, DEFAULT_SECONDS, parse_style
 from ..language.load import Film
 from ..language.model import Card
 from ..plan import CardSpec, PlannedClip, ScoreSpec, TimelineEntry, canonical_json
-from ..providers.base import Provider
 from .score import read_score
 
 
@@ -30,17 +28,6 @@ def card_spec(film: Film, card: Card) -> CardSpec:
                     background=style.background, font=style.font, bold=style.bold, fade=style.fade)
 
 
-def film_size(clips: list[PlannedClip], fallback: tuple[int, int]) -> tuple[int, int]:
-    """The size the stitcher will give the film: the most common of its generated clips (ties to
-    the first), so a card is drawn at it and never makes the clips be conformed."""
-    sizes = [(c.width, c.height) for c in clips]
-    if not sizes:
-        return fallback
-    counts = Counter(sizes)
-    best = max(counts.values())
-    return next(s for s in sizes if counts[s] == best)
-
-
 def card_clip(film: Film, card: Card, size: tuple[int, int], hasher) -> PlannedClip:
     spec = card_spec(film, card)
     seconds = card_seconds(card)
@@ -56,26 +43,16 @@ def card_clip(film: Film, card: Card, size: tuple[int, int], hasher) -> PlannedC
         width=size[0], height=size[1], card=spec)
 
 
-def with_cards(film: Film, clips: list[PlannedClip], timeline: list[TimelineEntry], provider: Provider,
+def with_cards(film: Film, clips: list[PlannedClip], timeline: list[TimelineEntry], size: tuple[int, int],
                hasher) -> list[PlannedClip]:
-    """The generated clips and the film's cards, in the order they play."""
+    """The generated clips and the film's cards (drawn at `size`: `requests.card_size`), in the
+    order they play."""
     cards = [i for i in film.timeline if isinstance(i, Card)]
     if not cards:
         return clips
-    size = film_size(clips, _film_setting_size(film, provider))
     made = {c.name: c for c in clips} | {card.name: card_clip(film, card, size, hasher) for card in cards}
     order = [e.clip for e in timeline if e.clip is not None]
     return [made[name] for name in order if name in made]
-
-
-def _film_setting_size(film: Film, provider: Provider) -> tuple[int, int]:
-    """The film's size from its own settings (a film of cards only)."""
-    size = film.setting("size")
-    if size and "x" in size.lower():
-        w, h = size.lower().split("x", 1)
-        if w.isdigit() and h.isdigit():
-            return int(w), int(h)
-    return provider.pixel_size(film.setting("resolution") or "720p", film.setting("ratio") or "16:9")
 
 
 # ---- the score ---------------------------------------------------------------------------------

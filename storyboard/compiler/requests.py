@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .. import paths
 from ..diagnostics import Diagnostic, Span
@@ -385,6 +387,50 @@ def _beat_timings(beats: list[Beat], total: int, words: dict[str, str]):
 
 # ---- specs, keys, plan ---------------------------------------------------------------------
 
+def frame_of(film: Film, unit: Unit | None) -> dict[str, Any]:
+    """The request's frame as ClipSpec fields: `size:` as width and height, else resolution and
+    ratio. A clip's own resolution/ratio overrides a film-level size (and vice versa); a morph
+    (or `None`: the film itself) takes the film's."""
+    own = (unit.clip.first_settings if unit is not None and unit.clip is not None else {}).get
+
+    def value(key: str) -> str | None:
+        s = own(key) or film.settings.get(key)
+        return s.value if s else None
+
+    size = value("size")
+    if size and not (own("resolution") or own("ratio")) or own("size"):
+        w, h = size.lower().split("x")
+        return {"resolution": None, "ratio": None, "width": int(w), "height": int(h)}
+    return {"resolution": value("resolution") or DEFAULT_RESOLUTION, "ratio": value("ratio") or "16:9",
+            "width": None, "height": None}
+
+
+def spec_pixels(spec: ClipSpec, provider: Provider) -> tuple[int, int]:
+    """The frame a request's video comes back at."""
+    return (spec.width, spec.height) if spec.width else provider.pixel_size(spec.resolution, spec.ratio)
+
+
+def unit_pixels(film: Film, unit: Unit | None, provider: Provider, tier: str = "final") -> tuple[int, int]:
+    """The frame of a unit's video at `tier` (`None`: of a clip with only the film's settings),
+    as the compiled request asks for it; only the frame of the spec matters here."""
+    spec = ClipSpec(prompt="", seconds=DEFAULT_SECONDS, model="", **frame_of(film, unit))
+    return spec_pixels(provider.draft_spec(spec) if tier == "draft" else spec, provider)
+
+
+def card_size(film: Film, provider: Provider, tier: str = "final") -> tuple[int, int]:
+    """The one size of the film's title cards: the checker lays their text out at it and the
+    compiler has them drawn at it. It is the size the stitcher gives the film, the most common
+    of its generated clips' (ties to the first), so a card never makes the clips be conformed;
+    a film of cards only takes its own settings. Worked out once per film, provider and tier."""
+    memo = ("card_size", provider.name, tier)
+    if memo not in film.memo:
+        sizes = [unit_pixels(film, unit, provider, tier) for unit in expand(film)[0]]
+        counts = Counter(sizes)
+        best = max(counts.values(), default=0)
+        film.memo[memo] = next((s for s in sizes if counts[s] == best), None) or unit_pixels(film, None, provider, tier)
+    return film.memo[memo]
+
+
 def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str,
                last_frame_wanted: bool = False) -> ClipSpec:
     own = unit.clip.first_settings.get if unit.clip is not None else {}.get  # the clip's own settings
@@ -394,20 +440,12 @@ def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, promp
         s = settings.get(key)
         return s.value if s else None
 
-    size = value("size")
-    width = height = None
-    # A clip's own resolution/ratio overrides a film-level size (and vice versa).
-    if size and not (own("resolution") or own("ratio")) or own("size"):
-        w, h = size.lower().split("x")
-        width, height = int(w), int(h)
     seed_setting = own("seed")
     film_seed = film.setting("seed")
     seed = int(seed_setting.value) if seed_setting else (derived_seed(int(film_seed), unit.name) if film_seed else None)
     return ClipSpec(
         prompt=prompt, seconds=clip_seconds(unit), model=provider.model_id(value("model")),
-        resolution=None if width else (value("resolution") or DEFAULT_RESOLUTION),
-        ratio=None if width else (value("ratio") or "16:9"),
-        width=width, height=height, seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
+        **frame_of(film, unit), seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
         frame_images=tuple([FrameImage(i.value, f) for i, f in inputs.frames]),
         reference_images=tuple([i.value for i in inputs.images]),
         reference_videos=tuple([i.value for i in inputs.videos]),
@@ -671,7 +709,7 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
     if (selection.tier == "draft" or finishing) and provider.draft_caveat:  # said once
         warnings.append(f"drafts: {provider.draft_caveat}")
     title = film.setting("title") or film.path.stem
-    clips = with_cards(film, clips, timeline, provider, hasher)
+    clips = with_cards(film, clips, timeline, card_size(film, provider, selection.tier), hasher)
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
                       estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings,
@@ -710,7 +748,7 @@ def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float |
     clip = unit.clip
     own = clip.first_settings if clip is not None else {}
     camera, sound = own.get("camera"), own.get("sound")
-    w, h = (spec.width, spec.height) if spec.width else provider.pixel_size(spec.resolution, spec.ratio)
+    w, h = spec_pixels(spec, provider)
     span = unit.span
     seconds = spec.seconds
     if take.pinned is not None and take.pinned.seconds:

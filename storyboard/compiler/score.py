@@ -22,7 +22,8 @@ RANGES = {
     "volume": ("volume_db", "gain", -60.0, 12.0), "duck": ("duck_db", "gain", -60.0, 0.0),
     "attack": ("attack", "seconds", 0.01, 2.0), "release": ("release", "seconds", 0.05, 5.0),
 }
-_HEAD_RE = re.compile(r"^(?P<file>.*?)(?:\s+from\s+(?P<first>\S+))?(?:\s+to\s+(?P<last>\S+))?\s*$")
+# `from`/`to` after the file, or first of all when the file is missing (`score: from a to b`)
+_HEAD_RE = re.compile(r"^(?P<file>.*?)(?:(?:^|\s+)from\s+(?P<first>\S+))?(?:(?:^|\s+)to\s+(?P<last>\S+))?\s*$")
 _SECONDS_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)s$")
 _GAIN_RE = re.compile(r"^([+-]?[0-9]+(?:\.[0-9]+)?)\s*dB$", re.IGNORECASE)
 
@@ -58,7 +59,8 @@ def read_score(value: str) -> ScoreLine:
     m = _HEAD_RE.match(head)
     line.file = m.group("file").strip()
     if not line.file:
-        line.problems.append(ScoreProblem("no_file", head.strip() or value, 0))
+        # the caret goes where the file belongs: under the first word, or the comma
+        line.problems.append(ScoreProblem("no_file", (head.split() or [""])[0], len(head) - len(head.lstrip())))
     if m.group("first"):
         line.first, line.first_offset = m.group("first"), m.start("first")
     if m.group("last"):

@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from .. import paths
+from ..cards import style as card_style
+from ..compiler.check.cards import MEDIA_KINDS as CARD_MEDIA
 from ..compiler.check.cast import MEDIA_KINDS as CAST_MEDIA
 from ..compiler.check.clips import MEDIA_SETTINGS as CLIP_MEDIA
 from ..compiler.check.files import EXTENSIONS, KIND_TYPES
-from ..language.model import NAME_RE, WIPE_DIRECTIONS
+from ..compiler.check.score import FILE_KIND as SCORE_KIND
+from ..compiler.score import OPTIONS as SCORE_OPTIONS, RANGES as SCORE_RANGES, read_score
+from ..language.model import NAME_RE, WIPE_DIRECTIONS, Card, Clip
 from . import vocabulary
 from .convert import split_lines
 from .docs import setting_docs
@@ -114,6 +118,8 @@ def _line_start_items(block: str, indented: bool) -> list[types.CompletionItem]:
         return keys + words
     if block == "cast":
         return [_key_item(k, "cast") for k in vocabulary.cast_fields()]
+    if block == "card":
+        return [_key_item(k, "card") for k in vocabulary.card_fields()]
     if block in ("clip", "scene"):
         items = [_key_item(k, "clip") for k in vocabulary.clip_keys()]
         if block == "scene":
@@ -131,15 +137,19 @@ def _transitions() -> tuple[str, ...]:
 
 def _key_item(key: str, block: str) -> types.CompletionItem:
     return types.CompletionItem(key, kind=types.CompletionItemKind.Property, insert_text=key + ": ",
-                                detail=f"{block} setting" if block != "cast" else "cast field",
+                                detail={"cast": "cast field", "card": "card line"}.get(block, f"{block} setting"),
                                 documentation=_doc(block, key))
 
 
 def _value_items(ls, result, file, doc_path, block, key, typed) -> list[types.CompletionItem] | None:
     limits = ls.provider.limits
     choices = {"resolution": limits.resolutions, "ratio": limits.ratios, "audio": ("on", "off")}
-    if block != "cast" and key in choices:
+    if block not in ("cast", "card") and key in choices:
         return [types.CompletionItem(v, kind=types.CompletionItemKind.EnumMember) for v in choices[key]]
+    if block == "card" and key == "style":
+        return style_items(typed)
+    if block == "film" and key == "score":
+        return score_items(result, file, doc_path, typed)
     kind = _file_kind(block, key)
     if kind is None:
         return None
@@ -152,6 +162,8 @@ def _file_kind(block: str, key: str) -> str | None:
         return "story" if key == "include" else None
     if block == "cast":
         return CAST_MEDIA.get(key)
+    if block == "card":
+        return CARD_MEDIA.get(key)
     return CLIP_MEDIA.get(key)
 
 
@@ -213,6 +225,87 @@ def _extend_items(lines: list[str], line0: int) -> list[types.CompletionItem]:
         if lines[n].strip() and not lines[n][:1].isspace() and not lines[n].startswith("#"):
             return []  # a transition stands between: nothing may be extended here
     return []
+
+
+# ---- a card's `style:` and the film's `score:` ------------------------------------------------
+
+def style_items(typed: str) -> list[types.CompletionItem]:
+    """The words of cards/style.py that may stand next in the comma-separated item being typed:
+    to start an item, those setting what the items before have not set; after a colour, `on`;
+    after `on`, a colour; after a complete item (a font, `bold`, `fade`, `COLOUR on COLOUR`),
+    nothing (a comma comes next)."""
+    before, _, item = typed.rpartition(",")
+    taken = card_style.parse_style(before).given  # text colour, background, font, bold, fade
+    words = item.lower().split()
+    done = words if item[-1:].isspace() or not item else words[:-1]  # the word being typed is not done
+    if not done:
+        wanted = {"font": card_style.FONT_WORDS, "bold": card_style.FLAGS, "fade": ("fade",),
+                  "text colour": card_style.COLOURS, "background": ("on",)}
+        allowed = {w for what, ws in wanted.items() if what not in taken for w in ws}
+        return [_style_item(w) for w in card_style.VOCABULARY if w in allowed]
+    last = done[-1]
+    if last == "on":
+        return [_style_item(w) for w in card_style.COLOURS]
+    if last in card_style.COLOURS and len(done) == 1 and "background" not in taken:
+        return [_style_item("on")]
+    return []
+
+
+def _style_item(word: str) -> types.CompletionItem:
+    docs = setting_docs().get("card", {})
+    if word in card_style.COLOURS:
+        return types.CompletionItem(word, kind=types.CompletionItemKind.Color, detail="colour",
+                                    documentation=card_style.COLOURS[word])  # shown as a swatch by clients
+    what = "font" if word in card_style.FONT_WORDS else "colour of the background" if word == "on" else "style"
+    doc = docs.get("serif" if word == "sans-serif" else word)
+    return types.CompletionItem(word, kind=types.CompletionItemKind.EnumMember, detail=what,
+                                documentation=dict(doc.columns).get("what they set") if doc else None)
+
+
+def score_items(result, file, doc_path, typed: str) -> list[types.CompletionItem]:
+    """`score: FILE [from CLIP] [to CLIP], OPTION, ...`: audio files first, then `from`/`to` and
+    the film's clips and cards, then the options not given yet (compiler/score.py's)."""
+    head, comma, _ = typed.partition(",")
+    if comma:
+        return _score_options(typed)
+    words = head.split()
+    if len(words) <= 1 and not head[-1:].isspace():
+        return _file_items(result, file, doc_path, head, SCORE_KIND)
+    done = words if head[-1:].isspace() else words[:-1]
+    if done[-1] in ("from", "to"):
+        return _timeline_names(result)
+    offered = ["from", "to"] if "from" not in done and "to" not in done else ["to"] if "to" not in done else []
+    return [types.CompletionItem(w, kind=types.CompletionItemKind.Keyword, insert_text=w + " ",
+                                 detail="the score starts with this clip" if w == "from" else
+                                 "the score ends with this clip (and its extensions)") for w in offered]
+
+
+def _score_options(typed: str) -> list[types.CompletionItem]:
+    """The options not given yet in the items before the one being typed, as `read_score` reads them."""
+    given = read_score(typed.rsplit(",", 1)[0]).values  # ScoreSpec field -> value
+    out = []
+    for option in SCORE_OPTIONS:
+        fields = (("fade_in", "fade_out") if option == "fade" else ("loop",) if option in ("loop", "once")
+                  else (SCORE_RANGES[option][0],))
+        if any(f in given for f in fields):
+            continue
+        takes_value = option not in ("loop", "once")
+        out.append(types.CompletionItem(option, kind=types.CompletionItemKind.Property,
+                                        insert_text=option + " " if takes_value else option, detail="score option",
+                                        documentation=_doc("score", option.split()[0])))
+    return out
+
+
+def _timeline_names(result) -> list[types.CompletionItem]:
+    """The clips and cards of the film, in film order (a score names one, not an extension)."""
+    if result is None:
+        return []
+    out = []
+    for item in result.film.timeline:
+        if isinstance(item, Card) or (isinstance(item, Clip) and item.kind != "extend"):
+            out.append(types.CompletionItem(item.name, kind=types.CompletionItemKind.Reference,
+                                            detail=item.kind))
+    return out
 
 
 def register(server: StoryServer) -> None:

@@ -10,7 +10,9 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-SECTIONS = {"film": "## Film settings", "cast": "## Cast", "clip": "## Clip settings", "transition": "## Transitions"}
+SECTIONS = {"film": "## Film settings", "cast": "## Cast", "clip": "## Clip settings", "transition": "## Transitions",
+            # a card's lines, then its style words; the score's options
+            "card": "## Title cards", "score": "## The score"}
 _CODE = re.compile(r"`([^`]+)`")
 
 
@@ -38,7 +40,7 @@ def language_page() -> str | None:
 
 @lru_cache(maxsize=1)
 def setting_docs() -> dict[str, dict[str, SettingDoc]]:
-    """block (film|cast|clip|transition) -> key -> its row."""
+    """block (film|cast|clip|transition|card|score) -> key -> its row."""
     page = language_page() or ""
     return {block: _table_rows(_section(page, heading)) for block, heading in SECTIONS.items()}
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ..language.model import Clip, Transition
+from ..language.model import Card, Clip, Transition
 from .convert import uri_of
 from .costs import planned_clip, quoting, tier_prices
 from .docs import language_page_path, setting_docs
@@ -36,6 +36,9 @@ def _at(result: Result, file: str, line1: int, col1: int) -> str | None:
     occ = index.at(file, line1, col1)
     if occ is not None and occ.role in ("mention", "speaker", "cast") and occ.name in result.film.cast:
         return cast_text(result, occ.name)
+    card = _card_header_at(result, file, line1)
+    if card is not None:
+        return card_text(result, card)
     clip = _clip_header_at(result, file, line1, col1)
     if clip is not None:
         return clip_text(result, clip)
@@ -58,6 +61,48 @@ def _clip_header_at(result: Result, file: str, line1: int, col1: int) -> Clip | 
         if item.kind != "extend" or col1 < (item.name_span or item.span).column:
             return item
     return None
+
+
+def _card_header_at(result: Result, file: str, line1: int) -> Card | None:
+    story = result.film.stories.get(file)
+    return next((c for c in (story.timeline if story else ()) if isinstance(c, Card) and c.span
+                 and c.span.line == line1), None)
+
+
+def card_text(result: Result, card: Card) -> str:
+    """A card's length and place in the film, what it shows, its style and the size it is drawn at."""
+    from ..cards.style import DEFAULT_SECONDS
+    from ..compiler.cards import card_seconds, card_spec
+
+    seconds = f"{card_seconds(card):g}s" + ("" if card.seconds is not None else f" (the default {DEFAULT_SECONDS}s)")
+    out = [f"**card** `{card.name}` · {seconds} · drawn on this machine, never sent to a provider: $0.00"]
+    spec = card_spec(result.film, card)
+    shows = [f"- {what}: {value}" for what, value in (("title", spec.text), ("subtitle", spec.subtitle)) if value]
+    if spec.image:
+        shows.append(f"- picture behind the text: {_link(result, card.value('image') or spec.image, '')}")
+    if spec.credits:
+        first = ", ".join(c for c in spec.credits[:3] if c.strip())
+        more = f" … ({len(spec.credits)} lines)" if len(spec.credits) > 3 else ""
+        shows.append(f"- credits, scrolling up: {first}{more}")
+    out.append("shows:\n" + ("\n".join(shows) or "- nothing yet"))
+    style = card.value("style")
+    out.append(f"style: {style}" if style else "style: white on black, sans (the default)")
+    out.append(_card_in_film(result, card.name))
+    return "\n\n".join(s for s in out if s)
+
+
+def _card_in_film(result: Result, name: str) -> str:
+    """Where the card plays and its size, from the compiled plan (nothing while the story has errors)."""
+    if result.plan is None:
+        return "_Its place in the film and its size show once the story has no errors._"
+    from ..plan import film_layout
+
+    planned = next((c for c in result.plan.cards if c.name == name), None)
+    place = next((p for p in film_layout(result.plan) if p.name == name), None)
+    if planned is None or place is None:
+        return ""
+    return (f"plays from {place.start:.1f}s to {place.end:.1f}s of the film, drawn at {planned.width}x{planned.height} "
+            "(the size of most of the film's clips)")
 
 
 def _transition_at(result: Result, file: str, line1: int, col1: int) -> Transition | None:
@@ -135,7 +180,8 @@ def setting_text_for_key(key: str, block: str) -> str | None:
     doc = docs.get(block, {}).get(key)
     if doc is None:
         return None
-    what = {"film": "film setting", "clip": "clip setting", "cast": "cast field", "transition": "transition"}[block]
+    what = {"film": "film setting", "clip": "clip setting", "cast": "cast field", "transition": "transition",
+            "card": "card line"}[block]
     rows = [f"**`{key}`** ({what})"]
     rows += [f"- {heading}: {cell}" for heading, cell in doc.columns if cell]
     film = docs["film"].get(key)

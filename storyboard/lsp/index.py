@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..diagnostics import Span
-from ..language.model import MENTION_RE, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
+from ..language.model import MENTION_RE, Card, CastMember, Clip, Dialogue, Include, Prose, Setting, Story, Transition
 from ..language.load import Film
 from .convert import contains, split_lines
 
@@ -88,6 +88,8 @@ def _add_story(index: Index, story: Story, file: str, lines: list[str]) -> None:
             index.includes.append((item, file))
         elif isinstance(item, Setting):
             index.settings.append((item, "film"))
+        elif isinstance(item, Card):
+            index.settings += [(f, "card") for f in item.fields]
 
 
 def _add_clip(index: Index, clip: Clip, lines: list[str]) -> None:

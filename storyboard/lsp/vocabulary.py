@@ -57,3 +57,8 @@ def cast_fields() -> tuple[str, ...]:
 
 def cast_kinds() -> tuple[str, ...]:
     return tuple(model.CAST_KINDS)
+
+
+def card_fields() -> tuple[str, ...]:
+    """The lines of a `card` block (text, subtitle, image, credits, style)."""
+    return tuple(model.CARD_FIELDS)

@@ -27,8 +27,9 @@ class RunContext:
 
     def __init__(self, plan: RenderPlan, provider: Provider, summary: RenderSummary, *, state_dir: Path,
                  on_event: EventSink | None, poll: PollPolicy, retry: RetryPolicy, stop: asyncio.Event,
-                 media: Any):
+                 media: Any, film: RenderPlan | None = None):
         self.plan, self.provider, self.summary = plan, provider, summary
+        self.film = film or plan  # the whole film, title cards too: where each clip plays in it
         self.cache = Cache(state_dir, provider.namespace)
         self.journal = provider_journal(state_dir, provider)
         self.workdir = state_dir / "work" / provider.namespace

@@ -15,9 +15,9 @@ from ..credentials import scrub
 from ..exitcodes import ExitCode
 
 ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
-                     "interrupted"]
+                     "interrupted", "drawn", "not-drawn"]  # drawn, not-drawn: title cards only
 Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
-OK_STATUSES = ("cached", "rendered")
+OK_STATUSES = ("cached", "rendered", "drawn")  # drawn: a title card, on this machine
 
 
 class ReasonCode(StrEnum):
@@ -154,6 +154,9 @@ class RenderReport:
     summary: RenderSummary
     interrupted: bool = False
     elapsed: float = 0.0
+    # The title cards, film order: drawn on this machine after the engine (never sent, cost 0),
+    # "drawn" now, "cached", "failed" (its error says why) or "not-drawn" (the film was not made)
+    cards: tuple[ClipOutcome, ...] = ()
 
     def __getitem__(self, name: str) -> ClipOutcome:
         for o in self.outcomes:
@@ -233,13 +236,18 @@ class CostLimitExceeded(RenderError):
 
 
 def report_json(report: RenderReport) -> str:
-    """The report for machines."""
+    """The report for machines: the provider's clips, then the title cards (`cards`, the same
+    fields, drawn here: no job, cost 0)."""
     return scrub(json.dumps({
         "interrupted": report.interrupted,
         "exit_code": int(report.exit_code),
         "elapsed": round(report.elapsed, 3),
-        "clips": [{"name": o.name, "key": o.key, "status": o.status, "source": o.source,
-                   "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
-                   "error": o.error, "same_as": o.same_as, "reason": o.why.as_json() if o.why else None}
-                  for o in report.outcomes],
+        "clips": [_outcome_json(o) for o in report.outcomes],
+        "cards": [_outcome_json(o) | {"seconds": o.seconds} for o in report.cards],
     }, indent=2, ensure_ascii=False))
+
+
+def _outcome_json(o: ClipOutcome) -> dict:
+    return {"name": o.name, "key": o.key, "status": o.status, "source": o.source,
+            "path": str(o.path) if o.path else None, "job_id": o.job_id, "cost": o.cost,
+            "error": o.error, "same_as": o.same_as, "reason": o.why.as_json() if o.why else None}

@@ -54,6 +54,7 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
     if plan.provider != provider.name:
         raise RenderError(f"this plan was compiled for provider {plan.provider!r}, not {provider.name!r}; "
                           "compile it again for this provider")
+    film = plan
     plan, only = without_cards(plan, only)  # cards are drawn on this machine (storyboard.cards)
     if concurrency < 1:
         raise RenderError("concurrency must be at least 1")
@@ -66,7 +67,7 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
         gate(summary, provider, approve, max_cost)
         prepare_inputs(plan, summary, provider, state_dir)
         ctx = RunContext(plan, provider, summary, state_dir=state_dir, on_event=on_event, poll=poll,
-                         retry=retry, stop=stop or asyncio.Event(), media=media)
+                         retry=retry, stop=stop or asyncio.Event(), media=media, film=film)
         run = _Run(ctx, concurrency)
         outcomes = await run.go()
     return RenderReport(outcomes, summary, interrupted=run.interrupted, elapsed=time.monotonic() - started)

@@ -25,7 +25,7 @@ def create_hints(ctx: RunContext, clip: PlannedClip) -> dict[str, Any]:
     preview animatic): the clip itself as structured captions, and its name as the title."""
     if not getattr(ctx.provider, "takes_captions", False):
         return {}
-    return {"captions": clip, "title": clip.name, "edges": film_edges(ctx.plan, clip.name)}
+    return {"captions": clip, "title": clip.name, "edges": film_edges(ctx.film, clip.name)}
 
 
 def film_edges(plan, name: str) -> tuple[float, float]:

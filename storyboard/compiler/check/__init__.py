@@ -63,7 +63,7 @@ def _run(ctx: Context) -> None:
     for clip in clips:
         check_clip_lines(ctx, clip)
     for card in (i for i in film.timeline if isinstance(i, Card)):
-        check_card(ctx, card)
+        check_card(ctx, card, structure_ok)
     if structure_ok:
         check_scores(ctx)
     if structure_ok and not film.syntax_errors:

@@ -7,15 +7,18 @@ from __future__ import annotations
 from ... import paths
 from ...cards.style import COLOURS, SECONDS_RANGE, VOCABULARY, parse_style
 from ...language.model import CARD_FIELDS, Card
-from ..cards import _film_setting_size, card_seconds
+from ..cards import card_seconds
+from ..requests import card_size, unit_pixels
 from .context import Context, seconds
 from .files import check_local_file
 from .near import close
 
 SHOWS = ("text", "subtitle", "image", "credits")
+MEDIA_KINDS = {"image": "image"}  # a card line that names a file -> the kind of file it takes
 
 
-def check_card(ctx: Context, card: Card) -> None:
+def check_card(ctx: Context, card: Card, timeline_ok: bool = True) -> None:
+    """`timeline_ok`: the film's structure is sound, so its clips' sizes are known."""
     ok = _check_lines(ctx, card)
     length = card_seconds(card)
     lo, hi = SECONDS_RANGE
@@ -30,11 +33,12 @@ def check_card(ctx: Context, card: Card) -> None:
         if paths.is_url(image.value):
             ctx.report("SB602", image.value_span, "url", path=paths.shown(image.value))
         else:
-            check_local_file(ctx, image.value, "", image.value_span, kinds="image", role="a card's picture")
+            check_local_file(ctx, image.value, "", image.value_span, kinds=MEDIA_KINDS["image"],
+                             role="a card's picture")
     style = next(iter(card.values("style")), None)
     ok &= _check_style(ctx, style) if style is not None else True
     if ok:
-        check_fit(ctx, card, length)
+        check_fit(ctx, card, length, timeline_ok)
 
 
 def _check_lines(ctx: Context, card: Card) -> bool:
@@ -66,18 +70,20 @@ def _check_style(ctx: Context, style) -> bool:
     return not parsed.problems
 
 
-def check_fit(ctx: Context, card: Card, length: float) -> None:
-    """Text laid out at the film's own size, as the renderer will draw it."""
+def check_fit(ctx: Context, card: Card, length: float, timeline_ok: bool = True) -> None:
+    """Text laid out as the renderer will draw it, at the size it will be drawn at (the final
+    tier's, and the drafts' when they are smaller): what does not fit is reported at the first
+    size it does not fit at."""
     from ...cards.layout import MIN_ON_SCREEN, layout
 
-    try:
-        width, height = _film_setting_size(ctx.film, ctx.provider)
-    except (KeyError, ValueError):  # a size the film cannot have: SB103 says so
-        width, height = 1280, 720
     style = parse_style(card.value("style") or "")
-    laid = layout(text=card.value("text"), subtitle=card.value("subtitle"),
-                  credits=[s.value for s in card.values("credits")], seconds=length, width=width, height=height,
-                  font=style.font, bold=style.bold)
+    laid = None
+    for width, height in _fit_sizes(ctx, timeline_ok):
+        laid = layout(text=card.value("text"), subtitle=card.value("subtitle"),
+                      credits=[s.value for s in card.values("credits")], seconds=length, width=width, height=height,
+                      font=style.font, bold=style.bold)
+        if laid.overflow:
+            break
     for o in laid.overflow:
         where = _line_of(card, o.what)
         if o.what == "speed":
@@ -90,6 +96,19 @@ def check_fit(ctx: Context, card: Card, length: float) -> None:
         else:
             ctx.report("SB603", where, "lines", what=o.what, name=card.name, lines=o.lines, most=o.most,
                        width=width, height=height)
+
+
+def _fit_sizes(ctx: Context, timeline_ok: bool) -> list[tuple[int, int]]:
+    """The sizes the card may be drawn at: `card_size` at each tier (with a broken timeline, the
+    film's own settings'; with a size the film cannot have, which SB103 reports, 1280x720)."""
+    sizes = []
+    for tier in ("final", "draft"):
+        try:
+            sizes.append(card_size(ctx.film, ctx.provider, tier) if timeline_ok
+                         else unit_pixels(ctx.film, None, ctx.provider, tier))
+        except (KeyError, ValueError):
+            sizes.append((1280, 720))
+    return list(dict.fromkeys(sizes))
 
 
 def _line_of(card: Card, key: str):

@@ -12,6 +12,7 @@ from .files import check_local_file, sniff
 from .near import close
 
 OPTION_WORDS = ("fade", "volume", "duck", "attack", "release", "loop", "once")
+FILE_KIND = "audio"  # the kind of file a score is (MP3 or WAV)
 
 
 def check_scores(ctx: Context) -> None:
@@ -39,12 +40,14 @@ def check_score(ctx: Context, s: Setting) -> tuple[int, int] | None:
 
     for p in line.problems:
         near = close(p.word.lower(), OPTION_WORDS) if p.kind == "unknown" else None
-        hint = "did_you_mean" if near else "options" if p.kind in ("unknown", "value") else None
+        hint = ("did_you_mean" if near else "options" if p.kind in ("unknown", "value")
+                else "no_file" if p.kind == "no_file" else None)
         ctx.report("SB606", at(p.offset, len(p.word)), p.kind, word=p.word, option=p.option, expected=p.expected,
                    near=near, hint=hint)
     if line.file:
         _check_file(ctx, line.file, at(0, len(line.file)))
-    return _span(ctx, line, at)
+    span = _span(ctx, line, at)
+    return span if line.file else None  # no music: nothing plays over anything (no SB910)
 
 
 def _check_file(ctx: Context, written: str, span) -> None:
@@ -53,7 +56,7 @@ def _check_file(ctx: Context, written: str, span) -> None:
                    reason="is a URL: a score is mixed on this machine from a file in the story's folder")
         return
     before = len(ctx.diags)
-    check_local_file(ctx, written, "", span, kinds="audio", role="a score")
+    check_local_file(ctx, written, "", span, kinds=FILE_KIND, role="a score")
     if len(ctx.diags) == before:
         _probe(ctx, written, span)
 
