@@ -120,17 +120,23 @@ def test_reveal_starts_on_the_frame_pixel_for_pixel():
     import random
 
     m = _move_from_the_frame(Move("pull_back"), 0.1, random.Random(1))
-    assert (m.z0, m.fx0) == (1.0, m.fx1) and m.z1 < 1 / 1.2
-    border = _border(m, SIZE)
-    assert border[0] % 2 == 0 and border[1] % 2 == 0
+    assert (m.z0, m.fx0) == (1.0, m.fx1) and m.z1 < 1 / 1.15
+    left, top, right, bottom = border = _border(m, SIZE)
+    assert all(b % 2 == 0 for b in border)
     # the view at its widest stays inside the border (no smeared edge pixels)
-    assert SIZE[0] / m.z1 - SIZE[0] <= 2 * border[0] - 2 and SIZE[1] / m.z1 - SIZE[1] <= 2 * border[1] - 2
+    view_w, view_h = SIZE[0] / m.z1, SIZE[1] / m.z1
+    x, y = (SIZE[0] - view_w) * m.fx1, (SIZE[1] - view_h) * m.fy1
+    assert -left + 2 <= x and x + view_w <= SIZE[0] + right - 2
+    assert -top + 2 <= y and y + view_h <= SIZE[1] + bottom - 2
     frame = Image.effect_noise(SIZE, 60).convert("RGB")
     wide = _with_border(frame, border)
-    assert wide.crop((border[0], border[1], border[0] + SIZE[0], border[1] + SIZE[1])).tobytes() == frame.tobytes()
+    assert wide.size == (SIZE[0] + left + right, SIZE[1] + top + bottom)
+    assert wide.crop((left, top, left + SIZE[0], top + SIZE[1])).tobytes() == frame.tobytes()
     chain = _perspective(m, 24, SIZE, border)
-    assert chain.endswith(f"crop={SIZE[0]}:{SIZE[1]}:{border[0]}:{border[1]}")
-    assert _border(_move_from_the_frame(Move("pan_left"), 0.1, random.Random(1)), SIZE) == (0, 0)
+    assert chain.endswith(f"crop={SIZE[0]}:{SIZE[1]}:{left}:{top}")
+    assert _border(_move_from_the_frame(Move("pan_left"), 0.1, random.Random(1)), SIZE) == (0, 0, 0, 0)
+    crane = _move_from_the_frame(Move("crane_up"), 0.1, random.Random(1))  # the frame ends low in the view
+    assert _border(crane, SIZE)[1] > 3 * _border(crane, SIZE)[3]
 
 
 CARD = """title: Cards

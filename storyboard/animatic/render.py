@@ -254,7 +254,7 @@ def _panel_motion(panel: Panel, key: str, *, exact: bool, card: bool) -> _Motion
                    fx if fx1 is None else fx1, fy if fy1 is None else fy1)
 
 
-REVEAL = (0.22, 0.3)  # a reveal from the exact frame shows this much more of the scene (share of a side)
+REVEAL = (0.18, 0.24)  # a reveal from the exact frame shows this much more of the scene (share of a side)
 _REVEAL_FOCUS = {"pull_back": 0.5, "crane_up": 0.85}  # where the frame ends up in the wider view (height)
 
 
@@ -272,37 +272,40 @@ def _move_from_the_frame(move: Move, depth: float, rng: random.Random) -> _Motio
     return _Motion(1.0, 1 + depth, 0.0, 0.5, 0.5, fx if fx1 is None else fx1, fy if fy1 is None else fy1)
 
 
-BORDER_BLUR = 0.02  # of the frame's width: the blur of the border a reveal opens onto
+BORDER_BLUR = 0.04  # of the frame's width: the blur of the border a reveal opens onto
 BORDER_DIM = 0.78  # the border is a little darker than the frame, which stays the subject
 
 
-def _border(m: _Motion, size: tuple[int, int]) -> tuple[int, int]:
-    """The margin (x, y) a move that zooms below 1 (a reveal) sees around the frame, rounded up
-    to even pixels, plus two for the linear sampling at its edge; (0, 0) for any other move."""
+def _border(m: _Motion, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The margin (left, top, right, bottom) a move that zooms below 1 (a reveal) sees around the
+    frame, each side only as wide as the view goes there, rounded up to even pixels with two to
+    spare for the linear sampling at its edge; (0, 0, 0, 0) for any other move. (Every pixel of
+    the margin costs time in each frame: the `perspective` filter maps the whole input.)"""
     zmin = min(m.z0, m.z1)
     if zmin >= 1:
-        return 0, 0
+        return 0, 0, 0, 0
     wider = 1 / zmin - 1
 
-    def side(length: int, f0: float, f1: float) -> int:
-        need = length * wider * max(f0, f1, 1 - f0, 1 - f1) + 2
-        return int(need) + 1 + (int(need) + 1) % 2
+    def side(length: int, share: float) -> int:
+        need = int(length * wider * share + 2) + 1
+        return need + need % 2
 
-    return side(size[0], m.fx0, m.fx1), side(size[1], m.fy0, m.fy1)
+    (w, h), fx, fy = size, max(m.fx0, m.fx1), max(m.fy0, m.fy1)
+    return side(w, fx), side(h, fy), side(w, 1 - min(m.fx0, m.fx1)), side(h, 1 - min(m.fy0, m.fy1))
 
 
-def _with_border(im: Image.Image, pad: tuple[int, int]) -> Image.Image:
+def _with_border(im: Image.Image, border: tuple[int, int, int, int]) -> Image.Image:
     """The frame in the middle of a wider picture: itself enlarged to cover it, blurred and
     dimmed, so a reveal opens onto the same colours and light rather than onto black."""
     from PIL import ImageEnhance, ImageFilter
 
-    w, h = im.size
-    wide = (w + 2 * pad[0], h + 2 * pad[1])
+    left, top, right, bottom = border
+    wide = (im.width + left + right, im.height + top + bottom)
     small = ImageOps.fit(im, (max(16, wide[0] // 8), max(16, wide[1] // 8)), method=Image.Resampling.BILINEAR)
     radius = max(1.0, BORDER_BLUR * small.width)  # blurred small, then enlarged: cheap and smooth
     back = small.filter(ImageFilter.GaussianBlur(radius)).resize(wide, Image.Resampling.BICUBIC)
     back = ImageEnhance.Brightness(back).enhance(BORDER_DIM)
-    back.paste(im, pad)
+    back.paste(im, (left, top))
     return back
 
 
@@ -584,7 +587,7 @@ def _num(x: float) -> str:
 
 
 def _perspective(m: _Motion, frames: int, size: tuple[int, int] | None = None,
-                 border: tuple[int, int] = (0, 0)) -> str:
+                 border: tuple[int, int, int, int] = (0, 0, 0, 0)) -> str:
     """The `perspective` filter that shows the moving sub-rectangle of the frame. With a
     `border` (a reveal: the input is the frame of `size` inside that margin, `_with_border`),
     it maps the whole input and a crop keeps the frame's part: at zoom 1 that is the frame
@@ -593,16 +596,16 @@ def _perspective(m: _Motion, frames: int, size: tuple[int, int] | None = None,
     z = f"(1+{_num(m.bulge)}*sin(PI*{p}))" if m.bulge else f"({_num(m.z0)}+{_num(m.z1 - m.z0)}*{p})"
     fx = f"({_num(m.fx0)}+{_num(m.fx1 - m.fx0)}*{p})"
     fy = f"({_num(m.fy0)}+{_num(m.fy1 - m.fy0)}*{p})"
-    if border == (0, 0):
+    if not any(border):
         x, y = f"((W-W/{z})*{fx})", f"((H-H/{z})*{fy})"
         x2, y2 = f"({x}+W/{z})", f"({y}+H/{z})"
     else:  # the input's corners sample the margin around the view of the frame
-        (w, h), (bx, by) = size, border
+        (w, h), (bx, by) = size, border[:2]
         x, y = f"({bx}+({w}-{w}/{z})*{fx}-{bx}/{z})", f"({by}+({h}-{h}/{z})*{fy}-{by}/{z})"
         x2, y2 = f"({x}+W/{z})", f"({y}+H/{z})"
     corners = dict(x0=x, y0=y, x1=x2, y1=y, x2=x, y2=y2, x3=x2, y3=y2)
     out = "perspective=" + ":".join(f"{k}='{v}'" for k, v in corners.items()) + ":interpolation=linear:eval=frame"
-    return out if border == (0, 0) else f"{out},crop={size[0]}:{size[1]}:{border[0]}:{border[1]}"
+    return f"{out},crop={size[0]}:{size[1]}:{border[0]}:{border[1]}" if any(border) else out
 
 
 def _pitch(prompt: str) -> float:
@@ -657,8 +660,8 @@ def _picture_chain(job: _Job, stills: list[Image.Image], spans: list[tuple[int, 
         return parts
     labels = []
     for i, (im, (a, b), move) in enumerate(zip(stills, spans, moves, strict=True)):
-        border = _border(move, size) if move else (0, 0)
-        k = job.still(_with_border(im, border) if border != (0, 0) else im)
+        border = _border(move, size) if move else (0, 0, 0, 0)
+        k = job.still(_with_border(im, border) if any(border) else im)
         motion = _perspective(move, b - a, size, border) if move else "null"
         parts.append(f"[{k}:v]{_STILL.format(fmt='yuv420p', n=b - a - 1)},{motion}[p{i}]")
         labels.append(f"[p{i}]")
