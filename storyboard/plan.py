@@ -446,6 +446,18 @@ def _clips_with_joins(plan: RenderPlan) -> list[tuple[TimelineEntry, TimelineEnt
     return rows
 
 
+def film_overlaps(plan: RenderPlan, name: str) -> tuple[float, float]:
+    """The seconds clip `name` overlaps the clips before and after it in the film (dissolves,
+    wipes), from the timeline alone: it holds for a plan without its cards (`generated`, what
+    the render engine sees) as for the whole plan. (0, 0) for a clip not on the timeline."""
+    rows = _clips_with_joins(plan)
+    for i, (entry, before) in enumerate(rows):
+        if entry.clip == name:
+            after = rows[i + 1][1] if i + 1 < len(rows) else None
+            return (overlap_seconds(before) if i else 0.0), overlap_seconds(after)
+    return 0.0, 0.0
+
+
 def film_layout(plan: RenderPlan) -> list[Placement]:
     """Every clip entry of the timeline with its place in the film, in order. The last end is
     `plan.total_seconds`."""

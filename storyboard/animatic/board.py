@@ -3,7 +3,8 @@
 A `Board` is built from the plan's `PlannedClip` (its beats with the times the prompt states,
 the cast each beat mentions, the clip's references and camera) and the resolved request body
 (where each reference image really is), never by reading the prompt text back. A shot is one
-panel; a scene has one panel per beat, cut to at the beat's start.
+panel; a scene has one panel per beat, cut to at the beat's start. A beat that mentions nobody
+shows the clip's place, or without one the clip's whole cast, rather than a bare title card.
 
 Camera words are read from the writer's own text (the `camera:` setting, the beat, the action):
 a move is made only where the words are clear (`push in`, `pull back`, `pan left`, `tilt up`,
@@ -145,6 +146,8 @@ def _figures(clip: Any, body: dict[str, Any]) -> dict[str, Figure]:
 def _panel(index: int, start: float, end: float, total: int, text: str, cast: Sequence[str],
            figures: dict[str, Figure], scene_place: str | None, move: Move | None) -> Panel:
     present = [figures[n] for n in dict.fromkeys(cast) if n in figures]
+    if not present and scene_place is None:  # a beat that names nobody shows the clip's cast
+        present = list(figures.values())
     place = next((f.image for f in present if f.kind == "place"), scene_place)
     standing = tuple(f for f in present if f.kind != "place")[:MAX_FIGURES]
     label = f"shot {index}/{total} · {_seconds_label(start, end)}" if total > 1 else _seconds_label(start, end)

@@ -40,7 +40,7 @@ from ..media.text import DRAW_LOCK, Box, FrameLayout, font, frame_layout, has_wi
 from ..providers.seedance import audio_enabled, body_seconds, body_size, media_lists
 from ..speech import Spoken, schedule
 from . import voice
-from .board import Board, Panel, board_from_captions, board_from_clip, stable_hash
+from .board import Board, Move, Panel, board_from_captions, board_from_clip, stable_hash
 from .captions import CaptionTrack, band_height, caption_track, draw_band
 from .compose import Placed, compose
 
@@ -112,7 +112,7 @@ class Captions:
 
 # ---- public entry point ----------------------------------------------------------------------
 
-PICTURE_VERSION = 2  # goes into the preview's cache keys: a new drawing re-renders old animatics
+PICTURE_VERSION = 3  # goes into the preview's cache keys: a new drawing re-renders old animatics
 
 
 @dataclass(frozen=True)
@@ -248,10 +248,65 @@ def _panel_motion(panel: Panel, key: str, *, exact: bool, card: bool) -> _Motion
     depth = min(0.3, rng.uniform(0.08, 0.14) * panel.move.speed)
     z0, z1, fx0, fx1, fy0, fy1 = _MOVE_PATHS[panel.move.kind]
     if exact and z0:
-        return None
+        return _move_from_the_frame(panel.move, depth, rng)
     fx, fy = rng.uniform(0.3, 0.7), rng.uniform(0.25, 0.6)
     return _Motion(1 + depth * z0, 1 + depth * z1, 0.0, fx if fx0 is None else fx0, fy if fy0 is None else fy0,
                    fx if fx1 is None else fx1, fy if fy1 is None else fy1)
+
+
+REVEAL = (0.18, 0.24)  # a reveal from the exact frame shows this much more of the scene (share of a side)
+_REVEAL_FOCUS = {"pull_back": 0.5, "crane_up": 0.85}  # where the frame ends up in the wider view (height)
+
+
+def _move_from_the_frame(move: Move, depth: float, rng: random.Random) -> _Motion:
+    """A move that starts exactly on the clip's first frame (an extension opens on the last
+    frame of the clip it extends). Moving out (`pull back`, `crane up`) is a reveal: the frame
+    shrinks into a wider view whose border is the frame itself, enlarged and blurred
+    (`_with_border`); the others push in a little while they drift their way."""
+    _, _, _, fx1, _, fy1 = _MOVE_PATHS[move.kind]
+    if move.kind in _REVEAL_FOCUS:
+        wider = min(0.45, rng.uniform(*REVEAL) * max(1.0, move.speed))
+        fx, fy = rng.uniform(0.42, 0.58), _REVEAL_FOCUS[move.kind]
+        return _Motion(1.0, 1 / (1 + wider), 0.0, fx, fy, fx, fy)
+    fx, fy = rng.uniform(0.3, 0.7), rng.uniform(0.25, 0.6)
+    return _Motion(1.0, 1 + depth, 0.0, 0.5, 0.5, fx if fx1 is None else fx1, fy if fy1 is None else fy1)
+
+
+BORDER_BLUR = 0.04  # of the frame's width: the blur of the border a reveal opens onto
+BORDER_DIM = 0.78  # the border is a little darker than the frame, which stays the subject
+
+
+def _border(m: _Motion, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The margin (left, top, right, bottom) a move that zooms below 1 (a reveal) sees around the
+    frame, each side only as wide as the view goes there, rounded up to even pixels with two to
+    spare for the linear sampling at its edge; (0, 0, 0, 0) for any other move. (Every pixel of
+    the margin costs time in each frame: the `perspective` filter maps the whole input.)"""
+    zmin = min(m.z0, m.z1)
+    if zmin >= 1:
+        return 0, 0, 0, 0
+    wider = 1 / zmin - 1
+
+    def side(length: int, share: float) -> int:
+        need = int(length * wider * share + 2) + 1
+        return need + need % 2
+
+    (w, h), fx, fy = size, max(m.fx0, m.fx1), max(m.fy0, m.fy1)
+    return side(w, fx), side(h, fy), side(w, 1 - min(m.fx0, m.fx1)), side(h, 1 - min(m.fy0, m.fy1))
+
+
+def _with_border(im: Image.Image, border: tuple[int, int, int, int]) -> Image.Image:
+    """The frame in the middle of a wider picture: itself enlarged to cover it, blurred and
+    dimmed, so a reveal opens onto the same colours and light rather than onto black."""
+    from PIL import ImageEnhance, ImageFilter
+
+    left, top, right, bottom = border
+    wide = (im.width + left + right, im.height + top + bottom)
+    small = ImageOps.fit(im, (max(16, wide[0] // 8), max(16, wide[1] // 8)), method=Image.Resampling.BILINEAR)
+    radius = max(1.0, BORDER_BLUR * small.width)  # blurred small, then enlarged: cheap and smooth
+    back = small.filter(ImageFilter.GaussianBlur(radius)).resize(wide, Image.Resampling.BICUBIC)
+    back = ImageEnhance.Brightness(back).enhance(BORDER_DIM)
+    back.paste(im, (left, top))
+    return back
 
 
 def _voices(spoken: list[Spoken], tmpdir: Path) -> list[tuple[Spoken, Path]]:
@@ -531,16 +586,26 @@ def _num(x: float) -> str:
     return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
 
 
-def _perspective(m: _Motion, frames: int) -> str:
-    """The `perspective` filter that shows the moving sub-rectangle of the frame."""
+def _perspective(m: _Motion, frames: int, size: tuple[int, int] | None = None,
+                 border: tuple[int, int, int, int] = (0, 0, 0, 0)) -> str:
+    """The `perspective` filter that shows the moving sub-rectangle of the frame. With a
+    `border` (a reveal: the input is the frame of `size` inside that margin, `_with_border`),
+    it maps the whole input and a crop keeps the frame's part: at zoom 1 that is the frame
+    itself, pixel for pixel."""
     p = f"(in/{max(frames - 1, 1)})"
     z = f"(1+{_num(m.bulge)}*sin(PI*{p}))" if m.bulge else f"({_num(m.z0)}+{_num(m.z1 - m.z0)}*{p})"
     fx = f"({_num(m.fx0)}+{_num(m.fx1 - m.fx0)}*{p})"
     fy = f"({_num(m.fy0)}+{_num(m.fy1 - m.fy0)}*{p})"
-    x, y = f"((W-W/{z})*{fx})", f"((H-H/{z})*{fy})"
-    x2, y2 = f"({x}+W/{z})", f"({y}+H/{z})"
+    if not any(border):
+        x, y = f"((W-W/{z})*{fx})", f"((H-H/{z})*{fy})"
+        x2, y2 = f"({x}+W/{z})", f"({y}+H/{z})"
+    else:  # the input's corners sample the margin around the view of the frame
+        (w, h), (bx, by) = size, border[:2]
+        x, y = f"({bx}+({w}-{w}/{z})*{fx}-{bx}/{z})", f"({by}+({h}-{h}/{z})*{fy}-{by}/{z})"
+        x2, y2 = f"({x}+W/{z})", f"({y}+H/{z})"
     corners = dict(x0=x, y0=y, x1=x2, y1=y, x2=x, y2=y2, x3=x2, y3=y2)
-    return "perspective=" + ":".join(f"{k}='{v}'" for k, v in corners.items()) + ":interpolation=linear:eval=frame"
+    out = "perspective=" + ":".join(f"{k}='{v}'" for k, v in corners.items()) + ":interpolation=linear:eval=frame"
+    return f"{out},crop={size[0]}:{size[1]}:{border[0]}:{border[1]}" if any(border) else out
 
 
 def _pitch(prompt: str) -> float:
@@ -595,8 +660,9 @@ def _picture_chain(job: _Job, stills: list[Image.Image], spans: list[tuple[int, 
         return parts
     labels = []
     for i, (im, (a, b), move) in enumerate(zip(stills, spans, moves, strict=True)):
-        k = job.still(im)
-        motion = _perspective(move, b - a) if move else "null"
+        border = _border(move, size) if move else (0, 0, 0, 0)
+        k = job.still(_with_border(im, border) if any(border) else im)
+        motion = _perspective(move, b - a, size, border) if move else "null"
         parts.append(f"[{k}:v]{_STILL.format(fmt='yuv420p', n=b - a - 1)},{motion}[p{i}]")
         labels.append(f"[p{i}]")
     if len(labels) == 1:

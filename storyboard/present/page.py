@@ -792,24 +792,52 @@ class SheetTile:
 def sheet_tiles(plan: RenderPlan, posters: Mapping[str, Path],
                 clips: Mapping[str, Path] | None = None) -> list[SheetTile]:
     """The tiles in film order: with the rendered `clips`, one per beat (the frame in the middle
-    of the beat, where the animatic shows that beat's panel), else one per clip (its poster)."""
-    from ..media.frames import frame_image
-    from ..media.probe import MediaError
+    of the beat, where the animatic shows that beat's panel), else one per clip (its poster; a
+    card's middle frame). No two tiles show the same picture where the clips allow: a tile that
+    would repeat an earlier one (an extension opening on its clip's last frame) takes another
+    frame of its clip or beat (`distinct.pick_distinct`)."""
+    from ..plan import is_card
+    from .distinct import pick_distinct
 
     tiles: list[SheetTile] = []
+    seen: list = []  # the signatures of the tiles so far
     for place in film_layout(plan):
         clip = plan.clip(place.name)
         video = (clips or {}).get(place.name)
-        if not clip.beats or video is None or not Path(video).is_file():
-            tiles.append(SheetTile(place.name, place.kind, place.seconds, posters.get(place.name)))
+        video = Path(video) if video is not None and Path(video).is_file() else None
+        size = (clip.width, clip.height)
+        if not clip.beats or video is None:
+            card = is_card(clip)  # a card's poster may be in the middle of its fade or roll
+            first = [] if card else [lambda c=clip: posters.get(c.name)]
+            picture = pick_distinct(first + _frames_at(video, (0.0, 1.0), SHEET_CLIP_AT[card]), size, seen)
+            tiles.append(SheetTile(place.name, place.kind, place.seconds, picture))
             continue
         for b in clip.beats:
-            try:
-                picture = frame_image(video, (b.start + b.end) / 2 / max(clip.seconds, 1))
-            except MediaError:
-                picture = None
+            picture = pick_distinct(_frames_at(video, (b.start / clip.seconds, b.end / clip.seconds), SHEET_BEAT_AT),
+                                    size, seen)
             tiles.append(SheetTile(f"{place.name} {b.index}/{len(clip.beats)}", place.kind, b.end - b.start, picture))
     return tiles
+
+
+SHEET_BEAT_AT = (0.5, 0.8, 0.2)  # where in a beat its tile's frame is looked for, in order
+SHEET_CLIP_AT = {False: (0.65, 0.9, 0.15), True: (0.5, 0.3, 0.7)}  # a clip after its poster; a card
+
+
+def _frames_at(video: Path | None, span: tuple[float, float], shares: tuple[float, ...]) -> list:
+    """Makers of the frames of `video` at `shares` of `span` (itself shares of the video)."""
+    from ..media.frames import frame_image
+    from ..media.probe import MediaError
+
+    def grab(at: float):
+        try:
+            return frame_image(video, at)
+        except MediaError:
+            return None
+
+    if video is None:
+        return []
+    a, b = span
+    return [lambda f=f: grab(a + (b - a) * f) for f in shares]
 
 
 def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path: Path,

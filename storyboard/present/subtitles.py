@@ -1,10 +1,13 @@
 """Subtitles for the stitched film: `build/<title>.srt` from the plan's dialogue lines.
 
 Timing follows the film as `storyboard.stitch` cuts it (pure; no media is read): the plan's
-film timing model (`plan.film_layout`) places each clip, and a clip's lines share its *clear*
-part in order, weighted by how long each line is to read. The clear part leaves out half of each
-overlap, so the cues of two dissolving clips never overlap: the cue changes where the picture is
-half one clip, half the other.
+film timing model (`plan.film_layout`) places each clip, and within a clip each line shows while
+it is spoken, at the times `speech.schedule` gives: the same times at which the animatic shows
+the line in its caption band and its scratch voice reads it, so the .srt, the burned-in cues and
+the animatic agree. A clip that plays at another speed than it was made at (a morph) has its
+times scaled with it. A cue is kept to its clip's *clear* part, which leaves out half of each
+overlap, as the animatic's caption is: the cues of two dissolving clips never overlap, and the
+cue changes where the picture is half one clip, half the other.
 """
 
 from __future__ import annotations
@@ -13,12 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..names import plan_film_stem
-from ..plan import RenderPlan, film_layout
-
-MIN_WEIGHT = 12  # characters: a short line ("No!") still gets time to be read
-GAP = 0.1  # seconds of blank between two cues of the same clip
-MIN_CUE = 0.5  # a cue is never shorter than this unless the clip itself is
-
+from ..plan import Placement, RenderPlan, film_layout
+from ..speech import Spoken, schedule
 
 # ---- cues --------------------------------------------------------------------------------------
 
@@ -40,24 +39,22 @@ def build_cues(plan: RenderPlan) -> list[Cue]:
     cues: list[Cue] = []
     for p in film_layout(plan):
         lines = by_name[p.name].dialogue
-        if not lines:
-            continue
-        a, b = p.clear
-        if b <= a:
-            continue
-        texts = [cue_text(d.speaker, d.line) for d in lines]
-        weights = [max(MIN_WEIGHT, len(d.line)) for d in lines]
-        total = float(sum(weights))
-        t = a
-        for k, (text, w) in enumerate(zip(texts, weights, strict=True)):
-            share = (b - a) * w / total
-            start, end = t, t + share
-            t = end
-            last = k == len(texts) - 1
-            # a little air between consecutive cues of one clip, when the cue stays readable
-            shown_end = end if last or share < GAP + MIN_CUE else end - GAP
-            cues.append(Cue(round(start, 3), round(shown_end, 3), text, p.name))
+        if lines:
+            spoken = schedule([(d.speaker, d.line) for d in lines], p.planned)
+            cues += [_cue(p, s, cue_text(d.speaker, d.line)) for s, d in zip(spoken, lines, strict=True)]
     return cues
+
+
+def _cue(p: Placement, line: Spoken, text: str) -> Cue:
+    """One spoken line on the film's clock: shifted to where its clip plays, scaled with a
+    retimed clip, kept to the clip's clear part (a line wholly inside an overlap keeps its own
+    times: shown over the transition rather than lost)."""
+    rate = p.seconds / p.planned if p.planned else 1.0
+    start, end = p.start + line.start * rate, p.start + line.end * rate
+    clear_a, clear_b = p.clear
+    if min(end, clear_b) > max(start, clear_a):
+        start, end = max(start, clear_a), min(end, clear_b)
+    return Cue(round(start, 3), round(end, 3), text, p.name)
 
 
 def srt_timestamp(seconds: float) -> str:

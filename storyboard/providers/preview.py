@@ -30,7 +30,7 @@ class PreviewProvider(SeedanceProvider):
     label = "preview"
     paid = False
     takes_captions = True
-    picture_version = 2  # the animatic's drawing: part of each clip's cache key (compiler)
+    picture_version = 3  # the animatic's drawing: part of each clip's cache key (compiler)
 
     def __init__(self, *, base_dir: Path | str | None = None, **_: Any):
         # base_dir: where relative media paths are resolved (the engine normally sends absolute ones).

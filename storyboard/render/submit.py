@@ -9,7 +9,7 @@ from typing import Any
 
 from ..credentials import scrub
 from ..disk import local_disk_problem, os_reason
-from ..plan import PlannedClip, film_layout
+from ..plan import PlannedClip, film_overlaps
 from ..providers.base import AmbiguousSubmit, Job, ProviderError
 from .context import RunContext
 from .decide import in_doubt_message
@@ -29,9 +29,9 @@ def create_hints(ctx: RunContext, clip: PlannedClip) -> dict[str, Any]:
 
 
 def film_edges(plan, name: str) -> tuple[float, float]:
-    """The seconds a clip overlaps the clips before and after it in the film (dissolves, wipes)."""
-    place = next((p for p in film_layout(plan) if p.name == name), None)
-    return (place.overlap_in, place.overlap_out) if place else (0.0, 0.0)
+    """The seconds a clip overlaps the clips before and after it in the film (dissolves, wipes).
+    `plan` is the engine's, without its cards: their lengths are not needed for this."""
+    return film_overlaps(plan, name)
 
 
 class Submitter:
