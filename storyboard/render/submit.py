@@ -9,7 +9,7 @@ from typing import Any
 
 from ..credentials import scrub
 from ..disk import local_disk_problem, os_reason
-from ..plan import PlannedClip, film_overlaps
+from ..plan import PlannedClip, clip_of, film_overlaps
 from ..providers.base import AmbiguousSubmit, Job, ProviderError
 from .context import RunContext
 from .decide import in_doubt_message
@@ -25,7 +25,8 @@ def create_hints(ctx: RunContext, clip: PlannedClip) -> dict[str, Any]:
     preview animatic): the clip itself as structured captions, and its name as the title."""
     if not getattr(ctx.provider, "takes_captions", False):
         return {}
-    return {"captions": clip, "title": clip.name, "edges": film_edges(ctx.film, clip.name)}
+    # every take of a clip is drawn where the clip plays (the compiler keys its picture so)
+    return {"captions": clip, "title": clip.name, "edges": film_edges(ctx.film, clip_of(clip))}
 
 
 def film_edges(plan, name: str) -> tuple[float, float]:
