@@ -135,7 +135,7 @@ def test_poll_schedule_without_estimate_grows_geometrically_to_cap():
         times.append(t)
     assert times[0] == p.first
     gaps = [b - a for a, b in pairwise(times)]
-    assert all(g2 >= g1 for g1, g2 in pairwise(gaps))
+    assert all(g2 >= g1 - 1e-9 for g1, g2 in pairwise(gaps))
     assert max(gaps) == p.cap
 
 
