@@ -3,16 +3,17 @@ clip (36 generations), rendered on the fake Together server over loopback with a
 proportional to each clip's seconds; then picks, each followed by a render.
 
 Targets (exit 1 on a miss):
-- the makespan of the takes render is within 1.1x of the critical path at the configured
-  concurrency: the makespan of an ideal engine (no overhead: a free slot at once takes the ready
+- the makespan of the takes render is within 1.05x of the critical path at the configured
+  concurrency (the issue asks for 1.1x; the engine is held to a margin below it): the makespan
+  of an ideal engine (no overhead: a free slot at once takes the ready
   generation with the longest chain after it) given the server's own job times;
 - after a pick of a clip nothing else is made from, `render` (compile, plan, cache check,
   re-stitch of the film) takes under 2 s and submits nothing.
 
 Each figure is the median of --runs runs; CPU seconds (this process, the fake server's threads
-included) are printed beside wall time.
+included) are printed beside wall time, and the GETs per job the polling needed.
 
-    .venv/bin/python bench/takes.py [--runs 3] [--concurrency 12] [--per-second 0.5]
+    .venv/bin/python bench/takes.py [--runs 5] [--concurrency 12] [--per-second 0.5]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from storyboard.providers.together import TogetherProvider  # noqa: E402
 from storyboard.render import PollPolicy  # noqa: E402
 
 SCALE = 1 / 30  # 15 s of real polling -> 0.5 s
+TARGET = 1.05  # makespan / critical path at this concurrency
 
 
 def write_story(folder: Path) -> Path:
@@ -103,7 +105,7 @@ def render_once(story: Path, provider: TogetherProvider, poll: PollPolicy, concu
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=12)
     ap.add_argument("--per-second", type=float, default=0.5, help="job latency per second of video (s)")
     args = ap.parse_args(argv)
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-takes-"))
     store = work / "clips"
     store.mkdir()
-    ratios, walls, cpus, pick_walls, pick_cpus = [], [], [], [], []
+    ratios, walls, cpus, pick_walls, pick_cpus, gets = [], [], [], [], [], []
     ok = True
     try:
         with ScaledFake(args.per_second, api_key=KEY, clip_size=(64, 36), renderer=copying_renderer(store),
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 walls.append(result.report.elapsed)
                 cpus.append(cpu)
                 creates = fake.stats()["creates"]
+                gets.append(fake.stats()["gets"] / max(1, creates))
                 if creates != len(plan.clips):
                     print(f"MISS: run {run} created {creates} jobs for {len(plan.clips)} generations")
                     ok = False
@@ -150,13 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     ratio, wall, cpu = statistics.median(ratios), statistics.median(walls), statistics.median(cpus)
     pick_wall, pick_cpu = statistics.median(pick_walls), statistics.median(pick_cpus)
+    spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
     print(f"film: {played} clips x 3 takes = {jobs} generations, concurrency {args.concurrency}, job latency "
           f"{args.per_second:g} s per second of video; medians of {args.runs} runs")
-    print(f"takes render    makespan {wall:6.2f} s  ({ratio:4.2f} x critical path at this concurrency)   "
-          f"CPU {cpu:5.2f} s")
+    print(f"takes render    makespan {wall:6.2f} s  ({ratio:5.3f} x critical path at this concurrency; runs "
+          f"{spread})   CPU {cpu:5.2f} s   GETs/job {statistics.median(gets):4.2f}")
     print(f"after a pick    render   {pick_wall:6.2f} s  (re-stitch, nothing submitted)   CPU {pick_cpu:5.2f} s")
-    if ratio > 1.1:
-        print(f"MISS: makespan {ratio:.2f} x the critical path at this concurrency (target 1.1)")
+    if ratio > TARGET:
+        print(f"MISS: makespan {ratio:.3f} x the critical path at this concurrency (target {TARGET})")
         ok = False
     if pick_wall >= 2.0:
         print(f"MISS: the render after a pick took {pick_wall:.2f} s (target < 2 s)")

@@ -14,13 +14,16 @@ from dataclasses import dataclass, replace
 class PollPolicy:
     """When to GET a running job.
 
-    Before any job of this run has finished, the shortest clips in flight are polled on a
-    geometric schedule (`first`, then x`factor`, at most `cap` apart); longer clips start later in
-    proportion to their length (a job's time grows with its seconds of video), so they mostly wait
-    for the first finished job to tell how long jobs take. From then on a job's duration is
-    predicted from the fastest seconds-of-work per second-of-video seen so far: it is polled at
-    `lead` x that prediction, then every `precision` of its elapsed time up to 1.5x the
-    prediction (a finished job is noticed within ~5%), then geometrically again.
+    Before any job of this run has finished, the shortest clips in flight are the scouts: polled
+    from `first` on a geometric schedule growing by `scout_factor` (at most `cap` apart), so the
+    first job to finish is noticed within ~20 % of its time; each scout's schedule is shifted by
+    its own phase, so takes of one clip watching together notice sooner than one alone, at no
+    extra GET each. Longer clips poll on the `factor` schedule, started later in proportion to
+    their length (a job's time grows with its seconds of video): they mostly wait for the first
+    finished job to tell how long jobs take. From then on a job's duration is predicted from the
+    fastest seconds-of-work per second-of-video seen so far, counted from the create's answer
+    (when the job surely existed): it is polled at `lead` x that prediction, then every
+    `precision` of its elapsed time up to 1.5x the prediction, then geometrically again.
     """
 
     first: float = 5.0  # for the shortest clip in flight (the Seedance docs' example polls every 15 s)
@@ -31,11 +34,12 @@ class PollPolicy:
     precision: float = 0.05
     adaptive: bool = True
     deadline: float = 30 * 60.0  # per job, from when this run starts waiting for it
+    scout_factor: float = 1.2
 
     @classmethod
     def fixed(cls, interval: float, deadline: float = 30 * 60.0) -> PollPolicy:
         return cls(first=interval, factor=1.0, cap=interval, min_interval=interval, adaptive=False,
-                   deadline=deadline)
+                   deadline=deadline, scout_factor=1.0)
 
     def scaled(self, k: float) -> PollPolicy:
         """The same shape with every duration multiplied by k (tests, benchmarks)."""
@@ -43,23 +47,34 @@ class PollPolicy:
                        deadline=self.deadline * k)
 
 
-def next_poll_at(policy: PollPolicy, last: float, predicted: float | None, scale: float = 1.0) -> float:
+def next_poll_at(policy: PollPolicy, last: float, predicted: float | None, scale: float = 1.0,
+                 phase: float = 0.0) -> float:
     """Seconds since the job's create of its next GET, given the previous GET's time (0: none
     yet), the predicted duration if any, and (without one) the clip's length relative to the
-    shortest clip in flight. Pure."""
+    shortest clip in flight and the job's phase in [0, 1). Pure."""
     if policy.adaptive and predicted is not None:
         if last < policy.lead * predicted:
             return max(last + policy.min_interval, policy.lead * predicted)
         if last < 1.5 * predicted:
             return last + min(policy.cap, max(policy.min_interval, policy.precision * last))
-    # No estimate: the shortest clips in flight poll geometrically; longer ones (scale > 1) on the
-    # same schedule stretched by twice their relative length, as they should finish later and an
-    # estimate will usually arrive first. The stretch keeps them polling if it does not.
-    stretch = 2.0 * scale if policy.adaptive and scale > 1.0 + 1e-9 else 1.0
+    # No estimate: the shortest clips in flight (the scouts) poll on the tighter geometric
+    # schedule; longer ones (scale > 1) on the other, stretched by twice their relative length,
+    # as they should finish later and an estimate will usually arrive first. The stretch keeps
+    # them polling if it does not.
+    scout = not policy.adaptive or scale <= 1.0 + 1e-9
+    stretch = 1.0 if scout else 2.0 * scale
+    growth = (policy.scout_factor if scout else policy.factor) - 1.0
     t = last / stretch
-    if t <= 0:
-        return policy.first * stretch
-    return (t + min(policy.cap, max(policy.min_interval, (policy.factor - 1.0) * t))) * stretch
+    if t <= 0:  # the phase shifts the whole schedule by up to one step
+        return policy.first * (1.0 + phase * growth) * stretch
+    return (t + min(policy.cap, max(policy.min_interval, growth * t))) * stretch
+
+
+def poll_phase(n: int) -> float:
+    """The phase of the n-th job waited for: spread evenly over [0, 1) however many there are
+    (the golden-ratio sequence), so that scouts watching together sample the time between
+    their GETs evenly."""
+    return (n * 0.6180339887498949) % 1.0
 
 
 _JITTER = random.Random()  # one generator for every retry's jitter
@@ -82,6 +97,22 @@ class RetryPolicy:
         if retry_after is not None and retry_after > 0:
             return min(self.max_wait, max(retry_after, backoff))
         return backoff
+
+
+def rate_limit_wait(retry: RetryPolicy, attempt: int, retry_after: float | None, waited: float,
+                    budget: float, rng: random.Random | None = None) -> float | None:
+    """Seconds to wait before sending again a create the vendor refused for its rate limit (429:
+    nothing was created), or None when the next try would come after `budget` (the job timeout)
+    seconds of waiting. `Retry-After` is honoured as the vendor says it, however long (there is
+    no `max_wait` here: only the budget bounds it), plus up to 10 % so the clips waiting together
+    do not all come back in the same instant; without one, the usual backoff. Pure but for the
+    jitter."""
+    rng = rng or _JITTER
+    if retry_after is not None and retry_after > 0:
+        wait = retry_after * (1.0 + rng.random() / 10)
+    else:
+        wait = min(retry.cap, retry.base * (2 ** min(attempt, 16))) * (0.5 + rng.random() / 2)
+    return wait if waited + wait <= budget else None
 
 
 class Slots:
@@ -115,16 +146,24 @@ class Slots:
 
     @contextlib.asynccontextmanager
     async def slot(self, priority: float, ticket: asyncio.Future | None = None):
+        """Hold a slot; the `Held` yielded may hand it on before the block ends."""
         ticket = ticket or self.reserve(priority)
         try:
             await asyncio.shield(ticket)
         except asyncio.CancelledError:
             self.cancel(ticket)  # granted just as we were cancelled: pass it on
             raise
+        held = Held(self)
         try:
-            yield
+            yield held
         finally:
-            self._release()
+            held.release()
+
+    def best_waiting(self) -> float | None:
+        """The priority of the first clip in the queue for a slot, if any."""
+        while self._waiters and self._waiters[0][2].done():  # given up
+            heapq.heappop(self._waiters)
+        return -self._waiters[0][0] if self._waiters else None
 
     def _release(self) -> None:
         while self._waiters:
@@ -133,6 +172,26 @@ class Slots:
                 fut.set_result(None)
                 return
         self.free += 1
+
+
+class Held:
+    """A slot being used; released once, early or at the end of the `slot` block."""
+
+    def __init__(self, slots: Slots):
+        self._slots, self.released = slots, False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._slots._release()
+
+
+def keep_slot_for(dependants: list[float], best_waiting: float | None) -> bool:
+    """Whether a clip whose job just finished at the provider keeps its slot while its video is
+    downloaded, to hand it to a dependant that the download makes ready. Only when one of those
+    outranks every clip already waiting: otherwise the slot goes now to whom it would go then,
+    and the provider starts the next job while we download. Pure: priorities in, yes or no."""
+    return bool(dependants) and best_waiting is not None and max(dependants) > best_waiting
 
 
 class LatencyEstimator:

@@ -24,7 +24,7 @@ from .inputs import InputResolver
 from .journal import JobRecord, JournalError
 from .journaling import JournalWriter
 from .lock import StoryLock
-from .policy import PollPolicy, RetryPolicy, Slots
+from .policy import Held, PollPolicy, RetryPolicy, Slots, keep_slot_for
 from .results import (
     ClipOutcome, ClipStatus, ClipTask, Reason, ReasonCode, RenderError, RenderEvent, RenderReport, RenderSummary,
 )
@@ -75,7 +75,8 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
 
 class _Run:
     """The scheduler: one task per clip; a clip waits for its dependencies, then for a slot (at
-    most `concurrency` jobs between submit and download), highest critical-path priority first."""
+    most `concurrency` jobs between submit and the provider's end of the job; the download
+    follows outside it), highest critical-path priority first."""
 
     def __init__(self, ctx: RunContext, concurrency: int):
         self.ctx = ctx
@@ -152,10 +153,10 @@ class _Run:
                 return blocked
             if ctx.stop.is_set():
                 return ctx.finish(clip, "interrupted", job_id=task.job_id)
-            async with self.slots.slot(task.priority, self._tickets.pop(clip.name, None)):
+            async with self.slots.slot(task.priority, self._tickets.pop(clip.name, None)) as held:
                 if ctx.stop.is_set():
                     return ctx.finish(clip, "interrupted", job_id=task.job_id)
-                return await self._produce(clip, task)
+                return await self._produce(clip, task, held)
         except asyncio.CancelledError:
             if clip.name not in ctx.results:
                 ctx.finish(clip, "interrupted", job_id=task.job_id)
@@ -210,11 +211,11 @@ class _Run:
         return None
 
     # ---- one clip ----
-    async def _produce(self, clip: PlannedClip, task: ClipTask) -> ClipOutcome:
+    async def _produce(self, clip: PlannedClip, task: ClipTask, held: Held) -> ClipOutcome:
         if task.action == "submit":
             started = await self._start_job(clip)
         else:  # resume / redownload: the job exists and is paid for; never create again
-            started = await self._resume_job(clip, task)
+            started = await self._resume_job(clip, task, held)
         if isinstance(started, ClipOutcome):
             return started
         record, job, origin = started
@@ -223,7 +224,18 @@ class _Run:
         waited = await self.waiter.wait(clip, record, job, origin)
         if isinstance(waited, ClipOutcome):
             return waited
+        # The job is over at the provider: its slot (a job in flight there) serves the next one
+        # while the video downloads, unless a clip that needs this video should have it.
+        if not keep_slot_for(self._made_ready_by(clip.name), self.slots.best_waiting()):
+            held.release()
         return await self.store.fetch(clip, *waited)
+
+    def _made_ready_by(self, name: str) -> list[float]:
+        """The priorities of the clips that `name` finishing would make ready to start."""
+        ctx = self.ctx
+        return [ctx.tasks[dep].priority for dep in self.dependants.get(name, ())
+                if ctx.tasks[dep].action in WORK_ACTIONS and dep not in ctx.results
+                and all(d == name or (d in ctx.results and ctx.results[d].ok) for d in ctx.clips[dep].after)]
 
     async def _start_job(self, clip: PlannedClip) -> ClipOutcome | tuple[JobRecord, Job, float | None]:
         try:
@@ -231,12 +243,10 @@ class _Run:
         except Exception as exc:  # ProviderError, OSError, ValueError; media.MediaError from frame extraction
             return self.ctx.finish(clip, "failed", error=local_disk_problem(exc, self.ctx.cache.root / "frames")
                                    or f"cannot prepare the request: {exc}")
-        submitted = await self.submitter.submit(clip, body)
-        if isinstance(submitted, ClipOutcome):
-            return submitted
-        return (*submitted, time.monotonic())
+        return await self.submitter.submit(clip, body)
 
-    async def _resume_job(self, clip: PlannedClip, task: ClipTask) -> ClipOutcome | tuple[JobRecord, Job, float | None]:
+    async def _resume_job(self, clip: PlannedClip, task: ClipTask,
+                          held: Held) -> ClipOutcome | tuple[JobRecord, Job, float | None]:
         ctx = self.ctx
         record = ctx.journal.get(clip.key) or JobRecord(
             key=clip.key, clip=clip.name, provider=ctx.provider.namespace, state="completed",
@@ -249,7 +259,7 @@ class _Run:
         except ProviderError as exc:
             if not exc.retryable and not ctx.provider.paid:  # free: just make it again
                 ctx.emit(clip.name, "note", f"job {task.job_id} is gone ({exc}); rendering again")
-                return await self._produce(clip, replace(task, action="submit", job_id=None))
+                return await self._produce(clip, replace(task, action="submit", job_id=None), held)
             if not exc.retryable:
                 return self._unknown_job(clip, task.job_id, exc)  # type: ignore[arg-type]
             job = Job(id=task.job_id, state="running")  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ sent again, when it cannot tell."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from ..credentials import scrub
@@ -15,9 +16,15 @@ from .context import RunContext
 from .decide import in_doubt_message
 from .journal import DuplicateCreate, JobRecord
 from .journaling import JournalWriter
+from .policy import rate_limit_wait
 from .results import ClipOutcome, Reason, ReasonCode
 
 CREATE_GRACE = 60.0  # seconds to wait for an in-flight create's answer after a cancel
+
+
+def rate_limited(exc: ProviderError) -> bool:
+    """A create refused for the vendor's rate limit: HTTP 429, which proves nothing was created."""
+    return exc.retryable and exc.status == 429
 
 
 def create_hints(ctx: RunContext, clip: PlannedClip) -> dict[str, Any]:
@@ -38,41 +45,82 @@ def film_edges(plan, name: str) -> tuple[float, float]:
 class Submitter:
     def __init__(self, ctx: RunContext, writer: JournalWriter):
         self.ctx, self.writer = ctx, writer
+        self._told_rate_limit = False
 
-    async def submit(self, clip: PlannedClip, body: dict[str, Any]) -> ClipOutcome | tuple[JobRecord, Job]:
-        """Create the clip's job: (its journal record, the job), or the clip's outcome when no job
-        could be created (or it is not known whether one was)."""
+    async def submit(self, clip: PlannedClip, body: dict[str, Any]) -> ClipOutcome | tuple[JobRecord, Job, float]:
+        """Create the clip's job: (its journal record, the job, when the create's answer came:
+        monotonic, the moment the job surely existed), or the clip's outcome when no job could
+        be created (or it is not known whether one was)."""
         ctx = self.ctx
         hints = create_hints(ctx, clip)
-        for attempt in range(ctx.retry.attempts):
+        attempt, began, throttled = 0, time.monotonic(), False
+        while True:
             if ctx.stop.is_set():
                 return ctx.finish(clip, "interrupted")
             record = await self._start(clip)
             if isinstance(record, ClipOutcome):
                 return record
-            ctx.emit(clip.name, "submitting", "" if not attempt else f"attempt {attempt + 1}")
+            if not throttled:  # waiting out a rate limit is one state, not a line per try
+                ctx.emit(clip.name, "submitting", "" if not attempt else f"attempt {attempt + 1}")
             try:
                 job = await self._create(record, body, hints)
+                answered = time.monotonic()
             except AmbiguousSubmit as exc:
                 return await self._in_doubt(clip, record, scrub(str(exc)))
             except ProviderError as exc:
                 msg = scrub(str(exc))
                 # Nothing was created (that is the contract of ProviderError outside AmbiguousSubmit).
                 await self.writer.put(record.advance("unsent", error=msg))
-                if exc.retryable and attempt + 1 < ctx.retry.attempts and not ctx.stop.is_set():
-                    wait = ctx.retry.delay(attempt, exc.retry_after)
-                    ctx.emit(clip.name, "retrying", f"{msg}; retrying in {wait:.1f} s")
-                    await ctx.sleep(wait)
-                    continue
-                tries = f" (after {attempt + 1} attempts)" if attempt else ""
-                return ctx.finish(clip, "failed", error=local_disk_problem(exc, ctx.workdir)
-                                  or f"provider refused the request{tries}: {msg}")
+                throttled = rate_limited(exc)
+                wait = None if ctx.stop.is_set() else self._retry_wait(exc, attempt, time.monotonic() - began)
+                if wait is None:
+                    return ctx.finish(clip, "failed", error=local_disk_problem(exc, ctx.workdir)
+                                      or self._refusal(exc, msg, attempt, time.monotonic() - began))
+                self._say_retrying(clip, exc, msg, wait)
+                await ctx.sleep(wait)
+                attempt += 1
+                continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # we cannot tell whether it reached the provider: in doubt
                 return await self._in_doubt(clip, record, scrub(f"{type(exc).__name__}: {exc}"))
-            return await self._submitted(clip, record, job)
-        raise AssertionError("unreachable")
+            submitted = await self._submitted(clip, record, job)
+            return submitted if isinstance(submitted, ClipOutcome) else (*submitted, answered)
+
+    def _retry_wait(self, exc: ProviderError, attempt: int, waited: float) -> float | None:
+        """Seconds to wait before sending the create again, or None to give up. A rate limit
+        (429: nothing was created) is waited out for as long as the vendor asks, within the job
+        timeout; other refusals that prove nothing was created get the retry budget."""
+        ctx = self.ctx
+        if rate_limited(exc):
+            return rate_limit_wait(ctx.retry, attempt, exc.retry_after, waited, ctx.poll.deadline)
+        if exc.retryable and attempt + 1 < ctx.retry.attempts:
+            return ctx.retry.delay(attempt, exc.retry_after)
+        return None
+
+    def _say_retrying(self, clip: PlannedClip, exc: ProviderError, msg: str, wait: float) -> None:
+        ctx = self.ctx
+        if not rate_limited(exc):
+            ctx.emit(clip.name, "retrying", f"{msg}; retrying in {wait:.1f} s")
+            return
+        ctx.emit(clip.name, "waiting", f"for {ctx.provider.label}'s rate limit")
+        if not self._told_rate_limit:  # once per run, however many clips wait
+            self._told_rate_limit = True
+            ctx.emit("*", "note", f"{ctx.provider.label} is rate limiting new jobs (HTTP 429: nothing was "
+                                  f"created); waiting as long as it asks, up to {ctx.poll.deadline / 60:.0f} min "
+                                  "per clip")
+
+    def _refusal(self, exc: ProviderError, msg: str, attempt: int, waited: float) -> str:
+        if rate_limited(exc):
+            label, budget = self.ctx.provider.label, self.ctx.poll.deadline
+            if exc.retry_after and waited + exc.retry_after > budget:
+                return (f"{label} is rate limiting new jobs and asks to come back in {exc.retry_after:.0f} s, "
+                        f"past the {budget / 60:.0f} min job timeout; nothing was created for this clip "
+                        f"(run again later): {msg}")
+            return (f"{label} kept refusing new jobs for its rate limit for {waited / 60:.1f} min; nothing "
+                    f"was created for this clip (run again later): {msg}")
+        tries = f" (after {attempt + 1} attempts)" if attempt else ""
+        return f"provider refused the request{tries}: {msg}"
 
     async def _start(self, clip: PlannedClip) -> JobRecord | ClipOutcome:
         """The `submitting` record, durable BEFORE the request is sent; or why nothing is sent."""

@@ -11,7 +11,7 @@ from ..providers.base import Job, ProviderError
 from .context import RunContext
 from .journal import JobRecord
 from .journaling import JournalWriter
-from .policy import LatencyEstimator, next_poll_at
+from .policy import LatencyEstimator, next_poll_at, poll_phase
 from .results import ClipOutcome
 
 
@@ -35,37 +35,41 @@ class JobWaiter:
                    origin: float | None = None) -> ClipOutcome | tuple[JobRecord, Job]:
         """Poll until the job completes or fails, or the deadline passes. `origin` (monotonic) is
         when the job surely existed: the create's answer; for a resumed job, its journaled send."""
+        resumed = origin is None
         if origin is None:
             since = time.time() - record.submitted_at if record.submitted_at else 0.0
             origin = time.monotonic() - max(0.0, since)
         token = self.estimator.enter(clip.seconds)
         try:
-            polled = await self._poll(clip, job, origin)
+            polled = await self._poll(clip, job, origin, poll_phase(token), resumed)
         finally:
             self.estimator.leave(token)
         if isinstance(polled, ClipOutcome):
             return polled
         return await self._ended(clip, record, polled, origin)
 
-    async def _poll(self, clip: PlannedClip, job: Job, origin: float) -> ClipOutcome | Job:
+    async def _poll(self, clip: PlannedClip, job: Job, origin: float, phase: float,
+                    resumed: bool) -> ClipOutcome | Job:
         """The job once it is no longer running, or the clip's outcome when waiting ends first."""
         ctx, est = self.ctx, self.estimator
+
+        def due() -> float:
+            return next_poll_at(ctx.poll, last, est.predict(clip.seconds), est.scale(clip.seconds), phase)
+
         waited_from = time.monotonic()
-        last = max(0.0, time.monotonic() - origin) if job.state == "running" and origin < waited_from - 1e-3 else 0.0
+        # A resumed job was just looked up: that counts as its last GET.
+        last = max(0.0, waited_from - origin) if resumed and job.state == "running" else 0.0
         while job.state == "running":
             if time.monotonic() - waited_from > ctx.poll.deadline:
                 return ctx.finish(clip, "failed", job_id=job.id,
                                   error=f"job {job.id} still running after {ctx.poll.deadline / 60:.0f} min; "
                                         "it stays in the journal: run again to keep waiting for it")
-            due = next_poll_at(ctx.poll, last, est.predict(clip.seconds), est.scale(clip.seconds))
             now = time.monotonic() - origin
-            if due > now:
-                await ctx.sleep(due - now, est.changed)
+            if due() > now:
+                await ctx.sleep(due() - now, est.changed)
                 if ctx.stop.is_set():
                     return ctx.finish(clip, "interrupted", job_id=job.id)
-                # Woken by a new estimate: decide again when to poll.
-                if time.monotonic() - origin + 1e-3 < next_poll_at(
-                        ctx.poll, last, est.predict(clip.seconds), est.scale(clip.seconds)):
+                if time.monotonic() - origin + 1e-3 < due():  # woken by a new estimate: decide again
                     continue
             last = time.monotonic() - origin
             try:
