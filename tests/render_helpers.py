@@ -334,3 +334,18 @@ def two_shot_film(tmp_path: Path, fake_together, monkeypatch, *, size: str = "16
     return dict(fake=fake, story=story, env={"TOGETHER_API_KEY": SOAK_KEY}, provider=provider, plan=plan,
                 state=state, journal=Journal(state, provider.namespace),
                 base=["render", str(story), "-p", "together", "--base-url", fake.base_url, "--yes"])
+
+
+def kill_after_first_create(args: list[str], env: dict[str, str], fake, wait: float = 120.0) -> None:
+    """Start `args` (a storyboard render) and kill -9 it once the fake has received its first
+    create; the fake should delay its answer (`create_delay`) so the kill lands mid-create. A
+    loaded machine may take long to start the process: `wait` bounds it."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + wait
+    while fake.stats()["creates"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)

@@ -9,13 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from render_helpers import cli, fast_cli
+from render_helpers import cli, fast_cli, kill_after_first_create
 from storyboard.testing.fake_replicate import FakeReplicate
 
 pytestmark = pytest.mark.timeout(120)
@@ -116,13 +115,8 @@ def test_a_render_killed_mid_create_leaves_the_clip_in_doubt(tmp_path):
                        create_delay=30) as fake:
         args = [sys.executable, "-m", "storyboard", "render", str(path), "-p", "replicate",
                 "--base-url", fake.base_url, "--yes", "-j", "1"]
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while fake.stats()["creates"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        kill_after_first_create(args, env, fake)
         assert fake.stats()["creates"] == 1
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
         fake.set_faults(create_delay=0)
         again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=90)
         assert again.returncode == 3, again.stderr

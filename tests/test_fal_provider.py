@@ -4,15 +4,12 @@ over real loopback sockets (create classification, polling, results, downloads, 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from render_helpers import cli, fast_cli
+from render_helpers import cli, fast_cli, kill_after_first_create
 from provider_helpers import finished, run_scenario
 from storyboard.providers.base import AmbiguousSubmit, ClipSpec, FrameImage, ProviderError
 from storyboard.providers.fal import FalProvider
@@ -172,13 +169,7 @@ def test_a_render_killed_mid_create_leaves_the_clip_in_doubt(tmp_path):
     with FakeFal(api_key=KEY, latency=0.2, create_delay=3.0) as fake:
         args = ["render", str(story), "-p", "fal", "--base-url", fake.base_url, "--yes"]
         env = {**os.environ, "FAL_KEY": KEY}
-        proc = subprocess.Popen([sys.executable, "-m", "storyboard", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.monotonic() + 120  # a loaded machine may take long to start the process
-        while fake.stats()["creates"] < 1 and time.monotonic() < end:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        kill_after_first_create([sys.executable, "-m", "storyboard", *args], env, fake)
         assert fake.stats()["creates"] >= 1
         fake.set_faults(create_delay=0.0)
         creates = fake.stats()["creates"]

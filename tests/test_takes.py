@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from render_helpers import SOAK_KEY, cli, fast_cli, sha256_file, TEST_POLL
+from render_helpers import SOAK_KEY, TEST_POLL, cli, fast_cli, kill_after_first_create, sha256_file
 from storyboard.api import compile_file
 from storyboard.compiler.requests import derived_seed
 from storyboard.picks import picks_path, read_picks
@@ -365,13 +363,8 @@ def test_a_takes_render_killed_mid_create_resumes_without_a_second_create(tmp_pa
     env = {**os.environ, "TOGETHER_API_KEY": SOAK_KEY}
     args = [sys.executable, "-m", "storyboard", "render", str(path), "-p", "together", "--base-url", fake.base_url,
             "--yes", "-j", "1", "--shot", "opening"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while fake.stats()["creates"] < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    kill_after_first_create(args, env, fake)
     assert fake.stats()["creates"] == 1
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
     fake.set_faults(create_delay=0)
     # the user's recovery: the one in-doubt take is looked up on the dashboard and adopted
     first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)

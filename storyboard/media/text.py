@@ -49,15 +49,7 @@ def _find_font(names: Sequence[str]) -> str | None:
 @lru_cache(maxsize=64)
 def _font_at(size: int, bold: bool, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = (_find_font(_CJK) if cjk else None) or _find_font(_LATIN[bold]) or _find_font(_LATIN[False])
-    if path:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            pass
-    try:
-        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType
-    except TypeError:
-        return ImageFont.load_default()
+    return font_from_file(path, size)
 
 
 def has_wide(text: str) -> bool:
@@ -255,6 +247,6 @@ def font_from_file(path: str | None, size: int):
         except OSError:
             pass
     try:
-        return ImageFont.load_default(size=size)
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType
     except TypeError:
         return ImageFont.load_default()
