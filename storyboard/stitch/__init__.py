@@ -43,7 +43,8 @@ _EXPORTS = {
     "clips": ("AudioSource", "Slot"),
     "mux": ("AacRun", "mux_film", "required_delay", "verify"),
     "probe": ("VideoScan", "scan_video"),
-    "sound": ("AAC_BIT_RATE", "AAC_OPTIONS", "AacWriter", "balanced_split"),
+    "segments": ("SegmentCache",),
+    "sound": ("AAC_BIT_RATE", "AAC_OPTIONS", "AacWriter", "Segment", "sound_segments"),
     "stage": ("stitch",),
     "video": ("Video", "plan_pieces", "total_frames"),
 }
