@@ -4,8 +4,9 @@ a small edit re-encodes only what the edit touched and copies the rest.
 
 An entry is its file plus a sidecar `<file>.json` holding the file's size and SHA-256 and what
 the stitcher needs to know about it (frame counts, decoding delay). Both are written to temp
-names in the stitch's run folder and renamed into place, the file first: a stitch killed at any point leaves either a whole
-entry, or a file without its sidecar (rebuilt next time), or temp files the next stitch sweeps.
+names in the stitch's run folder and renamed into place, the file first: a stitch killed at any
+point leaves either a whole entry, or a file without its sidecar (rebuilt next time), or temp
+files the next stitch sweeps.
 An entry whose file does not hash to its sidecar's digest (a disk error, a hand edit, a torn
 write after a power loss) is rebuilt, never used. No fsync: a lost entry costs an encode, not
 the film.
