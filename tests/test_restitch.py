@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import storyboard.stitch.sound as sound_module
+import storyboard.stitch.stage as stage_module
 from storyboard.plan import ScoreSpec
 from storyboard.stitch import sound_segments, stitch
 from storyboard.stitch.base import FPS, RATE, SPF
@@ -103,13 +104,21 @@ def test_one_changed_clip_reencodes_only_the_segments_and_window_it_reaches(clip
     assert not np.array_equal(old[:, c_span[0]:c_span[1]], new[:, c_span[0]:c_span[1]])
 
 
-def test_an_unchanged_film_built_again_encodes_nothing(clips, tmp_path):  # noqa: F811
+def test_an_unchanged_film_built_again_encodes_nothing(clips, other_c, tmp_path, monkeypatch):  # noqa: F811
+    probed: list[str] = []
+    real = stage_module.probe_clip
+    monkeypatch.setattr(stage_module, "probe_clip", lambda n, p: probed.append(n) or real(n, p))
     plan = film_plan()
     work = tmp_path / "work"
     run(plan, files(clips), tmp_path / "one.mp4", work)
+    assert sorted(probed) == sorted(files(clips))
+    probed.clear()
     again = run(plan, files(clips), tmp_path / "two.mp4", work)
     assert again.counts["sound_encoded"] == again.counts["windows_encoded"] == 0
     assert sha(tmp_path / "one.mp4") == sha(tmp_path / "two.mp4")
+    assert probed == []  # the probes of files not changed since are remembered
+    run(plan, files(clips, c=other_c), tmp_path / "three.mp4", work)
+    assert probed == ["c"]
 
 
 @pytest.fixture(scope="module")

@@ -233,7 +233,7 @@ def video_packets(path: Path) -> list[bytes]:
 
 
 def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatch):
-    names = ["a", "b", "c", "d", "e", "a", "b", "d"]  # 23 s: two sound segments
+    names = ["a", "b", "d", "e", "a", "b", "d", "c"]  # 23 s: two sound segments
     plan = shots(*names)
     out = tmp_path / "cuts.mp4"
     decoded: list[Path] = []
@@ -241,13 +241,14 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     monkeypatch.setattr(sound_module, "decode_pcm",
                         lambda src: decoded.append(src.path) or real_decode(src))
     result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
-    # d (8-11 s) spans the segments' boundary: both encoders take its sound, decoded once
+    # the second d (18-21 s) spans the segments' boundary: both encoders take its sound (and
+    # the second encoder's pre-roll reaches back into b), each decoded once
     assert sorted(decoded) == sorted(clips[n] for n in names)
     assert not any("re-encoded" in a or "conformed" in a for a in result.actions), result.actions
     assert sum(a.startswith("copied") for a in result.actions) == 5  # one line per clip
     assert result.counts["sound_segments"] == result.counts["sound_encoded"] == 2
     split = sound_module.SEGMENT_FRAMES * 1024
-    assert 8 * RATE < split < 11 * RATE
+    assert 20 * RATE < split < 21 * RATE
     frames = check_film(out, plan.total_seconds)
     assert len(frames) == 23 * FPS
 
@@ -568,8 +569,9 @@ def test_sound_segments_sit_on_a_fixed_grid_of_aac_frames():
     seg = sound_module.SEGMENT_FRAMES * 1024
     one = sound_segments(9 * RATE)
     assert [(s.lo, s.hi, s.enc_lo, s.enc_hi, s.last) for s in one] == [(0, 9 * RATE, 0, 9 * RATE, True)]
-    total = 3 * seg + seg // 3  # the short last piece joins the segment before it
-    segs = sound_segments(total)
+    total = 3 * seg + sound_module.PREROLL // 2  # a last piece shorter than a pre-roll joins
+    segs = sound_segments(total)  # the segment before it
+    assert len(sound_segments(total + sound_module.PREROLL)) == 4  # a longer one does not
     assert [(s.lo, s.hi) for s in segs] == [(0, seg), (seg, 2 * seg), (2 * seg, total)]
     assert segs[1].enc_lo == seg - sound_module.PREROLL and segs[1].enc_hi == 2 * seg + sound_module.TAIL
     assert all(s.lo % 1024 == 0 and s.enc_lo % 1024 == 0 for s in segs)

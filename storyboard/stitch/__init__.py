@@ -23,7 +23,7 @@ with the project's design notes):
   10 ms fades at cuts, 30 ms crossfades at extension seams, silence for clips without audio), one
   clip at a time, in background threads that encode it in process (PyAV's AAC encoder releases
   the GIL) while the video is assembled. It is encoded as one track (stream-copying the clips'
-  AAC drifts ~35 ms per join, §5.7) in ~10-s segments on a fixed grid of AAC frames, two
+  AAC drifts ~35 ms per join, §5.7) in ~20-s segments on a fixed grid of AAC frames, two
   encoders at a time; each segment's encoder starts ~1 s early and runs a few frames past its
   end, so segments splice seamlessly, and the mux takes each one as it is done. The final file is
   muxed by PyAV (packet copy, faststart) and checked against what was muxed into it.

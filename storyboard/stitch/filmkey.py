@@ -15,7 +15,7 @@ from ..plan import RenderPlan
 # Part of every film key and of the stitcher's cached intermediates: bump it when the stitcher
 # makes a different film from the same inputs, so films made before are rebuilt once.
 # 2: AAC 256 kbit/s left/right, decode order laid out afresh, exact edit lists.
-# 3: the sound encoded in ~10-s segments on a fixed grid (cached by content).
+# 3: the sound encoded in ~20-s segments on a fixed grid (cached by content).
 STITCH_VERSION = "3"
 
 

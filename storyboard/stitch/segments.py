@@ -33,6 +33,7 @@ from .workspace import Workspace
 # bump when an entry made from the same inputs would come out different (its format, the encode)
 SEGMENT_VERSION = "1"
 DIGESTS = "digests.json"
+PROBES = "probes.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -49,25 +50,32 @@ class SegmentCache:
         self._memo_path = ws.cache / DIGESTS
         self._memo = self._read_memo()
         self._memo_used: dict[str, str] = {}
-        ws.used.add(self._memo_path)
+        self._probe_path = ws.cache / PROBES
+        self._probes = read_json(self._probe_path)
+        self._probes_used: dict[str, dict] = {}
+        ws.used.update((self._memo_path, self._probe_path))
 
     # ---- content digests of inputs ----------------------------------------------------------
 
     def _read_memo(self) -> dict[str, str]:
-        try:
-            memo = json.loads(self._memo_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return {k: v for k, v in memo.items() if isinstance(k, str) and isinstance(v, str)} \
-            if isinstance(memo, dict) else {}
+        memo = read_json(self._memo_path)
+        return {k: v for k, v in memo.items() if isinstance(v, str)}
+
+    def probe(self, path: Path) -> dict | None:
+        """The probe memo's record of the file (media facts of a clip: probing a hundred clips
+        again is most of what a re-stitch would otherwise cost), by file identity."""
+        found = self._probes.get(identity(path))
+        return found if isinstance(found, dict) else None
+
+    def remember_probe(self, path: Path, record: dict) -> None:
+        self._probes_used[identity(path)] = record
 
     def digest(self, path: Path | None) -> str | None:
         """SHA-256 of a file's content, computed once per file identity (device, inode, size,
         modification time): a file replaced or rewritten is hashed again."""
         if path is None:
             return None
-        st = os.stat(path)
-        ident = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        ident = identity(path)
         found = self._memo_used.get(ident) or self._memo.get(ident)
         if found is None:
             found = sha256_file(path)
@@ -75,17 +83,12 @@ class SegmentCache:
         return found
 
     def save_digests(self) -> None:
-        """Keep the digests of the files this film used (the memo never grows without bound)."""
-        if self._memo_used == self._memo:
-            return
-        tmp = temp_sibling(self._memo_path)
-        try:
-            tmp.write_text(json.dumps(self._memo_used, sort_keys=True))
-            os.replace(tmp, self._memo_path)
-        except OSError:
-            pass  # only a memo: the next stitch hashes again
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Keep the digests and probes of the files this film used (the memos never grow
+        without bound)."""
+        for path, old, used in ((self._memo_path, self._memo, self._memo_used),
+                                (self._probe_path, self._probes, self._probes_used)):
+            if used != old:
+                write_memo(path, used)
 
     # ---- entries ----------------------------------------------------------------------------
 
@@ -142,6 +145,30 @@ class SegmentCache:
             tmp.unlink(missing_ok=True)
             side_tmp.unlink(missing_ok=True)
         return info
+
+
+def identity(path: Path) -> str:
+    st = os.stat(path)
+    return f"{STITCH_VERSION}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_memo(path: Path, memo: dict) -> None:
+    tmp = temp_sibling(path)
+    try:
+        tmp.write_text(json.dumps(memo, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only a memo: the next stitch probes and hashes again
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sidecar(path: Path) -> Path:

@@ -1,5 +1,5 @@
 """The film's sound: each clip decoded (PyAV), mixed sample-exactly in numpy with its join
-envelopes, and encoded in ~10-s AAC segments that splice seamlessly (stream-copying the clips'
+envelopes, and encoded in ~20-s AAC segments that splice seamlessly (stream-copying the clips'
 own AAC would drift at every join), in background threads while the pictures are assembled.
 Segments are cached by content: a re-stitch encodes only those an edit reaches."""
 
@@ -28,9 +28,11 @@ from .segments import SegmentCache
 HARD_JOIN_FADE = RATE // 100  # 10 ms fades at hard cuts: no click, inaudible as a dip
 EXTEND_XFADE = RATE * 30 // 1000  # 30 ms audio crossfade at extension seams
 AAC_FRAME = 1024  # samples per AAC-LC frame
-# ~10 s segments: a one-clip edit re-encodes one or two of them, and a 40-s film is four even
-# encodes for the two workers. Each costs its pre-roll (~10% more encoding than one encoder).
-SEGMENT_FRAMES = 469
+# ~20-s segments: a one-clip edit re-encodes one or two of them, a 40-s film is two even encodes
+# for the two workers, and the pre-rolls add ~5% to the encoding. (~10-s segments halve what an
+# edit re-encodes but made the hard-cut stitch of a 40-s film ~10% dearer in CPU and, with four
+# encodes in two rounds, up to 1.8x slower in wall time on a loaded machine: bench/stitch.py.)
+SEGMENT_FRAMES = 938
 PREROLL = 47 * AAC_FRAME  # ~1 s a segment's encoder encodes before its start, then drops
 TAIL = 4 * AAC_FRAME  # a segment's encoder runs this far past its end
 SOUND_WORKERS = 2
@@ -268,10 +270,11 @@ class Segment:
 def sound_segments(total: int) -> list[Segment]:
     """The film's sound cut on a fixed grid of SEGMENT_FRAMES AAC frames from its start: an edit
     moves no boundary before it (a clip changing length changes what follows it anyway). A last
-    piece shorter than half a segment joins the one before."""
+    piece shorter than a pre-roll (it would cost more to start than to encode) joins the one
+    before."""
     length = SEGMENT_FRAMES * AAC_FRAME
     bounds = [*range(0, total, length), total]
-    if len(bounds) > 2 and total - bounds[-2] < length // 2:
+    if len(bounds) > 2 and total - bounds[-2] < PREROLL:
         del bounds[-2]
     n = len(bounds) - 1
     return [Segment(k, lo, hi, max(0, lo - PREROLL) if k else 0, min(total, hi + TAIL), k == n - 1)

@@ -20,7 +20,9 @@ from .clips import (
     remux_video, retime_audio, Slot,
 )
 from .mux import mux_film, verify
-from .probe import film_size, probe_clip, scan_video, Source, video_deviations
+from .probe import (
+    film_size, probe_clip, scan_video, Source, source_from_json, source_to_json, video_deviations,
+)
 from .score import PlacedScore, place_scores
 from .segments import SegmentCache
 from .sound import AAC_BIT_RATE, AudioMixer, Segment, sound_layout
@@ -48,12 +50,30 @@ class Stitcher:
 
     def probe(self, entries: list[Entry]) -> dict[str, Source]:
         names = list(dict.fromkeys(e.name for e in entries))
+        sources = self.remembered(names)
+        todo = [name for name in names if name not in sources]
         # PyAV opens files without the GIL (stream-info probing decodes a frame or two)
         with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
-            found = pool.map(lambda name: probe_clip(name, self.clips[name]), names)
-            sources = dict(zip(names, found, strict=True))
+            found = pool.map(lambda name: probe_clip(name, self.clips[name]), todo)
+            sources.update(zip(todo, found, strict=True))
+        if self.cache is not None:
+            for name in names:
+                self.cache.remember_probe(self.clips[name], source_to_json(sources[name]))
         self.enc = Encoder.like(sources[entries[0].name].scan.profile)
         return sources
+
+    def remembered(self, names: list[str]) -> dict[str, Source]:
+        """Probes of clip files the stitch cache's memo holds (by file identity)."""
+        out: dict[str, Source] = {}
+        for name in names if self.cache is not None else ():
+            try:
+                record = self.cache.probe(self.clips[name])
+            except OSError:
+                continue  # probe_clip says what is wrong with the file
+            src = record and source_from_json(name, self.clips[name], record)
+            if src is not None:
+                out[name] = src
+        return out
 
     def played_frames(self, e: Entry, src: Source) -> int | None:
         """Frame count a retimed clip must play, or None when it plays as generated."""
