@@ -199,8 +199,11 @@ class Stitcher:
                 runs[-1].append(seg)
             else:
                 runs.append([seg])
+        if not runs:
+            self.note(f"{what}: all reused from the stitch cache (the sound did not change)")
+            return
         where = ", ".join(f"{r[0].lo / RATE:.3f}-{r[-1].hi / RATE:.3f} s" for r in runs)
-        self.note(f"{what}: encoded {len(encoded)} ({where or 'none'}), reused "
+        self.note(f"{what}: encoded {len(encoded)} ({where}), reused "
                   f"{len(segments) - len(encoded)} from the stitch cache")
 
 
