@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
@@ -179,3 +182,39 @@ def test_a_damaged_or_missing_cache_entry_is_rebuilt_never_used(clips, tmp_path)
     third = run(plan, files(clips), tmp_path / "third.mp4", work)
     assert third.counts["sound_encoded"] == third.counts["windows_encoded"] == 0
     assert "damaged" not in third.counts
+
+
+def test_a_killed_restitch_leaves_a_usable_cache(clips, other_c, tmp_path):  # noqa: F811
+    plan = film_plan()
+    work, out = tmp_path / "work", tmp_path / "film.mp4"
+    run(plan, files(clips), out, work)
+    edited = files(clips, c=other_c)
+    script = "\n".join([
+        "import sys",
+        "from pathlib import Path",
+        "import storyboard.stitch.sound as sound",
+        f"sound.SEGMENT_FRAMES = {SEGMENT_FRAMES}",
+        "from storyboard.plan import RenderPlan",
+        "from storyboard.stitch import stitch",
+        "plan = RenderPlan.from_json(sys.stdin.read())",
+        f"clips = {{k: Path(v) for k, v in {({k: str(v) for k, v in edited.items()})!r}.items()}}",
+        f"Path({str(out)!r}).unlink()",
+        f"stitch(plan, clips, Path({str(out)!r}), workdir=Path({str(work)!r}), log=print)",
+    ])
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=env)
+    proc.stdin.write(plan.to_json().encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 30
+    while not list(work.glob("stitch-run-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.15)
+    proc.kill()  # mid-re-stitch: the window or the sound segments are being made
+    proc.wait()
+    again = run(plan, edited, out, work)
+    scratch = run(plan, edited, tmp_path / "scratch.mp4", tmp_path / "fresh")
+    assert sha(out) == sha(tmp_path / "scratch.mp4")
+    assert again.counts["sound_encoded"] <= 3 and again.counts["windows_encoded"] <= 1
+    assert scratch.counts["sound_encoded"] == 8
+    assert not list((work / "stitch-cache").glob(".*")) and not list(work.glob("stitch-run-*"))
