@@ -10,12 +10,18 @@
 (c) peak memory (PSS summed over the process tree, ffmpeg children included) of a stitch of a
     10-minute film of 104 clips and of 25 clips (640x360, 6 s, cuts and transitions), each in a
     fresh child process                                                 target < 600 MB, flat
+(d) re-stitching in proportion to the edit: the 104-clip film of (c) stitched from scratch, then
+    one clip in the middle replaced by another and the film stitched again with the stitch cache
+    of the first: wall time                                             target <= 15% of the full
+    and the sound outside the re-encoded segments bit-exact (decoded PCM compared sample by
+    sample with the first film's), the film's duration, frame count and A/V agreement checked
 Exits 1 when a target is missed. Clips are 24 fps with a 1-s GOP (what the preview provider
-writes), x264 veryfast CRF 20, AAC 48 kHz stereo, a different hue and tone per clip. Our timings are
-the median of 5 runs after an untimed warm-up (each from scratch: fresh workdir, no output);
-moviepy's are one run each (a run takes 10-60 s); both sides' imports are done before timing.
-CPU seconds (process + children) are printed too: on a shared machine they vary less than wall
-time.
+writes), x264 veryfast CRF 20, AAC 48 kHz stereo, a different hue and tone per clip.
+Both sides of every comparison get the same number of runs (--runs, default 3), taken in turns
+(ours, theirs, ours, theirs, ...) so a change in the machine's load hits both alike; medians are
+compared, of wall time and of CPU seconds (process + children; on a shared machine they vary less
+than wall time). Each of our runs is from scratch (fresh work folder and stitch cache, no film),
+after one untimed warm-up; moviepy and our code are imported before any timing.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
+import numpy as np  # noqa: E402
 # imported here, not inside the timed runs: moviepy's time is its stitch, not its import
 from moviepy import (CompositeAudioClip, CompositeVideoClip, VideoFileClip, afx,  # noqa: E402
                      concatenate_videoclips, vfx)
@@ -212,6 +219,23 @@ def child(spec: dict) -> None:
                       "encoded": sum("re-encoded" in a for a in r.actions)}))
 
 
+def changed_window(plan: RenderPlan, name: str) -> tuple[int, int, int]:
+    """Film samples [lo, hi) of the sound segments whose encode hears clip `name` (widened by
+    one AAC frame each side: a decoded frame overlaps its neighbours), and how many they are."""
+    from storyboard.stitch.base import SPF, read_timeline
+    from storyboard.stitch.sound import sound_segments
+
+    at, span = 0, None
+    for e in read_timeline(plan):
+        n = round(plan.clip(e.name).seconds * FPS)
+        start = at - e.join.overlap
+        if e.name == name:
+            span = (start * SPF, (start + n) * SPF)
+        at = start + n
+    segs = [s for s in sound_segments(at * SPF) if s.enc_lo < span[1] and s.enc_hi > span[0]]
+    return segs[0].lo - 1024, segs[-1].hi + 1024, len(segs)
+
+
 # ---- the runs --------------------------------------------------------------------------------
 
 def timed(fn) -> tuple[float, float]:
@@ -221,24 +245,61 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def ours(plan: RenderPlan, paths: dict[str, Path], out: Path, work: Path, runs: int = 5):
-    """Median wall (and its CPU) of `runs` stitches from scratch after one untimed warm-up (the
-    first stitch in a process also initialises PyAV's codecs), and the last result."""
-    times, result = [], {}
-    shutil.rmtree(work, ignore_errors=True)
-    out.unlink(missing_ok=True)
-    stitch(plan, paths, out, workdir=work, log=lambda m: None)
-    for _ in range(runs):
+def fresh_stitch(plan: RenderPlan, paths: dict[str, Path], out: Path, work: Path, result: dict):
+    """A stitch from scratch: no work folder (so no stitch cache), no film."""
+    def go() -> None:
         shutil.rmtree(work, ignore_errors=True)
         out.unlink(missing_ok=True)
-        times.append(timed(lambda: result.__setitem__(
-            "r", stitch(plan, paths, out, workdir=work, log=lambda m: None))))
-    return statistics.median_low(times), result["r"]
+        result["r"] = stitch(plan, paths, out, workdir=work, log=lambda m: None)
+    return go
+
+
+def in_turns(runs: int, *sides) -> list[list[tuple[float, float]]]:
+    """(wall, CPU) of `runs` runs of each side, the sides taking turns."""
+    times: list[list[tuple[float, float]]] = [[] for _ in sides]
+    for _ in range(runs):
+        for k, side in enumerate(sides):
+            times[k].append(timed(side))
+    return times
+
+
+def medians(times: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+
+def spread(times: list[tuple[float, float]]) -> str:
+    walls = sorted(t[0] for t in times)
+    return f"{walls[0]:.2f}-{walls[-1]:.2f}"
+
+
+def pcm_frames(path: Path):
+    """The film's decoded sound, one AAC frame at a time: (first sample, float32 channels x n)."""
+    with av.open(str(path)) as c:
+        at = 0
+        for frame in c.decode(audio=0):
+            data = frame.to_ndarray()
+            yield at, data
+            at += data.shape[1]
+
+
+def sound_differs_outside(a: Path, b: Path, lo: int, hi: int) -> tuple[int, int]:
+    """Decoded frames of two films' sound that differ, outside samples [lo, hi) and inside."""
+    outside = inside = 0
+    for (at, x), (at2, y) in zip(pcm_frames(a), pcm_frames(b), strict=True):
+        if at != at2 or x.shape != y.shape:
+            return -1, -1
+        if not np.array_equal(x, y):
+            if at + x.shape[1] <= lo or at >= hi:
+                outside += 1
+            else:
+                inside += 1
+    return outside, inside
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", type=Path, help="keep clips and outputs in this folder")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each side of each comparison")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -260,13 +321,17 @@ def main() -> int:
     # (a) hard cuts
     cuts = [("cut", 0.0, None)] * 7
     plan_a = film_plan(names, 5, cuts, (1280, 720))
-    t_a, res = ours(plan_a, dict(zip(names, gop, strict=True)), base / "a_ours.mp4", base / "work-a")
+    got: dict = {}
+    ours_a = fresh_stitch(plan_a, dict(zip(names, gop, strict=True)), base / "a_ours.mp4",
+                          base / "work-a", got)
+    ours_a()  # warm-up: the first stitch in a process also initialises PyAV's codecs
+    ta, ma = in_turns(args.runs, ours_a, lambda: moviepy_cuts(gop, base / "a_moviepy.mp4", base))
+    t_a, mp_a = medians(ta), medians(ma)
     fa = check_film(base / "a_ours.mp4", plan_a.total_seconds)
-    encoded = [a for a in res.actions if "re-encoded" in a or "conformed" in a]
-    row("a. hard cuts, ours", t_a, fa, f"video re-encodes: {len(encoded)}")
-    mp_a = timed(lambda: moviepy_cuts(gop, base / "a_moviepy.mp4", base))
+    encoded = [a for a in got["r"].actions if "re-encoded" in a or "conformed" in a]
+    row("a. hard cuts, ours", t_a, fa, f"wall {spread(ta)}; video re-encodes: {len(encoded)}")
     row("a. hard cuts, moviepy chain", mp_a,
-        check_film(base / "a_moviepy.mp4", plan_a.total_seconds))
+        check_film(base / "a_moviepy.mp4", plan_a.total_seconds), f"wall {spread(ma)}")
     ratio_a, cpu_a = mp_a[0] / t_a[0], mp_a[1] / t_a[1]
     if encoded:
         failures.append(f"hard cuts re-encoded video: {encoded}")
@@ -274,15 +339,20 @@ def main() -> int:
     # (b) dissolves and fades
     trans = [("dissolve", 0.5, None), ("fade", 1.0, None)] * 3 + [("dissolve", 0.5, None)]
     plan_b = film_plan(names, 5, trans, (1280, 720))
-    t_b, _ = ours(plan_b, dict(zip(names, gop, strict=True)), base / "b_ours.mp4", base / "work-b")
-    row("b. dissolves+fades, ours", t_b, check_film(base / "b_ours.mp4", plan_b.total_seconds))
-    t_k, _ = ours(plan_b, dict(zip(names, single, strict=True)), base / "b_ours_1kf.mp4", base / "work-b1",
-                  runs=1)
+    ours_b = fresh_stitch(plan_b, dict(zip(names, gop, strict=True)), base / "b_ours.mp4",
+                          base / "work-b", got)
+    ours_b()
+    tb, mb = in_turns(args.runs, ours_b,
+                      lambda: moviepy_transitions(gop, trans, base / "b_moviepy.mp4", base))
+    t_b, mp_b = medians(tb), medians(mb)
+    row("b. dissolves+fades, ours", t_b, check_film(base / "b_ours.mp4", plan_b.total_seconds),
+        f"wall {spread(tb)}")
+    t_k = timed(fresh_stitch(plan_b, dict(zip(names, single, strict=True)), base / "b_ours_1kf.mp4",
+                             base / "work-b1", got))
     row("b. same, ours, 1 keyframe/clip", t_k,
-        check_film(base / "b_ours_1kf.mp4", plan_b.total_seconds), "information only")
-    mp_b = timed(lambda: moviepy_transitions(gop, trans, base / "b_moviepy.mp4", base))
+        check_film(base / "b_ours_1kf.mp4", plan_b.total_seconds), "information only, 1 run")
     row("b. dissolves+fades, moviepy", mp_b,
-        check_film(base / "b_moviepy.mp4", plan_b.total_seconds))
+        check_film(base / "b_moviepy.mp4", plan_b.total_seconds), f"wall {spread(mb)}")
     ratio_b, cpu_b = mp_b[0] / t_b[0], mp_b[1] / t_b[1]
 
     # (c) memory: 104 and 25 clips of 6 s, 640x360, hard links of 12 distinct clips
@@ -312,6 +382,38 @@ def main() -> int:
         if peak >= 600:
             failures.append(f"{n} clips: peak PSS {peak:.0f} MB >= 600 MB")
 
+    # (d) re-stitching in proportion to the edit: the 104-clip film of (c), one clip changed
+    plan_d = film_plan(list(paths), 6, [tuple(j) for j in spec["joins"]], (640, 360))
+    files_d = {k: Path(v) for k, v in paths.items()}
+    middle = f"m{len(paths) // 2}"
+    alt = make_clip(base / "alt.mp4", len(small) + 7, "640x360", 6, 24)  # another picture and tone
+    edited = dict(files_d, **{middle: alt})
+    work_d, full_out, edit_out = base / "work-d", base / "d_full.mp4", base / "d_edit.mp4"
+
+    def restitch() -> None:  # with the stitch cache the full stitch just left
+        edit_out.unlink(missing_ok=True)
+        got["e"] = stitch(plan_d, edited, edit_out, workdir=work_d, log=lambda m: None)
+
+    td_full, td_edit = in_turns(args.runs, fresh_stitch(plan_d, files_d, full_out, work_d, got),
+                                restitch)
+    t_full, t_edit = medians(td_full), medians(td_edit)
+    counts = got["e"].counts
+    lo, hi, reaching = changed_window(plan_d, middle)
+    row("d. 104 clips, full stitch", t_full, check_film(full_out, plan_d.total_seconds),
+        f"wall {spread(td_full)}")
+    row(f"d. {middle} changed, re-stitch", t_edit, check_film(edit_out, plan_d.total_seconds),
+        f"wall {spread(td_edit)}; encoded {counts.get('sound_encoded')}/"
+        f"{counts.get('sound_segments')} sound segments, {counts.get('windows_encoded')}/"
+        f"{counts.get('windows')} windows")
+    outside, inside = sound_differs_outside(full_out, edit_out, lo, hi)
+    ratio_d, cpu_d = t_edit[0] / t_full[0], t_edit[1] / t_full[1]
+    if counts.get("sound_encoded") != reaching:
+        failures.append(f"re-stitch encoded {counts.get('sound_encoded')} sound segments, "
+                        f"{reaching} reach the changed clip")
+    if outside != 0 or inside == 0:
+        failures.append(f"re-stitch: {outside} AAC frames of sound differ outside the changed "
+                        f"segments, {inside} inside")
+
     # report
     print(f"\n{'run':36} {'wall s':>7} {'CPU s':>7} {'film s':>8} {'frames':>7} {'a-v ms':>7}"
           "  ok  note")
@@ -326,6 +428,11 @@ def main() -> int:
           f"   (target >= 5x)   [1 keyframe/clip sources: {mp_b[0] / t_k[0]:.1f}x wall]")
     print(f"(c) peak PSS: 25 clips {mem[25]:.0f} MB, 104 clips {mem[104]:.0f} MB"
           "   (target < 600 MB, flat)")
+    print(f"(d) re-stitch / full: {ratio_d:6.1%} wall, {cpu_d:6.1%} CPU   (target <= 15%); sound "
+          f"outside samples {lo}-{hi} (the re-encoded segments, +-1 AAC frame): {outside} of the "
+          f"decoded frames differ ({inside} inside)")
+    if ratio_d > 0.15:
+        failures.append(f"re-stitch took {ratio_d:.1%} of the full stitch")
     if ratio_a < 20:
         failures.append(f"hard cuts only {ratio_a:.1f}x faster than moviepy")
     if ratio_b < 5:

@@ -24,8 +24,9 @@ import storyboard.stitch.sound as sound_module
 from storyboard.stitch.filmkey import up_to_date
 from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry
 from storyboard.stitch import (
-    AacRun, AudioSource, Join, Slot, StitchError, Video, VideoScan, balanced_split, mux_film,
-    plan_pieces, read_timeline, required_delay, scan_video, stitch, total_frames, verify,
+    AacRun, AudioSource, Join, Slot, StitchError, Video, VideoScan, mux_film,
+    plan_pieces, read_timeline, required_delay, scan_video, sound_segments, stitch, total_frames,
+    verify,
 )
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
@@ -232,7 +233,7 @@ def video_packets(path: Path) -> list[bytes]:
 
 
 def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatch):
-    names = ["a", "b", "c", "d", "e", "a", "b", "d"]  # 23 s: long enough to split the AAC encode
+    names = ["a", "b", "d", "e", "a", "b", "d", "c"]  # 23 s: two sound segments
     plan = shots(*names)
     out = tmp_path / "cuts.mp4"
     decoded: list[Path] = []
@@ -240,14 +241,14 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     monkeypatch.setattr(sound_module, "decode_pcm",
                         lambda src: decoded.append(src.path) or real_decode(src))
     result = stitch(plan, clips, out, workdir=tmp_path / "work", log=lambda m: None)
-    # e spans the split: both encoders take its sound, but it is decoded once
+    # the second d (18-21 s) spans the segments' boundary: both encoders take its sound (and
+    # the second encoder's pre-roll reaches back into b), each decoded once
     assert sorted(decoded) == sorted(clips[n] for n in names)
     assert not any("re-encoded" in a or "conformed" in a for a in result.actions), result.actions
     assert sum(a.startswith("copied") for a in result.actions) == 5  # one line per clip
-    spliced = [a for a in result.actions if "as 2 parallel parts" in a]
-    assert len(spliced) == 1, result.actions
-    split = round(float(spliced[0].split("spliced at ")[1].split(" s")[0]) * RATE)
-    assert split % 1024 == 0 and 11 * RATE < split < 14 * RATE  # inside e, the clip decoded once
+    assert result.counts["sound_segments"] == result.counts["sound_encoded"] == 2
+    split = sound_module.SEGMENT_FRAMES * 1024
+    assert 20 * RATE < split < 21 * RATE
     frames = check_film(out, plan.total_seconds)
     assert len(frames) == 23 * FPS
 
@@ -267,7 +268,7 @@ def test_hard_cuts_copy_video_and_keep_audio_in_sync(clips, tmp_path, monkeypatc
     for (prev, name), t in zip(pairwise(names), starts[1:], strict=True):
         assert tone(pcm, t - 0.015, freqs, 480) == prev
         assert tone(pcm, t + 0.005, freqs, 480) == name
-    # where the two AAC parts meet: no dip, no click
+    # where the two AAC segments meet: no dip, no click
     levels = [float(np.sqrt((pcm[k:k + 240] ** 2).mean()))
               for k in range(split - 2400, split + 2400, 240)]
     steady = float(np.sqrt((pcm[split - RATE // 2:split - RATE // 4] ** 2).mean()))
@@ -383,15 +384,16 @@ def test_rerun_reuses_and_changes_rebuild(clips, tmp_path):
 def test_the_cache_keeps_only_what_the_last_film_used(clips, tmp_path):
     work = tmp_path / "work"
     stitch(shots("a", "big"), clips, tmp_path / "film.mp4", workdir=work, log=lambda m: None)
-    first = set((work / "stitch-cache").iterdir())
+    first = set((work / "stitch-cache").glob("*.v.mp4"))
     assert len(first) == 1  # big, conformed to a's size
     said: list[str] = []
     stitch(shots("a", "f25", "b"), clips, tmp_path / "film.mp4", workdir=work, log=said.append)
-    second = set((work / "stitch-cache").iterdir())
+    second = set((work / "stitch-cache").glob("*.v.mp4"))
     assert len(second) == 1 and not first & second  # f25's conform; big's is gone
-    assert any(m.startswith("removed 1 intermediate file(s) no longer used") for m in said)
+    # and the first film's sound segment (file and sidecar): a different film, a different sound
+    assert any(m.startswith("removed 3 intermediate file(s) no longer used") for m in said), said
     stitch(shots("a", "f25"), clips, tmp_path / "film.mp4", workdir=work, log=said.append)
-    assert set((work / "stitch-cache").iterdir()) == second  # still used: kept
+    assert set((work / "stitch-cache").glob("*.v.mp4")) == second  # still used: kept
 
 
 def test_killed_stitch_leaves_no_partial_film(clips, tmp_path):
@@ -563,19 +565,22 @@ def test_plan_pieces_rejects_transitions_longer_than_the_clip():
         plan_pieces(slots)
 
 
-def test_balanced_split_gives_the_clip_decodes_to_the_second_encoder(monkeypatch):
-    five = 5 * RATE
-    spans = [(i * five, (i + 1) * five) for i in range(8)]  # 40 s of 5-s clips
-    preroll, tail = sound_module.SPLIT_PREROLL, sound_module.SPLIT_TAIL
-    monkeypatch.setattr(sound_module, "DECODE_WEIGHT", 0.0)  # encoding only: equal ranges
-    even = balanced_split(spans, 8 * five)
-    assert even % 1024 == 0 and abs((even + tail) - (8 * five - even + preroll)) <= 1024
-    monkeypatch.setattr(sound_module, "DECODE_WEIGHT", 0.15)
-    split = balanced_split(spans, 8 * five)
-    # the second part decodes the clips across the split (and all after): the first gets more
-    assert split % 1024 == 0 and even < split < even + five
-    one = balanced_split([(0, 8 * five)], 8 * five)  # one long clip: decoded by the second part
-    assert one > split
+def test_sound_segments_sit_on_a_fixed_grid_of_aac_frames():
+    seg = sound_module.SEGMENT_FRAMES * 1024
+    one = sound_segments(9 * RATE)
+    assert [(s.lo, s.hi, s.enc_lo, s.enc_hi, s.last) for s in one] == [(0, 9 * RATE, 0, 9 * RATE, True)]
+    total = 3 * seg + sound_module.PREROLL // 2  # a last piece shorter than a pre-roll joins
+    segs = sound_segments(total)  # the segment before it
+    assert len(sound_segments(total + sound_module.PREROLL)) == 4  # a longer one does not
+    assert [(s.lo, s.hi) for s in segs] == [(0, seg), (seg, 2 * seg), (2 * seg, total)]
+    assert segs[1].enc_lo == seg - sound_module.PREROLL and segs[1].enc_hi == 2 * seg + sound_module.TAIL
+    assert all(s.lo % 1024 == 0 and s.enc_lo % 1024 == 0 for s in segs)
+    # a longer film keeps every boundary before its end: an edit moves none of them
+    assert [(s.lo, s.hi) for s in sound_segments(total + seg)[:2]] == [(s.lo, s.hi) for s in segs[:2]]
+    runs = [s.run(Path(f"s{s.index}"), lambda: None) for s in segs]
+    assert (runs[0].start, runs[0].stop, runs[0].shift) == (None, seg, 0)
+    assert (runs[1].start, runs[1].stop) == (sound_module.PREROLL, sound_module.PREROLL + seg)
+    assert runs[2].stop is None and runs[2].shift == 2 * seg - sound_module.PREROLL
 
 
 def test_read_timeline_joins():

@@ -4,8 +4,9 @@ One stage in a package of small modules, in the order a stitch goes through them
 base (format, timeline, errors; pure) -> probe (what each clip file is) -> clips (each made
 ready to be placed; workspace keeps the intermediates) -> video (copied GOP runs and re-encoded
 windows) and sound (decoded, mixed, encoded in parallel) -> mux (the film file, checked) ->
-stage (the whole, and reuse). burnin (subtitles) and composition (the film as a moviepy clip,
-`api.film_clip` and `render --stitcher moviepy`) are the modules importing moviepy.
+stage (the whole, and reuse); segments keeps the cached sound segments and windows. burnin
+(subtitles) and composition (the film as a moviepy clip, `api.film_clip` and `render --stitcher
+moviepy`) are the modules importing moviepy.
 
 Which tool does what, and why ("§" below are sections of the stitching reference the design was measured against, kept
 with the project's design notes):
@@ -22,10 +23,16 @@ with the project's design notes):
 - The sound is decoded per clip (PyAV) and mixed sample-exactly in numpy (crossfades, fades,
   10 ms fades at cuts, 30 ms crossfades at extension seams, silence for clips without audio), one
   clip at a time, in background threads that encode it in process (PyAV's AAC encoder releases
-  the GIL) while the video is assembled. It is encoded once for the whole film (stream-copying
-  AAC drifts ~35 ms per join, §5.7); long films use two encoders in parallel, spliced at an AAC
-  frame boundary, and the mux takes the first part while the second finishes. The final file is
+  the GIL) while the video is assembled. It is encoded as one track (stream-copying the clips'
+  AAC drifts ~35 ms per join, §5.7) in ~20-s segments on a fixed grid of AAC frames, two
+  encoders at a time; each segment's encoder starts ~1 s early and runs a few frames past its
+  end, so segments splice seamlessly, and the mux takes each one as it is done. The final file is
   muxed by PyAV (packet copy, faststart) and checked against what was muxed into it.
+- Re-stitching is in proportion to the edit (segments.py): the sound segments and the encoded
+  windows are kept in the stitch cache under keys of everything they are made from (file
+  contents by SHA-256, frames, joins, score settings, encoder settings, versions) with a checksum
+  each, so a stitch after an edit encodes only the segments and windows the edit reaches, copies
+  the rest, and never uses a stale or damaged entry.
 - moviepy renders the subtitle burn-in, only on the GOPs that show a cue: per-frame text
   compositing with Pillow's bundled font, no libass/fontconfig dependency, settings of §2.6. The
   fast stitcher does not use it for transitions: it has no wipe, its compose path is 3-4x slower
@@ -50,7 +57,8 @@ _EXPORTS = {
     "composition": ("FilmClip", "compose", "write_film"),
     "mux": ("AacRun", "mux_film", "required_delay", "verify"),
     "probe": ("VideoScan", "scan_video"),
-    "sound": ("AAC_BIT_RATE", "AAC_OPTIONS", "AacWriter", "balanced_split"),
+    "segments": ("SegmentCache",),
+    "sound": ("AAC_BIT_RATE", "AAC_OPTIONS", "AacWriter", "Segment", "sound_segments"),
     "stage": ("stitch",),
     "video": ("Video", "plan_pieces", "total_frames"),
 }

@@ -3,7 +3,7 @@ timeline read from the plan, and the stage's errors and result. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +60,9 @@ class StitchResult:
     duration: float  # seconds
     actions: list[str]  # what was done, in order ("copied ...", "re-encoded window ...", ...)
     reused: bool  # True: the output was already up to date and nothing was rebuilt
+    # what was made and what came from the stitch cache: "sound_segments", "sound_encoded",
+    # "windows", "windows_encoded", "damaged" (cache entries found broken and rebuilt)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from ..plan import RenderPlan
 # makes a different film from the same inputs, so films made before are rebuilt once.
 # 2: AAC 256 kbit/s left/right, decode order laid out afresh, exact edit lists.
 # 3: dissolves and fades mixed in RGB (video.blends_colours), wipe edges at exactly k/n.
-STITCH_VERSION = "3"
+# 4: and the sound encoded in ~20-s segments on a fixed grid (cached by content).
+STITCH_VERSION = "4"
 
 
 def file_identity(path: Path) -> dict:

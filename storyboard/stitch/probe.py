@@ -4,7 +4,7 @@ stitcher makes of it: the film's size, and why a clip cannot be stream-copied.""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,6 +42,28 @@ def probe_clip(name: str, path: Path) -> Source:
     except MediaError as e:
         raise StitchError(f"clip {name!r}: {path} is not a readable video ({e.__cause__ or e})") from e
     return Source(name, path, scan, audio)
+
+
+def source_to_json(src: Source) -> dict:
+    """A probe as the stitch cache's probe memo keeps it (JSON: fractions as text)."""
+    scan = asdict(src.scan)
+    for name in ("sar", "time_base"):
+        scan[name] = None if scan[name] is None else str(scan[name])
+    return {"scan": scan, "audio": None if src.audio is None else asdict(src.audio)}
+
+
+def source_from_json(name: str, path: Path, data: dict) -> Source | None:
+    """The memo's probe of `path`, or None when it is not one this code wrote."""
+    try:
+        scan = dict(data["scan"])
+        for field in ("sar", "time_base"):
+            scan[field] = None if scan[field] is None else Fraction(scan[field])
+        for field in ("keyframes", "key_pts", "key_dts"):
+            scan[field] = tuple(scan[field])
+        audio = data["audio"]
+        return Source(name, path, VideoScan(**scan), None if audio is None else AudioInfo(**audio))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
 
 
 def film_size(sources: list[Source]) -> tuple[int, int]:

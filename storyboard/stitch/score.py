@@ -40,6 +40,7 @@ class PlacedScore:
     pcm: np.ndarray  # float32 (n, 2) at 48 kHz, memory-mapped from the workspace
     start: int  # film sample where its span starts
     end: int  # film sample where its span ends
+    source: Path | None = None  # the score's file (its content is part of the sound cache's keys)
 
     def overlaps(self, a: int, b: int) -> bool:
         return a < self.end and b > self.start
@@ -175,13 +176,14 @@ def place_scores(plan: RenderPlan, spans: dict[str, tuple[int, int]], ws: Worksp
         start, end = spans[spec.first][0], spans[spec.last][1]
         if end <= start:
             raise StitchError(f"the score {spec.file} ends before it starts")
-        out.append(PlacedScore(spec, _decoded(plan, spec, ws), start, end))
+        pcm, source = _decoded(plan, spec, ws)
+        out.append(PlacedScore(spec, pcm, start, end, source))
     return out
 
 
-def _decoded(plan: RenderPlan, spec: ScoreSpec, ws: Workspace) -> np.ndarray:
+def _decoded(plan: RenderPlan, spec: ScoreSpec, ws: Workspace) -> tuple[np.ndarray, Path]:
     """The score's sound as float32 48 kHz stereo, decoded once into the stitch cache and
-    memory-mapped (a long score is never held in memory)."""
+    memory-mapped (a long score is never held in memory), and the score's file."""
     found = paths.resolve(plan.base_dir, spec.file)  # the one rule: the file the checker approved
     if not found.ok or not found.path.is_file():
         raise StitchError(f"the score {paths.shown(spec.file)} {found.reason_in(Path(plan.base_dir)) or 'is missing'}")
@@ -197,4 +199,4 @@ def _decoded(plan: RenderPlan, spec: ScoreSpec, ws: Workspace) -> np.ndarray:
     raw = make_atomic(ws.cached(found.path, {"op": "score-pcm", "rate": RATE}, ".f32"), decode)
     if raw.stat().st_size < 8 * SPF:
         raise StitchError(f"the score {spec.file} holds no sound")
-    return np.memmap(raw, dtype=np.float32, mode="r").reshape(-1, 2)
+    return np.memmap(raw, dtype=np.float32, mode="r").reshape(-1, 2), found.path

@@ -1,12 +1,17 @@
 """The film's sound: each clip decoded (PyAV), mixed sample-exactly in numpy with its join
-envelopes, and encoded once for the whole film in background threads (in two parallel parts
-for a long film), while the pictures are assembled."""
+envelopes, and encoded in ~20-s AAC segments that splice seamlessly (stream-copying the clips'
+own AAC would drift at every join), in background threads while the pictures are assembled.
+Segments are cached by content: a re-stitch encodes only those an edit reaches."""
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from collections.abc import Callable
 
@@ -15,17 +20,22 @@ import numpy as np
 
 from .base import Join, RATE, SPF, StitchError
 from .clips import AudioSource, Slot
-from .mux import AacRun
+from .mux import AacRun, ready
 from .pcm import pcm_chunks
 from .score import PlacedScore, ScoreMix, warmup
+from .segments import SegmentCache
 
 HARD_JOIN_FADE = RATE // 100  # 10 ms fades at hard cuts: no click, inaudible as a dip
 EXTEND_XFADE = RATE * 30 // 1000  # 30 ms audio crossfade at extension seams
 AAC_FRAME = 1024  # samples per AAC-LC frame
-SPLIT_MIN = 20  # s: shorter films' sound is encoded by one AAC encoder
-SPLIT_PREROLL = 47 * AAC_FRAME  # ~1 s the second encoder encodes before the split, then drops
-SPLIT_TAIL = 4 * AAC_FRAME  # the first encoder runs this far past the split
-DECODE_WEIGHT = 0.15  # decoding a clip's second of AAC costs ~0.15 of encoding a film second
+# ~20-s segments: a one-clip edit re-encodes one or two of them, a 40-s film is two even encodes
+# for the two workers, and the pre-rolls add ~5% to the encoding. (~10-s segments halve what an
+# edit re-encodes but made the hard-cut stitch of a 40-s film ~10% dearer in CPU and, with four
+# encodes in two rounds, up to 1.8x slower in wall time on a loaded machine: bench/stitch.py.)
+SEGMENT_FRAMES = 938
+PREROLL = 47 * AAC_FRAME  # ~1 s a segment's encoder encodes before its start, then drops
+TAIL = 4 * AAC_FRAME  # a segment's encoder runs this far past its end
+SOUND_WORKERS = 2
 # 256 kbit/s coded left/right: 128 kbit/s per channel is transparent AAC-LC, and skipping the
 # encoder's per-band mid/side search makes it ~40% cheaper than 192 kbit/s with the search, with
 # a better SNR on mixed and wide stereo and at most 2.3 dB less (at 43+ dB) on dual mono
@@ -222,68 +232,6 @@ class AacWriter:
             raise StitchError(f"encoding the film's audio failed: {e}") from e
 
 
-class AudioPart:
-    """One AAC encoder fed with the film's samples [lo, hi) by its own thread; it decodes only the
-    clips that reach into its range. The thread owns the encoder from start to close."""
-
-    def __init__(self, lo: int, hi: int | None, out: Path, scores: list[PlacedScore] = ()):
-        self.lo, self.hi, self.out = lo, hi, out
-        self.writer = AacWriter(out)
-        self.track = AudioTrack(self.writer.write, lo, hi)
-        if scores:  # the scores' ducking hears the clips from a little before `lo` (score.py)
-            self.lo = max(0, lo - warmup(scores))
-            self.track = AudioTrack(ScoreMix(self.writer.write, scores, self.lo, lo - self.lo), self.lo, hi)
-        self.queue: queue.Queue[tuple[ClipSound, int] | None] = queue.Queue()
-        self.error: BaseException | None = None
-        self.ended = False
-        self.thread = threading.Thread(target=self._run, name="stitch-audio", daemon=True)
-        self.thread.start()
-
-    def wants(self, slot: Slot, position: int) -> bool:
-        """Whether any of the clip's samples (placed at film frame `position`) are in range."""
-        first, last = sound_span(slot, position)
-        return last > self.lo and (self.hi is None or first < self.hi)
-
-    def _run(self) -> None:
-        try:
-            while (item := self.queue.get()) is not None:
-                if self.error is not None:
-                    continue  # drain: the producer never blocks on a failed part
-                sound, position = item
-                try:
-                    self.track.add(sound_span(sound.slot, position)[0], sound.take())
-                except StitchError as e:  # the encoder's own failure
-                    self.error = e
-                except (av.FFmpegError, OSError, ValueError) as e:
-                    self.error = StitchError(
-                        f"clip {sound.slot.name!r}: cannot decode or mix its audio ({e})")
-            if self.error is None:
-                self.track.flush()  # end of input: finish now, not when finish() gets here
-        except BaseException as e:  # noqa: BLE001 - re-raised in finish()
-            self.error = self.error or e
-        try:
-            self.writer.close(complete=self.error is None)
-        except BaseException as e:  # noqa: BLE001 - re-raised in finish()
-            self.error = self.error or e
-
-    def end_input(self) -> None:
-        """No more clips: the part flushes and closes its encoder in its own thread."""
-        if not self.ended:
-            self.ended = True
-            self.queue.put(None)
-
-    def finish(self) -> None:
-        self.end_input()
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def abort(self) -> None:
-        self.error = self.error or StitchError("aborted")
-        self.end_input()
-        self.thread.join(timeout=10)
-
-
 def sound_layout(slots: list[Slot]) -> tuple[list[tuple[Slot, Join, int]], int]:
     """Each slot with the join after it and the film frame where its picture starts, and the
     film's length in frames."""
@@ -295,78 +243,169 @@ def sound_layout(slots: list[Slot]) -> tuple[list[tuple[Slot, Join, int]], int]:
     return layout, at
 
 
-def balanced_split(spans: list[tuple[int, int]], total: int) -> int:
-    """Where to split a two-part encode of `total` samples so both parts finish together. Each
-    part encodes its range; the second also decodes every clip reaching into its range (it
-    reaches the clips across the split first), the first only the clips before those. `spans`:
-    film samples [first, last) of each clip's sound."""
-    def excess(split: int) -> float:  # first part's work minus the second's
-        lo2 = split - SPLIT_PREROLL
-        first = split + SPLIT_TAIL + DECODE_WEIGHT * sum(b - a for a, b in spans if b <= lo2)
-        second = total - lo2 + DECODE_WEIGHT * sum(b - a for a, b in spans if b > lo2)
-        return first - second
+# ---- the sound in segments ---------------------------------------------------------------------
 
-    lo, hi = SPLIT_PREROLL // AAC_FRAME + 1, total // AAC_FRAME - 1  # AAC frames
-    while lo < hi:  # the first k whose excess is >= 0: the excess grows with the split
-        mid = (lo + hi) // 2
-        if excess(mid * AAC_FRAME) < 0:
-            lo = mid + 1
-        else:
-            hi = mid
-    best = min((k for k in (lo - 1, lo) if k * AAC_FRAME > SPLIT_PREROLL),
-               key=lambda k: abs(excess(k * AAC_FRAME)))
-    return best * AAC_FRAME
+@dataclass(frozen=True)
+class Segment:
+    """Film samples [lo, hi) of the sound, kept from an AAC encode of [enc_lo, enc_hi): the
+    encoder starts PREROLL before (discarded: its state has settled at `lo`) and runs TAIL past
+    `hi` (every kept frame was encoded with its real neighbours), so segments encoded apart
+    splice seamlessly at their AAC frame boundaries."""
+
+    index: int
+    lo: int
+    hi: int
+    enc_lo: int
+    enc_hi: int
+    last: bool
+
+    def run(self, path: Path, wait: Callable[[], None]) -> AacRun:
+        """The segment's packets in the film's AAC track (the first keeps the encoder's
+        priming packet, the last its final padded frames)."""
+        return AacRun(path, start=None if self.index == 0 else self.lo - self.enc_lo,
+                      stop=None if self.last else self.hi - self.enc_lo, shift=self.enc_lo,
+                      wait=wait)
+
+
+def sound_segments(total: int) -> list[Segment]:
+    """The film's sound cut on a fixed grid of SEGMENT_FRAMES AAC frames from its start: an edit
+    moves no boundary before it (a clip changing length changes what follows it anyway). A last
+    piece shorter than a pre-roll (it would cost more to start than to encode) joins the one
+    before."""
+    length = SEGMENT_FRAMES * AAC_FRAME
+    bounds = [*range(0, total, length), total]
+    if len(bounds) > 2 and total - bounds[-2] < PREROLL:
+        del bounds[-2]
+    n = len(bounds) - 1
+    return [Segment(k, lo, hi, max(0, lo - PREROLL) if k else 0, min(total, hi + TAIL), k == n - 1)
+            for k, (lo, hi) in enumerate(pairwise(bounds))]
+
+
+def segment_key(seg: Segment, heard: int, clips: list[tuple[Slot, Join, int]],
+                scores: list[PlacedScore], digest: Callable[[Path | None], str | None]) -> dict:
+    """Everything the segment's encoded sound depends on, placed relative to its encode's start
+    (`heard`: where its mix starts, earlier than enc_lo when a score's ducking needs to hear the
+    clips before it): each clip's sound file by content, the frames that play, its joins (their
+    envelopes) and where it lands; each score's file by content, settings and span; the encoder."""
+    return {
+        "span": [seg.enc_lo - heard, seg.lo - heard, seg.hi - heard, seg.enc_hi - heard],
+        "first": seg.index == 0, "last": seg.last,
+        "clips": [{"audio": digest(slot.audio.path), "zero": slot.audio.zero,
+                   "frames": [slot.start, slot.end], "join": join_fields(slot.join),
+                   "next": join_fields(next_join),
+                   "at": sound_span(slot, position)[0] - heard}
+                  for slot, next_join, position in clips],
+        "scores": [{"file": digest(p.source), "spec": p.spec.model_dump(mode="json"),
+                    "span": [p.start - heard, p.end - heard]} for p in scores],
+        "aac": {"rate": RATE, "bit_rate": AAC_BIT_RATE, "options": AAC_OPTIONS},
+    }
+
+
+def join_fields(join: Join) -> list:
+    return [join.kind, join.seconds, join.direction]
+
+
+def encode_segment(seg: Segment, heard: int, items: list[tuple[ClipSound, int]],
+                   scores: list[PlacedScore], stop: threading.Event, out: Path) -> dict:
+    """Mix the clips (and scores) of the segment's encode range and encode it into `out`."""
+    writer = AacWriter(out)
+    done = False
+    try:
+        track = AudioTrack(writer.write, seg.enc_lo, seg.enc_hi)
+        if scores:  # the duckers hear the clips from `heard` on; only enc_lo on is encoded
+            track = AudioTrack(ScoreMix(writer.write, scores, heard, seg.enc_lo - heard),
+                               heard, seg.enc_hi)
+        for sound, position in items:
+            if stop.is_set():
+                raise StitchError("aborted")
+            try:
+                buf = sound.take()
+            except (av.FFmpegError, OSError, ValueError) as e:
+                raise StitchError(
+                    f"clip {sound.slot.name!r}: cannot decode or mix its audio ({e})") from e
+            track.add(sound_span(sound.slot, position)[0], buf)
+        track.flush()
+        if writer.samples != seg.enc_hi - seg.enc_lo:
+            raise StitchError(f"internal: sound segment {seg.index} mixed {writer.samples} "
+                              f"samples instead of {seg.enc_hi - seg.enc_lo}")
+        done = True
+    finally:
+        writer.close(complete=done)
+    return {"samples": writer.samples}
 
 
 class AudioMixer:
-    """The film's sound, mixed in background threads straight into AAC while the video is being
-    assembled. AAC encoding is single-threaded and the slowest step of a hard-cut film, so a long
-    film is encoded as two parts in parallel and spliced at an AAC frame boundary: the second
-    encoder starts ~1 s before the split (discarded) so its state has settled, the first runs a
-    few frames past it, and every kept frame was encoded with its real neighbours."""
+    """The film's sound in AAC segments (sound_segments), each kept in the stitch cache under a
+    key of everything it is made from (segment_key). A segment already there is reused as it is;
+    the others are mixed and encoded in background threads, two at a time (PyAV's encoder
+    releases the GIL), while the video is assembled; the mux takes each segment's packets as it
+    is done. AAC encoding is the slowest step of a hard-cut film, and a re-stitch after an edit
+    encodes only the segments the edit reaches."""
 
-    def __init__(self, workdir: Path, slots: list[Slot], scores: list[PlacedScore] = ()):
+    def __init__(self, cache: SegmentCache, slots: list[Slot], scores: list[PlacedScore] = ()):
         layout, frames = sound_layout(slots)
         self.samples = frames * SPF
-        spans = [sound_span(slot, position) for slot, _, position in layout]
-        self.split = balanced_split(spans, self.samples) \
-            if self.samples >= SPLIT_MIN * RATE else None
-        ranges = [(0, None)] if self.split is None else \
-            [(0, self.split + SPLIT_TAIL), (self.split - SPLIT_PREROLL, None)]
-        self.parts: list[AudioPart] = []
+        self.segments = sound_segments(self.samples)
+        self.stop = threading.Event()
+        self.pool = ThreadPoolExecutor(SOUND_WORKERS, thread_name_prefix="stitch-sound")
+        self.paths: list[Path] = []
+        self.jobs: dict[int, Future] = {}
         try:
-            for n, (lo, hi) in enumerate(ranges, 1):
-                self.parts.append(AudioPart(lo, hi, workdir / f"audio{n}.m4a", scores))
-            for slot, next_join, position in layout:
-                users = [part for part in self.parts if part.wants(slot, position)]
-                sound = ClipSound(slot, next_join, len(users))  # decoded by the parts using it
-                for part in users:
-                    part.queue.put((sound, position))
-            for part in self.parts:  # every clip is queued: each part finishes when it can
-                part.end_input()
+            self._start(cache, layout, list(scores))
         except BaseException:
             self.abort()
             raise
+
+    def _start(self, cache: SegmentCache, layout: list[tuple[Slot, Join, int]],
+               scores: list[PlacedScore]) -> None:
+        todo, users = [], Counter()
+        for seg in self.segments:
+            near = [s for s in scores if s.overlaps(seg.enc_lo, seg.enc_hi)]
+            heard = max(0, seg.enc_lo - warmup(near)) if near else seg.enc_lo
+            items = [i for i, (slot, _, at) in enumerate(layout)
+                     if sound_span(slot, at)[1] > heard and sound_span(slot, at)[0] < seg.enc_hi]
+            key = segment_key(seg, heard, [layout[i] for i in items], near, cache.digest)
+            path = cache.path("sound", cache.key("sound", key), ".m4a")
+            self.paths.append(path)
+            info = cache.lookup(path)
+            if info is None or info.get("samples") != seg.enc_hi - seg.enc_lo:
+                todo.append((seg, heard, items, near, path))
+                users.update(items)
+        sounds = {i: ClipSound(layout[i][0], layout[i][1], n) for i, n in users.items()}
+        for seg, heard, items, near, path in todo:  # in film order: the mux waits in that order
+            job = partial(encode_segment, seg, heard, [(sounds[i], layout[i][2]) for i in items],
+                          near, self.stop)
+            self.jobs[seg.index] = self.pool.submit(cache.store, path, job)
+
+    @property
+    def encoded(self) -> list[Segment]:
+        return [seg for seg in self.segments if seg.index in self.jobs]
 
     def runs(self) -> list[AacRun]:
-        """The packet runs that make the film's AAC track, each waiting for its encoder: the mux
-        can take the first part while the second is still encoding."""
-        first, *rest = self.parts
-        if self.split is None:
-            return [AacRun(first.out, wait=first.finish)]
-        return [AacRun(first.out, stop=self.split, wait=first.finish),
-                AacRun(rest[0].out, start=SPLIT_PREROLL, shift=self.split - SPLIT_PREROLL,
-                       wait=rest[0].finish)]
+        """The packet runs that make the film's AAC track, each waiting for its encode (if any):
+        the mux takes the first segments while the later ones are still encoding."""
+        def waiter(k: int) -> Callable[[], None]:
+            job = self.jobs.get(k)
+            if job is None:
+                return ready
+
+            def wait() -> None:
+                job.result()
+            return wait
+
+        return [seg.run(path, waiter(seg.index))
+                for seg, path in zip(self.segments, self.paths, strict=True)]
 
     def finish(self) -> None:
-        """Wait for the encoders; raises the first part's failure."""
+        """Wait for the encodes; raises the first segment's failure."""
         try:
-            for part in self.parts:
-                part.finish()
+            for job in self.jobs.values():
+                job.result()
         except BaseException:
             self.abort()
             raise
+        self.pool.shutdown()
 
     def abort(self) -> None:
-        for part in self.parts:
-            part.abort()
+        self.stop.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -20,9 +20,12 @@ from .clips import (
     remux_video, retime_audio, Slot,
 )
 from .mux import mux_film, verify
-from .probe import film_size, probe_clip, scan_video, Source, video_deviations
+from .probe import (
+    film_size, probe_clip, scan_video, Source, source_from_json, source_to_json, video_deviations,
+)
 from .score import PlacedScore, place_scores
-from .sound import AAC_BIT_RATE, AudioMixer, sound_layout
+from .segments import SegmentCache
+from .sound import AAC_BIT_RATE, AudioMixer, Segment, sound_layout
 from .video import join_video, plan_pieces, render_video, total_frames
 from .workspace import sweep, Workspace
 
@@ -39,6 +42,7 @@ class Stitcher:
     log: Callable[[str], None]
     actions: list[str] = field(default_factory=list)
     enc: Encoder = Encoder()
+    cache: SegmentCache | None = None  # the sound segments and windows; made by build()
 
     def note(self, message: str) -> None:
         self.actions.append(message)
@@ -46,12 +50,30 @@ class Stitcher:
 
     def probe(self, entries: list[Entry]) -> dict[str, Source]:
         names = list(dict.fromkeys(e.name for e in entries))
+        sources = self.remembered(names)
+        todo = [name for name in names if name not in sources]
         # PyAV opens files without the GIL (stream-info probing decodes a frame or two)
         with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
-            found = pool.map(lambda name: probe_clip(name, self.clips[name]), names)
-            sources = dict(zip(names, found, strict=True))
+            found = pool.map(lambda name: probe_clip(name, self.clips[name]), todo)
+            sources.update(zip(todo, found, strict=True))
+        if self.cache is not None:
+            for name in names:
+                self.cache.remember_probe(self.clips[name], source_to_json(sources[name]))
         self.enc = Encoder.like(sources[entries[0].name].scan.profile)
         return sources
+
+    def remembered(self, names: list[str]) -> dict[str, Source]:
+        """Probes of clip files the stitch cache's memo holds (by file identity)."""
+        out: dict[str, Source] = {}
+        for name in names if self.cache is not None else ():
+            try:
+                record = self.cache.probe(self.clips[name])
+            except OSError:
+                continue  # probe_clip says what is wrong with the file
+            src = record and source_from_json(name, self.clips[name], record)
+            if src is not None:
+                out[name] = src
+        return out
 
     def played_frames(self, e: Entry, src: Source) -> int | None:
         """Frame count a retimed clip must play, or None when it plays as generated."""
@@ -142,13 +164,14 @@ class Stitcher:
         if abs(frames - planned) > 1:
             self.note(f"the clips as rendered play {frames / FPS:.3f} s; the plan expected "
                       f"{self.plan.total_seconds:.3f} s")
+        cache = self.cache = self.cache or SegmentCache(self.ws)
         # the sound is mixed and encoded in background threads while the video is assembled
-        mixer = AudioMixer(self.ws.run, slots, self.scores(slots))
+        mixer = AudioMixer(cache, slots, self.scores(slots))
         try:
             if mixer.samples != frames * SPF:
                 raise StitchError(
                     f"internal: mixed {mixer.samples} audio samples for {frames} frames")
-            pieces = render_video(plan_pieces(slots), slots, self.ws, self.enc, self.note)
+            pieces = render_video(plan_pieces(slots), slots, self.ws, self.enc, self.note, cache)
             video = join_video(pieces, self.ws.run / "video.mp4")
             if subs is not None:
                 pieces = burn_in_subtitles(video, subs, self.ws, self.enc, self.note)
@@ -159,11 +182,29 @@ class Stitcher:
         except BaseException:
             mixer.abort()
             raise
-        parts = "" if mixer.split is None else \
-            f"; as 2 parallel parts spliced at {mixer.split / RATE:.3f} s, an AAC frame boundary"
-        self.note("mixed the sound and encoded it once for the whole film (AAC 48 kHz stereo, "
-                  f"{AAC_BIT_RATE // 1000} kbit/s{parts})")
+        self.note_sound(mixer.segments, mixer.encoded)
+        cache.counts["sound_segments"] += len(mixer.segments)
+        cache.counts["sound_encoded"] += len(mixer.encoded)
         return verify(out, frames, written), frames
+
+    def note_sound(self, segments: list[Segment], encoded: list[Segment]) -> None:
+        what = (f"mixed the sound and encoded it (AAC 48 kHz stereo, {AAC_BIT_RATE // 1000} "
+                f"kbit/s) in {len(segments)} segment(s) spliced at AAC frame boundaries")
+        if len(encoded) == len(segments):
+            self.note(what)
+            return
+        runs: list[list[Segment]] = []
+        for seg in encoded:
+            if runs and runs[-1][-1].index == seg.index - 1:
+                runs[-1].append(seg)
+            else:
+                runs.append([seg])
+        if not runs:
+            self.note(f"{what}: all reused from the stitch cache (the sound did not change)")
+            return
+        where = ", ".join(f"{r[0].lo / RATE:.3f}-{r[-1].hi / RATE:.3f} s" for r in runs)
+        self.note(f"{what}: encoded {len(encoded)} ({where}), reused "
+                  f"{len(segments) - len(encoded)} from the stitch cache")
 
 
 def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path,
@@ -194,15 +235,16 @@ def stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, *, workdir: Path
     ws = Workspace(workdir)
     tmp = temp_sibling(out, ".mp4")
     try:
-        st = Stitcher(plan, clips, ws, log)
+        st = Stitcher(plan, clips, ws, log, cache=SegmentCache(ws))
         duration, frames = st.build(entries, subs, tmp)
         os.replace(tmp, out)
         remember(out, key, duration)
         st.note(f"wrote {out} ({duration:.3f} s, {frames} frames)")
+        st.cache.save_digests()
         gone = ws.prune()
         if gone:
             st.note(f"removed {len(gone)} intermediate file(s) no longer used from {ws.cache}")
-        return StitchResult(out, duration, st.actions, False)
+        return StitchResult(out, duration, st.actions, False, dict(st.cache.counts))
     finally:
         tmp.unlink(missing_ok=True)
         ws.cleanup()

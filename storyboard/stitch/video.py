@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from collections.abc import Callable
 
 from .base import Encoder, FPS, Join, StitchError
 from .clips import Slot
+from ..media.probe import ffmpeg_exe
 from .probe import scan_video
+from .segments import SegmentCache
 from .workspace import ffmpeg, Workspace
 
 # Transition windows are ~1-2 s and decide the speed of a film with transitions: superfast keeps
@@ -253,27 +256,94 @@ def describe(piece: Piece, slots: list[Slot]) -> str:
     return f" {words} to ".join(parts)
 
 
+def window_key(piece: Piece, slots: list[Slot], enc: Encoder,
+               digest: Callable[[Path | None], str | None]) -> dict:
+    """Everything an encoded window depends on: each strand's video file by content (its frame
+    times follow from it), the frames it takes and its fades, the transition, the encoder."""
+    return {
+        "strands": [{"video": digest(slots[s.slot].video), "start": slots[s.slot].scan.start,
+                     "frames": [s.start, s.frames], "fades": [s.fade_in, s.fade_out]}
+                    for s in piece.strands],
+        "xfade": piece.xfade, "overlap": piece.overlap, "fps": FPS,
+        "x264": enc.ffmpeg_args(WINDOW_PRESET), "ffmpeg": Path(ffmpeg_exe()).name,
+    }
+
+
+def encode_window(piece: Piece, slots: list[Slot], enc: Encoder, out: Path) -> dict:
+    return {"delay": encode_piece(piece, slots, out, enc), "frames": piece.frames}
+
+
+@dataclass
+class Windows:
+    """The film's encoded windows: each from the stitch cache when an earlier stitch made the same
+    one (same frames of the same content, same transition and encoder), else encoded, two at a
+    time; a window the film uses twice is encoded once."""
+
+    cache: SegmentCache
+    slots: list[Slot]
+    enc: Encoder
+    pool: ThreadPoolExecutor
+    made: dict[Path, Future | dict] = field(default_factory=dict)
+    reused: int = 0
+
+    def get(self, piece: Piece) -> Path:
+        path = self.cache.path("window", self.cache.key(
+            "window", window_key(piece, self.slots, self.enc, self.cache.digest)), ".mp4")
+        if path not in self.made:
+            info = self.cache.lookup(path)
+            if info is not None and info.get("frames") == piece.frames \
+                    and isinstance(info.get("delay"), int):
+                self.made[path] = info
+                self.reused += 1
+            else:
+                self.made[path] = self.pool.submit(
+                    self.cache.store, path, partial(encode_window, piece, self.slots, self.enc))
+        return path
+
+    def delay(self, path: Path) -> int:
+        """The window's decoding delay; waits for its encode (re-raises its failure)."""
+        made = self.made[path]
+        return (made.result() if isinstance(made, Future) else made)["delay"]
+
+    @property
+    def encoded(self) -> int:
+        return sum(isinstance(m, Future) for m in self.made.values())
+
+
 def render_video(pieces: list[Piece], slots: list[Slot], ws: Workspace, enc: Encoder,
-                 note: Callable[[str], None]) -> Video:
-    """Encode the windows and write the concat list that joins them with the copied runs."""
+                 note: Callable[[str], None], cache: SegmentCache) -> Video:
+    """Encode the windows (or take them from the cache) and write the concat list that joins
+    them with the copied runs."""
     lines = ["ffconcat version 1.0"]
     copied: Counter[str] = Counter()
     delays = [0]
-    jobs = []
+    used: list[tuple[Path, Piece]] = []
     with ThreadPoolExecutor(max_workers=WINDOW_WORKERS) as pool:
-        for n, piece in enumerate(pieces):
-            if piece.kind == "copy":
-                strand = piece.strands[0]
-                lines += copy_entry(ws, slots[strand.slot], strand)
-                copied[slots[strand.slot].name] += strand.frames
-                delays.append(slots[strand.slot].scan.delay)
-                continue
-            out = ws.run / f"piece{n:04d}.mp4"
-            jobs.append((pool.submit(encode_piece, piece, slots, out, enc), piece))
-            lines += [concat_line(ws, out), f"duration {piece.frames / FPS:.6f}"]
-        for job, piece in jobs:
-            delays.append(job.result())  # re-raises the first failure; the pool finishes the rest
-            note(f"re-encoded window {describe(piece, slots)}: {piece.frames} frames")
+        windows = Windows(cache, slots, enc, pool)
+        try:
+            for piece in pieces:
+                if piece.kind == "copy":
+                    strand = piece.strands[0]
+                    lines += copy_entry(ws, slots[strand.slot], strand)
+                    copied[slots[strand.slot].name] += strand.frames
+                    delays.append(slots[strand.slot].scan.delay)
+                    continue
+                path = windows.get(piece)
+                used.append((path, piece))
+                lines += [concat_line(ws, path), f"duration {piece.frames / FPS:.6f}"]
+            noted: set[Path] = set()
+            for path, piece in used:
+                delays.append(windows.delay(path))  # re-raises the first failure
+                if isinstance(windows.made[path], Future) and path not in noted:
+                    noted.add(path)
+                    note(f"re-encoded window {describe(piece, slots)}: {piece.frames} frames")
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    if windows.reused:
+        note(f"reused {windows.reused} window(s) encoded by an earlier stitch (stitch cache)")
+    cache.counts["windows"] += len(windows.made)
+    cache.counts["windows_encoded"] += windows.encoded
     for name, frames in copied.items():
         note(f"copied {frames} frames of {name} without re-encoding")
     return Video(ws.write_list("video.ffconcat", lines), max(delays))
