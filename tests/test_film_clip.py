@@ -52,10 +52,11 @@ TIMELINE = [
     ("dissolve", 0.5), ("k", "card", 2), ("m", "morph", 4, 1.0), ("h", "shot", 2), ("t", "shot", 2),
     ("x", "extend", 1),
 ]
-# The scores, in tones apart from the clips' (file: seconds, Hz, amplitude). "loop" is shorter
-# than its span (a to d) and plays again; it is ducked under a, b and d and plays at full level
-# under c, which has no sound. "once" starts on the card (no sound: not ducked), is ducked under
-# the morph and ends before its span does.
+# The scores, in tones apart from the clips' (file: seconds, Hz, amplitude; a mono tone written
+# as stereo, -3 dB a channel, which `pcm`'s mono downmix sums back: it measures at its amplitude).
+# "loop" is shorter than its span (a to d) and plays again; it is ducked under a, b and d and
+# plays at full level under c, which has no sound. "once" starts on the card (no sound: not
+# ducked), is ducked under the morph and ends before its span does.
 MUSIC = {"loop.wav": (1.5, 1200, 0.25), "once.wav": (2.8, 1500, 0.25)}
 SCORES = [
     ScoreSpec(file="loop.wav", sha256="loop", first="a", last="d", fade_in=0.5, fade_out=0.5, duck_db=-12),
