@@ -510,9 +510,10 @@ def film_clip(story: Path | str | RenderPlan, provider: Provider | str | None = 
               clips: Mapping[str, Path] | None = None, subtitles: bool = False,
               state_dir: Path | None = None):
     """The finished film as a moviepy clip (`stitch.composition.FilmClip`, a CompositeVideoClip):
-    the rendered clips (from the render cache, or `clips`: name -> file), the transitions and,
-    with `subtitles`, the dialogue burned in, placed by the film timing model as `render` places
-    them. Add effects and write it with moviepy:
+    the rendered clips (from the render cache, or `clips`: name -> file), the title cards (the
+    missing ones drawn first, free and local), the transitions, the score(s) with their fades and
+    ducking and, with `subtitles`, the dialogue burned in, placed by the film timing model as
+    `render` places them. Add effects and write it with moviepy:
 
         with film_clip("film.story") as film:
             film.with_effects([vfx.MirrorX()]).write_videofile("out.mp4", audio_codec="aac")
@@ -530,6 +531,7 @@ def film_clip(story: Path | str | RenderPlan, provider: Provider | str | None = 
         from .present.page import rendered_clips
 
         clips, _ = rendered_clips(plan, prov, state_dir=state_dir)
+    clips = {**clips, **_film_cards(plan, clips, state_dir)}
     missing = [e.clip for e in plan.timeline if e.clip is not None and e.clip not in clips]
     if missing:
         raise FilmClipError(f"not rendered yet: {', '.join(dict.fromkeys(missing))} "
@@ -543,6 +545,18 @@ def film_clip(story: Path | str | RenderPlan, provider: Provider | str | None = 
         return compose(plan, clips, cues=cues)
     except StitchError as exc:
         raise FilmClipError(str(exc)) from exc
+
+
+def _film_cards(plan: RenderPlan, clips: Mapping[str, Path], state_dir: Path | None) -> dict[str, Path]:
+    """The title cards `clips` lacks, drawn now where the cache has none (free and local, as
+    `render` draws them); FilmClipError when one cannot be drawn."""
+    wanted = {c.name for c in plan.cards} - set(clips)
+    if not wanted:
+        return {}
+    drawn, problem = draw_cards(plan, Path(state_dir) if state_dir else story_state_dir(plan), only=wanted)
+    if problem is not None:
+        raise FilmClipError(problem)
+    return drawn
 
 
 def _plan_for(story: Path | str | RenderPlan, provider: Provider | str | None) -> tuple[RenderPlan, Provider]:

@@ -1,7 +1,7 @@
 """The film as a moviepy clip (`api.film_clip`, `render --stitcher moviepy`) and the differential
 test: the fast stitcher and the moviepy composition make the same film from the same timeline,
 each the other's oracle (duration to one frame, pictures within 30 dB PSNR at sampled times,
-inside every transition too, sound envelopes within 1 dB)."""
+inside every transition too, sound envelopes within 1 dB), title card and scores included."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from moviepy import vfx
 from preview_helpers import write_story
 from storyboard.api import FilmClipError, compile_file, film_clip
 from storyboard.present.subtitles import build_cues
-from storyboard.plan import PlannedClip, RenderPlan, TimelineEntry, film_layout
+from storyboard.cards.render import draw_card
+from storyboard.media.probe import ffmpeg_exe
+from storyboard.plan import CardSpec, PlannedClip, RenderPlan, ScoreSpec, TimelineEntry, film_layout
 from storyboard.providers import get
 from storyboard.stitch import stitch
 from storyboard.stitch.composition import OPEN_READERS, compose, wipe_mask, write_film
@@ -41,22 +43,40 @@ CLIPS = {
     "t": (2, 270, 940, {}),  # an extension's target ...
     "x": (3, 270, 940, {}),  # ... and the extension, returned as the target + 1 s more
 }
-# The timeline: cuts, every transition kind, mixed sizes, a clip without sound, a retimed morph.
-# A title card and a score join here as two more cases when they land (a ("card", ...) item and
-# a score setting on the plan); the checks below need no change for them.
+# The timeline: cuts, every transition kind, mixed sizes, a clip without sound, a retimed morph,
+# a title card dissolved into (drawn as `render` draws it: its silent track ducks nothing).
 TIMELINE = [
     ("a", "shot", 2), ("dissolve", 0.5), ("b", "shot", 2), ("fade", 0.5), ("c", "shot", 2),
     ("wipe", 0.5, "left"), ("d", "shot", 2), ("wipe", 0.5, "right"), ("e", "shot", 2),
     ("wipe", 0.5, "up"), ("f", "shot", 2), ("wipe", 0.5, "down"), ("g", "shot", 2),
-    ("m", "morph", 4, 1.0), ("h", "shot", 2), ("t", "shot", 2), ("x", "extend", 1),
+    ("dissolve", 0.5), ("k", "card", 2), ("m", "morph", 4, 1.0), ("h", "shot", 2), ("t", "shot", 2),
+    ("x", "extend", 1),
+]
+# The scores, in tones apart from the clips' (file: seconds, Hz, amplitude; a mono tone written
+# as stereo, -3 dB a channel, which `pcm`'s mono downmix sums back: it measures at its amplitude).
+# "loop" is shorter than its span (a to d) and plays again; it is ducked under a, b and d and
+# plays at full level under c, which has no sound. "once" starts on the card (no sound: not
+# ducked), is ducked under the morph and ends before its span does.
+MUSIC = {"loop.wav": (1.5, 1200, 0.25), "once.wav": (2.8, 1500, 0.25)}
+SCORES = [
+    ScoreSpec(file="loop.wav", sha256="loop", first="a", last="d", fade_in=0.5, fade_out=0.5, duck_db=-12),
+    ScoreSpec(file="once.wav", sha256="once", first="k", last="x", fade_in=0.25, volume_db=-6, loop=False,
+              attack=0.1, release=0.3),
 ]
 PSNR_MIN = 30.0
 ENVELOPE_DB = 1.0
 
 
 def planned(name: str, kind: str, seconds: int) -> PlannedClip:
+    card = CardSpec(text="Three days later", subtitle="at the front", font="serif") if kind == "card" else None
     return PlannedClip(name=name, kind=kind, seconds=seconds, request={}, estimated_cost_usd=0.0,
-                       key=f"key-{name}", mode="text", source="test.story:1:1", width=320, height=180)
+                       key=f"key-{name}", mode="card" if card else "text", source="test.story:1:1",
+                       width=320, height=180, card=card)
+
+
+def scored_plan(clips: dict[str, Path]) -> RenderPlan:
+    """The differential timeline with its scores, their files beside the clips."""
+    return make_plan(*TIMELINE).model_copy(update={"scores": SCORES, "base_dir": str(clips["a"].parent)})
 
 
 def make_plan(*items) -> RenderPlan:
@@ -75,14 +95,23 @@ def make_plan(*items) -> RenderPlan:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("film-clips")
-    return {n: make_clip(d / f"{n}.mp4", s, h, f, **o) for n, (s, h, f, o) in CLIPS.items()}
+    out = {n: make_clip(d / f"{n}.mp4", s, h, f, **o) for n, (s, h, f, o) in CLIPS.items()}
+    plan = make_plan(*TIMELINE)
+    for card in plan.cards:
+        out[card.name] = d / f"{card.name}.mp4"
+        draw_card(card, d, out[card.name])
+    for name, (seconds, freq, amplitude) in MUSIC.items():
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"aevalsrc={amplitude}*sin(2*PI*{freq}*t):s={RATE}:d={seconds}", "-ac", "2",
+                        "-c:a", "pcm_s16le", str(d / name)], check=True)
+    return out
 
 
 @pytest.fixture(scope="module")
 def films(clips, tmp_path_factory):
     """The same timeline through both stitchers."""
     d = tmp_path_factory.mktemp("films")
-    plan = make_plan(*TIMELINE)
+    plan = scored_plan(clips)
     fast = stitch(plan, clips, d / "fast.mp4", workdir=d / "work-fast", log=lambda m: None)
     slow = write_film(plan, clips, d / "moviepy.mp4", workdir=d / "work-moviepy", log=lambda m: None)
     return plan, fast.path, slow.path
@@ -97,8 +126,6 @@ def rgb_frames(path: Path) -> list[np.ndarray]:
 
 def pcm(path: Path) -> np.ndarray:
     """The decoded sound as mono 48 kHz, edit list applied (ffmpeg)."""
-    from storyboard.media.probe import ffmpeg_exe
-
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a", "-f", "f32le",
                           "-ac", "1", "-ar", str(RATE), "-"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.float32).astype(np.float64)
@@ -117,8 +144,8 @@ def envelope_db(samples: np.ndarray, window: int = RATE // 20) -> np.ndarray:
 
 
 def sample_frames(plan: RenderPlan) -> dict[int, str]:
-    """12 film frames to compare, by what they show: the middle of every dissolve and wipe, each
-    half of the fade, and the clips that are silent, scaled, retimed or an extension."""
+    """Film frames to compare (14), by what they show: the middle of every dissolve and wipe, each
+    half of the fade, and the clips that are silent, scaled, a card, retimed or an extension."""
     at: dict[int, str] = {}
     layout = film_layout(plan)
     for prev, p in zip(layout, layout[1:], strict=False):
@@ -131,7 +158,7 @@ def sample_frames(plan: RenderPlan) -> dict[int, str]:
             at[round(prev.end * FPS) - 3] = "fade out"
             at[round(p.start * FPS) + 3] = "fade in"
     for p in layout:
-        if p.name in ("c", "d", "m", "h", "x"):
+        if p.name in ("c", "d", "k", "m", "h", "x"):
             at[round((p.start + p.seconds / 2) * FPS)] = f"inside {p.name}"
     return dict(sorted(at.items()))
 
@@ -144,7 +171,7 @@ def test_both_stitchers_make_the_same_film(films):
     assert abs(len(a) - len(b)) <= 1, (len(a), len(b))
     assert abs(len(a) - plan.total_seconds * FPS) <= 1
     samples = sample_frames(plan)
-    assert len(samples) == 12
+    assert len(samples) == 14
     scores = {f"{what} (frame {k})": round(psnr(a[k], b[k]), 1) for k, what in samples.items()}
     low = {k: v for k, v in scores.items() if v < PSNR_MIN}
     assert not low, scores
@@ -161,10 +188,54 @@ def test_both_stitchers_make_the_same_sound(films):
     worst = np.abs(ex - ey)[audible]
     assert audible.sum() > n // 2 and worst.max() <= ENVELOPE_DB, \
         [(round(i / 20, 2), round(ex[i], 1), round(ey[i], 1)) for i in np.flatnonzero(audible & (np.abs(ex - ey) > 1))]
-    # the clip without sound is silent in both until the next clip's sound comes in under the wipe
-    c = next(p for p in film_layout(plan) if p.name == "c")
-    inside = slice(int(c.start * 20) + 1, int((c.end - c.overlap_out) * 20) - 1)
-    assert ex[inside].max() < -60 and ey[inside].max() < -60
+    # the clip without sound adds none: only the score plays under it, in both
+    place = {p.name: p for p in film_layout(plan)}
+    c = place["c"]
+    for film in (x, y):
+        assert tone_db(film, c.start + 0.9, CLIPS["b"][2]) < -60 and tone_db(film, c.start + 0.9, CLIPS["d"][2]) < -60
+
+
+def tone_db(pcm: np.ndarray, t: float, freq: float, width: int = RATE // 10) -> float:
+    """The level (dBFS, of a sine's peak) of the `freq` component in the `width` samples from t."""
+    seg = pcm[int(t * RATE):int(t * RATE) + width]
+    amp = 2 * abs(np.dot(seg, np.exp(-2j * np.pi * freq * np.arange(len(seg)) / RATE))) / len(seg)
+    return float(20 * np.log10(amp + 1e-9))
+
+
+def test_both_stitchers_lay_the_scores_alike(films):
+    """Each score by its own tone: faded in at its span's start, full under the clip without
+    sound and the card, ducked by its amount under clips with sound, looped or ended, and the
+    same in both films to 1 dB."""
+    plan, fast, slow = films
+    x, y = pcm(fast), pcm(slow)
+    place = {p.name: p for p in film_layout(plan)}
+    (loop, loop_hz, loop_amp), (once, once_hz, once_amp) = [(s, *MUSIC[s.file][1:]) for s in SCORES]
+    loop_full, once_full = 20 * np.log10(loop_amp), 20 * np.log10(once_amp) + once.volume_db
+    k, m = place["k"], place["m"]
+    assert m.start + 0.5 < k.start + MUSIC[once.file][0] < place["x"].end  # shorter than its span
+    at = {  # time: (Hz, expected dB; None: only the same in both)
+        0.05: (loop_hz, None),  # fading in
+        1.0: (loop_hz, loop_full + loop.duck_db),  # under a (its sound)
+        place["b"].start + 0.8: (loop_hz, loop_full + loop.duck_db),  # 1.5 s music, played again
+        place["c"].start + 0.9: (loop_hz, loop_full),  # under c (no sound): not ducked
+        place["d"].start + 0.8: (loop_hz, loop_full + loop.duck_db),
+        place["d"].end - 0.2: (loop_hz, None),  # fading out at the span's end
+        place["d"].end + 0.3: (loop_hz, -80),  # after its span
+        k.start + 0.3: (once_hz, None),  # fading in on the card
+        k.start + 1.0: (once_hz, once_full),  # the card has no sound
+        m.start + 0.5: (once_hz, once_full + once.duck_db),  # under the morph's sound
+        k.start + MUSIC[once.file][0] + 0.2: (once_hz, -80),  # played once: over when it ends
+    }
+    levels = {t: (tone_db(x, t, hz), tone_db(y, t, hz), want) for t, (hz, want) in at.items()}
+    report = "; ".join(f"{t:.2f} s: fast {a:.1f}, moviepy {b:.1f}, want {w if w is None else round(w, 1)}"
+                       for t, (a, b, w) in levels.items())
+    for fast_db, slow_db, want in levels.values():
+        if want is not None and want <= -80:  # silence
+            assert fast_db < -60 and slow_db < -60, report
+            continue
+        assert abs(fast_db - slow_db) <= ENVELOPE_DB, report
+        assert want is None or abs(fast_db - want) <= 1.0, report
+    assert tone_db(x, 0.05, loop_hz) < loop_full + loop.duck_db - 6  # the fade in starts from nothing
 
 
 # ---- the composition itself ------------------------------------------------------------------
@@ -183,7 +254,7 @@ def test_wipe_masks_move_as_xfade_wipes_do():
 
 
 def test_composition_follows_the_film_layout_and_opens_few_readers(clips):
-    plan = make_plan(*TIMELINE)
+    plan = scored_plan(clips)
     with compose(plan, clips) as film:
         assert film.size == (320, 180) and film.fps == FPS
         assert round(film.duration * FPS) == round(plan.total_seconds * FPS)
@@ -251,3 +322,70 @@ def test_film_clip_of_a_story_with_errors_carries_its_diagnostics(tmp_path):
     story.write_text("title: Bad\n\nshot one 5s:\n  @Nobody waves.\n", encoding="utf-8")
     with pytest.raises(FilmClipError, match=r"bad.story:4:\d+: error\[SB\d+\]"):
         film_clip(story)
+
+
+SCORED_STORY = """\
+title: Scored
+size: 320x180
+
+score: music/theme.wav, fade 0.5s, duck -12dB
+
+card opening 2s:
+  text: The Kitten General
+  subtitle: a short film
+  style: white on black, serif
+
+dissolve 0.5s
+
+shot one 4s:
+  A quiet street at dawn.
+
+fade 0.5s
+
+card later 2s:
+  text: Three days later
+"""
+
+
+def test_render_with_the_moviepy_stitcher_draws_the_cards_and_lays_the_score(tmp_path):
+    story = tmp_path / "scored" / "film.story"
+    (story.parent / "music").mkdir(parents=True)
+    story.write_text(SCORED_STORY, encoding="utf-8")
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"aevalsrc=0.25*sin(2*PI*1200*t):s={RATE}:d=3",
+                    "-ac", "2", "-c:a", "pcm_s16le", str(story.parent / "music" / "theme.wav")], check=True)
+    proc = run_cli("render", str(story), "--stitcher", "moviepy")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "drew card opening on this machine" in proc.stderr
+    assert "1 clip composed, 2 title cards, 1 score)" in proc.stderr
+    film = Path(proc.stdout.strip())
+    plan = compile_file(story, get("preview")).plan
+    opening, one, later = film_layout(plan)
+    slow_frames = rgb_frames(film)
+    assert len(slow_frames) == round(plan.total_seconds * FPS)
+    slow = pcm(film)
+    full = tone_db(slow, opening.start + 1.0, 1200)  # under a card: nothing to duck under
+    assert full == pytest.approx(20 * np.log10(0.25), abs=1.0)
+    assert tone_db(slow, one.start + 2.0, 1200) < full - 6  # ducked under the shot's sound
+    assert tone_db(slow, later.start + 1.0, 1200) == pytest.approx(full, abs=1.0)  # 3 s music: looped
+
+    kept = film.read_bytes()
+    fast = run_cli("render", str(story))  # the fast stitcher's film of the same story, to hold it to
+    assert fast.returncode == 0, fast.stderr
+    other = Path(fast.stdout.strip())
+    fast_sound, fast_frames = pcm(other), rgb_frames(other)
+    assert len(fast_frames) == len(slow_frames) and kept != other.read_bytes()
+    for t in (0.1, opening.start + 1.0, one.start + 0.2, one.start + 2.0, later.start + 1.0, later.end - 0.2):
+        assert tone_db(slow, t, 1200) == pytest.approx(tone_db(fast_sound, t, 1200), abs=ENVELOPE_DB), t
+    for t in (opening.start + 1.0, one.start + 2.0, later.start + 1.0):  # the cards as drawn, the shot
+        k = round(t * FPS)
+        assert psnr(slow_frames[k], fast_frames[k]) > PSNR_MIN, t
+
+    from storyboard.cards.render import card_path
+    from storyboard.render import default_state_dir
+
+    drawn = card_path(default_state_dir(plan), plan.clip("later"))
+    drawn.unlink()  # film_clip draws a card the cache lacks, as render does
+    with film_clip(story) as clip:
+        assert drawn.is_file() and clip.scores == 1 and [s.name for s in clip.shots] == ["opening", "one", "later"]
+        k = round((later.start + 1.0) * FPS)
+        assert psnr(clip.get_frame((k + 0.5) / FPS).astype(float), fast_frames[k]) > PSNR_MIN

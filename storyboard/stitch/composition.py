@@ -23,8 +23,13 @@ move (left, right, up, down). Sound: each clip's track with `AudioFadeIn`/`Audio
 as long as its transitions (10 ms at cuts, a 30 ms crossfade at extension seams), summed by
 `CompositeAudioClip`; a clip without sound adds nothing (silence).
 
-Later layers plug in as one function each: a title card is one more picture layer (`card_layer`
-beside `clip_layer`), a score one more sound layer under the clips' (beside `clip_sound`).
+Title cards are clips of the timeline like any other: their drawn files (storyboard.cards, the
+very files the fast stitcher copies; `api.film_clip` draws the missing ones first) play through
+`clip_layer` with their transitions. Each score (`score:`) is one more sound layer over the clips'
+(`score_sound`): the fast stitcher's own rules from `stitch.score` place it on the same span,
+decode it once (cached in the stitch folder), fade, loop or end it and set its volume
+(`PlacedScore.block`), and duck it under the clips' sound with the same sidechain (`Ducker`, fed
+with this composition's clip mix from the film's first sample, as the stitcher's mixer feeds it).
 
 Resources: moviepy starts two ffmpeg processes per open file clip (§2.4 of the stitching notes).
 The composition opens a clip's readers only when a frame or a sample of it is asked for, keeps at
@@ -55,14 +60,15 @@ from moviepy import (
 from ..atomic import temp_sibling
 from ..media.probe import run_ffmpeg
 from ..plan import Placement, RenderPlan, TimelineEntry, film_layout, transition_frames
-from .base import Encoder, FPS, Join, RATE, retime_pick, StitchError, StitchResult
+from .base import Encoder, FPS, Join, RATE, retime_pick, SPF, StitchError, StitchResult
 from .burnin import parse_srt, subtitle_clip
 from .clips import AudioSource, atempo_chain, extension_overlap, is_duplicate_boundary, Slot
 from .filmkey import film_key, remember, up_to_date
 from .mux import verify
 from .probe import film_size, probe_clip, Source
+from .score import Ducker, PlacedScore, place_scores
 from .sound import AAC_BIT_RATE, EXTEND_XFADE, HARD_JOIN_FADE
-from .workspace import sweep
+from .workspace import sweep, Workspace
 
 OPEN_READERS = 4  # file clips open at once per kind: a transition needs two
 Cue = tuple[float, float, str]  # (start s, end s, text): a subtitle
@@ -190,15 +196,19 @@ class Readers:
         """The shot's sound played at its new length without changing pitch (a WAV made once)."""
         key = (shot.path, shot.frames)
         if key not in self._retimed:
-            if self._scratch is None:
-                self._scratch = Path(tempfile.mkdtemp(prefix="storyboard-film-"))
-            out = self._scratch / f"{len(self._retimed)}.wav"
+            out = self.scratch() / f"{len(self._retimed)}.wav"
             factor = shot.file_frames / shot.file_fps * FPS / shot.frames
             run_ffmpeg(["-i", str(shot.path), "-map", "0:a:0", "-vn", "-af", atempo_chain(factor),
                         "-ar", str(RATE), "-ac", "2", "-c:a", "pcm_s16le", str(out)],
                        what=f"retiming the sound of clip {shot.name!r}", error=StitchError)
             self._retimed[key] = out
         return self._retimed[key]
+
+    def scratch(self) -> Path:
+        """A folder of this film's own (made on first use), removed when the film is closed."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="storyboard-film-"))
+        return self._scratch
 
     def _take(self, pool: OrderedDict, key, open_clip: Callable[[], object]):
         if key in pool:
@@ -355,6 +365,84 @@ def film_sound(tracks: list, duration: float):
     return CompositeAudioClip([silence, *tracks]).with_duration(duration)
 
 
+# ---- the score: one more sound layer --------------------------------------------------------------
+
+DUCK_CHUNK = RATE  # samples of the clip mix measured at a time while the ducking is worked out
+
+
+class Ducking:
+    """The ducking gain of every score, worked out once (when a sample of a score is first asked
+    for) by feeding the composition's own clip mix from the film's first sample through the fast
+    stitcher's `score.Ducker`, as its mixer does: the same envelope, sample for sample. The gains
+    of each score's span are kept in the film's scratch folder, not in memory."""
+
+    def __init__(self, scores: list[PlacedScore], clip_mix, readers: Readers):
+        self.scores, self.clip_mix, self.readers = scores, clip_mix, readers
+        self._gains: list[np.ndarray] | None = None
+
+    def gain(self, index: int) -> np.ndarray:
+        if self._gains is None:
+            self._gains = self._work_out()
+        return self._gains[index]
+
+    def _work_out(self) -> list[np.ndarray]:
+        duckers = [Ducker(p.spec) for p in self.scores]
+        gains = [self._store(n, p.end - p.start) for n, p in enumerate(self.scores)]
+        end = max((p.end for p, d in zip(self.scores, duckers, strict=True) if d.amount), default=0)
+        # from the film's first sample, as the mixer feeds it: the ducker's 10 ms blocks are on its clock
+        for a in range(0, end, DUCK_CHUNK):
+            b = min(a + DUCK_CHUNK, end)
+            mix = np.asarray(self.clip_mix.get_frame((1.0 / RATE) * np.arange(a, b)), np.float32)
+            for p, ducker, gain in zip(self.scores, duckers, gains, strict=True):
+                if ducker.amount and a < p.end:
+                    g = ducker.feed(a, mix)
+                    lo, hi = max(a, p.start), min(b, p.end)
+                    if hi > lo:
+                        gain[lo - p.start:hi - p.start] = g[lo - a:hi - a]
+        return gains
+
+    def _store(self, n: int, length: int) -> np.ndarray:
+        gain = np.lib.format.open_memmap(self.readers.scratch() / f"duck{n}.npy", mode="w+",
+                                         dtype=np.float32, shape=(length,))
+        gain[:] = 1.0  # not ducked (duck off)
+        return gain
+
+
+def score_sound(index: int, placed: PlacedScore, ducking: Ducking, duration: float):
+    """A score as a moviepy AudioClip over the film: the music with its fades, loop or end and
+    volume (`PlacedScore.block`, the fast stitcher's) times its ducking, silence outside its span."""
+
+    def samples(t: np.ndarray | float) -> np.ndarray:
+        n = np.rint(np.atleast_1d(np.asarray(t, dtype=float)) * RATE).astype(np.int64)
+        out = np.zeros((len(n), 2))
+        inside = np.flatnonzero((n >= placed.start) & (n < placed.end))
+        # moviepy asks for runs of consecutive samples: each run is one block of the music
+        for run in np.split(inside, np.flatnonzero(np.diff(n[inside]) != 1) + 1):
+            if len(run):
+                first, music = placed.block(int(n[run[0]]), int(n[run[-1]]) + 1)
+                at = n[run] - first
+                out[run] = music[at] * ducking.gain(index)[n[run] - placed.start, None]
+        return out if np.ndim(t) else out[0]
+
+    return _sound(samples, duration)
+
+
+def score_sounds(plan: RenderPlan, shots: list[Shot], clip_mix, readers: Readers,
+                 workdir: Path | None) -> list:
+    """The plan's scores as sound layers, placed on the shots as the fast stitcher places them on
+    its slots (`score.place_scores`: the same spans, the same decoded music, cached under
+    `workdir`'s stitch cache, else in the film's scratch folder)."""
+    if not plan.scores:
+        return []
+    ws = Workspace(Path(workdir) if workdir is not None else readers.scratch())
+    try:
+        placed = place_scores(plan, {s.name: (s.first * SPF, s.end * SPF) for s in shots}, ws)
+    finally:
+        ws.cleanup()  # its run folder: the decoded music lives in its cache
+    ducking = Ducking(placed, clip_mix, readers)
+    return [score_sound(i, p, ducking, clip_mix.duration) for i, p in enumerate(placed)]
+
+
 # ---- the film ------------------------------------------------------------------------------------
 
 class FilmClip(CompositeVideoClip):
@@ -363,15 +451,19 @@ class FilmClip(CompositeVideoClip):
 
     readers: Readers
     shots: list[Shot]
+    scores: int  # how many scores play under it
 
     def close(self) -> None:
         self.readers.close()
         super().close()
 
 
-def compose(plan: RenderPlan, clips: Mapping[str, Path], *, cues: list[Cue] | None = None) -> FilmClip:
-    """The film of `plan` from its rendered `clips` (name -> file) as a FilmClip; `cues` are
-    subtitles to burn in. Raises StitchError for a clip without a readable file."""
+def compose(plan: RenderPlan, clips: Mapping[str, Path], *, cues: list[Cue] | None = None,
+            workdir: Path | None = None) -> FilmClip:
+    """The film of `plan` from its rendered `clips` (name -> file, title cards as drawn) as a
+    FilmClip; `cues` are subtitles to burn in; `workdir` keeps the decoded score(s) between runs
+    (the stitcher's work folder). Raises StitchError for a clip without a readable file or a
+    score it cannot decode."""
     sources = probe_sources(plan, clips)
     shots = lay_out(plan, sources)
     canvas = film_size([sources[s.name] for s in shots])
@@ -383,7 +475,14 @@ def compose(plan: RenderPlan, clips: Mapping[str, Path], *, cues: list[Cue] | No
     film = FilmClip(layers, size=canvas, bg_color=(0, 0, 0))
     film.readers, film.shots, film.fps = readers, shots, FPS
     film.duration = film.end = frames / FPS
-    film.audio = film_sound([t for t in tracks if t is not None], frames / FPS)
+    clip_mix = film_sound([t for t in tracks if t is not None], frames / FPS)
+    try:
+        scores = score_sounds(plan, shots, clip_mix, readers, workdir)
+    except BaseException:
+        readers.close()
+        raise
+    film.scores = len(scores)
+    film.audio = CompositeAudioClip([clip_mix, *scores]).with_duration(frames / FPS) if scores else clip_mix
     return film
 
 
@@ -410,7 +509,7 @@ def write_film(plan: RenderPlan, clips: Mapping[str, Path], out: Path, *, workdi
     sweep(out.parent, f".{glob.escape(out.stem)}.*.tmp.mp4")
     sweep(workdir, ".film-sound.*.tmp.m4a")
     tmp, sound = temp_sibling(out, ".mp4"), temp_sibling(workdir / "film-sound.m4a")
-    with compose(plan, clips, cues=cues) as film:
+    with compose(plan, clips, cues=cues, workdir=workdir) as film:
         frames = round(film.duration * FPS)
         try:
             film.write_videofile(
@@ -423,9 +522,16 @@ def write_film(plan: RenderPlan, clips: Mapping[str, Path], out: Path, *, workdi
             tmp.unlink(missing_ok=True)
             sound.unlink(missing_ok=True)
     remember(out, key, duration)
-    note = f"wrote {out} with moviepy ({duration:.3f} s, {frames} frames, {len(film.shots)} clips composed)"
+    note = f"wrote {out} with moviepy ({duration:.3f} s, {frames} frames, {_composed(plan, film)})"
     log(note)
     return StitchResult(out, duration, [note], False)
+
+
+def _composed(plan: RenderPlan, film: FilmClip) -> str:
+    """What the film was made of, in words: "12 clips composed, 1 title card, 2 scores"."""
+    cards = sum(1 for s in film.shots if plan.clip(s.name).kind == "card")
+    counts = ((len(film.shots) - cards, "clip", " composed"), (cards, "title card", ""), (film.scores, "score", ""))
+    return ", ".join(f"{n} {what}{'s' if n != 1 else ''}{tail}" for n, what, tail in counts if n or tail)
 
 
 def _written(path: Path) -> tuple[list[int], Fraction]:
