@@ -19,11 +19,12 @@ from storyboard.api import FilmClipError, compile_file, film_clip
 from storyboard.present.subtitles import build_cues
 from storyboard.cards.render import draw_card
 from storyboard.media.probe import ffmpeg_exe
-from storyboard.plan import CardSpec, PlannedClip, RenderPlan, ScoreSpec, TimelineEntry, film_layout
+from storyboard.plan import CardSpec, PlannedClip, RenderPlan, ScoreSpec, film_layout
 from storyboard.providers import get
 from storyboard.stitch import stitch
 from storyboard.stitch.composition import OPEN_READERS, compose, wipe_mask, write_film
 from test_stitch import make_clip
+from test_stitch import make_plan as make_stitch_plan
 
 FPS, RATE = 24, 48000
 pytestmark = pytest.mark.slow
@@ -80,16 +81,7 @@ def scored_plan(clips: dict[str, Path]) -> RenderPlan:
 
 
 def make_plan(*items) -> RenderPlan:
-    clips, timeline = [], []
-    for item in items:
-        if item[0] in ("cut", "dissolve", "fade", "wipe"):
-            timeline.append(TimelineEntry(transition=item[0], seconds=item[1],
-                                          direction=item[2] if len(item) > 2 else None))
-        else:
-            clips.append(planned(item[0], item[1], item[2]))
-            timeline.append(TimelineEntry(clip=item[0], seconds=item[3] if len(item) > 3 else None))
-    return RenderPlan(title="diff", provider="preview", model="m", story="diff.story",
-                      clips=clips, timeline=timeline, estimated_cost_usd=0.0)
+    return make_stitch_plan(*items, clip=planned, title="diff")
 
 
 @pytest.fixture(scope="module")

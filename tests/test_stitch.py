@@ -86,18 +86,18 @@ def planned(name: str, kind: str = "shot", seconds: int = 3) -> PlannedClip:
                        width=320, height=180)
 
 
-def make_plan(*items) -> RenderPlan:
+def make_plan(*items, clip=planned, title: str = "test") -> RenderPlan:
     """items: clip specs (name, kind, generated seconds[, played seconds]) and transitions
-    (kind, seconds[, direction])."""
+    (kind, seconds[, direction]); `clip` makes a PlannedClip of (name, kind, seconds)."""
     clips, timeline = [], []
     for item in items:
         if item[0] in ("cut", "dissolve", "fade", "wipe"):
             timeline.append(TimelineEntry(transition=item[0], seconds=item[1],
                                           direction=item[2] if len(item) > 2 else None))
         else:
-            clips.append(planned(item[0], item[1], item[2]))
+            clips.append(clip(item[0], item[1], item[2]))
             timeline.append(TimelineEntry(clip=item[0], seconds=item[3] if len(item) > 3 else None))
-    return RenderPlan(title="test", provider="preview", model="m", story="test.story",
+    return RenderPlan(title=title, provider="preview", model="m", story=f"{title}.story",
                       clips=clips, timeline=timeline, estimated_cost_usd=0.0)
 
 
