@@ -205,6 +205,21 @@ def test_contact_sheet_of_one_clip(tmp_path):
         assert im.size == contact_sheet_size(1)[:2] == (360, 306)
 
 
+def test_contact_sheet_header_states_the_films_own_length(tmp_path, monkeypatch):
+    import storyboard.present.page as page
+
+    plan = compile_story(write_story(tmp_path, "size: 320x180\n\nshot a 4s:\n  Rain.\n\nscene b 6s:\n"
+                                               "  shot: Trees bend.\n  shot: Leaves fly.\n"))
+    film = tmp_path / "film.mp4"
+    film.write_bytes(b"")
+    monkeypatch.setattr(page, "film_seconds", lambda path: 9.958)  # a frame dropped at a seam
+    headers = []
+    monkeypatch.setattr(page, "_draw_header", lambda draw, plan, length, width: headers.append(length))
+    write_contact_sheet(plan, {}, tmp_path / "s.png", film=film)
+    write_contact_sheet(plan, {}, tmp_path / "t.png")
+    assert [h["clock"] for h in headers] == ["0:09.96", "0:10.0"]
+
+
 @pytest.mark.slow
 def test_preview_command_renders_and_writes_the_page(tmp_path):
     """`storyboard preview` end to end with the free preview provider."""

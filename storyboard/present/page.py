@@ -841,10 +841,11 @@ def _frames_at(video: Path | None, span: tuple[float, float], shares: tuple[floa
 
 
 def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path: Path,
-                        clips: Mapping[str, Path] | None = None) -> Path:
+                        clips: Mapping[str, Path] | None = None, film: Path | None = None) -> Path:
     """A PNG grid of every clip's poster frame with its name (a dark tile where a clip is not
-    rendered yet), in film order; a scene's rendered clip gives a tile per beat. Size: see
-    `contact_sheet_size`."""
+    rendered yet), in film order; a scene's rendered clip gives a tile per beat. The header
+    states the film's length as the page does (the stitched `film`'s own when there is one).
+    Size: see `contact_sheet_size`."""
     from PIL import Image, ImageDraw
 
     from ..media.text import DRAW_LOCK
@@ -855,7 +856,8 @@ def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path:
     draw = ImageDraw.Draw(sheet)
     tw, th = SHEET_TILE
     with DRAW_LOCK:  # the fonts' FreeType faces are shared with animatics rendering in threads
-        _draw_header(draw, plan, len(layout), width)
+        _draw_header(draw, plan, _length(plan.total_seconds, {"seconds": film_seconds(film)} if film else None),
+                     width)
         for i, place in enumerate(layout):
             r, c = divmod(i, cols)
             x = SHEET_MARGIN + c * (tw + SHEET_GAP)
@@ -870,13 +872,13 @@ def write_contact_sheet(plan: RenderPlan, posters: Mapping[str, Path], out_path:
     return _readable(out_path)
 
 
-def _draw_header(draw, plan: RenderPlan, n: int, width: int) -> None:
+def _draw_header(draw, plan: RenderPlan, length: dict[str, Any], width: int) -> None:
     from ..media.text import fit, font
 
     title_font, small = font(plan.title, 24, bold=True), font("", 13)
     draw.text((SHEET_MARGIN, SHEET_MARGIN + 4), fit(plan.title, title_font, width - 2 * SHEET_MARGIN - 200),
               font=title_font, fill=SHEET_TEXT)
-    info = f"{n} clips \u00b7 {fmt_clock(plan.total_seconds)}"
+    info = f"{len(film_layout(plan))} clips \u00b7 {length['clock']}"
     draw.text((width - SHEET_MARGIN - draw.textlength(info, font=small), SHEET_MARGIN + 12), info,
               font=small, fill=SHEET_MUTED)
 
@@ -953,7 +955,7 @@ def write_takes_sheet(plan: RenderPlan, clips: Mapping[str, Path], out_path: Pat
     draw = ImageDraw.Draw(sheet)
     posters = Path(out_path).parent / "posters"
     with DRAW_LOCK:
-        _draw_header(draw, plan, len(rows), width)
+        _draw_header(draw, plan, _length(plan.total_seconds, None), width)
         for r, (clip, takes) in enumerate(rows):
             y = SHEET_HEADER + SHEET_MARGIN + r * (th + SHEET_LABEL + SHEET_GAP)
             _draw_row_label(draw, (SHEET_MARGIN, y), clip, len(takes))
@@ -1025,14 +1027,14 @@ def write_all(plan: RenderPlan, clips: Mapping[str, Path], out_dir: Path, *,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     posters = posters_for(plan, clips, out_dir)
-    sheet = write_contact_sheet(plan, posters, out_dir / CONTACT_SHEET_NAME, clips)
+    if film is None:
+        candidate = film_path(plan, out_dir)
+        film = candidate if candidate.is_file() else None
+    sheet = write_contact_sheet(plan, posters, out_dir / CONTACT_SHEET_NAME, clips, film=film)
     takes_sheet = write_takes_sheet(plan, clips, out_dir / TAKES_SHEET_NAME, takes_plan)
     srt = None
     if any(c.dialogue for c in plan.clips):
         srt = _readable(write_srt(plan, srt_path(plan, out_dir)))
-    if film is None:
-        candidate = film_path(plan, out_dir)
-        film = candidate if candidate.is_file() else None
     page = write_page(plan, clips, out_dir, statuses=statuses, film=film, contact_sheet=sheet,
                       subtitles=srt, live=live, served=served, takes_plan=takes_plan, takes_sheet=takes_sheet)
     return Outputs(page, sheet, srt)
