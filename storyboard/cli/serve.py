@@ -17,6 +17,12 @@ cannot read the page's token); a POST must carry the run's random token (in the 
 only, never in the file on disk), must not come from another Origin (nor, by Sec-Fetch-Site, from
 another site) and must be JSON. GET never changes anything. Anything else is 403 and changes
 nothing. Standard library only (http.server's ThreadingHTTPServer); picks run one at a time.
+
+Seeking: the players ask for byte ranges, and Chromium seeks only in a file answered with 206
+Partial Content, so the files the page shows are served with `Accept-Ranges: bytes` and a single
+range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) gets its bytes, streamed in chunks; a range past the
+end is 416 with `Content-Range: bytes */size`; several ranges, a malformed one or a stale
+`If-Range` get the whole file (200), as RFC 9110 section 14 allows. http.server answers no ranges.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import contextlib
 import hmac
 import json
 import os
+import re
 import secrets
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +52,9 @@ TOKEN_SLOT = b'<meta name="storyboard-token" content="">'
 MAX_BODY = 4096  # a pick is a clip name and a number
 LOOPBACK = "127.0.0.1"
 MEDIA_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".png", ".jpg", ".jpeg"}
+CHUNK = 256 * 1024  # a file is streamed this much at a time, never read whole
+ONE_RANGE = re.compile(r"bytes=\s*([0-9]*)-([0-9]*)\s*", re.IGNORECASE)  # RFC 9110 14.1.1, one range-spec
+UNSATISFIABLE = (-1, -1)
 
 
 @dataclass
@@ -294,6 +305,61 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_error(HTTPStatus.NOT_FOUND, "not found")
         return None
 
+    # ---- files, whole or a byte range --------------------------------------------------------------
+
+    def send_head(self):
+        """http.server's, for a file the page shows: `Accept-Ranges: bytes` on every answer and
+        206 for one satisfiable range of a GET (ranges are defined for GET only, so HEAD answers
+        for the whole file). Returns what `copyfile` streams, or None when all is sent."""
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):  # folders (never listed) and missing files: http.server's answers
+            return super().send_head()
+        try:
+            file = open(path, "rb")  # noqa: SIM115 (closed by do_GET/do_HEAD, or below)
+        except OSError:
+            self.send_error(HTTPStatus.NOT_FOUND, "not found")
+            return None
+        stat = os.fstat(file.fileno())  # the opened file's size, even if a re-stitch replaces it now
+        span = self._asked_range(stat.st_size, self.date_time_string(stat.st_mtime))
+        if span == UNSATISFIABLE:
+            file.close()
+            self._unsatisfiable(stat.st_size)
+            return None
+        first, last = span or (0, stat.st_size - 1)
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Length", str(last - first + 1))
+        self.send_header("Last-Modified", self.date_time_string(stat.st_mtime))
+        self.send_header("Accept-Ranges", "bytes")
+        if span:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{stat.st_size}")
+        self.end_headers()
+        file.seek(first)
+        return FileSlice(file, last - first + 1)
+
+    def _asked_range(self, size: int, last_modified: str) -> tuple[int, int] | None:
+        if self.command != "GET":
+            return None
+        condition = self.headers.get("If-Range")
+        if condition is not None and condition.strip() != last_modified:
+            return None  # the client's copy is of another version of the file: send it whole
+        return byte_range(self.headers.get("Range"), size)
+
+    def _unsatisfiable(self, size: int) -> None:
+        body = f"the file has {size} bytes\n".encode()
+        self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+        self.send_header("Content-Range", f"bytes */{size}")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(ConnectionError):
+            self.wfile.write(body)
+
+    def copyfile(self, source, outputfile) -> None:
+        # a player that seeks drops the answer it was reading: not an error worth a traceback
+        with contextlib.suppress(ConnectionError):
+            shutil.copyfileobj(source, outputfile, CHUNK)
+
     def _page(self) -> None:
         try:
             html = self.site.studio.page_path().read_bytes()
@@ -364,6 +430,47 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
+
+
+# ---- byte ranges (RFC 9110 section 14) ---------------------------------------------------------
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The first and last byte a `Range:` header asks for in a file of `size` bytes; None for the
+    whole file (no header, another unit, several ranges, bad syntax: a server may ignore those);
+    UNSATISFIABLE when the one range asked for starts past the end (or is an empty suffix)."""
+    if header is None:
+        return None
+    found = ONE_RANGE.fullmatch(header.strip())
+    if found is None or (not found[1] and not found[2]):
+        return None
+    first, last = found[1], found[2]
+    if not first:  # bytes=-n: the last n bytes (the whole file when it is shorter)
+        n = int(last)
+        return UNSATISFIABLE if n == 0 or size == 0 else (max(0, size - n), size - 1)
+    start = int(first)
+    if last and int(last) < start:
+        return None  # bytes=9-3 is not a range (RFC 9110 14.1.1): ignored, not refused
+    if start >= size:
+        return UNSATISFIABLE
+    return start, (min(int(last), size - 1) if last else size - 1)
+
+
+class FileSlice:
+    """`length` bytes of an open file from where it stands, read `CHUNK` at a time by
+    `shutil.copyfileobj`; closing it closes the file."""
+
+    def __init__(self, file, length: int):
+        self.file = file
+        self.left = length
+
+    def read(self, size: int = CHUNK) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.file.read(min(wanted, CHUNK))
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.file.close()
 
 
 # ---- the commands ------------------------------------------------------------------------------
