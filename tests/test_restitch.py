@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import av
@@ -21,7 +18,7 @@ import storyboard.stitch.stage as stage_module
 from storyboard.plan import ScoreSpec
 from storyboard.stitch import sound_segments, stitch
 from storyboard.stitch.base import FPS, RATE, SPF
-from test_stitch import FF, check_film, clips, make_clip, make_plan  # noqa: F401 - the fixture
+from test_stitch import FF, check_film, clips, kill_mid_stitch, make_clip, make_plan  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
@@ -189,29 +186,9 @@ def test_a_killed_restitch_leaves_a_usable_cache(clips, other_c, tmp_path):  # n
     work, out = tmp_path / "work", tmp_path / "film.mp4"
     run(plan, files(clips), out, work)
     edited = files(clips, c=other_c)
-    script = "\n".join([
-        "import sys",
-        "from pathlib import Path",
-        "import storyboard.stitch.sound as sound",
-        f"sound.SEGMENT_FRAMES = {SEGMENT_FRAMES}",
-        "from storyboard.plan import RenderPlan",
-        "from storyboard.stitch import stitch",
-        "plan = RenderPlan.from_json(sys.stdin.read())",
-        f"clips = {{k: Path(v) for k, v in {({k: str(v) for k, v in edited.items()})!r}.items()}}",
-        f"Path({str(out)!r}).unlink()",
-        f"stitch(plan, clips, Path({str(out)!r}), workdir=Path({str(work)!r}), log=print)",
-    ])
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, env=env)
-    proc.stdin.write(plan.to_json().encode())
-    proc.stdin.close()
-    deadline = time.monotonic() + 30
-    while not list(work.glob("stitch-run-*")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.15)
-    proc.kill()  # mid-re-stitch: the window or the sound segments are being made
-    proc.wait()
+    # killed mid-re-stitch: the window or the sound segments are being made
+    kill_mid_stitch(plan, edited, out, work, prelude=("import storyboard.stitch.sound as sound",
+                                                      f"sound.SEGMENT_FRAMES = {SEGMENT_FRAMES}"))
     again = run(plan, edited, out, work)
     scratch = run(plan, edited, tmp_path / "scratch.mp4", tmp_path / "fresh")
     assert sha(out) == sha(tmp_path / "scratch.mp4")

@@ -405,13 +405,27 @@ def test_killed_stitch_leaves_no_partial_film(clips, tmp_path):
     out.parent.mkdir()
     stale = out.parent / ".film.4194305.deadbeef.tmp.mp4"  # a pid above pid_max: long gone
     stale.write_bytes(b"half a film")
+    kill_mid_stitch(plan, {n: clips[n] for n in "abd"}, out, work, settle=0.2)
+
+    again = stitch(plan, clips, out, workdir=work, log=lambda m: None)
+    assert file_sha(again.path) == file_sha(ref.path)  # deterministic, whatever was left behind
+    assert not list(out.parent.glob(".*")) and not list(work.glob("stitch-run-*"))
+    assert not list((work / "stitch-cache").glob(".*"))
+
+
+def kill_mid_stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, work: Path, *,
+                    prelude: tuple[str, ...] = (), settle: float = 0.15) -> None:
+    """Stitch in another process and kill -9 it `settle` seconds after its run folder appears
+    (mid-encode). `prelude`: lines run first (e.g. module settings a test shrinks)."""
     script = "\n".join([
-        "import json, sys",
+        "import sys",
         "from pathlib import Path",
+        *prelude,
         "from storyboard.plan import RenderPlan",
         "from storyboard.stitch import stitch",
         "plan = RenderPlan.from_json(sys.stdin.read())",
-        f"clips = {{k: Path(v) for k, v in {({n: str(clips[n]) for n in 'abd'})!r}.items()}}",
+        f"clips = {{k: Path(v) for k, v in {({k: str(v) for k, v in clips.items()})!r}.items()}}",
+        f"Path({str(out)!r}).unlink(missing_ok=True)",
         f"stitch(plan, clips, Path({str(out)!r}), workdir=Path({str(work)!r}), log=print)",
     ])
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -420,17 +434,11 @@ def test_killed_stitch_leaves_no_partial_film(clips, tmp_path):
     proc.stdin.write(plan.to_json().encode())
     proc.stdin.close()
     deadline = time.monotonic() + 30
-    while not list(work.glob("stitch-run-*")) and proc.poll() is None \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
-    proc.kill()  # mid-stitch: the windows or the sound are being encoded
+    while not list(work.glob("stitch-run-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(settle)
+    proc.kill()
     proc.wait()
-
-    again = stitch(plan, clips, out, workdir=work, log=lambda m: None)
-    assert file_sha(again.path) == file_sha(ref.path)  # deterministic, whatever was left behind
-    assert not list(out.parent.glob(".*")) and not list(work.glob("stitch-run-*"))
-    assert not list((work / "stitch-cache").glob(".*"))
 
 
 def file_sha(path: Path) -> str:
