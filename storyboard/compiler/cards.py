@@ -5,6 +5,7 @@ No request, no provider, no cost."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from ..cards.style import CARD_VERSION, DEFAULT_SECONDS, parse_style
 from ..language.load import Film
@@ -43,14 +44,15 @@ def card_clip(film: Film, card: Card, size: tuple[int, int], hasher) -> PlannedC
         width=size[0], height=size[1], card=spec)
 
 
-def with_cards(film: Film, clips: list[PlannedClip], timeline: list[TimelineEntry], size: tuple[int, int],
-               hasher) -> list[PlannedClip]:
-    """The generated clips and the film's cards (drawn at `size`: `requests.card_size`), in the
-    order they play."""
+def with_cards(film: Film, clips: list[PlannedClip], timeline: list[TimelineEntry],
+               size: Callable[[], tuple[int, int]], hasher) -> list[PlannedClip]:
+    """The generated clips and the film's cards (drawn at `size()`: `requests.card_size`, asked
+    only when the film has cards: it looks at every clip), in the order they play."""
     cards = [i for i in film.timeline if isinstance(i, Card)]
     if not cards:
         return clips
-    made = {c.name: c for c in clips} | {card.name: card_clip(film, card, size, hasher) for card in cards}
+    at = size()
+    made = {c.name: c for c in clips} | {card.name: card_clip(film, card, at, hasher) for card in cards}
     order = [e.clip for e in timeline if e.clip is not None]
     return [made[name] for name in order if name in made]
 

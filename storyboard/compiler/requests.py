@@ -558,7 +558,8 @@ class _Take:
 
 
 def _take_count(film: Film, unit: Unit, selection: Selection) -> int:
-    s = effective_settings(film, unit).get("takes")
+    # the clip's own, else the film's (no merged dict per unit: this runs for every clip)
+    s = (unit.clip.first_settings.get("takes") if unit.clip is not None else None) or film.settings.get("takes")
     written = int(s.value) if s is not None and s.value.isdigit() else 1  # the checker approved it
     return max(written, selection.takes_wanted(unit.name), 1)
 
@@ -709,7 +710,7 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
     if (selection.tier == "draft" or finishing) and provider.draft_caveat:  # said once
         warnings.append(f"drafts: {provider.draft_caveat}")
     title = film.setting("title") or film.path.stem
-    clips = with_cards(film, clips, timeline, card_size(film, provider, selection.tier), hasher)
+    clips = with_cards(film, clips, timeline, lambda: card_size(film, provider, selection.tier), hasher)
     plan = RenderPlan(title=title, provider=provider.name, model=provider.model_id(film.setting("model")),
                       story=str(film.path), base_dir=str(film.base_dir), clips=clips, timeline=timeline,
                       estimated_cost_usd=None if unknown_cost else round(total, 4), warnings=warnings,
