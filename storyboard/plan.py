@@ -213,6 +213,37 @@ class PlannedClip(Frozen):
     card: CardSpec | None = None  # a title card (kind "card"): drawn here, no request
 
 
+def _planned_clip_defaults() -> dict[str, Any]:
+    return {name: field.get_default(call_default_factory=True) for name, field in PlannedClip.model_fields.items()
+            if not field.is_required()}
+
+
+_PLANNED_FIELDS = tuple(PlannedClip.model_fields)
+_PLANNED_PLAIN_DEFAULTS = {name: value for name, value in _planned_clip_defaults().items()
+                           if PlannedClip.model_fields[name].default_factory is None}
+
+
+def built_clip(**values: Any) -> PlannedClip:
+    """A PlannedClip from values the compiler made itself, neither validated nor copied: what
+    `model_construct` does, without its per-field alias search (a tenth of a 1,000-clip compile
+    once takes, beats and cards made the model 30 fields). Fields not given take their defaults
+    (a fresh list for a list field); the dict is in field order, as validation would make it."""
+    data = {}
+    for name in _PLANNED_FIELDS:
+        if name in values:
+            data[name] = values[name]
+        elif name in _PLANNED_PLAIN_DEFAULTS:
+            data[name] = _PLANNED_PLAIN_DEFAULTS[name]
+        else:
+            data[name] = PlannedClip.model_fields[name].get_default(call_default_factory=True)
+    clip = PlannedClip.__new__(PlannedClip)
+    object.__setattr__(clip, "__dict__", data)
+    object.__setattr__(clip, "__pydantic_fields_set__", set(values))
+    object.__setattr__(clip, "__pydantic_extra__", None)
+    object.__setattr__(clip, "__pydantic_private__", None)
+    return clip
+
+
 def is_card(clip: PlannedClip) -> bool:
     """A card is made on this machine: the render engine never sends it to a provider."""
     return clip.kind == "card"

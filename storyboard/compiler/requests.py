@@ -21,8 +21,8 @@ from ..language.model import Beat, Card, Clip, Dialogue, Prose, Setting, Text, T
 from ..messages import report
 from ..plan import (
     CLIP_PLACEHOLDERS, DEFAULT_SECONDS, DialogueLine, PickedTake, PlannedBeat, PlannedClip, Reference, RenderPlan,
-    Selection, TimelineEntry, canonical_json, clip_of, is_card, parse_placeholder, placeholder, placeholders_in,
-    take_name, takes_of,
+    Selection, TimelineEntry, built_clip, canonical_json, clip_of, is_card, parse_placeholder, placeholder,
+    placeholders_in, take_name, takes_of,
 )
 from ..providers.base import ClipSpec, DraftTake, FrameImage, Provider, ProviderError
 from . import prompts
@@ -576,11 +576,10 @@ def _unit_takes(film: Film, unit: Unit, inputs: Inputs, spec: ClipSpec, provider
     numbers = [chosen] if unit.name in stale else sorted({*range(1, written + 1), chosen})
     out = []
     for k in numbers:
-        seed = take_seed(spec.seed, unit.name, k)
         if selection.tier == "draft":  # drafts are new requests: they always carry their seed
-            take_spec = provider.draft_spec(replace(spec, seed=seed))
-        else:  # take 1 is the request it was before takes existed
-            take_spec = spec if k == 1 else replace(spec, seed=seed)
+            take_spec = provider.draft_spec(replace(spec, seed=take_seed(spec.seed, unit.name, k)))
+        else:  # take 1 is the request it was before takes existed (no seed derived for it)
+            take_spec = spec if k == 1 else replace(spec, seed=take_seed(spec.seed, unit.name, k))
             if k == chosen and pick is not None and pick.tier == "draft" and unit.name not in stale:
                 take_spec = provider.finish_draft(take_spec, DraftTake(pick.seed, pick.key, pick.job_id))
         pinned = stale.get(unit.name)
@@ -756,7 +755,7 @@ def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float |
         seconds = max(1, round(take.pinned.seconds))  # the old file's length: the film keeps it
     # built from values the compiler made itself: constructed, not validated (validation
     # deep-copies every request body, a tenth of a big compile)
-    return PlannedClip.model_construct(
+    return built_clip(
         name=take.name, kind=unit.kind, seconds=seconds, after=take.after, request=take.body,
         estimated_cost_usd=usd, key=key, mode=inputs.mode,
         source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
