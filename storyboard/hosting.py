@@ -16,7 +16,6 @@ through `credentials.scrub`.
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,10 @@ from urllib.parse import urlsplit
 
 from .config import DEFAULTS
 from .credentials import remember, scrub
+from .digest import file_sha256
 
 HOST_VARIABLE = DEFAULTS["host"]
 URL_LIFETIME = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live; a job takes minutes
-CHUNK = 1 << 20
 
 # What S3-compatible servers answer, in words a user can act on.
 REFUSALS = {
@@ -63,14 +62,6 @@ def parse_host(url: str) -> Bucket:
         raise ValueError(f"the host must look like s3://bucket/prefix, not {url!r}")
     prefix = parts.path.strip("/")
     return Bucket(parts.netloc, f"{prefix}/" if prefix else "")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class S3Host:

@@ -10,7 +10,6 @@ diagnostic (SB621) at its line, and the render stops before anything is sent.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from .atomic import write_text
+from .digest import file_sha256
 from .diagnostics import Diagnostic, Span
 from .messages import report
 from .plan import MAX_TAKES, PickedTake, PlannedClip, RenderPlan, clip_of, played_clips, takes_of
@@ -258,14 +258,6 @@ def take_state(c: PlannedClip, cache: Any, journal: Any) -> str:
 
 
 # ---- pick, unpick ----------------------------------------------------------------------------------
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def find_take(plan: RenderPlan, clip: str, take: int) -> PlannedClip:
     """The take of a clip in a plan; PickError for an unknown clip or a take out of range."""

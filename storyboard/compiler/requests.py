@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import paths
 from ..diagnostics import Diagnostic, Span
+from ..digest import file_sha256
 from ..language.load import CastEntry, Film
 from ..language.model import Beat, Card, Clip, Dialogue, Prose, Setting, Text, Transition
 from ..messages import report
@@ -463,12 +464,8 @@ class FileHasher:
 
     def __call__(self, rel: str) -> str:
         if rel not in self._memo:
-            h = hashlib.sha256()
             try:
-                with open(self.base_dir / rel, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(chunk)
-                self._memo[rel] = h.hexdigest()
+                self._memo[rel] = file_sha256(self.base_dir / rel)
             except OSError:
                 self._memo[rel] = "missing"
         return self._memo[rel]

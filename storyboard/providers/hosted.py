@@ -178,7 +178,7 @@ class VendorStorage:
 
     def digest(self, path: Path) -> str:
         """The file's SHA-256, read once per version of the file."""
-        from ..hosting import file_sha256
+        from ..digest import file_sha256
 
         path = Path(path).resolve()
         try:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import av
 
+from ..digest import file_sha256
 from ..atomic import temp_sibling
 from .filmkey import STITCH_VERSION
 from .workspace import Workspace
@@ -34,11 +35,6 @@ from .workspace import Workspace
 SEGMENT_VERSION = "1"
 DIGESTS = "digests.json"
 PROBES = "probes.json"
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class SegmentCache:
@@ -78,7 +74,7 @@ class SegmentCache:
         ident = identity(path)
         found = self._memo_used.get(ident) or self._memo.get(ident)
         if found is None:
-            found = sha256_file(path)
+            found = file_sha256(path)
         self._memo_used[ident] = found
         return found
 
@@ -114,7 +110,7 @@ class SegmentCache:
         except (OSError, ValueError):
             return self._damaged(path) if path.exists() else None
         if not isinstance(record, dict) or record.get("size") != st.st_size \
-                or record.get("sha256") != sha256_file(path) or not isinstance(record.get("info"), dict):
+                or record.get("sha256") != file_sha256(path) or not isinstance(record.get("info"), dict):
             return self._damaged(path)
         for p in (path, sidecar(path)):  # in use: another stitch's prune leaves it alone
             with contextlib.suppress(OSError):
@@ -137,7 +133,7 @@ class SegmentCache:
         side_tmp = temp_sibling(self.ws.run / side.name)
         try:
             info = build(tmp)
-            record = {"size": tmp.stat().st_size, "sha256": sha256_file(tmp), "info": info}
+            record = {"size": tmp.stat().st_size, "sha256": file_sha256(tmp), "info": info}
             os.replace(tmp, path)
             side_tmp.write_text(json.dumps(record, sort_keys=True))
             os.replace(side_tmp, side)
