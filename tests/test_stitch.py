@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import signal
 import os
 import subprocess
 import sys
@@ -416,7 +417,9 @@ def test_killed_stitch_leaves_no_partial_film(clips, tmp_path):
 def kill_mid_stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, work: Path, *,
                     prelude: tuple[str, ...] = (), settle: float = 0.15) -> None:
     """Stitch in another process and kill -9 it `settle` seconds after its run folder appears
-    (mid-encode). `prelude`: lines run first (e.g. module settings a test shrinks)."""
+    (mid-encode), with its ffmpeg children, as a shell's kill of the job does: an orphaned ffmpeg
+    would go on writing into the dead run's folder while the next stitch sweeps it, and leave it
+    behind. `prelude`: lines run first (e.g. module settings a test shrinks)."""
     script = "\n".join([
         "import sys",
         "from pathlib import Path",
@@ -430,14 +433,14 @@ def kill_mid_stitch(plan: RenderPlan, clips: dict[str, Path], out: Path, work: P
     ])
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, env=env)
+                            stdout=subprocess.DEVNULL, env=env, start_new_session=True)
     proc.stdin.write(plan.to_json().encode())
     proc.stdin.close()
     deadline = time.monotonic() + 30
     while not list(work.glob("stitch-run-*")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(settle)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
