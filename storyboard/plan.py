@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticUndefined
 
 ClipKind = Literal["shot", "scene", "extend", "morph", "continue", "card"]
 Mode = Literal["text", "image", "reference", "card"]  # card: rendered on this machine, no request
@@ -64,31 +65,35 @@ class FoundPlaceholder(NamedTuple):
     parsed: tuple[str, str]  # (kind, value), e.g. ("file", "cast/a.png") or ("last-frame", "opening")
 
 
-def body_strings(value: Any, media: str | None = None, key: str | None = None
+def body_strings(value: Any, media: str | None = None, key: str | None = None, opening: str = ""
                  ) -> list[tuple[str | None, str | None, str]]:
-    """Every string of a request body, in order, as (media kind of its field, its key, the string).
-    The one walk of request bodies: placeholders and media inputs are both found with it."""
+    """Every string of a request body, in order, as (media kind of its field, its key, the string);
+    with `opening`, only the strings that start with it. The one walk of request bodies:
+    placeholders and media inputs are both found with it."""
     out: list[tuple[str | None, str | None, str]] = []
-    _walk(value, media, key, out)
+    _walk(value, media, key, out, opening)
     return out
 
 
-def _walk(value: Any, media: str | None, key: str | None, out: list) -> None:
+def _walk(value: Any, media: str | None, key: str | None, out: list, opening: str) -> None:
     # A plain recursive walk appending to one list, strings taken in place (most values are
-    # strings): nested generators, or a call per string, cost a sixth of a compile.
+    # strings): nested generators, or a call per string, cost a sixth of a compile. Strings are
+    # sifted by their opening here: a placeholder search keeps a few strings of a dozen.
     if isinstance(value, dict):
         for k, v in value.items():
             if isinstance(v, str):
-                out.append((_field_media(k) or media, k, v))
+                if v.startswith(opening):
+                    out.append((_field_media(k) or media, k, v))
             elif isinstance(v, (dict, list)):
-                _walk(v, _field_media(k) or media, k, out)
+                _walk(v, _field_media(k) or media, k, out, opening)
     elif isinstance(value, list):
         for v in value:
             if isinstance(v, str):
-                out.append((media, key, v))
+                if v.startswith(opening):
+                    out.append((media, key, v))
             elif isinstance(v, (dict, list)):
-                _walk(v, media, key, out)
-    elif isinstance(value, str):
+                _walk(v, media, key, out, opening)
+    elif isinstance(value, str) and value.startswith(opening):
         out.append((media, key, value))
 
 
@@ -99,8 +104,14 @@ def _field_media(key: str) -> str | None:
 
 def placeholders_in(body: Any) -> list[FoundPlaceholder]:
     """Every placeholder of a request body, in order."""
-    return [FoundPlaceholder(media, text, parsed) for media, _, text in body_strings(body)
-            if text.startswith("<") and (parsed := parse_placeholder(text))]
+    return [found for media, _, text in body_strings(body, opening="<")
+            if (found := _found_placeholder(media, text)) is not None]
+
+
+@lru_cache(maxsize=4096)  # a film's requests name the same few files and clips again and again
+def _found_placeholder(media: str | None, text: str) -> FoundPlaceholder | None:
+    parsed = parse_placeholder(text)
+    return FoundPlaceholder(media, text, parsed) if parsed else None
 
 
 def media_inputs(body: dict[str, Any]) -> Iterator[str]:
@@ -119,7 +130,10 @@ def substitute(value: Any, found: dict[str, str]) -> Any:
     return value
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))  # one, not one per call
+# One encoder, not one per call. Its text is what cache keys hash: it must never change. It is
+# only given the compiler's own trees (no cycles), so it keeps no record of the containers it is
+# inside (`check_circular`), a tenth of each key's encoding.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def canonical_json(data: Any) -> str:
@@ -213,29 +227,24 @@ class PlannedClip(Frozen):
     card: CardSpec | None = None  # a title card (kind "card"): drawn here, no request
 
 
-def _planned_clip_defaults() -> dict[str, Any]:
-    return {name: field.get_default(call_default_factory=True) for name, field in PlannedClip.model_fields.items()
-            if not field.is_required()}
-
-
-_PLANNED_FIELDS = tuple(PlannedClip.model_fields)
-_PLANNED_PLAIN_DEFAULTS = {name: value for name, value in _planned_clip_defaults().items()
-                           if PlannedClip.model_fields[name].default_factory is None}
+# Every field of a PlannedClip in field order, at its default; a required field (no default) and
+# a list field (a fresh list each time) stand there as PydanticUndefined until `built_clip` fills them.
+_PLANNED_TEMPLATE = {name: PydanticUndefined if field.default_factory else field.get_default()
+                     for name, field in PlannedClip.model_fields.items()}
+_PLANNED_FACTORIES = {name: field.default_factory for name, field in PlannedClip.model_fields.items()
+                      if field.default_factory is not None}
 
 
 def built_clip(**values: Any) -> PlannedClip:
     """A PlannedClip from values the compiler made itself, neither validated nor copied: what
     `model_construct` does, without its per-field alias search (a tenth of a 1,000-clip compile
     once takes, beats and cards made the model 30 fields). Fields not given take their defaults
-    (a fresh list for a list field); the dict is in field order, as validation would make it."""
-    data = {}
-    for name in _PLANNED_FIELDS:
-        if name in values:
-            data[name] = values[name]
-        elif name in _PLANNED_PLAIN_DEFAULTS:
-            data[name] = _PLANNED_PLAIN_DEFAULTS[name]
-        else:
-            data[name] = PlannedClip.model_fields[name].get_default(call_default_factory=True)
+    (a fresh list for a list field); the dict is in field order, as validation would make it
+    (merged into the template, a given key keeps its field's place)."""
+    data = {**_PLANNED_TEMPLATE, **values}
+    for name, factory in _PLANNED_FACTORIES.items():
+        if name not in values:
+            data[name] = factory()
     clip = PlannedClip.__new__(PlannedClip)
     object.__setattr__(clip, "__dict__", data)
     object.__setattr__(clip, "__pydantic_fields_set__", set(values))
@@ -368,11 +377,15 @@ class Selection:
     picks: tuple[tuple[str, PickedTake], ...] = ()
     released: frozenset[str] = frozenset()
 
+    # The compiler asks both of every clip; most compiles have neither extra takes nor picks, and
+    # the empty case answers without building a generator.
     def takes_wanted(self, clip: str) -> int:
+        if not self.extra_takes:
+            return 0
         return max((n for name, n in self.extra_takes if name in (clip, "*")), default=0)
 
     def pick(self, clip: str) -> PickedTake | None:
-        if clip in self.released:
+        if not self.picks or clip in self.released:
             return None
         return next((p for name, p in self.picks if name == clip), None)
 

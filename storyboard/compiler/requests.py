@@ -131,6 +131,22 @@ def effective_settings(film: Film, unit: Unit) -> dict[str, Setting]:
     return {**film.settings, **unit.clip.first_settings}
 
 
+def _own_settings(unit: Unit | None) -> dict[str, Setting]:
+    """The settings a unit's clip writes itself (none for a morph, or `None`: the film itself)."""
+    return unit.clip.first_settings if unit is not None and unit.clip is not None else {}
+
+
+def _setting_in_force(film: Film, own: dict[str, Setting], key: str) -> Setting | None:
+    """`effective_settings(film, unit)[key]` from the unit's `_own_settings`, without merging the
+    two dicts: the compiler asks a few keys of every unit."""
+    return own.get(key) or film.settings.get(key)
+
+
+def _value_in_force(film: Film, own: dict[str, Setting], key: str) -> str | None:
+    s = _setting_in_force(film, own, key)
+    return s.value if s else None
+
+
 def clip_seconds(unit: Unit) -> int:
     if unit.kind == "morph":
         return max(4, math.ceil(unit.transition.seconds or 0))
@@ -363,14 +379,13 @@ def _fmt_seconds(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if not float(x).is_integer() else str(int(x))
 
 
-def planned_beats(film: Film, unit: Unit) -> list[PlannedBeat]:
-    """A scene's beats with the times its prompt states and the cast each one mentions."""
-    clip = unit.clip
-    if clip is None or not clip.beats:
+def planned_beats(film: Film, unit: Unit, beats: list[Beat]) -> list[PlannedBeat]:
+    """A scene's `beats` (its clip's) with the times its prompt states and the cast each one mentions."""
+    if not beats:
         return []
     out, start = [], 0.0
-    for i, (beat, length) in enumerate(zip(clip.beats, beat_seconds(clip.beats, clip_seconds(unit)), strict=True), 1):
-        cast = list(dict.fromkeys(m.value for m in beat.text.mentions() if m.value in film.cast))
+    for i, (beat, length) in enumerate(zip(beats, beat_seconds(beats, clip_seconds(unit)), strict=True), 1):
+        cast = list(dict.fromkeys([name for name in beat.text.mention_names() if name in film.cast]))
         out.append(PlannedBeat(index=i, start=round(start, 3), end=round(start + length, 3), text=beat.text.text,
                                cast=cast))
         start += length
@@ -391,19 +406,22 @@ def _beat_timings(beats: list[Beat], total: int, words: dict[str, str]):
 def frame_of(film: Film, unit: Unit | None) -> dict[str, Any]:
     """The request's frame as ClipSpec fields: `size:` as width and height, else resolution and
     ratio. A clip's own resolution/ratio overrides a film-level size (and vice versa); a morph
-    (or `None`: the film itself) takes the film's."""
-    own = (unit.clip.first_settings if unit is not None and unit.clip is not None else {}).get
+    (or `None`: the film itself) takes the film's. Callers must not modify the dict."""
+    own = _own_settings(unit)
+    if "size" in own or "resolution" in own or "ratio" in own:
+        return _frame(film, own)
+    if "film-frame" not in film.memo:  # most clips leave their frame to the film: worked out once per film
+        film.memo["film-frame"] = _frame(film, {})
+    return film.memo["film-frame"]
 
-    def value(key: str) -> str | None:
-        s = own(key) or film.settings.get(key)
-        return s.value if s else None
 
-    size = value("size")
-    if size and not (own("resolution") or own("ratio")) or own("size"):
+def _frame(film: Film, own: dict[str, Setting]) -> dict[str, Any]:
+    size = _value_in_force(film, own, "size")
+    if size and not ("resolution" in own or "ratio" in own) or "size" in own:
         w, h = size.lower().split("x")
         return {"resolution": None, "ratio": None, "width": int(w), "height": int(h)}
-    return {"resolution": value("resolution") or DEFAULT_RESOLUTION, "ratio": value("ratio") or "16:9",
-            "width": None, "height": None}
+    return {"resolution": _value_in_force(film, own, "resolution") or DEFAULT_RESOLUTION,
+            "ratio": _value_in_force(film, own, "ratio") or "16:9", "width": None, "height": None}
 
 
 def spec_pixels(spec: ClipSpec, provider: Provider) -> tuple[int, int]:
@@ -434,19 +452,14 @@ def card_size(film: Film, provider: Provider, tier: str = "final") -> tuple[int,
 
 def build_spec(film: Film, unit: Unit, inputs: Inputs, provider: Provider, prompt: str,
                last_frame_wanted: bool = False) -> ClipSpec:
-    own = unit.clip.first_settings.get if unit.clip is not None else {}.get  # the clip's own settings
-    settings = effective_settings(film, unit)
-
-    def value(key: str) -> str | None:
-        s = settings.get(key)
-        return s.value if s else None
-
-    seed_setting = own("seed")
+    own = _own_settings(unit)
+    seed_setting = own.get("seed")
     film_seed = film.setting("seed")
     seed = int(seed_setting.value) if seed_setting else (derived_seed(int(film_seed), unit.name) if film_seed else None)
     return ClipSpec(
-        prompt=prompt, seconds=clip_seconds(unit), model=provider.model_id(value("model")),
-        **frame_of(film, unit), seed=seed, audio=(value("audio") or "on") == "on", negative=value("negative"),
+        prompt=prompt, seconds=clip_seconds(unit), model=provider.model_id(_value_in_force(film, own, "model")),
+        **frame_of(film, unit), seed=seed, audio=(_value_in_force(film, own, "audio") or "on") == "on",
+        negative=_value_in_force(film, own, "negative"),
         frame_images=tuple([FrameImage(i.value, f) for i, f in inputs.frames]),
         reference_images=tuple([i.value for i in inputs.images]),
         reference_videos=tuple([i.value for i in inputs.videos]),
@@ -555,8 +568,7 @@ class _Take:
 
 
 def _take_count(film: Film, unit: Unit, selection: Selection) -> int:
-    # the clip's own, else the film's (no merged dict per unit: this runs for every clip)
-    s = (unit.clip.first_settings.get("takes") if unit.clip is not None else None) or film.settings.get("takes")
+    s = _setting_in_force(film, _own_settings(unit), "takes")
     written = int(s.value) if s is not None and s.value.isdigit() else 1  # the checker approved it
     return max(written, selection.takes_wanted(unit.name), 1)
 
@@ -570,22 +582,20 @@ def _unit_takes(film: Film, unit: Unit, inputs: Inputs, spec: ClipSpec, provider
     # a pick beyond the story's takes (added by `render --takes`) brings only itself along
     written = _take_count(film, unit, selection)
     count = max(written, chosen)
-    numbers = [chosen] if unit.name in stale else sorted({*range(1, written + 1), chosen})
+    pinned = stale.get(unit.name)
+    numbers = [chosen] if pinned is not None else sorted({*range(1, written + 1), chosen})
     out = []
     for k in numbers:
         if selection.tier == "draft":  # drafts are new requests: they always carry their seed
             take_spec = provider.draft_spec(replace(spec, seed=take_seed(spec.seed, unit.name, k)))
         else:  # take 1 is the request it was before takes existed (no seed derived for it)
             take_spec = spec if k == 1 else replace(spec, seed=take_seed(spec.seed, unit.name, k))
-            if k == chosen and pick is not None and pick.tier == "draft" and unit.name not in stale:
+            if k == chosen and pick is not None and pick.tier == "draft" and pinned is None:
                 take_spec = provider.finish_draft(take_spec, DraftTake(pick.seed, pick.key, pick.job_id))
-        pinned = stale.get(unit.name)
         # the seed the request carries: none for take 1 of a seedless film (the provider picks one)
         out.append(_Take(unit, inputs, k, unit.name if k == chosen else take_name(unit.name, k), take_spec,
-                         take_spec.seed, pinned=pinned,
-                         tier=pinned.tier if pinned is not None else selection.tier))
-    for take in out:
-        take.count = count
+                         take_spec.seed, pinned=pinned, tier=pinned.tier if pinned is not None else selection.tier,
+                         count=count))
     return out
 
 
@@ -743,8 +753,9 @@ def _with_picture_keys(plan: RenderPlan, provider: Provider) -> RenderPlan:
 def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float | None) -> PlannedClip:
     unit, inputs, spec = take.unit, take.inputs, take.spec
     clip = unit.clip
-    own = clip.first_settings if clip is not None else {}
+    own = _own_settings(unit)
     camera, sound = own.get("camera"), own.get("sound")
+    beats = clip.beats if clip is not None else []  # a walk of the clip's lines: asked once
     w, h = spec_pixels(spec, provider)
     span = unit.span
     seconds = spec.seconds
@@ -756,21 +767,21 @@ def _planned(film: Film, provider: Provider, take: _Take, key: str, usd: float |
         name=take.name, kind=unit.kind, seconds=seconds, after=take.after, request=take.body,
         estimated_cost_usd=usd, key=key, mode=inputs.mode,
         source=f"{span.file}:{span.line}:{span.column}" if span else str(film.path),
-        references=_references(inputs), action=_action(unit), camera=camera.value if camera else None,
+        references=_references(inputs), action=_action(unit, beats), camera=camera.value if camera else None,
         sound=sound.value if sound else None,
         dialogue=[DialogueLine(speaker=d.speaker, how=d.how, line=d.line) for d in (clip.dialogue if clip else [])],
         audio=spec.audio, width=w, height=h, take=take.number, takes=take.count,
         take_of=None if take.name == unit.name else unit.name, seed=take.seed, tier=take.tier,
-        pinned=take.pinned is not None, beats=planned_beats(film, unit))
+        pinned=take.pinned is not None, beats=planned_beats(film, unit, beats))
 
 
-def _action(unit: Unit) -> str:
-    """What happens, as written (mentions as @Name), a scene's beats after its prose: for previews."""
+def _action(unit: Unit, beats: list[Beat]) -> str:
+    """What happens, as written (mentions as @Name), a scene's `beats` (its clip's) after its
+    prose: for previews."""
     clip = unit.clip
     if clip is None:
         return unit.transition.text or ""
     action = " ".join([p.text for p in clip.prose])
-    beats = clip.beats
     if beats:
         action = " ".join([action] + [f"Shot {i}: {b.text.text}" for i, b in enumerate(beats, 1)]).strip()
     return action

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -159,6 +160,7 @@ def _str_or_none(value: Any) -> str | None:
 
 # ---- prices ----------------------------------------------------------------------------------
 
+@lru_cache(maxsize=256)  # every clip asks; a film has a few tiers and lengths (a Price is frozen)
 def _price(tier: str | None, seconds: int, video_input: bool) -> Price:
     rate = PRICES["video" if video_input else "text"].get(tier or "")
     if rate is None:
