@@ -144,7 +144,7 @@ def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
         return Story(path=path, span=Span(path, 1, 1)), diags
     # The items are nodes `_Build` made, of the types `Story` takes: validating them again, each
     # against the union of top-level types, cost two milliseconds a thousand clips.
-    story = Story.model_construct(path=path, items=tuple(items), span=Span(path, 1, 1))
+    story = Story.built(path=path, items=tuple(items), span=Span(path, 1, 1))
     return story, sorted(diags, key=_pos)
 
 
@@ -646,7 +646,7 @@ class _Build:
         return _new_tuple(Span, (self.path, tok.line, tok.column, tok.end_line, tok.end_column))
 
     def _text(self, tok: Token) -> Text:
-        return Text(value=tok.rstrip(), span=self._span(tok))  # str's rstrip makes a plain str of a Token
+        return Text.built(value=tok.rstrip(), span=self._span(tok))  # str's rstrip makes a plain str of a Token
 
     def continuation(self, toks):
         return [self._text(t) for t in toks]
@@ -691,14 +691,14 @@ class _Build:
         span = _new_tuple(Span, (self.path, key.line, key.column, key.line, key.column + len(name)))
         value_span = value_span or Span(self.path, key.end_line, key.end_column)
         if name == "include":
-            return Include(path=text, span=span, path_span=value_span)
-        return Setting(key=name, value=text, span=span, value_span=value_span)
+            return Include.built(path=text, span=span, path_span=value_span)
+        return Setting.built(key=name, value=text, span=span, value_span=value_span)
 
     def cast(self, children):
         kind, name, *fields = children
-        fields = tuple(f if isinstance(f, Setting) else Setting(key="include", value=f.path, span=f.span,
+        fields = tuple(f if isinstance(f, Setting) else Setting.built(key="include", value=f.path, span=f.span,
                                                               value_span=f.path_span) for f in fields)
-        return CastMember(kind=str(kind), name=str(name), fields=fields, span=self._span(kind),
+        return CastMember.built(kind=str(kind), name=str(name), fields=fields, span=self._span(kind),
                           name_span=self._span(name))
 
     def clip(self, children):
@@ -710,7 +710,7 @@ class _Build:
                 seconds = _clip_seconds(str(r))
             elif not isinstance(r, Token):
                 body.append(r)
-        return Clip(kind=str(kind), name=str(name), seconds=seconds, body=tuple(_merge_prose(body)),
+        return Clip.built(kind=str(kind), name=str(name), seconds=seconds, body=tuple(_merge_prose(body)),
                     span=self._span(kind), name_span=self._span(name), seconds_span=seconds_span)
 
     def card(self, children):
@@ -720,10 +720,10 @@ class _Build:
             if isinstance(r, Token) and r.type == "DURATION":
                 seconds_span, seconds = self._span(r), _clip_seconds(str(r))
             elif isinstance(r, Include):  # `include:` is no card line: the checker says so
-                fields.append(Setting(key="include", value=r.path, span=r.span, value_span=r.path_span))
+                fields.append(Setting.built(key="include", value=r.path, span=r.span, value_span=r.path_span))
             elif isinstance(r, Setting):
                 fields.append(r)
-        return Card(name=str(name), seconds=seconds, fields=tuple(fields), span=self._span(kind),
+        return Card.built(name=str(name), seconds=seconds, fields=tuple(fields), span=self._span(kind),
                     name_span=self._span(name), seconds_span=seconds_span)
 
     # body lines
@@ -733,14 +733,14 @@ class _Build:
         tok, *rest = children
         _, cont = self._split(rest)
         text, pieces = self._joined(tok, cont)
-        return Prose(text=text, pieces=tuple(pieces), span=pieces[0].span)  # the first piece is `tok`
+        return Prose.built(text=text, pieces=tuple(pieces), span=pieces[0].span)  # the first piece is `tok`
 
     def dialogue(self, children):
         tok = children[0]
         m = _DIALOGUE_RE.match(str(tok))
         span = self._span(tok)
         how = m.group("how").strip() if m.group("how") is not None else None
-        return Dialogue(speaker=m.group("name"), how=how or None, line=m.group("line").strip(), span=span,
+        return Dialogue.built(speaker=m.group("name"), how=how or None, line=m.group("line").strip(), span=span,
                         speaker_span=span.at(1, len(m.group("name"))))
 
     def beat(self, children):
@@ -754,13 +754,13 @@ class _Build:
             seconds = _clip_seconds(m.group("dur") + "s")
             seconds_span = span.at(m.start("dur"), len(m.group("dur")) + 1)
         first_span = pieces[0].span if pieces else span
-        return Beat(seconds=seconds, text=Prose(text=text, pieces=tuple(pieces), span=first_span), span=span,
-                    seconds_span=seconds_span)
+        text_node = Prose.built(text=text, pieces=tuple(pieces), span=first_span)
+        return Beat.built(seconds=seconds, text=text_node, span=span, seconds_span=seconds_span)
 
     # transitions
     def _transition(self, kind: str, tok: Token, duration: Token | None = None, **kw):
         seconds = float(str(duration)[:-1]) if duration is not None else None
-        return Transition(kind=kind, seconds=seconds, span=self._span(tok),
+        return Transition.built(kind=kind, seconds=seconds, span=self._span(tok),
                           seconds_span=self._span(duration) if duration is not None else None,
                           seconds_text=str(duration) if duration is not None else None, **kw)
 
@@ -807,7 +807,7 @@ def _merge_prose(body: list) -> list:
         if len(run) == 1:
             out.append(run[0])
         elif run:
-            out.append(Prose(text=" ".join(p.text for p in run),
+            out.append(Prose.built(text=" ".join(p.text for p in run),
                              pieces=tuple(piece for p in run for piece in p.pieces), span=run[0].span))
         run = []
         if item is not None:
