@@ -44,17 +44,26 @@ class _StoryIndenter(Indenter):
 class _LeanIndenter(_StoryIndenter):
     """The tokens of Lark's `Indenter`, made in one loop: the story grammar has no brackets, so
     the bracket count Lark keeps on every token (and a generator per newline) go. A twentieth of
-    a big story's parse; tests/test_front_half.py holds it to Lark's tokens."""
+    a big story's parse; tests/test_front_half.py holds it to Lark's tokens.
+
+    While `checked` holds the text's lines, it also stops the parse (`_NotClean`) at the first
+    problem the pre-checks report (see `_parse_clean`); a dedent to a level never opened stops it
+    anyway (DedentError)."""
+
+    checked: list[str] | None = None  # the text's lines, while `_parse_clean` parses it
 
     def process(self, stream):
         self.paren_level = 0
         self.indent_level = levels = [0]
+        lines = self.checked
         token = None
         for token in stream:
             yield token
             if token.type != "_NL":
                 continue
             indent_str = token.rsplit("\n", 1)[1]  # spaces and tabs after the last newline
+            if lines is not None and _needs_prechecks(lines, token.line, indent_str):
+                raise _NotClean
             indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
             if indent > levels[-1]:
                 levels.append(indent)
@@ -75,13 +84,29 @@ def grammar_text() -> str:
     return (resources.files(__package__) / "story.lark").read_text(encoding="utf-8")
 
 
-_PARSING = threading.Lock()  # one parse at a time uses `_BUILD.path` (watch mode parses in a thread)
+# One parse at a time sets `_BUILD.path` and `_INDENTER.checked` (watch mode parses in a thread).
+_PARSING = threading.Lock()
+
+
+class _NotClean(Exception):
+    """The text has a problem the pre-checks report: it is parsed the careful way."""
+
+
+def _needs_prechecks(lines: list[str], line: int, indent: str) -> bool:
+    """Whether the newline ending line `line` (1-based), with `indent` before the next line with
+    content (empty at the end of the text), shows what a pre-check reports: that line indented
+    with a tab (`_check_indentation`), or line `line` a block header with no body under it
+    (`_check_empty_blocks`)."""
+    return "\t" in indent or (not indent and _is_block_header(lines[line - 1]))
+
+
+_INDENTER = _LeanIndenter()  # the postlex of `_lark()`
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     """The parser, building the model as it parses (see `_Build`)."""
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=_LeanIndenter(),
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=_INDENTER,
                 maybe_placeholders=False, cache=False, transformer=_BUILD)
 
 
@@ -94,10 +119,14 @@ def _tree_lark() -> Lark:
 
 
 @contextmanager
-def _parsing(path: str):
+def _parsing(path: str, checked: list[str] | None = None):
     with _PARSING:
         _BUILD.path = path
-        yield
+        _INDENTER.checked = checked
+        try:
+            yield
+        finally:
+            _INDENTER.checked = None
 
 
 def raw_parse(text: str):
@@ -130,27 +159,63 @@ def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
     """Parse a whole file. Always returns a Story (possibly partial) and the syntax diagnostics."""
     text = _normalise(text)
     lines = text.split("\n")
+    outcome = _parse_clean(text, lines, path)
+    if isinstance(outcome, list):
+        return _story(path, outcome), []
+    return _parse_with_problems(lines, path, outcome)
+
+
+def _parse_clean(text: str, lines: list[str], path: str) -> list | UnexpectedInput | None:
+    """The items of a text without syntax problems, in one parse; else the parser's refusal, or
+    None if the text has a problem the pre-checks report.
+
+    The pre-checks read every line before the parse, for the problems the parser reports without
+    a place. But a clean text, the common case, needs neither pass: the indenter meets the same
+    problems, each in the one newline before the line concerned, and stops the parse (`_NotClean`,
+    DedentError). It never sees the first line's indentation: that one is left to the checks.
+    Two passes over a big story's lines were a twentieth of its load."""
+    if lines[0][:1] in (" ", "\t") and _has_content(lines[0]):
+        return None
+    try:
+        with _parsing(path, checked=lines):
+            return _lark().parse(text)
+    except UnexpectedInput as refused:
+        return refused
+    except (DedentError, _NotClean):
+        return None
+
+
+def _parse_with_problems(lines: list[str], path: str, refused: UnexpectedInput | None = None,
+                         ) -> tuple[Story, list[Diagnostic]]:
+    """Parse a text with problems: the pre-checks first, each line they report blanked, then the
+    parse that recovers from every other syntax error. `refused`, if given, is how the parser
+    refused `lines` as they stand: if the pre-checks blank nothing, that is the first refusal."""
     diags = _check_indentation(lines, path) + _check_empty_blocks(lines, path)
     for d in diags:  # a line with bad indentation cannot be parsed: blank it and go on
         _blank(lines, d.span.line, d.span.line)
     try:
         with _parsing(path):
-            items = _parse_recovering(lines, path, diags)
+            items = _parse_recovering(lines, path, diags, None if diags else refused)
     except DedentError:
         # _check_indentation catches these first; this is a last line of defence.
         diags.append(report("SB003", Span(path, 1, 1), "bare"))
         return Story(path=path, span=Span(path, 1, 1)), diags
     if items is None:
         return Story(path=path, span=Span(path, 1, 1)), diags
+    return _story(path, items), sorted(diags, key=_pos)
+
+
+def _story(path: str, items: list) -> Story:
     # The items are nodes `_Build` made, of the types `Story` takes: validating them again, each
     # against the union of top-level types, cost two milliseconds a thousand clips.
-    story = Story.built(path=path, items=tuple(items), span=Span(path, 1, 1))
-    return story, sorted(diags, key=_pos)
+    return Story.built(path=path, items=tuple(items), span=Span(path, 1, 1))
 
 
-def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic]) -> list | None:
+def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic],
+                      refused: UnexpectedInput | None = None) -> list | None:
     """Parse `lines` into the story's items, blanking what cannot be parsed (and adding its
-    diagnostic to `diags`) until the rest parses; None after MAX_RECOVERIES errors.
+    diagnostic to `diags`) until the rest parses; None after MAX_RECOVERIES errors. `refused`:
+    how the parser refused `lines` already, if known (the text is not parsed again for it).
 
     After an error only the text from a top-level line before it is parsed again: the items above
     that line parsed cleanly and are not touched by the blanking. Once that rest parses, the whole
@@ -158,22 +223,30 @@ def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic]) -> l
     file with its errors near the end take minutes."""
     recoveries = 0
     start = 0  # lines before this index are blank to the parser this time round (it is linear)
+    outcome = refused if refused is not None else _attempt(lines, start)
     while True:
-        try:
-            items = _lark().parse("\n" * start + "\n".join(lines[start:]))
-        except UnexpectedInput as exc:
-            diag, first, last = _syntax_error(exc, lines, path)
+        if isinstance(outcome, UnexpectedInput):
+            diag, first, last = _syntax_error(outcome, lines, path)
             if diag is not None:
                 diags.append(diag)
             _blank(lines, first, last)
             recoveries += 1
             if recoveries == MAX_RECOVERIES:
                 return None
-            start = _resume_index(lines, min(first, _error_line(exc, lines)))
-            continue
-        if start == 0:
-            return items
-        start = 0
+            start = _resume_index(lines, min(first, _error_line(outcome, lines)))
+        elif start == 0:
+            return outcome
+        else:
+            start = 0
+        outcome = _attempt(lines, start)
+
+
+def _attempt(lines: list[str], start: int) -> list | UnexpectedInput:
+    """The items of `lines` read as blank above index `start`, or how the parser refused them."""
+    try:
+        return _lark().parse("\n" * start + "\n".join(lines[start:]))
+    except UnexpectedInput as refused:
+        return refused
 
 
 def _error_line(exc: UnexpectedInput, lines: list[str]) -> int:
@@ -590,8 +663,10 @@ def _is_block_header(line: str) -> bool:
     """A top-level `character|prop|place|shot|scene|extend ...:` line. Only these lose a body to
     recovery; other lines ending in ':' (`camera:`, `shot 4s:`, a continued line) are not dropped
     quietly, or a line could vanish without a diagnostic."""
+    if line[:1].isspace():  # a body line, as most are: no need to cut its comment off
+        return False
     code = line.split("#", 1)[0].rstrip()
-    return bool(code) and not line[:1].isspace() and code.endswith(":") and code.split(None, 1)[0] in BLOCK_KEYWORDS
+    return bool(code) and code.endswith(":") and code.split(None, 1)[0] in BLOCK_KEYWORDS
 
 
 def _has_content(line: str) -> bool:
