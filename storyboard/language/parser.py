@@ -805,6 +805,9 @@ class _Build:
     field = setting  # a clip's `key: value` is built like any setting
 
     def prose(self, children):
+        if len(children) == 1:  # one line, as most prose is: no continuation to look for
+            piece = self._text(children[0])
+            return Prose.built(text=piece.value, pieces=(piece,), span=piece.span)
         tok, *rest = children
         _, cont = self._split(rest)
         text, pieces = self._joined(tok, cont)
@@ -875,16 +878,22 @@ def _merge_prose(body: list) -> list:
     (merging pairwise re-copied and re-validated the growing paragraph: quadratic in its lines)."""
     out: list = []
     run: list[Prose] = []
-    for item in body + [None]:
+    for item in body:
         if isinstance(item, Prose):
             run.append(item)
             continue
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            out.append(Prose.built(text=" ".join(p.text for p in run),
-                             pieces=tuple(piece for p in run for piece in p.pieces), span=run[0].span))
-        run = []
-        if item is not None:
-            out.append(item)
+        if run:
+            out.append(_paragraph(run))
+            run = []
+        out.append(item)
+    if run:
+        out.append(_paragraph(run))
     return out
+
+
+def _paragraph(run: list[Prose]) -> Prose:
+    """One run of consecutive prose lines as one Prose."""
+    if len(run) == 1:
+        return run[0]
+    return Prose.built(text=" ".join(p.text for p in run), pieces=tuple(piece for p in run for piece in p.pieces),
+                       span=run[0].span)
