@@ -83,6 +83,23 @@ def test_the_lean_indenter_makes_larks_tokens():
     assert dedent_errors, "no input made the indenter refuse a dedent: the error path went untested"
 
 
+def test_a_clean_parse_is_the_careful_parse():
+    """`parse` skips the pre-checks when the indenter meets none of their problems, and hands
+    the parser's first refusal to the recovering parse: whatever it returns is what the
+    pre-checks and the recovering parse return from scratch."""
+    clean = careful = 0
+    for text in _texts() + ["shot a:\ncut\n", "shot a:\n# only a comment\n", "\tshot a:\n  A cat.\n",
+                            "# head\n  shot a:\n  A cat.\n", "character A:\n  image: a.png\nshot b:\n"]:
+        lines = parser._normalise(text).split("\n")
+        found = parser.parse(text, "t.story")
+        assert found == parser._parse_with_problems(list(lines), "t.story"), text
+        took_clean = isinstance(parser._parse_clean("\n".join(lines), lines, "t.story"), list)
+        assert not (took_clean and found[1]), text  # a text with diagnostics never takes the short way
+        clean += took_clean
+        careful += not took_clean
+    assert clean > 100 and careful > 100
+
+
 def test_the_bench_baseline_is_larks_own_parse():
     """bench/compile.py divides by `raw_parse`: it must stay Lark's own indenter and tree."""
     baseline = parser._tree_lark()

@@ -44,17 +44,26 @@ class _StoryIndenter(Indenter):
 class _LeanIndenter(_StoryIndenter):
     """The tokens of Lark's `Indenter`, made in one loop: the story grammar has no brackets, so
     the bracket count Lark keeps on every token (and a generator per newline) go. A twentieth of
-    a big story's parse; tests/test_front_half.py holds it to Lark's tokens."""
+    a big story's parse; tests/test_front_half.py holds it to Lark's tokens.
+
+    While `checked` holds the text's lines, it also stops the parse (`_NotClean`) at the first
+    problem the pre-checks report (see `_parse_clean`); a dedent to a level never opened stops it
+    anyway (DedentError)."""
+
+    checked: list[str] | None = None  # the text's lines, while `_parse_clean` parses it
 
     def process(self, stream):
         self.paren_level = 0
         self.indent_level = levels = [0]
+        lines = self.checked
         token = None
         for token in stream:
             yield token
             if token.type != "_NL":
                 continue
             indent_str = token.rsplit("\n", 1)[1]  # spaces and tabs after the last newline
+            if lines is not None and _needs_prechecks(lines, token.line, indent_str):
+                raise _NotClean
             indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
             if indent > levels[-1]:
                 levels.append(indent)
@@ -75,13 +84,29 @@ def grammar_text() -> str:
     return (resources.files(__package__) / "story.lark").read_text(encoding="utf-8")
 
 
-_PARSING = threading.Lock()  # one parse at a time uses `_BUILD.path` (watch mode parses in a thread)
+# One parse at a time sets `_BUILD.path` and `_INDENTER.checked` (watch mode parses in a thread).
+_PARSING = threading.Lock()
+
+
+class _NotClean(Exception):
+    """The text has a problem the pre-checks report: it is parsed the careful way."""
+
+
+def _needs_prechecks(lines: list[str], line: int, indent: str) -> bool:
+    """Whether the newline ending line `line` (1-based), with `indent` before the next line with
+    content (empty at the end of the text), shows what a pre-check reports: that line indented
+    with a tab (`_check_indentation`), or line `line` a block header with no body under it
+    (`_check_empty_blocks`)."""
+    return "\t" in indent or (not indent and _is_block_header(lines[line - 1]))
+
+
+_INDENTER = _LeanIndenter()  # the postlex of `_lark()`
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     """The parser, building the model as it parses (see `_Build`)."""
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=_LeanIndenter(),
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=_INDENTER,
                 maybe_placeholders=False, cache=False, transformer=_BUILD)
 
 
@@ -94,10 +119,14 @@ def _tree_lark() -> Lark:
 
 
 @contextmanager
-def _parsing(path: str):
+def _parsing(path: str, checked: list[str] | None = None):
     with _PARSING:
         _BUILD.path = path
-        yield
+        _INDENTER.checked = checked
+        try:
+            yield
+        finally:
+            _INDENTER.checked = None
 
 
 def raw_parse(text: str):
@@ -130,27 +159,63 @@ def parse(text: str, path: str = "<story>") -> tuple[Story, list[Diagnostic]]:
     """Parse a whole file. Always returns a Story (possibly partial) and the syntax diagnostics."""
     text = _normalise(text)
     lines = text.split("\n")
+    outcome = _parse_clean(text, lines, path)
+    if isinstance(outcome, list):
+        return _story(path, outcome), []
+    return _parse_with_problems(lines, path, outcome)
+
+
+def _parse_clean(text: str, lines: list[str], path: str) -> list | UnexpectedInput | None:
+    """The items of a text without syntax problems, in one parse; else the parser's refusal, or
+    None if the text has a problem the pre-checks report.
+
+    The pre-checks read every line before the parse, for the problems the parser reports without
+    a place. But a clean text, the common case, needs neither pass: the indenter meets the same
+    problems, each in the one newline before the line concerned, and stops the parse (`_NotClean`,
+    DedentError). It never sees the first line's indentation: that one is left to the checks.
+    Two passes over a big story's lines were a twentieth of its load."""
+    if lines[0][:1] in (" ", "\t") and _has_content(lines[0]):
+        return None
+    try:
+        with _parsing(path, checked=lines):
+            return _lark().parse(text)
+    except UnexpectedInput as refused:
+        return refused
+    except (DedentError, _NotClean):
+        return None
+
+
+def _parse_with_problems(lines: list[str], path: str, refused: UnexpectedInput | None = None,
+                         ) -> tuple[Story, list[Diagnostic]]:
+    """Parse a text with problems: the pre-checks first, each line they report blanked, then the
+    parse that recovers from every other syntax error. `refused`, if given, is how the parser
+    refused `lines` as they stand: if the pre-checks blank nothing, that is the first refusal."""
     diags = _check_indentation(lines, path) + _check_empty_blocks(lines, path)
     for d in diags:  # a line with bad indentation cannot be parsed: blank it and go on
         _blank(lines, d.span.line, d.span.line)
     try:
         with _parsing(path):
-            items = _parse_recovering(lines, path, diags)
+            items = _parse_recovering(lines, path, diags, None if diags else refused)
     except DedentError:
         # _check_indentation catches these first; this is a last line of defence.
         diags.append(report("SB003", Span(path, 1, 1), "bare"))
         return Story(path=path, span=Span(path, 1, 1)), diags
     if items is None:
         return Story(path=path, span=Span(path, 1, 1)), diags
+    return _story(path, items), sorted(diags, key=_pos)
+
+
+def _story(path: str, items: list) -> Story:
     # The items are nodes `_Build` made, of the types `Story` takes: validating them again, each
     # against the union of top-level types, cost two milliseconds a thousand clips.
-    story = Story.model_construct(path=path, items=tuple(items), span=Span(path, 1, 1))
-    return story, sorted(diags, key=_pos)
+    return Story.built(path=path, items=tuple(items), span=Span(path, 1, 1))
 
 
-def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic]) -> list | None:
+def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic],
+                      refused: UnexpectedInput | None = None) -> list | None:
     """Parse `lines` into the story's items, blanking what cannot be parsed (and adding its
-    diagnostic to `diags`) until the rest parses; None after MAX_RECOVERIES errors.
+    diagnostic to `diags`) until the rest parses; None after MAX_RECOVERIES errors. `refused`:
+    how the parser refused `lines` already, if known (the text is not parsed again for it).
 
     After an error only the text from a top-level line before it is parsed again: the items above
     that line parsed cleanly and are not touched by the blanking. Once that rest parses, the whole
@@ -158,22 +223,30 @@ def _parse_recovering(lines: list[str], path: str, diags: list[Diagnostic]) -> l
     file with its errors near the end take minutes."""
     recoveries = 0
     start = 0  # lines before this index are blank to the parser this time round (it is linear)
+    outcome = refused if refused is not None else _attempt(lines, start)
     while True:
-        try:
-            items = _lark().parse("\n" * start + "\n".join(lines[start:]))
-        except UnexpectedInput as exc:
-            diag, first, last = _syntax_error(exc, lines, path)
+        if isinstance(outcome, UnexpectedInput):
+            diag, first, last = _syntax_error(outcome, lines, path)
             if diag is not None:
                 diags.append(diag)
             _blank(lines, first, last)
             recoveries += 1
             if recoveries == MAX_RECOVERIES:
                 return None
-            start = _resume_index(lines, min(first, _error_line(exc, lines)))
-            continue
-        if start == 0:
-            return items
-        start = 0
+            start = _resume_index(lines, min(first, _error_line(outcome, lines)))
+        elif start == 0:
+            return outcome
+        else:
+            start = 0
+        outcome = _attempt(lines, start)
+
+
+def _attempt(lines: list[str], start: int) -> list | UnexpectedInput:
+    """The items of `lines` read as blank above index `start`, or how the parser refused them."""
+    try:
+        return _lark().parse("\n" * start + "\n".join(lines[start:]))
+    except UnexpectedInput as refused:
+        return refused
 
 
 def _error_line(exc: UnexpectedInput, lines: list[str]) -> int:
@@ -590,8 +663,10 @@ def _is_block_header(line: str) -> bool:
     """A top-level `character|prop|place|shot|scene|extend ...:` line. Only these lose a body to
     recovery; other lines ending in ':' (`camera:`, `shot 4s:`, a continued line) are not dropped
     quietly, or a line could vanish without a diagnostic."""
+    if line[:1].isspace():  # a body line, as most are: no need to cut its comment off
+        return False
     code = line.split("#", 1)[0].rstrip()
-    return bool(code) and not line[:1].isspace() and code.endswith(":") and code.split(None, 1)[0] in BLOCK_KEYWORDS
+    return bool(code) and code.endswith(":") and code.split(None, 1)[0] in BLOCK_KEYWORDS
 
 
 def _has_content(line: str) -> bool:
@@ -646,7 +721,7 @@ class _Build:
         return _new_tuple(Span, (self.path, tok.line, tok.column, tok.end_line, tok.end_column))
 
     def _text(self, tok: Token) -> Text:
-        return Text(value=tok.rstrip(), span=self._span(tok))  # str's rstrip makes a plain str of a Token
+        return Text.built(value=tok.rstrip(), span=self._span(tok))  # str's rstrip makes a plain str of a Token
 
     def continuation(self, toks):
         return [self._text(t) for t in toks]
@@ -691,14 +766,14 @@ class _Build:
         span = _new_tuple(Span, (self.path, key.line, key.column, key.line, key.column + len(name)))
         value_span = value_span or Span(self.path, key.end_line, key.end_column)
         if name == "include":
-            return Include(path=text, span=span, path_span=value_span)
-        return Setting(key=name, value=text, span=span, value_span=value_span)
+            return Include.built(path=text, span=span, path_span=value_span)
+        return Setting.built(key=name, value=text, span=span, value_span=value_span)
 
     def cast(self, children):
         kind, name, *fields = children
-        fields = tuple(f if isinstance(f, Setting) else Setting(key="include", value=f.path, span=f.span,
+        fields = tuple(f if isinstance(f, Setting) else Setting.built(key="include", value=f.path, span=f.span,
                                                               value_span=f.path_span) for f in fields)
-        return CastMember(kind=str(kind), name=str(name), fields=fields, span=self._span(kind),
+        return CastMember.built(kind=str(kind), name=str(name), fields=fields, span=self._span(kind),
                           name_span=self._span(name))
 
     def clip(self, children):
@@ -710,7 +785,7 @@ class _Build:
                 seconds = _clip_seconds(str(r))
             elif not isinstance(r, Token):
                 body.append(r)
-        return Clip(kind=str(kind), name=str(name), seconds=seconds, body=tuple(_merge_prose(body)),
+        return Clip.built(kind=str(kind), name=str(name), seconds=seconds, body=tuple(_merge_prose(body)),
                     span=self._span(kind), name_span=self._span(name), seconds_span=seconds_span)
 
     def card(self, children):
@@ -720,27 +795,30 @@ class _Build:
             if isinstance(r, Token) and r.type == "DURATION":
                 seconds_span, seconds = self._span(r), _clip_seconds(str(r))
             elif isinstance(r, Include):  # `include:` is no card line: the checker says so
-                fields.append(Setting(key="include", value=r.path, span=r.span, value_span=r.path_span))
+                fields.append(Setting.built(key="include", value=r.path, span=r.span, value_span=r.path_span))
             elif isinstance(r, Setting):
                 fields.append(r)
-        return Card(name=str(name), seconds=seconds, fields=tuple(fields), span=self._span(kind),
+        return Card.built(name=str(name), seconds=seconds, fields=tuple(fields), span=self._span(kind),
                     name_span=self._span(name), seconds_span=seconds_span)
 
     # body lines
     field = setting  # a clip's `key: value` is built like any setting
 
     def prose(self, children):
+        if len(children) == 1:  # one line, as most prose is: no continuation to look for
+            piece = self._text(children[0])
+            return Prose.built(text=piece.value, pieces=(piece,), span=piece.span)
         tok, *rest = children
         _, cont = self._split(rest)
         text, pieces = self._joined(tok, cont)
-        return Prose(text=text, pieces=tuple(pieces), span=pieces[0].span)  # the first piece is `tok`
+        return Prose.built(text=text, pieces=tuple(pieces), span=pieces[0].span)  # the first piece is `tok`
 
     def dialogue(self, children):
         tok = children[0]
         m = _DIALOGUE_RE.match(str(tok))
         span = self._span(tok)
         how = m.group("how").strip() if m.group("how") is not None else None
-        return Dialogue(speaker=m.group("name"), how=how or None, line=m.group("line").strip(), span=span,
+        return Dialogue.built(speaker=m.group("name"), how=how or None, line=m.group("line").strip(), span=span,
                         speaker_span=span.at(1, len(m.group("name"))))
 
     def beat(self, children):
@@ -754,13 +832,13 @@ class _Build:
             seconds = _clip_seconds(m.group("dur") + "s")
             seconds_span = span.at(m.start("dur"), len(m.group("dur")) + 1)
         first_span = pieces[0].span if pieces else span
-        return Beat(seconds=seconds, text=Prose(text=text, pieces=tuple(pieces), span=first_span), span=span,
-                    seconds_span=seconds_span)
+        text_node = Prose.built(text=text, pieces=tuple(pieces), span=first_span)
+        return Beat.built(seconds=seconds, text=text_node, span=span, seconds_span=seconds_span)
 
     # transitions
     def _transition(self, kind: str, tok: Token, duration: Token | None = None, **kw):
         seconds = float(str(duration)[:-1]) if duration is not None else None
-        return Transition(kind=kind, seconds=seconds, span=self._span(tok),
+        return Transition.built(kind=kind, seconds=seconds, span=self._span(tok),
                           seconds_span=self._span(duration) if duration is not None else None,
                           seconds_text=str(duration) if duration is not None else None, **kw)
 
@@ -800,16 +878,22 @@ def _merge_prose(body: list) -> list:
     (merging pairwise re-copied and re-validated the growing paragraph: quadratic in its lines)."""
     out: list = []
     run: list[Prose] = []
-    for item in body + [None]:
+    for item in body:
         if isinstance(item, Prose):
             run.append(item)
             continue
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            out.append(Prose(text=" ".join(p.text for p in run),
-                             pieces=tuple(piece for p in run for piece in p.pieces), span=run[0].span))
-        run = []
-        if item is not None:
-            out.append(item)
+        if run:
+            out.append(_paragraph(run))
+            run = []
+        out.append(item)
+    if run:
+        out.append(_paragraph(run))
     return out
+
+
+def _paragraph(run: list[Prose]) -> Prose:
+    """One run of consecutive prose lines as one Prose."""
+    if len(run) == 1:
+        return run[0]
+    return Prose.built(text=" ".join(p.text for p in run), pieces=tuple(piece for p in run for piece in p.pieces),
+                       span=run[0].span)
