@@ -189,8 +189,8 @@ def _mentioning(unit: Unit) -> list[Prose | Dialogue]:
     """The lines of a unit that mention cast, in source order (prose, dialogue, beats)."""
     if unit.clip is None:  # morph text may mention cast too
         return [Prose(text=unit.transition.text or "", span=unit.transition.span)] if unit.transition else []
-    return [line.text if isinstance(line, Beat) else line for line in unit.clip.body
-            if isinstance(line, (Prose, Dialogue, Beat))]
+    # every line but a setting; by exact class, as `Clip.prose` and its kin (model.py says why)
+    return [line.text if type(line) is Beat else line for line in unit.clip.body if type(line) is not Setting]
 
 
 def mentions(unit: Unit) -> list[Text]:
@@ -223,21 +223,19 @@ def gather_inputs(film: Film, unit: Unit) -> Inputs:
 
 def _gather_inputs(film: Film, unit: Unit) -> Inputs:
     inputs = Inputs()
-    seen: set[str] = set()
-    lines = _mentioning(unit)
-    names = [name for line in lines for name in line.mention_names()]
-    if set(names) - film.cast.keys():  # each mention of a name the cast lacks, with its place, for the checker
-        inputs.unknown = [m for m in mentions(unit) if m.value not in film.cast]
-    for name in names:
-        entry = film.cast.get(name)
-        if entry is None or name in seen:
+    unknown = False
+    for name in dict.fromkeys([name for line in _mentioning(unit) for name in line.mention_names()]):
+        entry = film.cast.get(name)  # each name once, in order of first mention
+        if entry is None:
+            unknown = True
             continue
-        seen.add(name)
         inputs.members.append(entry)
         images, videos, audios = _member_inputs(film, name, entry)
         inputs.images += images
         inputs.videos += videos
         inputs.audios += audios
+    if unknown:  # each mention of a name the cast lacks, with its place, for the checker
+        inputs.unknown = [m for m in mentions(unit) if m.value not in film.cast]
     own = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
     for key in ("first", "last"):
         s = own.get(key)
