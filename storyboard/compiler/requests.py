@@ -334,19 +334,19 @@ def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, 
     style = film.setting("style")
     if unit.kind == "morph":
         action = prompts.rewrite_mentions(unit.transition.text or "", words)
-        return prompts.render_prompt(prompts.PromptParts(action=action, style=style, legend=tuple(legend)), tmpl)
+        return prompts.render_prompt(prompts.prompt_variables(action, style=style, legend=legend), tmpl)
     clip = unit.clip
     action = " ".join([prompts.rewrite_mentions(p.text, words) for p in clip.prose])
     beats = clip.beats
-    beats = tuple(_beat_timings(beats, clip_seconds(unit), words)) if beats else ()
-    dialogue = tuple([{"speaker": words.get(d.speaker, d.speaker), "how": d.how,
-                       "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue])
+    beats = list(_beat_timings(beats, clip_seconds(unit), words)) if beats else ()
+    dialogue = [{"speaker": words.get(d.speaker, d.speaker), "how": d.how,
+                 "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue]
     camera, sound = clip.setting("camera"), clip.setting("sound")
-    parts = prompts.PromptParts(
-        action=action, style=style, legend=tuple(legend), extend=unit.kind == "extend", beats=beats,
+    variables = prompts.prompt_variables(
+        action, style=style, legend=legend, extend=unit.kind == "extend", beats=beats,
         camera=camera.value if camera else None, dialogue=dialogue, sound=sound.value if sound else None,
         negative=film.setting("negative"))
-    return prompts.render_prompt(parts, tmpl)
+    return prompts.render_prompt(variables, tmpl)
 
 
 def beat_seconds(beats: list[Beat], total: float) -> list[float]:
