@@ -69,11 +69,11 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
     pending: Transition | None = None
     extension_count: dict[str, int] = {}
     chain_root: dict[str, str] = {}
-    for item in film.timeline:
-        if isinstance(item, Transition):
+    for item in film.timeline:  # by exact class, as a clip's lines are picked (`Clip` says why)
+        if type(item) is Transition:
             pending = item
             continue
-        if isinstance(item, Card):  # drawn on this machine: on the timeline, no generation
+        if type(item) is Card:  # drawn on this machine: on the timeline, no generation
             entries += _card_entries(item, pending if entries else None)
             pending = None
             continue
@@ -216,9 +216,10 @@ def gather_inputs(film: Film, unit: Unit) -> Inputs:
     """A unit's references and frames (memoised per film: the checker and the compiler both ask;
     callers must not modify the result)."""
     key = ("inputs",) + _memo_key(unit)
-    if key not in film.memo:
-        film.memo[key] = _gather_inputs(film, unit)
-    return film.memo[key]
+    found = film.memo.get(key)  # one lookup when found: a key is a tuple, hashed anew at each
+    if found is None:
+        found = film.memo[key] = _gather_inputs(film, unit)
+    return found
 
 
 def _gather_inputs(film: Film, unit: Unit) -> Inputs:
@@ -267,12 +268,13 @@ def _member_inputs(film: Film, name: str, entry: CastEntry) -> tuple[list[Input]
     """A cast member's images, videos and voice as inputs (memoised per film: every clip that
     mentions the member sends the same ones)."""
     key = ("member-inputs", name)
-    if key not in film.memo:
-        film.memo[key] = tuple(
+    found = film.memo.get(key)
+    if found is None:
+        found = film.memo[key] = tuple(
             [Input(media_value(film, s.value, entry.rel_dir), name, s.value_span, kind, s.value)
              for s in entry.member.values(field_key)]
             for field_key, kind in (("image", "image"), ("video", "video"), ("voice", "audio")))
-    return film.memo[key]
+    return found
 
 
 # ---- prompts ----------------------------------------------------------------------------------
@@ -284,9 +286,10 @@ def index_words(film: Film, provider: Provider, inputs: Inputs) -> tuple[dict[st
     key = ("index-words", type(provider), provider.name, bool(inputs.opening_frame),
            tuple([e.member.name for e in inputs.members]), tuple([i.owner for i in inputs.images]),
            tuple([i.owner for i in inputs.videos]), tuple([i.owner for i in inputs.audios]))
-    if key not in film.memo:
-        film.memo[key] = _index_words(provider, inputs)
-    return film.memo[key]
+    found = film.memo.get(key)
+    if found is None:
+        found = film.memo[key] = _index_words(provider, inputs)
+    return found
 
 
 def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
@@ -324,9 +327,10 @@ def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], li
 def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl=None) -> str:
     """The unit's prompt (memoised per film, provider and template, like `gather_inputs`)."""
     key = ("prompt", type(provider), provider.name, tmpl) + _memo_key(unit)
-    if key not in film.memo:
-        film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or prompts.template())
-    return film.memo[key]
+    found = film.memo.get(key)
+    if found is None:
+        found = film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or prompts.template())
+    return found
 
 
 def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl) -> str:
