@@ -36,12 +36,13 @@ def check_clip_lines(ctx: Context, clip: Clip) -> None:
                                line.span.column - 1)
         if kind is Beat and clip.kind != "scene":
             ctx.report("SB407", line.span, "not_in_scene", kind=clip.kind, name=clip.name)
-    check_size_exclusion(ctx, seen, f"{clip.kind} {clip.name}")
+    what = f"{clip.kind} {clip.name}"
+    check_size_exclusion(ctx, seen, what)
     if clip.kind == "extend":
         for key in NOT_IN_EXTENSIONS:
             if key in seen:
                 ctx.report("SB410", seen[key].span, key=key)
-    check_duration(ctx, clip.seconds, clip.seconds_span, f"{clip.kind} {clip.name}")
+    check_duration(ctx, clip.seconds, clip.seconds_span, what)
     if clip.kind == "scene":
         check_beats(ctx, clip)
     check_dialogue_fits(ctx, clip)
