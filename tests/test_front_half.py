@@ -20,6 +20,7 @@ from storyboard.compiler import prompts
 from storyboard.compiler.requests import expand, gather_inputs
 from storyboard.language import parser
 from storyboard.language.load import load
+from storyboard.language import model
 from storyboard.language.model import MENTION_RE, Beat, Clip, Dialogue, Prose
 from storyboard.testing.fuzz import generate, mutate
 
@@ -160,3 +161,11 @@ def test_mentions_are_rewritten_as_by_substitution():
     for text in texts:
         expected = MENTION_RE.sub(lambda m: words.get(m.group(1), m.group(0)), text)
         assert prompts.rewrite_mentions(text, words) == expected, repr(text)
+
+
+def test_no_node_class_is_subclassed():
+    """The checker and the compiler pick lines and timeline items by exact class (`Clip` says why)."""
+    nodes = [c for c in vars(model).values() if isinstance(c, type) and issubclass(c, model.Node)]
+    assert {c.__name__ for c in nodes} >= {"Setting", "Prose", "Dialogue", "Beat", "Clip", "Transition", "Card"}
+    assert [(c.__name__, [s.__name__ for s in c.__subclasses__()]) for c in nodes
+            if c is not model.Node and c.__subclasses__()] == []

@@ -69,7 +69,7 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
     pending: Transition | None = None
     extension_count: dict[str, int] = {}
     chain_root: dict[str, str] = {}
-    for item in film.timeline:  # by exact class, as a clip's lines are picked (`Clip` says why)
+    for item in film.timeline:  # by exact class, as a clip's lines are picked (`Clip` in model.py says why)
         if type(item) is Transition:
             pending = item
             continue

@@ -135,9 +135,11 @@ class CastMember(Node):
 class Clip(Node):
     """A `shot`, `scene` or `extend` block. For `extend`, `name` is the target as written.
 
-    Its lines are picked by their exact class (each is one of four, none subclassed): isinstance
-    against a pydantic class goes through ABCMeta and costs six times as much when the answer is
-    no, on every line of every clip, several times over in a check and a compile."""
+    Its lines are picked by their exact class (each is one of four), and so are the timeline's
+    clips, transitions and cards in the checker and the compiler: no node class is subclassed
+    (tests/test_front_half.py holds it), and isinstance against a pydantic class goes through
+    ABCMeta and costs several times as much when the answer is no, for every line and item of a
+    film, several times over in a check and a compile."""
 
     kind: Literal["shot", "scene", "extend"]
     name: str
