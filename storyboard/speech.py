@@ -32,7 +32,8 @@ _BREAK = re.compile(r"[.!?;:。！？；]+(?=\s*\S)")  # a break with more text 
 def speaking_seconds(line: str) -> float:
     """Seconds it takes to say `line` at the normal rate."""
     wide = len(_WIDE.findall(line))
-    words = len([w for w in _WORD.findall(line) if any(ch.isalnum() for ch in w)])
+    # a word counts when it has a letter or digit; most are all letters, known without a generator
+    words = len([w for w in _WORD.findall(line) if w.isalnum() or any(ch.isalnum() for ch in w)])
     pauses = len(_BREAK.findall(line))
     spoken = words * 60 / WORDS_PER_MINUTE + wide / WIDE_CHARS_PER_SECOND + pauses * PAUSE
     return max(MIN_LINE, spoken)

@@ -1,12 +1,13 @@
 """What the front half's speed-ups stand on (issue 11, item 10): each shortcut gives what the
 long way gave. The lean indenter makes Lark's tokens, a mention's name is what its node says,
-a clip's undefined mentions are each reported with their places, and the bench's baseline is
-still Lark's own parse."""
+a clip's undefined mentions are each reported with their places, a prompt is tidied and its
+mentions rewritten as the plain ways did, and the bench's baseline is still Lark's own parse."""
 
 from __future__ import annotations
 
 import contextlib
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,12 @@ from lark.exceptions import UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from storyboard import messages
+from storyboard.compiler import prompts
 from storyboard.compiler.requests import expand, gather_inputs
 from storyboard.language import parser
 from storyboard.language.load import load
-from storyboard.language.model import Beat, Clip, Dialogue, Prose
+from storyboard.language import model
+from storyboard.language.model import MENTION_RE, Beat, Clip, Dialogue, Prose
 from storyboard.testing.fuzz import generate, mutate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,3 +154,35 @@ def test_each_mention_of_an_undefined_name_is_reported_at_its_place(tmp_path):
 ])
 def test_messages_fill_templates_like_the_formatter(template, args, expected):
     assert messages._format(template, args) == expected == messages._FORMATTER.format(template, **args)
+
+
+def _tidy_line_by_line(text: str) -> str:
+    """How prompts were tidied before `prompts.tidy`: each line on its own."""
+    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.splitlines()]
+    return "\n".join([ln for ln in lines if ln])
+
+
+def test_a_prompt_is_tidied_as_line_by_line():
+    rng = random.Random(5)
+    pieces = [" ", "  ", "\t", " \t ", "a", "word", "\n", "\n\n", "\r\n", "\x0b", "\u2028", "\xa0", "@Bo"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 20))) for _ in range(3000)]
+    for text in texts:
+        assert prompts.tidy(text) == _tidy_line_by_line(text), repr(text)
+
+
+def test_mentions_are_rewritten_as_by_substitution():
+    words = {"A": "Image 1", "B": "B (a dog)", "C": ""}
+    rng = random.Random(7)
+    pieces = ["@A", "@B", "@C", "@D", "@", "@@A", "e@A", " ", "x", "-", "_", ",", "@A-b", "\n"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    for text in texts:
+        expected = MENTION_RE.sub(lambda m: words.get(m.group(1), m.group(0)), text)
+        assert prompts.rewrite_mentions(text, words) == expected, repr(text)
+
+
+def test_no_node_class_is_subclassed():
+    """The checker and the compiler pick lines and timeline items by exact class (`Clip` says why)."""
+    nodes = [c for c in vars(model).values() if isinstance(c, type) and issubclass(c, model.Node)]
+    assert {c.__name__ for c in nodes} >= {"Setting", "Prose", "Dialogue", "Beat", "Clip", "Transition", "Card"}
+    assert [(c.__name__, [s.__name__ for s in c.__subclasses__()]) for c in nodes
+            if c is not model.Node and c.__subclasses__()] == []

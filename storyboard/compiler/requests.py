@@ -69,11 +69,11 @@ def _expand(film: Film) -> tuple[list[Unit], list[TimelineEntry]]:
     pending: Transition | None = None
     extension_count: dict[str, int] = {}
     chain_root: dict[str, str] = {}
-    for item in film.timeline:
-        if isinstance(item, Transition):
+    for item in film.timeline:  # by exact class, as a clip's lines are picked (`Clip` in model.py says why)
+        if type(item) is Transition:
             pending = item
             continue
-        if isinstance(item, Card):  # drawn on this machine: on the timeline, no generation
+        if type(item) is Card:  # drawn on this machine: on the timeline, no generation
             entries += _card_entries(item, pending if entries else None)
             pending = None
             continue
@@ -205,8 +205,8 @@ def _mentioning(unit: Unit) -> list[Prose | Dialogue]:
     """The lines of a unit that mention cast, in source order (prose, dialogue, beats)."""
     if unit.clip is None:  # morph text may mention cast too
         return [Prose(text=unit.transition.text or "", span=unit.transition.span)] if unit.transition else []
-    return [line.text if isinstance(line, Beat) else line for line in unit.clip.body
-            if isinstance(line, (Prose, Dialogue, Beat))]
+    # every line but a setting; by exact class, as `Clip.prose` and its kin (model.py says why)
+    return [line.text if type(line) is Beat else line for line in unit.clip.body if type(line) is not Setting]
 
 
 def mentions(unit: Unit) -> list[Text]:
@@ -232,28 +232,27 @@ def gather_inputs(film: Film, unit: Unit) -> Inputs:
     """A unit's references and frames (memoised per film: the checker and the compiler both ask;
     callers must not modify the result)."""
     key = ("inputs",) + _memo_key(unit)
-    if key not in film.memo:
-        film.memo[key] = _gather_inputs(film, unit)
-    return film.memo[key]
+    found = film.memo.get(key)  # one lookup when found: a key is a tuple, hashed anew at each
+    if found is None:
+        found = film.memo[key] = _gather_inputs(film, unit)
+    return found
 
 
 def _gather_inputs(film: Film, unit: Unit) -> Inputs:
     inputs = Inputs()
-    seen: set[str] = set()
-    lines = _mentioning(unit)
-    names = [name for line in lines for name in line.mention_names()]
-    if set(names) - film.cast.keys():  # each mention of a name the cast lacks, with its place, for the checker
-        inputs.unknown = [m for m in mentions(unit) if m.value not in film.cast]
-    for name in names:
-        entry = film.cast.get(name)
-        if entry is None or name in seen:
+    unknown = False
+    for name in dict.fromkeys([name for line in _mentioning(unit) for name in line.mention_names()]):
+        entry = film.cast.get(name)  # each name once, in order of first mention
+        if entry is None:
+            unknown = True
             continue
-        seen.add(name)
         inputs.members.append(entry)
         images, videos, audios = _member_inputs(film, name, entry)
         inputs.images += images
         inputs.videos += videos
         inputs.audios += audios
+    if unknown:  # each mention of a name the cast lacks, with its place, for the checker
+        inputs.unknown = [m for m in mentions(unit) if m.value not in film.cast]
     own = unit.clip.first_settings if unit.clip is not None else {}  # the clip's own settings
     for key in ("first", "last"):
         s = own.get(key)
@@ -285,12 +284,13 @@ def _member_inputs(film: Film, name: str, entry: CastEntry) -> tuple[list[Input]
     """A cast member's images, videos and voice as inputs (memoised per film: every clip that
     mentions the member sends the same ones)."""
     key = ("member-inputs", name)
-    if key not in film.memo:
-        film.memo[key] = tuple(
+    found = film.memo.get(key)
+    if found is None:
+        found = film.memo[key] = tuple(
             [Input(media_value(film, s.value, entry.rel_dir), name, s.value_span, kind, s.value)
              for s in entry.member.values(field_key)]
             for field_key, kind in (("image", "image"), ("video", "video"), ("voice", "audio")))
-    return film.memo[key]
+    return found
 
 
 # ---- prompts ----------------------------------------------------------------------------------
@@ -302,9 +302,10 @@ def index_words(film: Film, provider: Provider, inputs: Inputs) -> tuple[dict[st
     key = ("index-words", type(provider), provider.name, bool(inputs.opening_frame),
            tuple([e.member.name for e in inputs.members]), tuple([i.owner for i in inputs.images]),
            tuple([i.owner for i in inputs.videos]), tuple([i.owner for i in inputs.audios]))
-    if key not in film.memo:
-        film.memo[key] = _index_words(provider, inputs)
-    return film.memo[key]
+    found = film.memo.get(key)
+    if found is None:
+        found = film.memo[key] = _index_words(provider, inputs)
+    return found
 
 
 def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
@@ -342,9 +343,10 @@ def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], li
 def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl=None) -> str:
     """The unit's prompt (memoised per film, provider and template, like `gather_inputs`)."""
     key = ("prompt", type(provider), provider.name, tmpl) + _memo_key(unit)
-    if key not in film.memo:
-        film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or prompts.template())
-    return film.memo[key]
+    found = film.memo.get(key)
+    if found is None:
+        found = film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or prompts.template())
+    return found
 
 
 def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl) -> str:
@@ -352,19 +354,19 @@ def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, 
     style = film.setting("style")
     if unit.kind == "morph":
         action = prompts.rewrite_mentions(unit.transition.text or "", words)
-        return prompts.render_prompt(prompts.PromptParts(action=action, style=style, legend=tuple(legend)), tmpl)
+        return prompts.render_prompt(prompts.prompt_variables(action, style=style, legend=legend), tmpl)
     clip = unit.clip
     action = " ".join([prompts.rewrite_mentions(p.text, words) for p in clip.prose])
     beats = clip.beats
-    beats = tuple(_beat_timings(beats, clip_seconds(unit), words)) if beats else ()
-    dialogue = tuple([{"speaker": words.get(d.speaker, d.speaker), "how": d.how,
-                       "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue])
+    beats = list(_beat_timings(beats, clip_seconds(unit), words)) if beats else ()
+    dialogue = [{"speaker": words.get(d.speaker, d.speaker), "how": d.how,
+                 "line": prompts.rewrite_mentions(d.line, words)} for d in clip.dialogue]
     camera, sound = clip.setting("camera"), clip.setting("sound")
-    parts = prompts.PromptParts(
-        action=action, style=style, legend=tuple(legend), extend=unit.kind == "extend", beats=beats,
+    variables = prompts.prompt_variables(
+        action, style=style, legend=legend, extend=unit.kind == "extend", beats=beats,
         camera=camera.value if camera else None, dialogue=dialogue, sound=sound.value if sound else None,
         negative=film.setting("negative"))
-    return prompts.render_prompt(parts, tmpl)
+    return prompts.render_prompt(variables, tmpl)
 
 
 def beat_seconds(beats: list[Beat], total: float) -> list[float]:

@@ -100,10 +100,10 @@ class Prose(Node):
 
     def mention_names(self) -> list[str]:
         """The names of `mentions()`, without their places: all the compiler needs of a name the
-        cast defines (a node with a span per mention was a tenth of a big film's check)."""
-        if not self.pieces:
-            return MENTION_RE.findall(self.text)
-        return [name for piece in self.pieces for name in MENTION_RE.findall(piece.value)]
+        cast defines (a node with a span per mention was a tenth of a big film's check). Read
+        from `text` in one pass: it is the pieces joined by spaces, and a space neither ends a
+        name nor stands before a mention differently from a line's start."""
+        return MENTION_RE.findall(self.text)
 
 
 def _mentions(text: str, span: Span | None) -> list[Text]:
@@ -159,7 +159,13 @@ class CastMember(Node):
 
 
 class Clip(Node):
-    """A `shot`, `scene` or `extend` block. For `extend`, `name` is the target as written."""
+    """A `shot`, `scene` or `extend` block. For `extend`, `name` is the target as written.
+
+    Its lines are picked by their exact class (each is one of four), and so are the timeline's
+    clips, transitions and cards in the checker and the compiler: no node class is subclassed
+    (tests/test_front_half.py holds it), and isinstance against a pydantic class goes through
+    ABCMeta and costs several times as much when the answer is no, for every line and item of a
+    film, several times over in a check and a compile."""
 
     kind: Literal["shot", "scene", "extend"]
     name: str
@@ -169,7 +175,7 @@ class Clip(Node):
     seconds_span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     def settings(self, key: str) -> list[Setting]:
-        return [b for b in self.body if isinstance(b, Setting) and b.key == key]
+        return [b for b in self.body if type(b) is Setting and b.key == key]
 
     def setting(self, key: str) -> Setting | None:
         """The first `key:` of this clip (the checker reports the others)."""
@@ -180,21 +186,21 @@ class Clip(Node):
         """Each key's first setting in this clip (callers must not modify the dict)."""
         first: dict[str, Setting] = {}
         for line in self.body:
-            if isinstance(line, Setting):
+            if type(line) is Setting:
                 first.setdefault(line.key, line)
         return first
 
     @property
     def prose(self) -> list[Prose]:
-        return [b for b in self.body if isinstance(b, Prose)]
+        return [b for b in self.body if type(b) is Prose]
 
     @property
     def dialogue(self) -> list[Dialogue]:
-        return [b for b in self.body if isinstance(b, Dialogue)]
+        return [b for b in self.body if type(b) is Dialogue]
 
     @property
     def beats(self) -> list[Beat]:
-        return [b for b in self.body if isinstance(b, Beat)]
+        return [b for b in self.body if type(b) is Beat]
 
 
 class Transition(Node):

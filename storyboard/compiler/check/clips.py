@@ -26,21 +26,23 @@ NOT_IN_EXTENSIONS = ("first", "last", "resolution", "ratio", "size")  # an exten
 def check_clip_lines(ctx: Context, clip: Clip) -> None:
     seen: dict[str, Setting] = {}
     for line in clip.body:
-        if isinstance(line, Setting):
+        kind = type(line)  # a line's exact class, as `Clip.prose` and its kin pick them (model.py says why)
+        if kind is Setting:
             check_clip_setting(ctx, clip, line, seen)
-        elif isinstance(line, Prose) and line.span:
+        elif kind is Prose and line.span:
             check_prose_pieces(ctx, line.pieces, line.span.column - 1)
-        elif isinstance(line, Beat) and line.span:  # its continued lines (the first is text after `shot:`)
+        elif kind is Beat and line.span:  # its continued lines (the first is text after `shot:`)
             check_prose_pieces(ctx, [p for p in line.text.pieces if p.span and p.span.line != line.span.line],
                                line.span.column - 1)
-        if isinstance(line, Beat) and clip.kind != "scene":
+        if kind is Beat and clip.kind != "scene":
             ctx.report("SB407", line.span, "not_in_scene", kind=clip.kind, name=clip.name)
-    check_size_exclusion(ctx, seen, f"{clip.kind} {clip.name}")
+    what = f"{clip.kind} {clip.name}"
+    check_size_exclusion(ctx, seen, what)
     if clip.kind == "extend":
         for key in NOT_IN_EXTENSIONS:
             if key in seen:
                 ctx.report("SB410", seen[key].span, key=key)
-    check_duration(ctx, clip.seconds, clip.seconds_span, f"{clip.kind} {clip.name}")
+    check_duration(ctx, clip.seconds, clip.seconds_span, what)
     if clip.kind == "scene":
         check_beats(ctx, clip)
     check_dialogue_fits(ctx, clip)

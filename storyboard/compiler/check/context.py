@@ -20,8 +20,9 @@ class Context:
         self.limits = provider.limits
         self.diags: list[Diagnostic] = []
         # once, not per unknown mention: a film with thousands of them was quadratic
-        self.clip_names = {c.name for c in film.timeline if isinstance(c, Clip)}
-        self.card_names = {c.name for c in film.timeline if isinstance(c, Card)}
+        # by exact class, as a clip's lines are picked (`Clip` in model.py says why)
+        self.clip_names = {c.name for c in film.timeline if type(c) is Clip}
+        self.card_names = {c.name for c in film.timeline if type(c) is Card}
         self.near_cast = NearNames(film.cast)
         # set by `names.check_names`, read by the timeline: every cast and clip name and where it is first
         self.names: dict[str, Span | None] = {}

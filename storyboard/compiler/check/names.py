@@ -13,8 +13,9 @@ def check_names(ctx: Context) -> None:
     film = ctx.film
     seen: dict[str, Span | None] = {}
     kinds: dict[str, str] = {}
+    # by exact class, as a clip's lines are picked (`Clip` in model.py says why)
     named = [i for i in film.story.items
-             if isinstance(i, (CastMember, Card)) or isinstance(i, Clip) and i.kind != "extend"]
+             if type(i) is CastMember or type(i) is Card or type(i) is Clip and i.kind != "extend"]
     for item in named:
         name, span = item.name, item.name_span
         if name in seen:

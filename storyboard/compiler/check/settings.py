@@ -116,9 +116,11 @@ def check_title(ctx: Context, s: Setting | None) -> None:
 def check_size_exclusion(ctx: Context, settings: dict[str, Setting], where: str) -> None:
     """`size` with `resolution` or `ratio` in one file (the film's or one clip's): the later one is wrong."""
     size = settings.get("size")
+    if size is None:  # most clips: nothing to compare
+        return
     for other in ("resolution", "ratio"):
         s = settings.get(other)
-        if size is not None and s is not None and s.span and size.span and s.span.file == size.span.file:
+        if s is not None and s.span and size.span and s.span.file == size.span.file:
             earlier, later = sorted((size, s), key=lambda x: (x.span.line, x.span.column))
             ctx.report("SB104", later.span, other=other, where=where, earlier=earlier.key,
                        line=earlier.span.line)

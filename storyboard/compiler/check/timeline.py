@@ -20,11 +20,12 @@ def check_structure(ctx: Context) -> bool:
     chain: set[str] = set()  # the names an `extend` right here may target
     prev_item = None
     for i, item in enumerate(items):
-        if isinstance(item, Transition):
+        kind = type(item)  # by exact class, as a clip's lines are picked (`Clip` in model.py says why)
+        if kind is Transition:
             ok &= check_transition(ctx, item)
             ok &= _check_transition_place(ctx, item, prev_item, last=i == len(items) - 1)
             ok &= _check_beside_card(ctx, item, prev_item, items[i + 1] if i + 1 < len(items) else None)
-        elif isinstance(item, Card):
+        elif kind is Card:
             chain = set()  # nothing extends a card
             prev_clip = None
         else:
@@ -85,8 +86,10 @@ def _check_extend(ctx: Context, item: Clip, prev_clip: Clip | None, prev_item, c
 def _check_beside_card(ctx: Context, t: Transition, before, after) -> bool:
     """A morph or a `continue` is generated from a neighbour's frames: a card has none to give
     a provider (it is drawn on this machine, after the clips are generated)."""
+    if t.kind not in ("morph", "continue"):  # most transitions: no neighbour to look at
+        return True
     card = next((c for c in (before, after) if isinstance(c, Card)), None)
-    if card is None or t.kind not in ("morph", "continue"):
+    if card is None:
         return True
     ctx.report("SB605", t.span, "transition", kind=t.kind, name=card.name)
     return False
@@ -116,7 +119,7 @@ def check_transition_lengths(ctx: Context) -> bool:
     items = ctx.film.timeline
     # A clip's played length includes its extensions when it's the "before" side.
     for i, item in enumerate(items):
-        if not isinstance(item, Transition) or item.seconds is None:
+        if type(item) is not Transition or item.seconds is None:  # by exact class, as above
             continue
         before = _played_before(items, i)
         after = _played(items[i + 1]) if i + 1 < len(items) and isinstance(items[i + 1], (Clip, Card)) else None
