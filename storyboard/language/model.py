@@ -7,11 +7,12 @@ Spans are excluded from dumps, so `model_dump()` of two parses of equivalent tex
 from __future__ import annotations
 
 import re
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
+from ..built import built
 from ..diagnostics import Span
 
 NAME_RE = r"[A-Za-z_][A-Za-z0-9_-]*"
@@ -41,29 +42,9 @@ class Node(BaseModel):
 
     @classmethod
     def built(cls, **values: Any) -> Self:
-        """A node of values the parser made itself, already of the fields' types: neither validated
-        nor copied, as `model_construct` would make it without its per-field alias search. The
-        parser builds thousands of nodes per big story; validating them was a twelfth of its load.
-        Fields not given take their defaults; the dict is in field order, as validation makes it."""
-        data = _field_defaults(cls).copy()
-        data.update(values)
-        node = cls.__new__(cls)
-        _set_slot(node, "__dict__", data)
-        _set_slot(node, "__pydantic_fields_set__", set(values))
-        _set_slot(node, "__pydantic_extra__", None)
-        _set_slot(node, "__pydantic_private__", None)
-        return node
-
-
-_set_slot = object.__setattr__  # past the frozen model's own __setattr__, as model_construct does
-
-
-@cache  # per class: its fields never change
-def _field_defaults(cls: type[Node]) -> dict[str, Any]:
-    """Every field of `cls` in order, with its default (PydanticUndefined for a required one,
-    which `Node.built` must be given). Node fields have plain defaults: one dict copy is safe."""
-    assert all(f.default_factory is None for f in cls.model_fields.values()), cls
-    return {name: f.default for name, f in cls.model_fields.items()}
+        """A node of values the parser made itself, already of the fields' types: neither
+        validated nor copied (see `storyboard.built`)."""
+        return built(cls, values)
 
 
 class Text(Node):
