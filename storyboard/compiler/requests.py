@@ -231,10 +231,15 @@ def _memo_key(unit: Unit) -> tuple:
 def gather_inputs(film: Film, unit: Unit) -> Inputs:
     """A unit's references and frames (memoised per film: the checker and the compiler both ask;
     callers must not modify the result)."""
-    key = ("inputs",) + _memo_key(unit)
-    found = film.memo.get(key)  # one lookup when found: a key is a tuple, hashed anew at each
+    return _memoised(film, ("inputs",) + _memo_key(unit), _gather_inputs, film, unit)
+
+
+def _memoised(film: Film, key: tuple, make, *args):
+    """`film.memo[key]`, made by `make(*args)` the first time. One lookup when it is there (a key
+    is a tuple, hashed anew at each lookup): the checker and the compiler ask for every unit."""
+    found = film.memo.get(key)
     if found is None:
-        found = film.memo[key] = _gather_inputs(film, unit)
+        found = film.memo[key] = make(*args)
     return found
 
 
@@ -283,14 +288,14 @@ def _gather_inputs(film: Film, unit: Unit) -> Inputs:
 def _member_inputs(film: Film, name: str, entry: CastEntry) -> tuple[list[Input], list[Input], list[Input]]:
     """A cast member's images, videos and voice as inputs (memoised per film: every clip that
     mentions the member sends the same ones)."""
-    key = ("member-inputs", name)
-    found = film.memo.get(key)
-    if found is None:
-        found = film.memo[key] = tuple(
-            [Input(media_value(film, s.value, entry.rel_dir), name, s.value_span, kind, s.value)
-             for s in entry.member.values(field_key)]
-            for field_key, kind in (("image", "image"), ("video", "video"), ("voice", "audio")))
-    return found
+    return _memoised(film, ("member-inputs", name), _member_inputs_of, film, name, entry)
+
+
+def _member_inputs_of(film: Film, name: str, entry: CastEntry) -> tuple[list[Input], list[Input], list[Input]]:
+    return tuple(
+        [Input(media_value(film, s.value, entry.rel_dir), name, s.value_span, kind, s.value)
+         for s in entry.member.values(field_key)]
+        for field_key, kind in (("image", "image"), ("video", "video"), ("voice", "audio")))
 
 
 # ---- prompts ----------------------------------------------------------------------------------
@@ -302,10 +307,7 @@ def index_words(film: Film, provider: Provider, inputs: Inputs) -> tuple[dict[st
     key = ("index-words", type(provider), provider.name, bool(inputs.opening_frame),
            tuple([e.member.name for e in inputs.members]), tuple([i.owner for i in inputs.images]),
            tuple([i.owner for i in inputs.videos]), tuple([i.owner for i in inputs.audios]))
-    found = film.memo.get(key)
-    if found is None:
-        found = film.memo[key] = _index_words(provider, inputs)
-    return found
+    return _memoised(film, key, _index_words, provider, inputs)
 
 
 def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], list[str]]:
@@ -343,10 +345,7 @@ def _index_words(provider: Provider, inputs: Inputs) -> tuple[dict[str, str], li
 def compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl=None) -> str:
     """The unit's prompt (memoised per film, provider and template, like `gather_inputs`)."""
     key = ("prompt", type(provider), provider.name, tmpl) + _memo_key(unit)
-    found = film.memo.get(key)
-    if found is None:
-        found = film.memo[key] = _compose_prompt(film, unit, inputs, provider, tmpl or prompts.template())
-    return found
+    return _memoised(film, key, _compose_prompt, film, unit, inputs, provider, tmpl or prompts.template())
 
 
 def _compose_prompt(film: Film, unit: Unit, inputs: Inputs, provider: Provider, tmpl) -> str:
