@@ -4,13 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint chromium espeak editors vsix bench fmt docs clean
+.PHONY: demo test test-fast lint chromium espeak editors vsix bench bytecode fmt docs grammar clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(MAKE) --no-print-directory bytecode
 	touch $(STAMP)
+
+# The package byte-compiled, as `pip install` of the wheel leaves it: every command starts without
+# compiling ~150 modules first (an editable install under PYTHONDONTWRITEBYTECODE never writes them).
+bytecode:
+	$(BIN)/python -m compileall -q storyboard
 
 DEMO := examples/kitten-general/kitten-general.story
 
@@ -70,8 +76,15 @@ test-fast: $(STAMP) editors
 lint: $(STAMP)
 	$(BIN)/ruff check
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# storyboard/language/tables.py: the parser's LALR tables, generated from story.lark (the same
+# grammar always gives the same file; tests/test_front_half.py fails when it is stale).
+grammar: $(STAMP)
+	$(BIN)/python -c 'import sys; from storyboard.language.parser import tables_source; \
+	  sys.stdout.write(tables_source())' > storyboard/language/tables.py.new
+	mv storyboard/language/tables.py.new storyboard/language/tables.py
 
 # docs/diagnostics.md is generated from the catalogue (storyboard/messages.py) and the golden error cases.
 docs: $(STAMP)

@@ -103,6 +103,45 @@ def test_a_clean_parse_is_the_careful_parse():
     assert clean > 100 and careful > 100
 
 
+def test_the_generated_tables_are_the_grammars():
+    """`make grammar` was run after the last change to story.lark (and its output depends on
+    nothing but the grammar: Lark's own numbering changes from run to run)."""
+    from storyboard.language import tables
+
+    assert parser.grammar_digest() == tables.GRAMMAR_SHA256, "story.lark changed: run `make grammar`"
+    assert Path(tables.__file__).read_text(encoding="utf-8") == parser.tables_source(), "run `make grammar`"
+
+
+def test_the_parser_from_the_tables_parses_as_the_one_from_the_grammar():
+    loaded, built = parser._lark(), parser._built_lark()
+    assert loaded is not built and type(loaded.options.postlex) is parser._LeanIndenter
+    for text in _texts():
+        outcomes = []
+        for lark in (loaded, built):
+            with parser._parsing("t.story"):
+                try:
+                    outcomes.append(repr(lark.parse(parser._normalise(text))))
+                except (UnexpectedInput, DedentError) as exc:
+                    outcomes.append(f"{type(exc).__name__} {getattr(exc, 'line', '')}:{getattr(exc, 'column', '')} "
+                                    f"{sorted(getattr(exc, 'expected', None) or getattr(exc, 'allowed', None) or [])}")
+        assert outcomes[0] == outcomes[1], text
+
+
+def test_stale_tables_are_not_used(monkeypatch):
+    """A grammar being edited is parsed with tables built from it, not with the stale ones."""
+    from storyboard.language import tables
+
+    monkeypatch.setattr(tables, "GRAMMAR_SHA256", "0" * 64)
+    parser._lark.cache_clear()
+    try:
+        lark = parser._lark()
+        assert lark.source_grammar  # built from the grammar text (a loaded parser has none)
+    finally:
+        monkeypatch.undo()
+        parser._lark.cache_clear()
+    assert not getattr(parser._lark(), "source_grammar", None)
+
+
 def test_the_bench_baseline_is_larks_own_parse():
     """bench/compile.py divides by `raw_parse`: it must stay Lark's own indenter and tree."""
     baseline = parser._tree_lark()

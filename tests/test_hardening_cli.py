@@ -172,3 +172,19 @@ def test_real_unreadable_file_as_an_unprivileged_user(story):
             assert proc.stderr == f"storyboard: {locked}: permission denied\n", proc.stderr
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_storys_words_are_never_taken_for_emoji_codes(capsys):
+    """Every console of the CLI prints `:fire:` as written (rich would turn it into 🔥), in the
+    progress lines as in the messages."""
+    from storyboard.cli import common
+    from storyboard.cli.progress import PlainProgress
+    from storyboard.render import RenderEvent
+
+    common.say("title: Night :fire: Falls")
+    common.out.print("a :smile: plan")
+    PlainProgress(common.err)(RenderEvent("s01", "note", "a :thumbs_up: note"))
+    captured = capsys.readouterr()
+    assert "Night :fire: Falls" in captured.err and "a :thumbs_up: note" in captured.err
+    assert "a :smile: plan" in captured.out
+    assert not any(ord(ch) > 0x2000 for ch in captured.out + captured.err)

@@ -318,7 +318,7 @@ def _plan_console():
         return out
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True, width=100_000, color_system=None)
+    return Console(highlight=False, soft_wrap=True, width=100_000, color_system=None, emoji=False)
 
 
 def _usd(x) -> str:

@@ -15,13 +15,14 @@ from ..disk import read_failure
 from ..diagnostics import SHOWN_PER_FILE
 from ..exitcodes import ExitCode
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, however long
-out = Console(highlight=False, soft_wrap=True)
+# One message, one line, however long; a story's text is never taken for an :emoji: code.
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def say(message: str) -> None:
     """One line for a human on stderr (file names are neither markup nor :emoji: codes)."""
-    err.print(message, markup=False, emoji=False, highlight=False, soft_wrap=True)
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = ExitCode.USAGE) -> typer.Exit:

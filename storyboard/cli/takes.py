@@ -117,5 +117,5 @@ def takes(file: str = typer.Argument(..., help="The .story file."),
     else:  # a pipe or a log: nothing cut (as `plan`)
         from rich.console import Console
 
-        Console(highlight=False, soft_wrap=True, width=100_000, color_system=None).print(table)
+        Console(highlight=False, soft_wrap=True, width=100_000, color_system=None, emoji=False).print(table)
     raise typer.Exit(ExitCode.OK)
