@@ -15,7 +15,7 @@ each side is the median of --runs runs, in wall-clock seconds and, beside them, 
 + system of the child). Exit 1 when a target is missed or anything was rendered or re-stitched
 the second time.
 
-    .venv/bin/python bench/noop_render.py [--runs 7] [--target 20] [--over-compile 1.2] [--keep DIR]
+    .venv/bin/python bench/noop_render.py [--runs 11] [--target 20] [--over-compile 1.2] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def storyboard(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProces
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--target", type=float, default=20.0, help="first render / no-op, at least")
     ap.add_argument("--over-compile", type=float, default=1.2, help="no-op / compile, at most")
     ap.add_argument("--keep", type=Path, help="render here (kept) instead of a temp dir")
