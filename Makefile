@@ -71,7 +71,7 @@ test: $(STAMP) chromium editors
 
 # The edit loop: everything except the tests marked slow (they render video).
 test-fast: $(STAMP) editors
-	$(BIN)/python -m pytest -q -m "not slow"
+	STORYBOARD_TEST_FAST=1 $(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check

@@ -2,9 +2,52 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from render_helpers import KEY
+
+# `make test-fast` (STORYBOARD_TEST_FAST=1) is the edit loop: it runs no video. There, every ffmpeg
+# the product starts (imageio-ffmpeg's IMAGEIO_FFMPEG_EXE, in this process and in the CLI's
+# children) goes through a wrapper that notes which test was running, and a test that is not
+# marked `slow` and made video fails, so the loop stays fast as tests are added.
+_FFMPEG_LOG: Path | None = None
+
+
+def pytest_configure(config):
+    global _FFMPEG_LOG
+    if os.environ.get("STORYBOARD_TEST_FAST") != "1":
+        return
+    import imageio_ffmpeg
+
+    folder = Path(tempfile.mkdtemp(prefix="sb-test-fast-"))
+    _FFMPEG_LOG = folder / "ffmpeg-runs.log"
+    _FFMPEG_LOG.touch()
+    wrapper = folder / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$PYTEST_CURRENT_TEST" >> {shlex.quote(str(_FFMPEG_LOG))}\n'
+                       f'exec {shlex.quote(imageio_ffmpeg.get_ffmpeg_exe())} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    os.environ["IMAGEIO_FFMPEG_EXE"] = str(wrapper)
+
+
+@pytest.fixture(autouse=True)
+def _no_video_unless_slow(request):
+    if _FFMPEG_LOG is None or request.node.get_closest_marker("slow"):
+        yield
+        return
+    seen = _FFMPEG_LOG.stat().st_size
+    yield
+    with _FFMPEG_LOG.open(encoding="utf-8") as log:
+        log.seek(seen)
+        mine = [line for line in log if line.startswith(request.node.nodeid + " ")]
+    if mine:
+        pytest.fail(f"{request.node.nodeid} ran ffmpeg {len(mine)} time(s): a test that makes video is marked "
+                    "@pytest.mark.slow (make test-fast runs none)", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
