@@ -786,3 +786,64 @@ def test_the_engine_speaks_no_cli_words_and_exit_codes_are_defined_once():
                 assert not flags.search(node.value), (path.name, node.value)
     for path in sorted(root.rglob("*.py")):
         assert not re.search(r"^\s*EXIT_[A-Z_]+\s*[,=]", path.read_text(encoding="utf-8"), re.M), path
+
+
+def _sync_render(plan, provider, **kw):
+    """The engine's synchronous entry (`storyboard.render.render`), with the tests' fast policies."""
+    from storyboard.render import render
+
+    kw.setdefault("poll", FAST_POLL)
+    kw.setdefault("retry", FAST_RETRY)
+    kw.setdefault("media", FakeMedia())
+    return render(plan, provider, **kw)
+
+
+def test_a_render_with_nothing_to_produce_is_settled_as_the_scheduler_settles_it(tmp_path, monkeypatch):
+    """Every clip cached (one left alone by `only`): the synchronous entry answers without the
+    scheduler, with the outcomes and events the scheduler gives for the same state."""
+    import storyboard.render.run as scheduler
+
+    plan = make_plan(tmp_path, [clip("a"), clip("b", after=("a",)), clip("c")])
+    assert _sync_render(plan, ScriptedProvider()).exit_code == 0  # this one needs the scheduler
+
+    def settle(use_scheduler: bool):
+        events: list = []
+        if not use_scheduler:
+            monkeypatch.setattr(scheduler, "run_on_new_loop", lambda *a, **k: pytest.fail("the scheduler ran"))
+        report = (run if use_scheduler else _sync_render)(plan, ScriptedProvider(), only=["a", "b"],
+                                                          on_event=events.append)
+        monkeypatch.undo()
+        return report, [(e.clip, e.state, e.message, e.job_id, e.seconds) for e in events]
+
+    (settled, told), (scheduled, told_too) = settle(False), settle(True)
+    assert [o.status for o in settled.outcomes] == ["cached", "cached", "not-requested"]
+    assert settled.outcomes == scheduled.outcomes
+    assert settled.summary == scheduled.summary and told == told_too
+    assert [(name, state, job) for name, state, _, job, _ in told] == [("a", "cached", settled["a"].job_id),
+                                                                        ("b", "cached", settled["b"].job_id)]
+    assert settled.exit_code == 0 and not settled.interrupted
+
+
+def test_a_no_op_render_does_not_load_the_scheduler(tmp_path):
+    """The CLI's render with nothing to do settles without the scheduler (nor its event loop): a
+    re-render with nothing to do costs little more than a compile."""
+    story = tmp_path / "film.story"
+    story.write_text("title: Quick\nsize: 160x96\n\nshot a 4s:\n  A cat.\n\nshot b 4s:\n  A dog.\n", encoding="utf-8")
+    assert subprocess.run([sys.executable, "-m", "storyboard", "render", str(story)], capture_output=True,
+                          timeout=300).returncode == 0
+    probe = ("import sys; from storyboard.cli import app\n"
+             "try:\n    app(['render', sys.argv[1], '--json'])\nexcept SystemExit as exc:\n    code = exc.code\n"
+             "loaded = [m for m in ('storyboard.render.run', 'storyboard.render.slots') if m in sys.modules]\n"
+             "print('LOADED', loaded, code, file=sys.stderr)")
+    again = subprocess.run([sys.executable, "-c", probe, str(story)], capture_output=True, text=True, timeout=300)
+    assert "LOADED [] 0" in again.stderr, again.stderr
+    assert {c["status"] for c in json.loads(again.stdout)["clips"]} == {"cached"}
+
+
+def test_a_cached_clip_without_its_record_goes_to_the_scheduler_which_writes_it_again(tmp_path):
+    plan = make_plan(tmp_path, [clip("a")])
+    first = _sync_render(plan, ScriptedProvider())
+    record = first["a"].path.with_suffix(".json")
+    record.unlink()
+    again = _sync_render(plan, ScriptedProvider())
+    assert again["a"].status == "cached" and again["a"].job_id == first["a"].job_id and record.is_file()

@@ -13,7 +13,8 @@ import pytest
 from render_helpers import ScriptedProvider, clip, created_names, make_plan, run, together, trun
 from storyboard.providers.base import ProviderError
 from storyboard.render import PollPolicy, RenderEvent, RetryPolicy, next_poll_at
-from storyboard.render.policy import Slots, keep_slot_for, poll_phase, rate_limit_wait
+from storyboard.render.policy import poll_phase, rate_limit_wait
+from storyboard.render.slots import Slots, keep_slot_for
 
 
 def schedule(policy: PollPolicy, n: int, **kw) -> list[float]:

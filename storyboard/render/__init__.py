@@ -24,8 +24,10 @@ engine's own text, and the front end says what to type about it.
 
 The package, in the order a render goes through it: results (events, summary, report, reasons,
 errors), graph (the plan as a DAG; pure), placeholders (pure), cache and journal, decide (cache
-and journal -> what to do), gate (approval and cost), policy (polling, retries, slots), lock,
-run (the scheduler) and the parts of a run it drives through one `context`: journaling,
+and journal -> what to do), gate (approval and cost), policy (polling and retries; pure), lock,
+opening (the lock taken, what to do decided, the gate passed), start (the synchronous entry: a
+render with nothing to produce is settled there, without an event loop), run (the scheduler,
+on asyncio) with its slots and the parts of a run it drives through one `context`: journaling,
 inputs, submit, waiting, store; maintenance (forget, adopt).
 
 `only`: the named clips are rendered, plus every clip they depend on that
@@ -43,7 +45,17 @@ from .results import (
     ApprovalRequired, ClipOutcome, ClipTask, CostLimitExceeded, JobsElsewhere, NotApproved, Reason, ReasonCode,
     RenderError, RenderEvent, RenderLocked, RenderReport, RenderSummary, report_json,
 )
-from .run import render, render_plan
+from .start import render
+
+
+def __getattr__(name: str):
+    """`render_plan` (the scheduler, asyncio) is imported when asked for: a render with nothing
+    to do never loads it (`start`)."""
+    if name == "render_plan":
+        from .run import render_plan
+
+        return render_plan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "STATE_DIR_NAME", "ApprovalRequired", "ClipOutcome", "ClipTask", "CostLimitExceeded",

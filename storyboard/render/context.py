@@ -4,7 +4,6 @@ polling, downloading) reads and reports through. The parts hold a `RunContext`, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from ..providers.base import Provider
 from .cache import Cache
 from .decide import provider_journal
 from .policy import PollPolicy, RetryPolicy
-from .results import ClipOutcome, ClipStatus, RenderEvent, RenderSummary
+from .results import ClipOutcome, ClipStatus, RenderEvent, RenderSummary, finished_event, outcome_of, tell
 
 EventSink = Callable[[RenderEvent], None]
 
@@ -48,20 +47,17 @@ class RunContext:
         if self._sink is None:
             return
         seconds = self.clips[clip].seconds if clip in self.clips else None
-        with contextlib.suppress(Exception):  # a broken display must not break a paid render
-            self._sink(RenderEvent(clip, state, scrub(message), job_id, seconds))
+        tell(self._sink, RenderEvent(clip, state, scrub(message), job_id, seconds))
 
-    def finish(self, clip: PlannedClip, status: ClipStatus, **kw: Any) -> ClipOutcome:
+    def finish(self, clip: PlannedClip, status: ClipStatus, **facts: Any) -> ClipOutcome:
         """Record a clip's outcome, tell the display, and let its dependants go on."""
-        if kw.get("error"):
-            kw["error"] = scrub(str(kw["error"]))
-        out = ClipOutcome(clip.name, clip.key, status, clip.source, clip.seconds, **kw)
-        self.results[clip.name] = out
-        self.done[clip.name].set()
+        return self.record(outcome_of(clip, status, **facts))
+
+    def record(self, out: ClipOutcome) -> ClipOutcome:
+        self.results[out.name] = out
+        self.done[out.name].set()
         self.on_finished(out)
-        state = {"rendered": "done"}.get(status, status)
-        if status != "not-requested":
-            self.emit(clip.name, state, out.error or "", out.job_id)
+        tell(self._sink, finished_event(out))
         return out
 
     async def sleep(self, seconds: float, *also: asyncio.Event) -> None:

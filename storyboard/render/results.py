@@ -3,21 +3,27 @@ outcome and the report, and the errors that stop a render before it starts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..credentials import scrub
 from ..exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from ..plan import PlannedClip
 
 ClipStatus = Literal["cached", "rendered", "failed", "skipped", "in-doubt", "not-requested",
                      "interrupted", "drawn", "not-drawn"]  # drawn, not-drawn: title cards only
 Action = Literal["cached", "submit", "resume", "redownload", "in-doubt", "not-requested"]
 OK_STATUSES = ("cached", "rendered", "drawn")  # drawn: a title card, on this machine
+WORK_ACTIONS = ("submit", "resume", "redownload")  # the tasks that take a slot
+SETTLED_ACTIONS = ("cached", "not-requested", "in-doubt")  # the tasks settled before anything runs
 
 
 class ReasonCode(StrEnum):
@@ -187,6 +193,28 @@ class RenderReport:
     @property
     def cost_usd(self) -> float:
         return round(sum(o.cost or 0.0 for o in self.outcomes if o.status == "rendered"), 4)
+
+
+def outcome_of(clip: PlannedClip, status: ClipStatus, **facts: Any) -> ClipOutcome:
+    """A clip's outcome, its error scrubbed of secrets."""
+    if facts.get("error"):
+        facts["error"] = scrub(str(facts["error"]))
+    return ClipOutcome(clip.name, clip.key, status, clip.source, clip.seconds, **facts)
+
+
+def finished_event(out: ClipOutcome) -> RenderEvent | None:
+    """What the display is told of a clip's outcome (nothing of a clip left alone)."""
+    if out.status == "not-requested":
+        return None
+    state = {"rendered": "done"}.get(out.status, out.status)
+    return RenderEvent(out.name, state, scrub(out.error or ""), out.job_id, out.seconds)
+
+
+def tell(sink: Callable[[RenderEvent], None] | None, event: RenderEvent | None) -> None:
+    if sink is None or event is None:
+        return
+    with contextlib.suppress(Exception):  # a broken display must not break a paid render
+        sink(event)
 
 
 class RenderError(Exception):

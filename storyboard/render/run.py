@@ -18,15 +18,15 @@ from ..disk import local_disk_problem
 from ..plan import PlannedClip, RenderPlan
 from ..providers.base import Job, Provider, ProviderError
 from .context import EventSink, RunContext
-from .decide import default_state_dir, inspect_render, media_module, without_cards
-from .gate import gate, prepare_inputs
 from .inputs import InputResolver
 from .journal import JobRecord, JournalError
 from .journaling import JournalWriter
-from .lock import StoryLock
-from .policy import Held, PollPolicy, RetryPolicy, Slots, keep_slot_for
+from .opening import OpenedRender, opened, settled_outcome
+from .policy import PollPolicy, RetryPolicy
+from .slots import Held, Slots, keep_slot_for
 from .results import (
-    ClipOutcome, ClipStatus, ClipTask, Reason, ReasonCode, RenderError, RenderEvent, RenderReport, RenderSummary,
+    SETTLED_ACTIONS, WORK_ACTIONS, ClipOutcome, ClipStatus, ClipTask, Reason, ReasonCode, RenderEvent, RenderReport,
+    RenderSummary,
 )
 from .store import ClipStore
 from .submit import Submitter
@@ -34,7 +34,6 @@ from .waiting import JobWaiter
 
 DEFAULT_POLL = PollPolicy()
 DEFAULT_RETRY = RetryPolicy()
-WORK_ACTIONS = ("submit", "resume", "redownload")  # the tasks that take a slot
 
 
 async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path | None = None,
@@ -51,26 +50,21 @@ async def render_plan(plan: RenderPlan, provider: Provider, *, state_dir: Path |
     are outcomes, not exceptions. Setting `stop` ends the render gracefully (no new creates;
     in-flight creates are answered and journaled; the report says `interrupted`).
     """
-    if plan.provider != provider.name:
-        raise RenderError(f"this plan was compiled for provider {plan.provider!r}, not {provider.name!r}; "
-                          "compile it again for this provider")
-    film = plan
-    plan, only = without_cards(plan, only)  # cards are drawn on this machine (storyboard.cards)
-    if concurrency < 1:
-        raise RenderError("concurrency must be at least 1")
-    state_dir = Path(state_dir) if state_dir else default_state_dir(plan)
-    media = media or media_module()
-    started = time.monotonic()
-    with StoryLock(state_dir):
-        summary = inspect_render(plan, provider, state_dir=state_dir, only=only,
-                                 resubmit_in_doubt=resubmit_in_doubt, media=media)
-        gate(summary, provider, approve, max_cost)
-        prepare_inputs(plan, summary, provider, state_dir)
-        ctx = RunContext(plan, provider, summary, state_dir=state_dir, on_event=on_event, poll=poll,
-                         retry=retry, stop=stop or asyncio.Event(), media=media, film=film)
-        run = _Run(ctx, concurrency)
-        outcomes = await run.go()
-    return RenderReport(outcomes, summary, interrupted=run.interrupted, elapsed=time.monotonic() - started)
+    with opened(plan, provider, state_dir=state_dir, concurrency=concurrency, only=only, approve=approve,
+                max_cost=max_cost, resubmit_in_doubt=resubmit_in_doubt, media=media) as start:
+        return await run_opened(start, provider, concurrency=concurrency, on_event=on_event, poll=poll,
+                                retry=retry, stop=stop)
+
+
+async def run_opened(start: OpenedRender, provider: Provider, *, concurrency: int = 4,
+                     on_event: EventSink | None = None, poll: PollPolicy = DEFAULT_POLL,
+                     retry: RetryPolicy = DEFAULT_RETRY, stop: asyncio.Event | None = None) -> RenderReport:
+    """The scheduler's run of an opened render (the story's lock held)."""
+    ctx = RunContext(start.plan, provider, start.summary, state_dir=start.state_dir, on_event=on_event, poll=poll,
+                     retry=retry, stop=stop or asyncio.Event(), media=start.media, film=start.film)
+    run = _Run(ctx, concurrency)
+    outcomes = await run.go()
+    return RenderReport(outcomes, start.summary, interrupted=run.interrupted, elapsed=time.monotonic() - start.started)
 
 
 class _Run:
@@ -117,7 +111,7 @@ class _Run:
         # Started critical-path first, so the clips that are ready at once take the free slots
         # in that order too (later arrivals are ordered by the slot queue).
         for t in ctx.summary.tasks:  # settled before anything runs, so no slot is reserved early
-            if t.action in ("cached", "not-requested", "in-doubt"):
+            if t.action in SETTLED_ACTIONS:
                 self._settle(ctx.clips[t.name], t)
         order = sorted((t for t in ctx.summary.tasks if t.name not in ctx.results), key=lambda t: -t.priority)
         tasks = [asyncio.create_task(self._clip(ctx.clips[t.name]), name=f"clip:{t.name}") for t in order]
@@ -136,11 +130,8 @@ class _Run:
 
     def _settle(self, clip: PlannedClip, task: ClipTask) -> ClipOutcome:
         """The outcome of a clip that needs no work."""
-        if task.action == "cached":
-            return self.store.settle_cached(clip)
-        if task.action == "in-doubt":
-            return self.ctx.finish(clip, "in-doubt", error=task.reason, why=task.why)
-        return self.ctx.finish(clip, "not-requested")
+        record = self.store.cached_record(clip) if task.action == "cached" else None
+        return self.ctx.record(settled_outcome(clip, task, self.ctx.cache.clip_path(clip.key), record))
 
     async def _clip(self, clip: PlannedClip) -> ClipOutcome:
         ctx = self.ctx
@@ -273,8 +264,9 @@ class _Run:
         return self.ctx.finish(clip, "failed", job_id=job_id, error=f"{error}; run again to retry")
 
 
-def render(plan: RenderPlan, provider: Provider, *, close_provider: bool = False, **kwargs: Any) -> RenderReport:
-    """`render_plan` on a fresh event loop. The first Ctrl-C stops gracefully (no new jobs,
+def run_on_new_loop(start: OpenedRender, provider: Provider, *, close_provider: bool = False,
+                    on_event: EventSink | None = None, **scheduling: Any) -> RenderReport:
+    """`run_opened` on a fresh event loop. The first Ctrl-C stops gracefully (no new jobs,
     in-flight requests answered and journaled); a second one cancels at once (raises
     KeyboardInterrupt). `close_provider` closes the provider's connections on that loop."""
 
@@ -282,15 +274,14 @@ def render(plan: RenderPlan, provider: Provider, *, close_provider: bool = False
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         me = asyncio.current_task()
-        sink = kwargs.get("on_event")
 
         def on_sigint() -> None:
             if not stop.is_set():
                 stop.set()
-                if sink:
+                if on_event:
                     with contextlib.suppress(Exception):
-                        sink(RenderEvent("*", "note", "stopping: no new jobs will be submitted; "
-                                                       "press Ctrl-C again to abort at once"))
+                        on_event(RenderEvent("*", "note", "stopping: no new jobs will be submitted; "
+                                                          "press Ctrl-C again to abort at once"))
             elif me is not None:
                 me.cancel()
 
@@ -299,7 +290,7 @@ def render(plan: RenderPlan, provider: Provider, *, close_provider: bool = False
             loop.add_signal_handler(signal.SIGINT, on_sigint)
             installed = True
         try:
-            return await render_plan(plan, provider, stop=stop, **kwargs)
+            return await run_opened(start, provider, on_event=on_event, stop=stop, **scheduling)
         finally:
             if installed:
                 loop.remove_signal_handler(signal.SIGINT)

@@ -42,13 +42,12 @@ class ClipStore:
                 aside = self.cache.quarantine(t.key)
                 self.ctx.emit(t.name, "note", f"cached file {t.corrupt}; moved aside to {aside}")
 
-    def settle_cached(self, clip: PlannedClip) -> ClipOutcome:
-        """The outcome of a clip whose file is in the cache."""
+    def cached_record(self, clip: PlannedClip) -> CacheRecord | None:
+        """The record of a clip whose file is in the cache (written again when it is missing)."""
         path = self.cache.clip_path(clip.key)
         rec = self.cache.read_record(clip.key) or self._rewrite_record(clip, path)
         self._note_duration(clip, path, rec)
-        return self.ctx.finish(clip, "cached", path=path, job_id=rec.job_id if rec else None,
-                               cost=rec.cost if rec else None)
+        return rec
 
     def _rewrite_record(self, clip: PlannedClip, path: Path) -> CacheRecord | None:
         """A verified cached clip whose record is missing or unreadable: write the record again

@@ -11,7 +11,8 @@ from ..providers.base import Job, ProviderError
 from .context import RunContext
 from .journal import JobRecord
 from .journaling import JournalWriter
-from .policy import LatencyEstimator, next_poll_at, poll_phase
+from .policy import next_poll_at, poll_phase
+from .slots import LatencyEstimator
 from .results import ClipOutcome
 
 
