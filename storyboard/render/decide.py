@@ -122,11 +122,12 @@ def check_references(plan: RenderPlan) -> None:
     elsewhere, is refused as a whole before anything is sent. Raises RenderError."""
     base = Path(plan.base_dir).resolve()
     names = {c.name for c in plan.clips}
+    resolved: dict[str, paths.StoryPath] = {}  # a cast member's picture is in many clips: resolved once
     for clip in plan.clips:
         where = f"{clip.source}: clip {clip.name}"
         for _kind, raw, (ph_kind, arg) in placeholders_in(clip.request):
             if ph_kind == "file":
-                found = paths.resolve(base, arg)
+                found = resolved.get(arg) or resolved.setdefault(arg, paths.resolve(base, arg))
                 if not found.ok:
                     raise RenderError(f"{where}: {raw} {found.reason_in(base)}; "
                                       "references must be files inside it (compile the story again)")
@@ -143,16 +144,14 @@ def check_references(plan: RenderPlan) -> None:
 
 def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache, journal: Journal,
             probe: Probe, durations: dict[str, float], resubmit_in_doubt: bool) -> ClipTask:
-    unreadable: str | None = None
-    try:
-        record = journal.get(clip.key)
-    except JournalError as exc:  # it may hide a paid job: in doubt, like an interrupted create
-        record, unreadable = None, str(exc)
-    if cache.has_file(clip.key):
+    problem = None  # what is wrong with the cached file, if there is one
+    if cache.has_file(clip.key):  # a sound cached file settles the clip, whatever the journal says
         summary, problem = cache.verify(clip.key, expectation(clip, durations), probe)
         if problem is None:
             durations[clip.name] = float(summary["duration"])  # type: ignore[index]
             return replace(task, action="cached")
+    record, unreadable = _journaled(journal, clip.key)
+    if problem is not None:
         crec = cache.read_record(clip.key)
         job_id = (crec.job_id if crec else None) or (record.job_id if record else None)
         if provider.paid and job_id:
@@ -188,6 +187,15 @@ def _decide(task: ClipTask, clip: PlannedClip, provider: Provider, cache: Cache,
     # failed / rejected: the job ran and did not give a usable clip; a new job is a new decision,
     # which the summary shows before anything is sent.
     return replace(task, reason=f"previous job {record.job_id or ''} {record.state}: {record.error or ''}".strip())
+
+
+def _journaled(journal: Journal, key: str) -> tuple[JobRecord | None, str | None]:
+    """The clip's journal record, or why it cannot be read (it may hide a paid job: in doubt,
+    like an interrupted create)."""
+    try:
+        return journal.get(key), None
+    except JournalError as exc:
+        return None, str(exc)
 
 
 def in_doubt_message(record: JobRecord) -> str:
