@@ -106,6 +106,7 @@ def test_a_picked_take_is_marked_with_the_command_that_drops_it(rendered, tmp_pa
     assert takes[0]["commands"] == ["storyboard pick takes.story opening 1 -p preview"]
 
 
+@pytest.mark.slow
 def test_takes_rendered_beyond_the_story_show_and_travel_in_the_bundle(rendered, tmp_path):
     path = copy_film(rendered, tmp_path / "film")
     r = cli(["render", str(path), "--shot", "second", "--takes", "4"])
@@ -119,6 +120,7 @@ def test_takes_rendered_beyond_the_story_show_and_travel_in_the_bundle(rendered,
         assert t["video"].startswith("clips/") and (tmp_path / "share" / t["video"]).is_file(), t
 
 
+@pytest.mark.slow
 def test_a_film_without_takes_has_no_takes_row_and_no_takes_sheet(tmp_path):
     path = tmp_path / "plain.story"
     path.write_text("title: Plain\nsize: 320x180\n\nshot one 4s:\n  A field.\n", encoding="utf-8")
@@ -130,6 +132,7 @@ def test_a_film_without_takes_has_no_takes_row_and_no_takes_sheet(tmp_path):
     assert not (tmp_path / "build" / "takes-sheet.png").exists()
 
 
+@pytest.mark.slow
 def test_the_takes_sheet_has_a_row_per_clip_and_a_column_per_take_the_played_one_framed(rendered, tmp_path):
     from PIL import Image
 
