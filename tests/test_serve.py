@@ -207,6 +207,7 @@ def test_watch_serve_builds_the_film_and_a_page_with_pick_buttons(rendered, tmp_
     assert html.count('class="pick-button"') == 7
 
 
+@pytest.mark.slow
 def test_watch_serve_on_the_command_line_refuses_a_bad_port(rendered):
     r = cli(["watch", str(rendered), "--serve", "--port", "-1"])
     assert r.exit_code == 2 and "--port must be" in r.output

@@ -19,6 +19,10 @@ from storyboard.present import page as page_mod
 from takes_page_helpers import copy_film, render_takes_film
 
 
+# Every test but one looks at the film the module renders (ffmpeg, PyAV): all of them are slow.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
     return render_takes_film(tmp_path_factory.mktemp("takes-page") / "film")
@@ -106,7 +110,6 @@ def test_a_picked_take_is_marked_with_the_command_that_drops_it(rendered, tmp_pa
     assert takes[0]["commands"] == ["storyboard pick takes.story opening 1 -p preview"]
 
 
-@pytest.mark.slow
 def test_takes_rendered_beyond_the_story_show_and_travel_in_the_bundle(rendered, tmp_path):
     path = copy_film(rendered, tmp_path / "film")
     r = cli(["render", str(path), "--shot", "second", "--takes", "4"])
@@ -120,7 +123,6 @@ def test_takes_rendered_beyond_the_story_show_and_travel_in_the_bundle(rendered,
         assert t["video"].startswith("clips/") and (tmp_path / "share" / t["video"]).is_file(), t
 
 
-@pytest.mark.slow
 def test_a_film_without_takes_has_no_takes_row_and_no_takes_sheet(tmp_path):
     path = tmp_path / "plain.story"
     path.write_text("title: Plain\nsize: 320x180\n\nshot one 4s:\n  A field.\n", encoding="utf-8")
@@ -132,7 +134,6 @@ def test_a_film_without_takes_has_no_takes_row_and_no_takes_sheet(tmp_path):
     assert not (tmp_path / "build" / "takes-sheet.png").exists()
 
 
-@pytest.mark.slow
 def test_the_takes_sheet_has_a_row_per_clip_and_a_column_per_take_the_played_one_framed(rendered, tmp_path):
     from PIL import Image
 
