@@ -69,9 +69,9 @@ vsix: editors
 test: $(STAMP) chromium editors
 	$(BIN)/python -m pytest -q
 
-# The edit loop: everything except the tests marked slow (they render video).
+# The edit loop: everything except the tests marked slow (they render video), on two workers.
 test-fast: $(STAMP) editors
-	STORYBOARD_TEST_FAST=1 $(BIN)/python -m pytest -q -m "not slow"
+	STORYBOARD_TEST_FAST=1 $(BIN)/python -m pytest -q -m "not slow" -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check

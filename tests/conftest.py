@@ -35,12 +35,23 @@ def pytest_configure(config):
     os.environ["IMAGEIO_FFMPEG_EXE"] = str(wrapper)
 
 
+_LOG_SIZE_BEFORE = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before any fixture of the test is set up: a module-scoped fixture that renders a film runs
+    # ffmpeg in the setup of the first test that uses it, before the autouse fixture below starts.
+    if _FFMPEG_LOG is not None:
+        item.stash[_LOG_SIZE_BEFORE] = _FFMPEG_LOG.stat().st_size
+
+
 @pytest.fixture(autouse=True)
 def _no_video_unless_slow(request):
     if _FFMPEG_LOG is None or request.node.get_closest_marker("slow"):
         yield
         return
-    seen = _FFMPEG_LOG.stat().st_size
+    seen = request.node.stash.get(_LOG_SIZE_BEFORE, _FFMPEG_LOG.stat().st_size)
     yield
     with _FFMPEG_LOG.open(encoding="utf-8") as log:
         log.seek(seen)

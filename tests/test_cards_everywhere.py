@@ -42,6 +42,7 @@ def story(folder: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_render_json_lists_the_cards_drawn_then_cached_and_the_preview_provider_takes_a_card_first(tmp_path):
     path = story(tmp_path / "film", CARD_FILM)
     first = cli(["render", str(path), "--json"])
@@ -59,6 +60,7 @@ def test_render_json_lists_the_cards_drawn_then_cached_and_the_preview_provider_
     assert "1 cached in" in again.text and "title cards: 2 cached (on this machine, free)" in again.text
 
 
+@pytest.mark.slow
 def test_a_render_of_one_shot_leaves_cards_alone_and_a_card_asked_for_is_drawn(tmp_path):
     path = story(tmp_path / "film", CARD_FILM + "\nshot b 4s:\n  A river at night.\n")
     plan = compile_story(path, providers.get("preview"))
@@ -73,6 +75,7 @@ def test_a_render_of_one_shot_leaves_cards_alone_and_a_card_asked_for_is_drawn(t
     assert {o.name: o.status for o in only_card.report.outcomes} == {"a": "not-requested", "b": "not-requested"}
 
 
+@pytest.mark.slow
 def test_a_card_that_cannot_be_drawn_fails_in_the_report_and_stops_the_film(tmp_path, monkeypatch):
     from storyboard.cards import render as card_render
 
@@ -89,6 +92,7 @@ def test_a_card_that_cannot_be_drawn_fails_in_the_report_and_stops_the_film(tmp_
     assert "disk full" in result.report.cards[0].error
 
 
+@pytest.mark.slow
 def test_export_draws_the_cards_not_drawn_yet(tmp_path):
     path = story(tmp_path / "film", CARD_FILM)
     assert cli(["render", str(path)]).exit_code == 0
@@ -118,6 +122,7 @@ def test_export_names_a_card_it_cannot_draw_and_why(tmp_path, monkeypatch):
     assert "warning: not rendered yet: a " in r.text
 
 
+@pytest.mark.slow
 def test_a_film_of_cards_only_needs_no_key_under_a_paid_provider(tmp_path, monkeypatch):
     monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
     path = story(tmp_path / "cards", "title: Only Cards\nsize: 320x180\n\ncard t 1s:\n  text: The End\n")

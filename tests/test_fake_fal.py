@@ -27,6 +27,7 @@ def test_command_line_prints_its_base_url_first_and_serves_stats():
         proc.wait(10)
 
 
+@pytest.mark.slow
 def test_statuses_codes_and_bill():
     # the job lives long enough that a loaded machine still meets it queued
     with FakeFal(api_key=KEY, latency=2.0, queued=1.0, renderer="testcard", clip_size=(64, 36)) as fake:

@@ -77,6 +77,7 @@ def test_invalid_requests_get_modelarks_400(fake, case):
     assert fake.stats()["creates"] == 0
 
 
+@pytest.mark.slow
 def test_lifecycle_answers_and_errors(fake):
     status, answer = call(fake.base_url, "POST", "/contents/generations/tasks", {**GOOD, "return_last_frame": True})
     assert status == 200 and list(answer) == ["id"] and answer["id"].startswith("cgt-")
@@ -110,6 +111,7 @@ def test_failed_task_carries_modelarks_error(fake):
     assert task["status"] == "failed" and task["error"]["code"]
 
 
+@pytest.mark.slow
 def test_command_line_prints_its_base_url_first():
     proc = subprocess.Popen([sys.executable, "-m", "storyboard.testing.fake_modelark", "--port", "0",
                              "--api-key", KEY, "--latency", "0.1", "--renderer", "testcard"],

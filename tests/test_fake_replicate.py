@@ -40,6 +40,7 @@ def story(folder: Path, *, extra: str = "") -> Path:
 
 # ---- the server on its own ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_command_line_prints_its_base_url_first_and_answers_like_replicate():
     proc = subprocess.Popen([sys.executable, "-m", "storyboard.testing.fake_replicate", "--port", "0",
                              "--api-key", KEY, "--latency", "0.1", "--renderer", "testcard", "--clip-size", "64x36"],
@@ -62,6 +63,7 @@ def test_command_line_prints_its_base_url_first_and_answers_like_replicate():
         proc.wait(10)
 
 
+@pytest.mark.slow
 def test_prefer_wait_holds_the_create_until_the_prediction_is_done():
     with FakeReplicate(api_key=KEY, latency=0.3, renderer="testcard", clip_size=(64, 36)) as fake:
         answer = httpx.post(fake.base_url + CREATE, json={"input": {"prompt": "a fox", "duration": 4}},
@@ -90,6 +92,7 @@ def test_check_reports_what_replicate_refuses_at_its_line(tmp_path):
     assert "SB305" not in result.text and "lighthouse.story:6:7: error[SB103]" in result.text  # size: only
 
 
+@pytest.mark.slow
 def test_render_through_the_cli_creates_each_clip_once(tmp_path, monkeypatch):
     fast_cli(monkeypatch)
     path = story(tmp_path)
@@ -108,6 +111,7 @@ def test_render_through_the_cli_creates_each_clip_once(tmp_path, monkeypatch):
     assert any(p.suffix == ".mp4" for p in (tmp_path / "build").iterdir())
 
 
+@pytest.mark.slow
 def test_a_render_killed_mid_create_leaves_the_clip_in_doubt(tmp_path):
     path = story(tmp_path)
     env = {**os.environ, "REPLICATE_API_TOKEN": KEY}

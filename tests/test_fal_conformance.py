@@ -33,6 +33,7 @@ def client(key: str = KEY):
     return fal_client.SyncClient(key=key)
 
 
+@pytest.mark.slow
 def test_submit_poll_and_fetch_a_clip(fake):
     handle = client().submit(T2V, {"prompt": "A kitten naps on a windowsill.", "duration": "4",
                                    "resolution": "480p", "aspect_ratio": "16:9", "seed": 7})
@@ -46,6 +47,7 @@ def test_submit_poll_and_fetch_a_clip(fake):
     assert fake.stats()["creates"] == 1
 
 
+@pytest.mark.slow
 def test_subscribe_and_the_handle_rebuilt_from_the_request_id(fake):
     c = client()
     result = c.subscribe("bytedance/seedance-2.0/fast/reference-to-video",
@@ -72,6 +74,7 @@ def test_subscribe_and_the_handle_rebuilt_from_the_request_id(fake):
     ("bytedance/seedance-2.0/reference-to-video",
      {"prompt": "A cat.", "video_urls": ["file:///tmp/local.mp4"]}, "video_urls"),
 ])
+@pytest.mark.slow
 def test_invalid_inputs_are_refused_as_the_client_expects(fake, endpoint, arguments, field):
     handle = client().submit(endpoint, arguments)  # the queue takes it; the model refuses it
     done = list(handle.iter_events(interval=0.02))[-1]
@@ -118,6 +121,7 @@ def storage(fake, monkeypatch):
     return fake
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("repository", ["fal", "fal_v3"])  # initiate + signed PUT; the v3 CDN's token + POST
 def test_upload_file_stores_the_bytes_and_a_model_takes_the_url(storage, repository):
     url = client().upload_file(WAVES, repository=repository, fallback_repository=[],
@@ -134,6 +138,7 @@ def test_upload_file_stores_the_bytes_and_a_model_takes_the_url(storage, reposit
     assert billed < 0.3024 * 864 * 496 / (1280 * 720) * 0.6 * (15 + 4)
 
 
+@pytest.mark.slow
 def test_storage_refusals_are_the_clients_errors(storage, tmp_path):
     with pytest.raises(fal_client.client.FalClientHTTPError) as err:
         client("wrong-key").upload_file(WAVES, repository="fal", fallback_repository=[])

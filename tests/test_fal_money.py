@@ -61,6 +61,7 @@ def test_the_estimate_is_never_below_the_bill_and_exact_without_video_input(tmp_
         assert fake.price(provider.build_request(lamp_only)) < provider.price(lamp_only).usd / 2  # its real length
 
 
+@pytest.mark.slow
 def test_max_cost_compares_against_the_upper_bound(tmp_path, monkeypatch):
     """One 4 s 480p clip with a local reference video: $1.00 covers its output seconds at the
     video-input rate ($0.34, the old lower bound) but not the 15 s of input fal may bill

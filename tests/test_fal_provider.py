@@ -63,6 +63,7 @@ def test_prices_follow_fals_published_rates():
     assert p.price(spec(model="someone/else")).usd is None
 
 
+@pytest.mark.slow
 def test_lifecycle_create_poll_download(fake, tmp_path):
     async def scenario(p):
         job = await p.create(p.build_request(spec(seconds=4)))
@@ -74,6 +75,7 @@ def test_lifecycle_create_poll_download(fake, tmp_path):
     assert fake.stats()["creates"] == 1
 
 
+@pytest.mark.slow
 def test_an_input_the_model_refuses_is_a_failed_job_with_its_field(fake):
     async def scenario(p):
         job = await p.create({"endpoint": "bytedance/seedance-2.0/text-to-video",
@@ -92,6 +94,7 @@ def test_answers_that_prove_nothing_was_queued_are_retryable(fake, fault, retrya
     assert fake.stats()["creates"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["create_500", "drop_after_create", "drop_before_create"])
 def test_a_create_that_may_have_been_queued_is_in_doubt(fake, fault):
     fake.set_faults(**{fault: 1})

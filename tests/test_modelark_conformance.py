@@ -35,6 +35,7 @@ def client(fake, key: str = KEY):
     return ark.Ark(base_url=fake.base_url, api_key=key, max_retries=0)
 
 
+@pytest.mark.slow
 def test_create_poll_and_fetch_with_the_official_client(fake):
     c = client(fake)
     created = c.content_generation.tasks.create(

@@ -100,6 +100,7 @@ def test_base_url_from_the_environment_and_local_videos_refused(monkeypatch):
 
 # ---- run time against the fake ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_create_poll_download_and_the_returned_last_frame(tmp_path):
     body = build_body(ClipSpec(**{**SPEC.__dict__, "last_frame_wanted": True}))
 
@@ -117,6 +118,7 @@ def test_create_poll_download_and_the_returned_last_frame(tmp_path):
         assert f.stats()["creates"] == 1
 
 
+@pytest.mark.slow
 def test_refusals_are_classified(tmp_path):
     with fake() as f:
         async def bad(p):
@@ -151,6 +153,7 @@ def test_fast_model_refuses_1080p():
 
 # ---- the whole pipeline through the CLI -------------------------------------------------------
 
+@pytest.mark.slow
 def test_render_through_the_cli_with_extend_and_continue(tmp_path, monkeypatch):
     fast_cli(monkeypatch)
     decoded: list[str] = []
@@ -185,6 +188,7 @@ def test_render_through_the_cli_with_extend_and_continue(tmp_path, monkeypatch):
         assert f.stats()["creates"] == 3  # cached: nothing created again
 
 
+@pytest.mark.slow
 def test_a_create_killed_mid_flight_is_in_doubt_and_not_resent(tmp_path, monkeypatch):
     fast_cli(monkeypatch)
     story = write_film(tmp_path / "doubt", shots=1, extends=(), continues=(), morphs=(), dissolves=())

@@ -176,6 +176,7 @@ def test_a_rate_limit_longer_than_the_job_timeout_fails_clearly_and_creates_noth
     assert "asks to come back in 3600 s" in report["a"].error and "1 min job timeout" in report["a"].error
 
 
+@pytest.mark.slow
 def test_fake_togethers_running_limit_is_waited_for_not_given_up_on(tmp_path, fake_together):
     """The fake answers creates 429 while 1 job runs: 3 clips at concurrency 3 all render, one
     create each, though the create retry budget alone would give up after 2 attempts."""

@@ -32,6 +32,7 @@ def client(fake, monkeypatch):
     return replicate.Client(api_token=TOKEN, base_url=fake.base_url)
 
 
+@pytest.mark.slow
 def test_create_wait_reload_and_fetch_the_clip(client, fake):
     before = fake.stats()["creates"]
     prediction = client.predictions.create(model=MODEL, input={"prompt": "a fox in the snow", "duration": 4,
@@ -48,12 +49,14 @@ def test_create_wait_reload_and_fetch_the_clip(client, fake):
     assert fake.stats()["creates"] == before + 1
 
 
+@pytest.mark.slow
 def test_run_with_prefer_wait_returns_the_file(client):
     output = client.run(MODEL, input={"prompt": "a boat at dawn", "duration": 4, "resolution": "480p"})
     # the client wraps only https:// outputs in FileOutput; the fake serves plain http on loopback
     assert isinstance(output, str) and client._client.get(output).content[4:8] == b"ftyp"
 
 
+@pytest.mark.slow
 def test_a_failed_prediction_is_a_model_error(client):
     with pytest.raises(ModelError, match="reference image or reference video"):
         client.run(MODEL, input={"prompt": "sing along", "reference_audios": ["https://example.com/a.mp3"]})
@@ -99,6 +102,7 @@ def test_unknown_model_and_prediction_are_404(client):
     assert info.value.status == 404
 
 
+@pytest.mark.slow
 def test_cancel_a_running_prediction(client):
     prediction = client.predictions.create(model=MODEL, input={"prompt": "a slow one", "duration": 4})
     prediction.cancel()
@@ -107,6 +111,7 @@ def test_cancel_a_running_prediction(client):
     assert prediction.status == "canceled"
 
 
+@pytest.mark.slow
 def test_throttled_gets_are_retried_by_the_client_and_creates_are_not(client, fake):
     prediction = client.predictions.create(model=MODEL, input={"prompt": "a throttled poll", "duration": 4})
     fake.set_faults(get_429=1, retry_after=0)
@@ -122,6 +127,7 @@ def test_throttled_gets_are_retried_by_the_client_and_creates_are_not(client, fa
 WAVES = Path(__file__).resolve().parents[1] / "examples" / "lighthouse" / "refs" / "waves.mp4"
 
 
+@pytest.mark.slow
 def test_files_create_and_a_prediction_that_takes_urls_get(client, fake):
     uploaded = client.files.create(WAVES, metadata={"film": "lighthouse"})
     assert uploaded.checksums["sha256"] == hashlib.sha256(WAVES.read_bytes()).hexdigest()
@@ -134,6 +140,7 @@ def test_files_create_and_a_prediction_that_takes_urls_get(client, fake):
     assert prediction.status == "succeeded", prediction.error
 
 
+@pytest.mark.slow
 def test_run_uploads_a_file_handle_with_files_create(client, fake):
     before = len(fake.files.all())
     with WAVES.open("rb") as handle:  # `replicate.run` turns it into files.create's urls.get
@@ -141,6 +148,7 @@ def test_run_uploads_a_file_handle_with_files_create(client, fake):
     assert isinstance(output, str) and len(fake.files.all()) == before + 1
 
 
+@pytest.mark.slow
 def test_files_refusals_are_the_clients_errors(fake, client):
     with pytest.raises(ReplicateError) as info:
         replicate.Client(api_token="r8_wrong", base_url=fake.base_url).files.create(WAVES)

@@ -88,6 +88,7 @@ def test_token_and_base_url_come_from_replicates_variables(monkeypatch):
 
 # ---- run time --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_lifecycle_create_poll_download(tmp_path):
     dest = tmp_path / "clip.mp4.part"
 
@@ -146,6 +147,7 @@ def test_which_create_answers_prove_nothing_was_created(status, headers, outcome
     assert _create_outcome(httpx.Response(status, headers=headers)) == outcome
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault, created", [("drop_after_create", 1), ("drop_before_create", 0)])
 def test_a_dropped_create_is_in_doubt(tmp_path, fault, created):
     with fake(**{fault: 1}) as f:
@@ -154,6 +156,7 @@ def test_a_dropped_create_is_in_doubt(tmp_path, fault, created):
         assert f.stats()["creates"] == created
 
 
+@pytest.mark.slow
 def test_the_models_refusal_is_a_failed_job_with_its_message(tmp_path):
     async def scenario(p: ReplicateProvider) -> Job:
         job = await p.create(body(reference_audios=["https://x/a.mp3"]), workdir=tmp_path)
@@ -170,6 +173,7 @@ def test_unknown_prediction_is_not_found(tmp_path):
     assert err.status == 404 and err.code == "not_found"
 
 
+@pytest.mark.slow
 def test_gets_retry_throttling_and_drops(tmp_path):
     async def scenario(p: ReplicateProvider) -> Job:
         job = await p.create(body(), workdir=tmp_path)

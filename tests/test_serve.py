@@ -55,6 +55,7 @@ def request(server: PickServer, method: str, path: str, body: dict | None = None
     return resp.status, data
 
 
+@pytest.mark.slow
 def test_the_page_carries_the_token_only_when_served_and_only_to_its_own_host(served):
     path, server = served
     status, html = request(server, "GET", server.page_route, token=None)
@@ -80,6 +81,7 @@ def test_the_page_carries_the_token_only_when_served_and_only_to_its_own_host(se
         assert request(server, "GET", url, token=None)[0] == 404, url
 
 
+@pytest.mark.slow
 def test_requests_not_from_the_served_page_are_refused_and_change_nothing(served):
     path, server = served
     pick = {"clip": "opening", "take": 2}
@@ -108,6 +110,7 @@ def test_requests_not_from_the_served_page_are_refused_and_change_nothing(served
     assert any("refused" in line for line in server.said)
 
 
+@pytest.mark.slow
 def test_a_pick_from_the_page_writes_the_picks_file_and_re_stitches_the_film_from_the_picked_take(served):
     path, server = served
     film = path.parent / "build" / "Takes Page.animatic.mp4"
@@ -138,6 +141,7 @@ def test_a_pick_from_the_page_writes_the_picks_file_and_re_stitches_the_film_fro
     assert status == 409 and "has no pick" in answer["message"]
 
 
+@pytest.mark.slow
 def test_picking_re_renders_the_dependants_for_free_with_the_preview_provider(served):
     path, server = served
     ext = path.parent / ".storyboard"
@@ -148,6 +152,7 @@ def test_picking_re_renders_the_dependants_for_free_with_the_preview_provider(se
     assert len(made) == 2  # second+1's two takes, made from the picked take (drawn here, free)
 
 
+@pytest.mark.slow
 def test_at_a_paid_provider_a_pick_sends_nothing_and_names_the_clips_to_render(tmp_path, fake_together, monkeypatch):
     from render_helpers import TEST_POLL, fast_cli
 
@@ -185,6 +190,7 @@ def test_serve_command_refuses_a_bad_port_and_a_broken_story(tmp_path):
     assert r.exit_code == 2 and "--port must be" in r.output
 
 
+@pytest.mark.slow
 def test_watch_serve_builds_the_film_and_a_page_with_pick_buttons(rendered, tmp_path):
     import threading
 
@@ -201,6 +207,7 @@ def test_watch_serve_builds_the_film_and_a_page_with_pick_buttons(rendered, tmp_
     assert html.count('class="pick-button"') == 7
 
 
+@pytest.mark.slow
 def test_watch_serve_on_the_command_line_refuses_a_bad_port(rendered):
     r = cli(["watch", str(rendered), "--serve", "--port", "-1"])
     assert r.exit_code == 2 and "--port must be" in r.output

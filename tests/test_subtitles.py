@@ -78,6 +78,7 @@ def test_a_retimed_clip_scales_its_lines_and_a_line_inside_an_overlap_is_kept():
     assert _cue(late, Spoken(0, "A", "Hi.", 3.2, 3.8), "t") == Cue(3.2, 3.8, "t", "x")  # never lost
 
 
+@pytest.mark.slow
 def test_the_animatic_shows_each_line_when_the_srt_does(plan, tmp_path):
     """The animatic of `one` (rendered as the engine does) speaks its lines at the .srt's times."""
     from storyboard.animatic.render import render_animatic

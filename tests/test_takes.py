@@ -163,6 +163,7 @@ def test_a_hand_broken_picks_file_is_a_diagnostic_with_its_line_never_a_reset(tm
     assert picks.read_text(encoding="utf-8") == '[preview.opening]\ntake = \n'  # nothing lost
 
 
+@pytest.mark.slow
 def test_pick_errors_and_the_pick_of_a_vanished_clip_is_kept_with_a_warning(tmp_path):
     path = write(tmp_path, "", "  takes: 2")
     assert cli(["render", str(path)]).exit_code == 0
@@ -198,6 +199,7 @@ def _rendered(report: dict) -> set[str]:
     return {c["name"] for c in report["clips"] if c["status"] == "rendered"}
 
 
+@pytest.mark.slow
 def test_picking_re_renders_exactly_the_dependants_and_a_pinned_take_survives_edits(tmp_path):
     path = write(tmp_path, "takes: 2")
     first = _report(path)
@@ -228,6 +230,7 @@ def test_picking_re_renders_exactly_the_dependants_and_a_pinned_take_survives_ed
     assert {"opening", "opening#2"} <= _rendered(json.loads(r.stdout))
 
 
+@pytest.mark.slow
 def test_render_takes_adds_takes_to_chosen_clips_and_shot_renders_all_of_them(tmp_path):
     path = write(tmp_path)
     report = _report(path, "--shot", "opening", "--takes", "3")
@@ -240,6 +243,7 @@ def test_render_takes_adds_takes_to_chosen_clips_and_shot_renders_all_of_them(tm
     assert r.exit_code == 2 and "--takes must be a number of takes from 1 to 8" in r.text
 
 
+@pytest.mark.slow
 def test_preview_takes_look_different(tmp_path):
     import av
     import numpy as np
@@ -380,6 +384,7 @@ def test_a_takes_render_killed_mid_create_resumes_without_a_second_create(tmp_pa
     assert fake.stats()["creates"] == 3  # each take created exactly once
 
 
+@pytest.mark.slow
 def test_a_pinned_take_whose_file_is_gone_is_never_generated_from_the_new_request(tmp_path):
     path = write(tmp_path)
     _report(path, "--shot", "opening")

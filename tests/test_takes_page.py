@@ -19,6 +19,10 @@ from storyboard.present import page as page_mod
 from takes_page_helpers import copy_film, render_takes_film
 
 
+# Every test but one looks at the film the module renders (ffmpeg, PyAV): all of them are slow.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
     return render_takes_film(tmp_path_factory.mktemp("takes-page") / "film")

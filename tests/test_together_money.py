@@ -61,6 +61,7 @@ def test_an_unknown_dialect_is_refused_before_anything_is_sent(monkeypatch):
     ("page", "page", True), ("openapi", "openapi", True),
     ("page", "openapi", False), ("openapi", "page", False),
 ])
+@pytest.mark.slow
 def test_a_strict_server_refuses_the_other_dialect(tmp_path, server, client, accepted):
     with FakeTogether(api_key=KEY, latency=5, renderer="testcard", clip_size=(64, 36), fields=server) as f:
         provider = TogetherProvider(api_key=KEY, base_url=f.base_url, field_names=client)

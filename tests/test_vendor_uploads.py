@@ -194,6 +194,7 @@ FAILURES = {  # faults, the key sent, what the line says
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
 def test_a_failed_upload_is_one_line_and_exit_2_before_any_create_and_the_next_run_resumes(

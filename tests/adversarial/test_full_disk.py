@@ -58,6 +58,7 @@ def rendered_again(r) -> bool:
 
 # ---- real: small tmpfs mounts ------------------------------------------------------------------
 
+@pytest.mark.slow
 @real
 def test_animatic_on_a_full_disk(story):
     work = story.parent / ".storyboard" / "work"
@@ -75,6 +76,7 @@ def test_animatic_on_a_full_disk(story):
     assert Path(r.stdout.strip()).name == "Full Disk.animatic.mp4"  # the preview provider's film
 
 
+@pytest.mark.slow
 @real
 @pytest.mark.parametrize("where, other", [(".storyboard/stitch", "build")])  # a full build/: test_hardening_disk
 def test_stitch_on_a_full_disk(story, where, other):
@@ -93,6 +95,7 @@ def test_stitch_on_a_full_disk(story, where, other):
         assert Path(r.stdout.strip()).is_file()
 
 
+@pytest.mark.slow
 @real
 def test_preview_page_and_contact_sheet_on_a_full_disk(story):
     assert cli(["preview", str(story)]).exit_code == 0  # the clips, not the film
@@ -108,6 +111,7 @@ def test_preview_page_and_contact_sheet_on_a_full_disk(story):
         assert (build / "contact-sheet.png").is_file() and list((build / "posters").glob("*.jpg"))
 
 
+@pytest.mark.slow
 @real
 @pytest.mark.parametrize("option, name", [("--otio", "film.otio"), ("--otio", "film.otioz"), ("--srt", "film.srt")])
 def test_export_on_a_full_disk(story, option, name):
@@ -185,6 +189,7 @@ def test_simulated_animatic_that_cannot_write_its_inputs_is_not_in_doubt(monkeyp
                for x in problem_lines(r) if "error: clip" in x), r.output
 
 
+@pytest.mark.slow
 def test_simulated_stitch_on_a_full_disk(monkeypatch, story):
     assert cli(["preview", str(story)]).exit_code == 0  # the clips, not the film
     stitch = story.parent / ".storyboard" / "stitch"
@@ -198,6 +203,7 @@ def test_simulated_stitch_on_a_full_disk(monkeypatch, story):
     assert r.exit_code == 0 and "2 cached" in r.output and not rendered_again(r), r.output
 
 
+@pytest.mark.slow
 def test_simulated_posters_on_a_full_disk_stop_the_page(monkeypatch, story):
     """A poster that cannot be written is not a clip without a poster: the page says the disk is
     full instead of quietly leaving every picture out."""

@@ -48,6 +48,7 @@ def journal_of(plan, base_url: str) -> Journal:
 
 # ---- 3. identical requests are one generation ---------------------------------------------------
 
+@pytest.mark.slow
 def test_identical_shots_are_one_create_and_every_clip_uses_it(tmp_path, fake_together, monkeypatch):
     fast_cli(monkeypatch, poll=POLL)
     fake = fake_together(api_key=SOAK_KEY, latency=0.1, clip_size=None)

@@ -60,6 +60,7 @@ def linked_film(tmp_path: Path) -> Path:
     return film
 
 
+@pytest.mark.slow
 def test_check_compile_hash_and_render_mean_the_same_file(linked_film: Path, tmp_path: Path):
     story = linked_film / "film.story"
     result, errors = errors_of(story)
