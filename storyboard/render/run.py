@@ -26,7 +26,7 @@ from .policy import PollPolicy, RetryPolicy
 from .slots import Held, Slots, keep_slot_for
 from .results import (
     SETTLED_ACTIONS, WORK_ACTIONS, ClipOutcome, ClipStatus, ClipTask, Reason, ReasonCode, RenderEvent, RenderReport,
-    RenderSummary,
+    RenderSummary, tell,
 )
 from .store import ClipStore
 from .submit import Submitter
@@ -278,10 +278,8 @@ def run_on_new_loop(start: OpenedRender, provider: Provider, *, close_provider: 
         def on_sigint() -> None:
             if not stop.is_set():
                 stop.set()
-                if on_event:
-                    with contextlib.suppress(Exception):
-                        on_event(RenderEvent("*", "note", "stopping: no new jobs will be submitted; "
-                                                          "press Ctrl-C again to abort at once"))
+                tell(on_event, RenderEvent("*", "note", "stopping: no new jobs will be submitted; "
+                                                        "press Ctrl-C again to abort at once"))
             elif me is not None:
                 me.cancel()
 
