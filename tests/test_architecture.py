@@ -7,6 +7,7 @@ a cycle is the same tangle, only deferred); `if TYPE_CHECKING:` blocks do not.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import storyboard
@@ -27,7 +28,8 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skip
 
 
-def import_graph() -> dict[str, set[str]]:
+@functools.cache  # read once for the three tests: no test changes it
+def import_graph() -> dict[str, frozenset[str]]:
     files = {_module_name(p): p for p in ROOT.rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in files}
     for name, path in files.items():
@@ -49,7 +51,7 @@ def import_graph() -> dict[str, set[str]]:
             for target in targets:
                 if target in files and target != name:
                     graph[name].add(target)
-    return graph
+    return {name: frozenset(deps) for name, deps in graph.items()}
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:

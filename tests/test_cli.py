@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_process import storyboard
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.relative_to(ROOT) for p in (ROOT / "examples").glob("*/*.story") if p.stem == p.parent.name)
@@ -29,9 +30,8 @@ shot opening 3s:
 """
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=120)
+def run(*args: str, cwd: Path = ROOT, fresh: bool = False) -> subprocess.CompletedProcess:
+    proc = storyboard(*args, cwd=cwd, fresh=fresh)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout
     return proc
@@ -131,8 +131,8 @@ def test_compile_prints_the_plan(story: Path):
 
 
 def test_compile_is_byte_identical_twice():
-    first = run("compile", "--provider", "together", KITTEN)
-    second = run("compile", "--provider", "together", KITTEN)
+    first = run("compile", "--provider", "together", KITTEN, fresh=True)  # two interpreters, two hash seeds
+    second = run("compile", "--provider", "together", KITTEN, fresh=True)
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
     assert json.loads(first.stdout)["provider"] == "together"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
 
+from cli_process import storyboard
 from storyboard.cli import app
 from storyboard.language.fmt import format_source
 
@@ -143,8 +143,7 @@ def test_syntax_errors_are_reported_and_the_file_left_alone(files):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "storyboard", "fmt", *args], capture_output=True, text=True,
-                          timeout=60)
+    return storyboard("fmt", *args, timeout=60)
 
 
 def test_real_process_missing_file_long_path_one_line_no_traceback(tmp_path):

@@ -21,13 +21,13 @@ import json
 import re
 import struct
 import subprocess
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import cli_process
 from storyboard.language.model import CAST_FIELDS, CAST_KINDS, CLIP_SETTINGS, FILM_SETTINGS, TRANSITIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,8 +150,7 @@ def _create_missing_media(root: Path, diags: list[dict]) -> int:
 
 
 def storyboard(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *args], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", timeout=300)
+    proc = cli_process.storyboard(*args, cwd=cwd, timeout=300)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 

@@ -6,7 +6,6 @@ inside every transition too, sound envelopes within 1 dB), title card and scores
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -15,6 +14,7 @@ import pytest
 from moviepy import vfx
 
 from preview_helpers import write_story
+from cli_process import storyboard
 from storyboard.api import FilmClipError, compile_file, film_clip
 from storyboard.present.subtitles import build_cues
 from storyboard.cards.render import draw_card
@@ -266,8 +266,7 @@ def test_composition_follows_the_film_layout_and_opens_few_readers(clips):
 # ---- the pipeline's face: api.film_clip and `render --stitcher moviepy` ------------------------
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "storyboard", *args], capture_output=True, text=True,
-                          timeout=240)
+    return storyboard(*args, timeout=240)
 
 
 def test_film_clip_and_the_moviepy_stitcher_on_a_story(tmp_path):

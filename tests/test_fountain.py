@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli_process import storyboard
+from budget import examples
 from golden_util import assert_golden
 from storyboard.api import compile_file
 from storyboard.diagnostics import render
@@ -33,8 +34,7 @@ CASES = sorted(GOLDEN.glob("*.fountain"))
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=120)
+    proc = storyboard(*args, cwd=cwd)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
 
@@ -368,7 +368,7 @@ _block = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(blocks=st.lists(_block, min_size=1, max_size=14), title=st.sampled_from(["", "Title: A *b* #1\n\n"]))
 def test_any_screenplay_imports_to_a_story_that_checks(tmp_path: Path, blocks: list[str], title: str):
     text = title + "\n\n".join(blocks) + "\n"

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from storyboard.providers import get
 from storyboard.testing.fuzz import mutate, run_one
 
@@ -28,14 +29,14 @@ def _assert_clean(finding):
     assert finding is None, f"{finding.kind}: {finding.detail}\n--- input ---\n{finding.text[:2000]}"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), which=st.integers(0, 100))
 def test_mutated_examples_never_crash(folder, seed, which):
     rng = random.Random(seed)
     _assert_clean(run_one(mutate(SEEDS[which % len(SEEDS)], rng), folder, PROVIDERS))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=st.lists(st.sampled_from(list("shotcenxdig @:\"#\n  \t5s1.-_Kx小猫()")
                                       + ["shot a 5s:\n  ", "\n  @K: \"x\"\n", "scene s 8s:\n  ", "\ncut\n"]),
                       max_size=120))

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from storyboard.language.fmt import format_duration, format_story
 from storyboard.language.model import (
     CAST_FIELDS, CAST_KINDS, CLIP_SETTINGS, FILM_SETTINGS, WIPE_DIRECTIONS,
@@ -37,8 +38,8 @@ from storyboard.testing.fuzz import fmt_meaning_change, generate
 from test_fmt import lexed_comments
 
 PATH = "gen.story"
-# STORYBOARD_HYPOTHESIS_EXAMPLES=5000 for a deeper local run; `make test` keeps it short.
-SETTINGS = settings(max_examples=int(os.environ.get("STORYBOARD_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
+# STORYBOARD_HYPOTHESIS_EXAMPLES=5000 for a deeper local run; `make test` keeps it short, test-fast shorter.
+SETTINGS = settings(max_examples=int(os.environ.get("STORYBOARD_HYPOTHESIS_EXAMPLES", examples(150))), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 # What the grammar lexes at the start of a clip body line before it considers prose.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import storyboard
 from render_helpers import write_film
 from storyboard import cli as cli_module
 
@@ -140,11 +141,11 @@ def test_bare_command_still_shows_the_help(capsys, monkeypatch):
 # ---- the real process ------------------------------------------------------------------------
 
 def run(*args: str, user: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "storyboard", *args]
-    if user:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**os.environ, "TOGETHER_API_KEY": ""})
+    env = {**os.environ, "TOGETHER_API_KEY": ""}
+    if not user:
+        return storyboard(*args, cwd=cwd, env=env, timeout=60)
+    cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", sys.executable, "-m", "storyboard", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
 
 
 def test_real_process_one_line(story):

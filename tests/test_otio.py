@@ -4,14 +4,13 @@ transitions, provenance in metadata; OTIO's own readers agree on the film's dura
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import opentimelineio as otio
 import pytest
 
 from preview_helpers import FILM_SECONDS, SCRIPT, compile_story, make_clip, make_clips, write_story
+from cli_process import storyboard
 from storyboard.present.export import (
     DISSOLVE, FADE_IN, FADE_OUT, WIPE, ExportError, adapter_for, build_timeline, write_timeline,
 )
@@ -219,8 +218,7 @@ def test_export_command(film, tmp_path):
         shutil.copyfile(clips[c.name], dest)
     out = tmp_path / "cut.otio"
     srt = tmp_path / "cut.srt"
-    proc = subprocess.run([sys.executable, "-m", "storyboard", "export", plan.story, "--otio", str(out),
-                           "--srt", str(srt)], capture_output=True, text=True, timeout=60)
+    proc = storyboard("export", plan.story, "--otio", out, "--srt", srt, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(out), str(srt)]
     back = otio.adapters.read_from_file(str(out))
@@ -228,6 +226,5 @@ def test_export_command(film, tmp_path):
     assert {Path(c.media_reference.target_url).name for c in back.find_clips()} == \
         {f"{c.key}.mp4" for c in plan.clips}
     assert "Cat: Nobody." in srt.read_text()
-    bad = subprocess.run([sys.executable, "-m", "storyboard", "export", plan.story, "--otio", str(tmp_path / "x.mov")],
-                         capture_output=True, text=True, timeout=60)
+    bad = storyboard("export", plan.story, "--otio", tmp_path / "x.mov", timeout=60)
     assert bad.returncode == 2 and "cannot tell the timeline format" in bad.stderr

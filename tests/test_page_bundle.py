@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import pytest
 
 from preview_helpers import compile_story, make_clip, make_clips, write_story
+from cli_process import storyboard
 from storyboard.present import bundle as bundle_module
 from storyboard.present.bundle import MARKER, BundleError, bundle_refusal, is_bundle, write_bundle
 
@@ -157,8 +158,7 @@ def test_cli_preview_bundle(tmp_path):
     (mine / "keep.txt").write_text("mine")
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "storyboard", "preview", str(story), *args],
-                              capture_output=True, text=True, timeout=120)
+        return storyboard("preview", story, *args)
 
     refused = run("--bundle", str(mine))
     assert refused.returncode == 2 and refused.stdout == ""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,6 +11,7 @@ import pytest
 from PIL import Image
 
 from preview_helpers import SCRIPT, compile_story, make_clip, make_clips, write_story
+from cli_process import storyboard
 from storyboard.present.page import (
     THUMB_BOX, ClipState, contact_sheet_size, tier_costs, write_all, write_contact_sheet, write_page,
 )
@@ -224,8 +223,7 @@ def test_contact_sheet_header_states_the_films_own_length(tmp_path, monkeypatch)
 def test_preview_command_renders_and_writes_the_page(tmp_path):
     """`storyboard preview` end to end with the free preview provider."""
     story = write_story(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "storyboard", "preview", str(story), "--shot", "one"],
-                          capture_output=True, text=True, timeout=120)
+    proc = storyboard("preview", story, "--shot", "one")
     assert proc.returncode == 0, proc.stderr
     page = Path(proc.stdout.strip())
     assert page == tmp_path / "build" / "storyboard.html"
@@ -235,6 +233,5 @@ def test_preview_command_renders_and_writes_the_page(tmp_path):
     assert {s for _, s in statuses[1:]} == {"not-requested"}
     assert (tmp_path / "build" / "contact-sheet.png").is_file()
     # again: everything cached, nothing rendered
-    again = subprocess.run([sys.executable, "-m", "storyboard", "preview", str(story), "--shot", "one"],
-                           capture_output=True, text=True, timeout=120)
+    again = storyboard("preview", story, "--shot", "one")
     assert again.returncode == 0 and 'data-clip="one" data-kind="shot" data-status="cached"' in page.read_text()

@@ -824,6 +824,7 @@ def test_a_render_with_nothing_to_produce_is_settled_as_the_scheduler_settles_it
     assert settled.exit_code == 0 and not settled.interrupted
 
 
+@pytest.mark.slow  # it renders the clips first
 def test_a_no_op_render_does_not_load_the_scheduler(tmp_path):
     """The CLI's render with nothing to do settles without the scheduler (nor its event loop): a
     re-render with nothing to do costs little more than a compile."""

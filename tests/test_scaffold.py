@@ -5,12 +5,12 @@ from __future__ import annotations
 import builtins
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from cli_process import storyboard
 from storyboard.api import compile_file
 from storyboard.diagnostics import render
 from storyboard.language.fmt import format_source
@@ -23,8 +23,7 @@ from storyboard.scaffold import (
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=300)
+    proc = storyboard(*args, cwd=cwd, timeout=300)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
 

@@ -37,7 +37,7 @@ SpanOrNone = InstanceOf[Span] | None
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
     span: SpanOrNone = Field(default=None, exclude=True, repr=False)
 
     @classmethod

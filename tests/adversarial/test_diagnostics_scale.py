@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from cli_process import storyboard
 from storyboard.compiler.check import near as near_module
 from storyboard import diagnostics as errors
 from storyboard.language import parser
@@ -32,8 +32,7 @@ def tab_story(errors_wanted: int) -> str:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *args], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=300)
+    proc = storyboard(*args, cwd=cwd, timeout=300)
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from cli_process import storyboard
 from storyboard.api import compile_file
 from storyboard.diagnostics import render
 from storyboard.providers import get
@@ -34,8 +34,7 @@ def png(path: Path, color: str) -> Path:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *args], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", timeout=300)
+    proc = storyboard(*args, cwd=cwd, timeout=300)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     assert "internal error" not in proc.stderr, proc.stderr
     return proc

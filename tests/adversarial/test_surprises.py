@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import storyboard
 from storyboard.api import compile_file
 from storyboard.providers import get
 
@@ -43,8 +42,7 @@ def test_a_story_without_clips_is_an_error(tmp_path, text):
 
 def test_check_exits_1_for_an_empty_story(tmp_path):
     (tmp_path / "empty.story").write_text("", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "storyboard", "check", "empty.story"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = storyboard("check", "empty.story", cwd=tmp_path)
     assert proc.returncode == 1
     assert "empty.story:1:1: error[SB510]: the film has no clips" in proc.stderr
     assert "no problems" not in proc.stderr

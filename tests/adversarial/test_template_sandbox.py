@@ -5,11 +5,11 @@ is never opened, and whatever goes wrong in a template is a diagnostic at the te
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import storyboard
 from storyboard.compiler import prompts
 from storyboard.api import compile_file
 from storyboard.diagnostics import render
@@ -37,8 +37,7 @@ def write_story(folder: Path, template: str) -> Path:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "storyboard", *args], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", timeout=120)
+    proc = storyboard(*args, cwd=cwd)
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
 
