@@ -128,7 +128,7 @@ class ScriptedProvider(Provider):
         now = time.monotonic()
         self.timeline.append(("create", name, now))
         self.jobs[job_id] = {"body": body, "done": now + self.latency(body), "created": time.time(),
-                             "delivered": False}
+                             "delivered": False, "over": False}
         return Job(id=job_id, state="running")
 
     async def get(self, job_id):
@@ -138,6 +138,11 @@ class ScriptedProvider(Provider):
             raise ProviderError(f"Video ID not found: {job_id}", status=404)
         if time.monotonic() < j["done"]:
             return Job(id=job_id, state="running")
+        # A vendor's concurrency counts running jobs, not videos left to download. (A job a test
+        # planted has no "over": it was never counted.)
+        if not j.get("over", True):
+            j["over"] = True
+            self.in_flight -= 1
         name = self.clip_of(j["body"])
         raw = {"created_at": j["created"], "completed_at": j["created"] + self.latency(j["body"])}
         if name in self.fail:
@@ -156,7 +161,6 @@ class ScriptedProvider(Provider):
                                           "audio": (body.get("settings") or {}).get("audio", True)}))
         if not j["delivered"]:
             j["delivered"] = True
-            self.in_flight -= 1
             self.timeline.append(("downloaded", name, time.monotonic()))
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +17,9 @@ from render_helpers import ScriptedProvider, clip, created_names, make_plan, run
 from storyboard.providers.base import ProviderError
 from storyboard.render import PollPolicy, RenderEvent, RetryPolicy, next_poll_at
 from storyboard.render.policy import poll_phase, rate_limit_wait
-from storyboard.render.slots import Slots, keep_slot_for
+from storyboard.render.journal import Journal
+from storyboard.render.journaling import JournalWriter
+from storyboard.render.slots import CreatesFirst, Slots, keep_slot_for
 
 
 def schedule(policy: PollPolicy, n: int, **kw) -> list[float]:
@@ -191,3 +196,71 @@ def test_fake_togethers_running_limit_is_waited_for_not_given_up_on(tmp_path, fa
     assert st["creates"] == 3 and st["rejected"] >= 2
     assert sum(e.clip == "*" and "rate limit" in e.message for e in events) == 1
 
+
+
+# ---- creates before downloads --------------------------------------------------------------------
+
+def test_a_finished_jobs_download_gives_way_to_the_create_its_slot_went_to(tmp_path):
+    """Jobs that finish together free slots for the next creates (the critical path) while their
+    videos only fill the cache: with one slot, a's download starts once b's create is answered."""
+    class SlowCreateWatchedDownload(ScriptedProvider):
+        async def create(self, body, *, workdir):
+            if self.clip_of(body) == "b":
+                await asyncio.sleep(0.1)
+            job = await super().create(body, workdir=workdir)
+            self.timeline.append(("answered", self.clip_of(body), 0.0))
+            return job
+
+        async def download(self, job, dest):
+            self.timeline.append(("download-start", self.clip_of(self.jobs[job.id]["body"]), 0.0))
+            await super().download(job, dest)
+
+    p = SlowCreateWatchedDownload(latency=0.03)
+    assert run(make_plan(tmp_path, [clip("a", 5), clip("b", 4)]), p, concurrency=1).complete
+    events = [(e, c) for e, c, _ in p.timeline]
+    assert events.index(("answered", "b")) < events.index(("download-start", "a"))
+
+
+def test_a_download_waits_for_a_slow_create_no_longer_than_its_patience():
+    async def go():
+        creates = CreatesFirst(Slots(1), patience=0.01)
+        await creates.give_way()  # nothing being prepared: at once
+        with creates.preparing():
+            await asyncio.wait_for(creates.give_way(), 5)  # past its patience it goes anyway
+        released = asyncio.Event()
+
+        async def create():
+            with creates.preparing():
+                await released.wait()
+
+        creates.patience = 5
+        task = asyncio.create_task(create())
+        await asyncio.sleep(0)
+        download = asyncio.create_task(creates.give_way())
+        await asyncio.sleep(0.02)
+        assert not download.done()  # waiting for the create
+        released.set()
+        await asyncio.wait_for(download, 1)
+        await task
+
+    asyncio.run(go())
+
+
+def test_the_submitting_record_never_queues_behind_the_default_executor(tmp_path):
+    """A create waits for its `submitting` record: that write has threads of its own, so finished
+    jobs' records and cache stores filling the shared threads cannot hold it back."""
+    async def go():
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        blocker = threading.Event()
+        busy = loop.run_in_executor(None, blocker.wait)  # the one shared thread, taken
+        ctx = SimpleNamespace(journal=Journal(tmp_path, "prov"), emit=lambda *a: None)
+        writer = JournalWriter(ctx)
+        shot = SimpleNamespace(key="k" * 64, name="a", source="film.story:4:1")
+        record = await asyncio.wait_for(writer.start(shot), 10)
+        assert record.state == "submitting" and Journal(tmp_path, "prov").get("k" * 64).state == "submitting"
+        blocker.set()
+        await busy
+        await writer.drain()
+
+    asyncio.run(go())

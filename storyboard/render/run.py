@@ -23,7 +23,7 @@ from .journal import JobRecord, JournalError
 from .journaling import JournalWriter
 from .opening import OpenedRender, opened, settled_outcome
 from .policy import PollPolicy, RetryPolicy
-from .slots import Held, Slots, keep_slot_for
+from .slots import CreatesFirst, Held, Slots, keep_slot_for
 from .results import (
     SETTLED_ACTIONS, WORK_ACTIONS, ClipOutcome, ClipStatus, ClipTask, Reason, ReasonCode, RenderEvent, RenderReport,
     RenderSummary, tell,
@@ -80,6 +80,7 @@ class _Run:
         self.store = ClipStore(ctx, self.writer)
         self.inputs = InputResolver(ctx)
         self.slots = Slots(concurrency)
+        self.creates = CreatesFirst(self.slots)
         self._tickets: dict[str, asyncio.Future] = {}  # slot reservations of clips just made ready
         self.dependants: dict[str, list[str]] = {name: [] for name in ctx.clips}
         for c in ctx.plan.clips:
@@ -219,6 +220,7 @@ class _Run:
         # while the video downloads, unless a clip that needs this video should have it.
         if not keep_slot_for(self._made_ready_by(clip.name), self.slots.best_waiting()):
             held.release()
+            await self.creates.give_way()  # to the create the slot just went to, among others
         return await self.store.fetch(clip, *waited)
 
     def _made_ready_by(self, name: str) -> list[float]:
@@ -229,12 +231,13 @@ class _Run:
                 and all(d == name or (d in ctx.results and ctx.results[d].ok) for d in ctx.clips[dep].after)]
 
     async def _start_job(self, clip: PlannedClip) -> ClipOutcome | tuple[JobRecord, Job, float | None]:
-        try:
-            body = await self.inputs.resolve(clip)
-        except Exception as exc:  # ProviderError, OSError, ValueError; media.MediaError from frame extraction
-            return self.ctx.finish(clip, "failed", error=local_disk_problem(exc, self.ctx.cache.root / "frames")
-                                   or f"cannot prepare the request: {exc}")
-        return await self.submitter.submit(clip, body)
+        with self.creates.preparing():
+            try:
+                body = await self.inputs.resolve(clip)
+            except Exception as exc:  # ProviderError, OSError, ValueError; media.MediaError from frame extraction
+                return self.ctx.finish(clip, "failed", error=local_disk_problem(exc, self.ctx.cache.root / "frames")
+                                       or f"cannot prepare the request: {exc}")
+            return await self.submitter.submit(clip, body)
 
     async def _resume_job(self, clip: PlannedClip, task: ClipTask,
                           held: Held) -> ClipOutcome | tuple[JobRecord, Job, float | None]:

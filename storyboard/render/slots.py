@@ -6,18 +6,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+from collections.abc import Callable
 
 
 class Slots:
     """A semaphore whose waiters are served highest priority first (critical path first).
 
     `reserve` queues a request synchronously, so a clip made ready by its input's completion is
-    in the queue before that input's slot is handed on (a task waking up later would lose it)."""
+    in the queue before that input's slot is handed on (a task waking up later would lose it).
+    A slot handed to a waiter counts in `handed` until its clip wakes up and takes it
+    (`on_change` is called then, on the loop's next turn)."""
 
     def __init__(self, n: int):
         self.free = n
         self._waiters: list[tuple[float, int, asyncio.Future]] = []
         self._seq = 0
+        self._handed: set[asyncio.Future] = set()
+        self.on_change: Callable[[], None] = lambda: None
+
+    @property
+    def handed(self) -> int:
+        return len(self._handed)
 
     def reserve(self, priority: float) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
@@ -32,6 +41,7 @@ class Slots:
     def cancel(self, ticket: asyncio.Future) -> None:
         """Give up a reservation (granted or not)."""
         if ticket.done():
+            self._taken(ticket)
             if not ticket.cancelled():
                 self._release()
         else:
@@ -46,6 +56,7 @@ class Slots:
         except asyncio.CancelledError:
             self.cancel(ticket)  # granted just as we were cancelled: pass it on
             raise
+        self._taken(ticket)
         held = Held(self)
         try:
             yield held
@@ -63,8 +74,16 @@ class Slots:
             _, _, fut = heapq.heappop(self._waiters)
             if not fut.done():
                 fut.set_result(None)
+                self._handed.add(fut)
+                self.on_change()
                 return
         self.free += 1
+
+    def _taken(self, ticket: asyncio.Future) -> None:
+        if ticket in self._handed:
+            self._handed.discard(ticket)
+            # On the next turn: by then a clip that creates has begun preparing its create.
+            asyncio.get_running_loop().call_soon(self.on_change)
 
 
 class Held:
@@ -120,3 +139,41 @@ class LatencyEstimator:
     def scale(self, seconds: int) -> float:
         shortest = min(self._waiting.values(), default=seconds)
         return max(1.0, seconds / max(1, shortest))
+
+
+class CreatesFirst:
+    """Downloads give way to creates. When jobs finish together, the slots they free go to
+    clips whose creates start the provider's next jobs (the critical path), while the finished
+    videos' downloads only fill the cache; both run in this process, whose Python runs on one
+    core at a time. So a download waits while a slot handed on is not taken yet or a create is
+    being prepared or sent, and never longer than `patience` seconds (a create can be slow, or
+    wait out a rate limit)."""
+
+    def __init__(self, slots: Slots, patience: float = 0.25):
+        self.slots, self.patience = slots, patience
+        self._preparing = 0
+        self._none = asyncio.Event()
+        self._none.set()
+        slots.on_change = self._update
+
+    def _update(self) -> None:
+        if self._preparing or self.slots.handed:
+            self._none.clear()
+        else:
+            self._none.set()
+
+    @contextlib.contextmanager
+    def preparing(self):
+        """Around a clip's work from its slot to the create's answer."""
+        self._preparing += 1
+        self._update()
+        try:
+            yield
+        finally:
+            self._preparing -= 1
+            self._update()
+
+    async def give_way(self) -> None:
+        if not self._none.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none.wait(), self.patience)
