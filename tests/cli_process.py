@@ -80,37 +80,48 @@ class _Zygote:
     def run(self, argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | None,
             timeout: float) -> tuple[int, bytes, bytes]:
         with self.lock:
-            sock = self._started()
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), None)
-            request = json.dumps({"argv": argv, "cwd": cwd, "env": env}).encode()
-            socket.send_fds(sock, [request], [in_r, out_w, err_w])
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
-            pid = self._answer(sock, timeout)[0]
-            if in_w is not None:
-                threading.Thread(target=_feed, args=(in_w, stdin), daemon=True).start()
-            deadline = time.monotonic() + timeout
             try:
-                out, err = _read_both(out_r, err_r, deadline)
-                status = self._answer(sock, max(deadline - time.monotonic(), 0.1))[1]
-            except TimeoutError:
-                os.kill(pid, signal.SIGKILL)
-                self._answer(sock, 10)
-                raise subprocess.TimeoutExpired([sys.executable, "-m", "storyboard", *argv], timeout) from None
-            return os.waitstatus_to_exitcode(status), out, err
+                return self._run(argv, cwd, env, stdin, timeout)
+            except BaseException:
+                self.forget()
+                raise
+
+    def _run(self, argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | None,
+             timeout: float) -> tuple[int, bytes, bytes]:
+        sock = self._started()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), None)
+        request = json.dumps({"argv": argv, "cwd": cwd, "env": env}).encode()
+        socket.send_fds(sock, [request], [in_r, out_w, err_w])
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+        pid = self._answer(sock, timeout)[0]
+        if in_w is not None:
+            threading.Thread(target=_feed, args=(in_w, stdin), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        try:
+            out, err = _read_both(out_r, err_r, deadline)
+            status = self._answer(sock, max(deadline - time.monotonic(), 0.1))[1]
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            self._answer(sock, 10)
+            raise subprocess.TimeoutExpired([sys.executable, "-m", "storyboard", *argv], timeout) from None
+        return os.waitstatus_to_exitcode(status), out, err
 
     @staticmethod
     def _answer(sock: socket.socket, timeout: float) -> tuple[int, int]:
         sock.settimeout(timeout)
-        try:
-            data = sock.recv(_STATUS.size)
-        except TimeoutError:
-            raise TimeoutError from None
+        data = sock.recv(_STATUS.size)  # TimeoutError past the timeout
         if not data:
             raise RuntimeError("the storyboard zygote died (its error is on stderr)")
         return _STATUS.unpack(data)
+
+    def forget(self) -> None:
+        """After a failure: the next command starts a new zygote."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 def _feed(fd: int, data: bytes) -> None:
@@ -168,8 +179,11 @@ def _zygote(fd: int) -> None:
             _child(json.loads(request), fds)
         for received in fds:
             os.close(received)
-        sock.send(_STATUS.pack(pid, -1))
-        sock.send(_STATUS.pack(pid, os.waitpid(pid, 0)[1]))
+        try:
+            sock.send(_STATUS.pack(pid, -1))
+            sock.send(_STATUS.pack(pid, os.waitpid(pid, 0)[1]))
+        except OSError:  # the test process is gone
+            return
 
 
 def _child(request: dict, fds: list[int]) -> None:
@@ -193,9 +207,11 @@ def _child(request: dict, fds: list[int]) -> None:
     threading._shutdown()  # noqa: SLF001 (the interpreter's own exit: wait for non-daemon threads)
     atexit._run_exitfuncs()  # noqa: SLF001
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:  # the interpreter skips those too
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except OSError:
             code = code or 120  # as the interpreter exits when it cannot flush stdout
     os._exit(code)
 
