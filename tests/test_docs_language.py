@@ -104,12 +104,22 @@ def _wav() -> bytes:
 
 
 def _mp3() -> bytes:
-    """A real MP3 (0.1 s of a tone, made by the ffmpeg the stitcher uses)."""
-    import imageio_ffmpeg
+    """A real MP3: 0.1 s of a 440 Hz tone, encoded in this process by PyAV (no ffmpeg run while
+    tests are collected, where the test-fast guard could not see it)."""
+    import io
 
-    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
-                           "sine=frequency=440:duration=0.1", "-c:a", "libmp3lame", "-f", "mp3", "-"],
-                          capture_output=True, check=True).stdout
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=48000, layout="mono")
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(4800) / 48000)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = 48000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return out.getvalue()
 
 
 MEDIA = {
