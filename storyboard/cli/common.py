@@ -177,13 +177,6 @@ def diagnostics_json(diags) -> str:
 def plan_warnings(plan, diags) -> list[str]:
     """The plan's warnings that no printed diagnostic already told: a `continue` into a clip with
     references is both a warning diagnostic (with its source line) and a plan warning (for the
-    page); a terminal says it once. A plan warning reads "<clip>: <text>"; a diagnostic tells the
-    same news when it is about that clip and ends with the same words."""
-    told = [d.message for d in diags if not d.is_error]
-    return [w for w in plan.warnings if not any(_same_news(w, m) for m in told)]
-
-
-def _same_news(warning: str, message: str) -> bool:
-    clip, _, text = warning.partition(": ")
-    tail = text.split()[-6:]
-    return message.startswith(f"{clip} ") and len(tail) == 6 and message.split()[-6:] == tail
+    page), in the catalogue's same words (SB902); a terminal says it once."""
+    told = {d.message for d in diags if not d.is_error}
+    return [w for w in plan.warnings if w not in told]

@@ -709,9 +709,9 @@ def _compile(film: Film, provider: Provider, diagnostics: list[Diagnostic] | Non
         elif key not in priced and take.pinned is None:  # one key is one generation, paid once
             total += price.usd
         priced.add(key)
-        if inputs.opening_frame and take.name == unit.name:
-            warnings.append(f"{unit.name}: `continue` into a clip with reference inputs: the previous clip's last "
-                            f"frame goes in as Image 1 with an instruction to open on it")
+        if inputs.opening_frame and take.name == unit.name:  # the words of SB902, which check reported
+            warnings.append(report("SB902", None, name=unit.name, previous=unit.continues_from,
+                                   model=provider.model_label).message)
         clips.append(_planned(film, provider, take, key, price.usd))
     finishing = selection.tier == "final" and any(p.tier == "draft" for _, p in selection.picks)
     if (selection.tier == "draft" or finishing) and provider.draft_caveat:  # said once
