@@ -206,7 +206,7 @@ def test_a_finished_jobs_download_gives_way_to_the_create_its_slot_went_to(tmp_p
     class SlowCreateWatchedDownload(ScriptedProvider):
         async def create(self, body, *, workdir):
             if self.clip_of(body) == "b":
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.05)  # well inside the download's patience (0.25 s)
             job = await super().create(body, workdir=workdir)
             self.timeline.append(("answered", self.clip_of(body), 0.0))
             return job
