@@ -127,7 +127,9 @@ def check_references(plan: RenderPlan) -> None:
         where = f"{clip.source}: clip {clip.name}"
         for _kind, raw, (ph_kind, arg) in placeholders_in(clip.request):
             if ph_kind == "file":
-                found = resolved.get(arg) or resolved.setdefault(arg, paths.resolve(base, arg))
+                found = resolved.get(arg)
+                if found is None:
+                    found = resolved[arg] = paths.resolve(base, arg)
                 if not found.ok:
                     raise RenderError(f"{where}: {raw} {found.reason_in(base)}; "
                                       "references must be files inside it (compile the story again)")
